@@ -1,0 +1,45 @@
+"""Seeded stratified splitting of a labelled set into disjoint index sets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def stratified_split(
+    labels: np.ndarray,
+    fractions: Sequence[float] = (0.5, 0.25, 0.25),
+    seed: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """Split indices so that every part keeps the label proportions.
+
+    For each label c with n_c examples (visited in increasing label order), its
+    indices are permuted with ``np.random.default_rng(seed)`` and cut into
+    consecutive parts of sizes ``floor(f_k · n_c)`` for every fraction but the
+    last; the last part takes the rest. Each returned index array is sorted.
+
+    Args:
+      labels: integer array (n,).
+      fractions: positive part fractions summing to 1 (e.g. 50/25/25 train/val/test).
+      seed: seed of the permutation.
+
+    Returns:
+      One sorted int64 index array per fraction; together they partition ``range(n)``.
+    """
+    labels = np.asarray(labels)
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    if fractions.ndim != 1 or fractions.size < 1 or np.any(fractions <= 0):
+        raise ValueError(f"fractions must be positive, got {fractions.tolist()}")
+    if not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"fractions must sum to 1, got {fractions.sum()}")
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        sizes = np.floor(fractions[:-1] * members.size).astype(np.int64)
+        for k, chunk in enumerate(np.split(members, np.cumsum(sizes))):
+            parts[k].append(chunk)
+    return tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)
