@@ -1,0 +1,31 @@
+"""Training: state, one pure step (single device, data-parallel, vmapped seeds),
+checkpoints, the epoch loop and the command-line handlers."""
+
+from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.loop import FitResult, Teacher, fit
+from repsim_jax.train.optim import make_optimizer, reference_schedule
+from repsim_jax.train.state import TrainState, create_state, init_states
+from repsim_jax.train.step import (
+    data_parallel_step,
+    make_eval_fn,
+    make_train_step,
+    replicate,
+    shard_batch,
+)
+
+__all__ = [
+    "Checkpointer",
+    "FitResult",
+    "Teacher",
+    "TrainState",
+    "create_state",
+    "data_parallel_step",
+    "fit",
+    "init_states",
+    "make_eval_fn",
+    "make_optimizer",
+    "make_train_step",
+    "reference_schedule",
+    "replicate",
+    "shard_batch",
+]

@@ -1,0 +1,325 @@
+"""``fit``: whole epochs under one ``jit``, evaluation, checkpoints and exact resumption.
+
+The dataset lives on the device(s); one epoch is a single compiled program: a
+permutation drawn from the state's key, then ``lax.scan`` of the pure step over the
+batches (the last partial batch is dropped). Several seeds run as one program with
+``vmap``; a mesh runs the same program data-parallel (batches sharded on ``"data"``).
+
+Resumption: a checkpoint is written every ``checkpoint_every`` epochs; its JSON part
+holds the data-iterator state ``{"epoch": e}``. Every random draw derives from the
+state's key, so a run resumed from epoch ``e`` replays exactly what an uninterrupted
+run does after epoch ``e`` and ends with the same parameters. Rows of
+``metrics.jsonl`` written after the restored checkpoint are dropped on resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from etils import epath
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from tqdm.auto import tqdm
+
+from repsim_jax.losses import Loss
+from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.state import TrainState, create_state, init_states
+from repsim_jax.train.step import make_eval_fn, make_train_step, replicate
+
+__all__ = ["Teacher", "FitResult", "NonFiniteLossError", "fit", "teacher_outputs", "predict"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Teacher:
+    """A trained model and its variables (``{"params": ..., ["batch_stats": ...]}``)."""
+
+    model: Any
+    variables: Any
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Final state (stacked over seeds when several), the rows this call appended to
+    ``metrics.jsonl`` and the number of epochs done."""
+
+    state: TrainState
+    history: list[dict]
+    epochs: int
+
+
+def predict(model, variables, x, batch_size: int = 4096, preprocess=None):
+    """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x`` in chunks."""
+    apply = make_eval_fn(model)
+    params = {"model": variables["params"]}
+    stats = variables.get("batch_stats", {})
+
+    @jax.jit
+    def run(chunk):
+        chunk = preprocess(chunk) if preprocess else chunk
+        return apply(params, stats, chunk)[:2]
+
+    outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
+
+
+def teacher_outputs(teacher: Teacher, x, batch_size: int = 4096, preprocess=None) -> dict:
+    """Cached teacher targets ``{"teacher_embeddings", "teacher_logits"}`` for ``x``."""
+    emb, logits = predict(teacher.model, teacher.variables, x, batch_size, preprocess)
+    return {"teacher_embeddings": np.asarray(emb), "teacher_logits": np.asarray(logits)}
+
+
+def _check_data(data: dict, name: str, batch_size: int | None = None) -> int:
+    if "x" not in data or "y" not in data:
+        raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(data)}")
+    n = len(data["x"])
+    for key, value in data.items():
+        if len(value) != n:
+            raise ValueError(f"{name} data: {key!r} has {len(value)} rows, 'x' has {n}")
+    if batch_size is not None and not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, {n}] for {n} {name} examples, got {batch_size}")
+    x = np.asarray(data["x"])
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} data: 'x' contains NaN or Inf")
+    return n
+
+
+def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding):
+    """``epoch(state, data, teacher_variables) -> (state, per-step metrics)``."""
+    steps = n // batch_size
+    eval_apply = make_eval_fn(teacher_model) if teacher_model is not None else None
+
+    def epoch(state, data, teacher_variables):
+        perm_key, rng = jax.random.split(state.rng)
+        state = state.replace(rng=rng)
+        order = jax.random.permutation(perm_key, n)[: steps * batch_size]
+
+        def body(state, inputs):
+            i, idx = inputs
+            batch = {k: v[idx] for k, v in data.items()}
+            if preprocess is not None:
+                batch["x"] = preprocess(batch["x"])
+            if eval_apply is not None:
+                t_params = {"model": teacher_variables["params"]}
+                t_stats = teacher_variables.get("batch_stats", {})
+                emb, logits = eval_apply(t_params, t_stats, batch["x"])[:2]
+                batch["teacher_embeddings"], batch["teacher_logits"] = emb, logits
+            if augment is not None:
+                batch["x"] = augment(jax.random.fold_in(perm_key, i), batch["x"])
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return step(state, batch)
+
+        return jax.lax.scan(body, state, (jnp.arange(steps), order.reshape(steps, batch_size)))
+
+    return epoch
+
+
+def _make_eval(model, preprocess, has_teacher):
+    """``evaluate(state, data) -> {"accuracy", "ce", ["agreement"]}`` on full data."""
+    apply = make_eval_fn(model)
+
+    def evaluate(state, data):
+        x = preprocess(data["x"]) if preprocess else data["x"]
+        _, logits = apply(state.params, state.batch_stats, x)[:2]
+        pred = jnp.argmax(logits, -1)
+        log_p = jax.nn.log_softmax(logits)
+        out = {
+            "accuracy": jnp.mean(pred == data["y"]),
+            "ce": -jnp.mean(jnp.take_along_axis(log_p, data["y"][:, None], -1)),
+        }
+        if has_teacher:
+            out["agreement"] = jnp.mean(pred == jnp.argmax(data["teacher_logits"], -1))
+        return out
+
+    return evaluate
+
+
+class _MetricsLog:
+    """``metrics.jsonl``: JSON rows appended by process 0."""
+
+    def __init__(self, workdir: epath.Path):
+        self.path = workdir / "metrics.jsonl"
+
+    def truncate_after(self, epoch: int) -> None:
+        if jax.process_index() or not self.path.exists():
+            return
+        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        kept = [r for r in rows if r.get("epoch", 0) <= epoch]
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def append(self, rows: list[dict]) -> None:
+        if jax.process_index() or not rows:
+            return
+        old = self.path.read_text() if self.path.exists() else ""
+        self.path.write_text(old + "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _rows(epoch, step, seeds, train_metrics, eval_metrics):
+    """One row per seed: mean of per-step train metrics, and eval metrics if any."""
+    rows = []
+    for s, seed in enumerate(seeds):
+        row = {"epoch": epoch, "step": int(step[s]), "seed": int(seed)}
+        row.update({f"train/{k}": float(v[s]) for k, v in train_metrics.items()})
+        if eval_metrics is not None:
+            row.update({f"eval/{k}": float(v[s]) for k, v in eval_metrics.items()})
+        rows.append(row)
+    return rows
+
+
+def fit(
+    model,
+    loss: Loss,
+    tx,
+    train_data: dict,
+    workdir: str,
+    *,
+    num_epochs: int,
+    batch_size: int,
+    seeds: int | Sequence[int] = 0,
+    eval_data: dict | None = None,
+    eval_every: int = 1,
+    teacher: Teacher | None = None,
+    teacher_mode: str = "cached",
+    mesh: Mesh | None = None,
+    checkpoint_every: int = 1,
+    keep: int = 3,
+    preprocess: Callable | None = None,
+    augment: Callable | None = None,
+    concept_weight: float = 1.0,
+    progress: bool = True,
+    stop_after_epochs: int | None = None,
+) -> FitResult:
+    """Train ``model`` on in-memory ``train_data`` (``x``, ``y``, optional ``concepts``).
+
+    Args:
+      loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
+        ``teacher`` or precomputed ``teacher_embeddings``/``teacher_logits`` columns.
+      seeds: an int, or a sequence of seeds trained together under ``vmap``.
+      teacher_mode: ``cached`` (teacher outputs computed once before training) or
+        ``online`` (recomputed inside every step; same values, less memory).
+      mesh: a 1-D mesh with axis ``"data"`` for data-parallel training.
+      preprocess: ``x -> x`` applied to each batch in-graph (e.g. uint8 → float).
+      augment: ``(key, x) -> x`` applied in-graph after the teacher sees the batch.
+      stop_after_epochs: stop (checkpointed) after this many epochs in this call,
+        as a preemption would; re-running resumes.
+
+    Returns:
+      :class:`FitResult`. Raises :class:`NonFiniteLossError` on a NaN/Inf loss (the
+      state of that epoch is not saved).
+    """
+    if teacher_mode not in ("cached", "online"):
+        raise ValueError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
+    if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
+        raise ValueError("num_epochs, eval_every and checkpoint_every must be >= 1")
+    n = _check_data(train_data, "train", batch_size)
+    if eval_data is not None:
+        _check_data(eval_data, "eval")
+    vmapped = not isinstance(seeds, (int, np.integer))
+    seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
+    if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
+        raise ValueError(f"seeds must be distinct and non-empty, got {seed_list}")
+    if vmapped and mesh is not None:
+        raise ValueError("vmapped seeds and a data-parallel mesh cannot be combined")
+    if mesh is not None and batch_size % mesh.shape["data"]:
+        raise ValueError(f"batch_size {batch_size} not divisible by {mesh.shape['data']} devices")
+
+    train_data = {k: np.asarray(v) for k, v in train_data.items()}
+    eval_data = None if eval_data is None else {k: np.asarray(v) for k, v in eval_data.items()}
+    online = loss.needs_teacher and teacher is not None and teacher_mode == "online"
+    if loss.needs_teacher and teacher is None and "teacher_logits" not in train_data:
+        raise ValueError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
+    teacher_dim = None
+    if teacher is not None:
+        if not online and loss.needs_teacher:
+            train_data.update(teacher_outputs(teacher, train_data["x"], preprocess=preprocess))
+        if eval_data is not None:
+            eval_data.update(teacher_outputs(teacher, eval_data["x"], preprocess=preprocess))
+        sample = preprocess(train_data["x"][:1]) if preprocess else train_data["x"][:1]
+        teacher_dim = jax.eval_shape(
+            lambda v, s: teacher.model.apply(v, s), teacher.variables, sample
+        )[0].shape[-1]
+    elif "teacher_embeddings" in train_data:
+        teacher_dim = train_data["teacher_embeddings"].shape[-1]
+
+    sample_x = jnp.asarray(train_data["x"][:1])
+    sample_x = preprocess(sample_x) if preprocess else sample_x
+    if vmapped:
+        state = init_states(seed_list, model, loss, tx, sample_x, teacher_dim)
+    else:
+        state = jax.jit(lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim))(
+            jax.random.key(seed_list[0])
+        )
+    teacher_vars = teacher.variables if online else None
+
+    step = make_train_step(model, loss, tx, concept_weight)
+    batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
+    epoch_fn = _make_epoch_fn(
+        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
+    )
+    eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
+    if vmapped:
+        epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None))
+        eval_fn = jax.vmap(eval_fn, in_axes=(0, None))
+    if mesh is not None:
+        state, train_data, teacher_vars = replicate((state, train_data, teacher_vars), mesh)
+        if eval_data is not None:
+            eval_data = replicate(eval_data, mesh)
+        rep = NamedSharding(mesh, P())
+        epoch_jit = jax.jit(epoch_fn, out_shardings=(rep, rep))
+        eval_jit = jax.jit(eval_fn, out_shardings=rep)
+    else:
+        train_data = jax.device_put(train_data)
+        eval_data = None if eval_data is None else jax.device_put(eval_data)
+        epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
+
+    workdir = epath.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt = Checkpointer(workdir, keep=keep)
+    log = _MetricsLog(workdir)
+    start = 0
+    if ckpt.latest_step() is not None:
+        state, meta = ckpt.restore(state)
+        start = int(meta["data_state"]["epoch"])
+        log.truncate_after(start)
+    last_good = start
+    history: list[dict] = []
+    end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
+    bar = tqdm(range(start, end), initial=start, total=num_epochs, desc="epochs",
+               disable=not progress or jax.process_index() != 0)
+    try:
+        for epoch in bar:
+            state, per_step = epoch_jit(state, train_data, teacher_vars)
+            losses = np.asarray(per_step["loss"])
+            if not np.all(np.isfinite(losses)):
+                bad = np.argwhere(~np.isfinite(losses.reshape(len(seed_list), -1)))[0]
+                raise NonFiniteLossError(
+                    f"non-finite loss {losses.reshape(len(seed_list), -1)[tuple(bad)]} at epoch "
+                    f"{epoch + 1}, step {bad[1] + 1} (seed {seed_list[bad[0]]}); stopped, the "
+                    f"last good checkpoint (epoch {last_good}) is kept in {ckpt.directory}"
+                )
+            done = epoch + 1
+            means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
+            evals = None
+            if eval_data is not None and (done % eval_every == 0 or done == num_epochs):
+                evals = {k: np.asarray(v).reshape(-1) for k, v in eval_jit(state, eval_data).items()}
+            if done % checkpoint_every == 0 or done == end:
+                ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
+                last_good = done
+            steps = np.asarray(state.step).reshape(-1)
+            rows = _rows(done, steps, seed_list, means, evals)
+            log.append(rows)
+            history.extend(rows)
+            bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
+    finally:
+        bar.close()
+        ckpt.close()
+    return FitResult(state=state, history=history, epochs=end)
