@@ -1,0 +1,56 @@
+"""Shared numerical building blocks of the metric kernels.
+
+All products run at ``Precision.HIGHEST``: the TF32/bf16 defaults of GPUs and TPUs
+would corrupt the singular values that CCA and Procrustes depend on.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+HIGHEST = jax.lax.Precision.HIGHEST
+
+matmul = functools.partial(jnp.matmul, precision=HIGHEST)
+einsum = functools.partial(jnp.einsum, precision=HIGHEST)
+
+
+def gram(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``aᵀ b`` over the row (sample) axis, for arrays with samples in axis -2."""
+    return einsum("...ni,...nj->...ij", a, b)
+
+
+def center_columns(x: jax.Array) -> jax.Array:
+    """Subtracts each column's mean over the samples (axis -2)."""
+    return x - jnp.mean(x, axis=-2, keepdims=True)
+
+
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(max(x, 0))`` with a zero (not NaN/Inf) gradient at ``x <= 0``."""
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+
+
+def squared_norm(x: jax.Array) -> jax.Array:
+    """Squared Frobenius norm over the last two axes."""
+    return jnp.sum(jnp.square(x), axis=(-2, -1))
+
+
+def nuclear_norm(x: jax.Array) -> jax.Array:
+    """Sum of singular values; ``compute_uv=False`` keeps its gradient finite."""
+    return jnp.sum(jnp.linalg.svd(x, compute_uv=False), axis=-1)
+
+
+def upper_factor(x: jax.Array) -> jax.Array:
+    """The R of a thin QR of ``x`` (rows ≥ columns not required): ``xᵀx = RᵀR``.
+
+    R is square (columns × columns); when ``x`` has fewer rows than columns it is
+    padded with zero rows first so that the factor stays square.
+    """
+    rows, cols = x.shape[-2:]
+    if rows < cols:
+        pad = [(0, 0)] * (x.ndim - 2) + [(0, cols - rows), (0, 0)]
+        x = jnp.pad(x, pad)
+    return jnp.linalg.qr(x, mode="r")

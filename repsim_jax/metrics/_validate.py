@@ -1,0 +1,84 @@
+"""Input checks for the public metric wrappers.
+
+Checks run once, eagerly, outside ``jit``: they look at concrete values (NaN/Inf,
+shapes, label ranges) and raise ``ValueError`` naming the argument and the problem.
+Kernels never call these; public functions skip them with ``validate=False``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def as_float_array(name: str, value, ndim: int) -> jax.Array:
+    """Returns ``value`` as a floating JAX array of rank ``ndim`` with finite entries.
+
+    Float inputs keep their precision (float64 only when x64 is enabled); integer,
+    boolean or object inputs are refused rather than silently cast.
+    """
+    if not hasattr(value, "dtype"):
+        value = np.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.floating):
+        raise ValueError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    if any(size == 0 for size in value.shape):
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+    array = jnp.asarray(value)
+    if not bool(jnp.isfinite(array).all()):
+        raise ValueError(f"{name} contains NaN or Inf values")
+    return array
+
+
+def same_rows(**arrays) -> None:
+    """Raises unless all arrays have the same number of rows (inputs)."""
+    rows = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(rows.values())) > 1:
+        described = ", ".join(f"{name} has {count}" for name, count in rows.items())
+        raise ValueError(f"row (input) counts differ: {described}")
+
+
+def same_shape(**arrays) -> None:
+    """Raises unless all arrays have identical shapes."""
+    shapes = {name: tuple(array.shape) for name, array in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        described = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"shapes differ: {described}")
+
+
+def same_width(**arrays) -> None:
+    """Raises unless all arrays have the same last dimension."""
+    widths = {name: array.shape[-1] for name, array in arrays.items()}
+    if len(set(widths.values())) > 1:
+        described = ", ".join(f"{name} has {count}" for name, count in widths.items())
+        raise ValueError(f"feature dimensions differ: {described}")
+
+
+def min_rows(array: jax.Array, minimum: int, why: str) -> None:
+    """Raises unless ``array`` has at least ``minimum`` rows."""
+    if array.shape[0] < minimum:
+        raise ValueError(f"too few samples: {why} needs at least {minimum} rows, got {array.shape[0]}")
+
+
+def label_indices(name: str, value, num_labels: int, ndim: int) -> jax.Array:
+    """Returns integer label indices of rank ``ndim``, all in ``[0, num_labels)``."""
+    if not hasattr(value, "dtype"):
+        value = np.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.integer):
+        raise ValueError(f"{name} must be an integer array of label indices, got dtype {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    array = jnp.asarray(value)
+    if array.size and (int(array.min()) < 0 or int(array.max()) >= num_labels):
+        raise ValueError(f"{name} holds labels outside [0, {num_labels})")
+    return array
+
+
+def non_negative(name: str, value: float) -> float:
+    """Returns ``float(value)`` after checking it is finite and >= 0."""
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value

@@ -1,0 +1,174 @@
+"""Linear-identifiability dissimilarity d_rep (arXiv 2602.15438).
+
+Equal conditionals imply ``f₁ = A f₂`` with ``A`` fixed by any pivot label ``p`` and
+``d₁`` further labels ``S``: ``L₁ = G₁[S] − G₁[p]`` (d₁ × d₁), ``L₂ = G₂[S] − G₂[p]``
+(d₁ × d₂), ``A = L₁⁻¹L₂``. d_rep measures how far the embeddings are from that map:
+
+    e_pS = (1/n) Σ_x ‖f₁(x) − A f₂(x)‖²,      d²_rep = mean over (pivot, subset) of e_pS
+
+(the reference code's returned value is this mean, d²_rep/(P·C) of its sum).
+
+Moment form (ours). With ``R = [[R_a, R_b], [0, R_c]]`` the triangular factor of the
+uncentred ``[F₂, F₁]`` (``F₂ = Q_aR_a``, ``F₁ = Q_aR_b + Q_cR_c``),
+
+    n·e_pS = ‖R_c‖²_F + ‖L₁⁻¹ (W[S] − W[p])‖²_F,     W = G₁R_bᵀ − G₂R_aᵀ   (K × d₂),
+
+so after one O(n(d₁+d₂)²) factorisation each subset costs one d₁ × d₁ solve with d₂
+right-hand sides, all subsets in a single batched solve. ``‖R_c‖²/n`` is the part of f₁
+that no linear map of f₂ explains; ``W[S] − W[p] = 0`` exactly when the unembeddings
+transform as the identifiability result requires.
+
+Subsets whose ``L₁`` is ill-conditioned (Frobenius condition number
+``‖L₁‖_F‖L₁⁻¹‖_F`` above ``max_condition``) are excluded from the mean and counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from repsim_jax.metrics import _validate
+from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
+from repsim_jax.metrics.logit import _validate_reps
+from repsim_jax.metrics.moments import Moments, raw_factor
+
+DEFAULT_MAX_CONDITION = 1e5
+
+
+class RepDissimilarity(NamedTuple):
+    """Full result of :func:`rep_dissimilarity_details`.
+
+    value: d_rep (or d²_rep if requested) over the included subsets.
+    errors: e_pS for every (pivot, subset), shape (P, C); NaN-free even when excluded.
+    condition: Frobenius condition numbers of L₁, shape (P, C).
+    included: mask of the subsets that entered the mean, shape (P, C).
+    num_excluded: number of ill-conditioned subsets left out.
+    """
+
+    value: jax.Array
+    errors: jax.Array
+    condition: jax.Array
+    included: jax.Array
+    num_excluded: jax.Array
+
+
+def sample_pivot_subsets(key, num_labels: int, dim: int, num_pivots: int, num_subsets: int):
+    """Random distinct pivots (P,) and, per pivot, C subsets of ``dim`` distinct labels.
+
+    Each subset excludes its own pivot. Returns ``(pivots (P,), subsets (P, C, dim))``
+    of int32 label indices.
+    """
+    if dim < 1 or num_pivots < 1 or num_subsets < 1:
+        raise ValueError("dim, num_pivots and num_subsets must all be >= 1")
+    if num_labels - 1 < dim:
+        raise ValueError(f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, "
+                         f"got {num_labels}")
+    if num_pivots > num_labels:
+        raise ValueError(f"num_pivots={num_pivots} exceeds num_labels={num_labels}")
+    pivot_key, subset_key = jax.random.split(key)
+    pivots = jax.random.permutation(pivot_key, num_labels)[:num_pivots]
+    noise = jax.random.uniform(subset_key, (num_pivots, num_subsets, num_labels))
+    is_pivot = jnp.arange(num_labels)[None, None, :] == pivots[:, None, None]
+    subsets = jnp.argsort(jnp.where(is_pivot, jnp.inf, noise), axis=-1)[..., :dim]
+    return pivots.astype(jnp.int32), subsets.astype(jnp.int32)
+
+
+def _subset_errors(factor, count, g1, g2, pivots, subsets):
+    """e_pS, condition numbers of L₁; ``factor`` is the raw R of ``[F₂, F₁]``."""
+    d2 = g2.shape[1]
+    r_a, r_b, r_c = factor[:d2, :d2], factor[:d2, d2:], factor[d2:, d2:]
+    w = matmul(g1, r_b.T) - matmul(g2, r_a.T)
+    w_diff = w[subsets] - w[pivots][:, None, None, :]
+    l1 = g1[subsets] - g1[pivots][:, None, None, :]
+    inverse = jnp.linalg.inv(l1)
+    condition = jnp.sqrt(squared_norm(l1) * squared_norm(inverse))
+    errors = (squared_norm(r_c) + squared_norm(matmul(inverse, w_diff))) / count
+    return errors, condition
+
+
+def _summarise(errors, condition, max_condition, squared):
+    included = jnp.isfinite(condition) & (condition <= max_condition)
+    safe_errors = jnp.where(included, errors, 0.0)
+    num_included = jnp.sum(included)
+    mean = jnp.sum(safe_errors) / jnp.maximum(num_included, 1)
+    mean = jnp.where(num_included > 0, mean, jnp.nan)
+    value = mean if squared else safe_sqrt(mean)
+    return RepDissimilarity(value, safe_errors, condition, included, included.size - num_included)
+
+
+@functools.partial(jax.jit, static_argnames="squared")
+def _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared):
+    factor = upper_factor(jnp.concatenate([f2, f1], axis=1))
+    errors, condition = _subset_errors(factor, f1.shape[0], g1, g2, pivots, subsets)
+    return _summarise(errors, condition, max_condition, squared)
+
+
+@functools.partial(jax.jit, static_argnames="squared")
+def rep_dissimilarity_from_moments(state: Moments, g1, g2, pivots, subsets, squared: bool = False,
+                                   max_condition=DEFAULT_MAX_CONDITION) -> RepDissimilarity:
+    """:func:`rep_dissimilarity_details` from streamed :class:`Moments` of ``[F₁, F₂]``."""
+    d1 = state.widths[0]
+    reordered = jnp.concatenate([state.factor[:, d1:], state.factor[:, :d1]], axis=1)
+    moved = Moments(state.count, jnp.concatenate([state.mean[d1:], state.mean[:d1]]),
+                    upper_factor(reordered), (state.widths[1], d1))
+    errors, condition = _subset_errors(raw_factor(moved), state.count, g1, g2, pivots, subsets)
+    return _summarise(errors, condition, max_condition, squared)
+
+
+def _validate_subsets(pivots, subsets, num_labels, dim):
+    pivots = _validate.label_indices("pivots", pivots, num_labels, ndim=1)
+    subsets = _validate.label_indices("subsets", subsets, num_labels, ndim=3)
+    if subsets.shape[0] != pivots.shape[0]:
+        raise ValueError(f"subsets must have one row per pivot: {subsets.shape[0]} rows for {pivots.shape[0]} pivots")
+    if subsets.shape[2] != dim:
+        raise ValueError(f"each subset must hold d1={dim} labels (the width of f1), got {subsets.shape[2]}")
+    if bool(jnp.any(subsets == pivots[:, None, None])):
+        raise ValueError("a subset contains its own pivot label")
+    ordered = jnp.sort(subsets, axis=-1)
+    if bool(jnp.any(ordered[..., 1:] == ordered[..., :-1])):
+        raise ValueError("a subset repeats a label")
+    return pivots, subsets
+
+
+def rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared: bool = False,
+                              max_condition: float = DEFAULT_MAX_CONDITION, validate: bool = True) -> RepDissimilarity:
+    """d_rep with its per-subset errors, condition numbers and exclusions; see module doc.
+
+    Args:
+      f1, g1: embeddings (n, d₁) and unembeddings (K, d₁) of model 1 (the one mapped onto).
+      f2, g2: embeddings (n, d₂) and unembeddings (K, d₂) of model 2.
+      pivots: (P,) pivot labels; subsets: (P, C, d₁) labels, pivot excluded
+        (see :func:`sample_pivot_subsets`).
+      max_condition: subsets with ``‖L₁‖_F‖L₁⁻¹‖_F`` above it are excluded and counted.
+    """
+    if validate:
+        f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
+        if g1.shape[0] < f1.shape[1] + 1:
+            raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
+        pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
+        max_condition = _validate.non_negative("max_condition", max_condition)
+    return _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared)
+
+
+def rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, squared: bool = False,
+                      max_condition: float = DEFAULT_MAX_CONDITION, validate: bool = True) -> jax.Array:
+    """d_rep = sqrt(mean_pS (1/n)Σ_x‖f₁(x) − L₁⁻¹L₂ f₂(x)‖²) (arXiv 2602.15438); 0 when identifiable.
+
+    Ill-conditioned subsets are excluded (a warning gives their count when validating);
+    :func:`rep_dissimilarity_details` returns the count and the per-subset errors.
+    Raises ValueError when every subset is ill-conditioned.
+    """
+    result = rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared, max_condition, validate)
+    if validate:
+        excluded = int(result.num_excluded)
+        if excluded == result.included.size:
+            raise ValueError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned "
+                             f"(condition > {max_condition:g})")
+        if excluded:
+            warnings.warn(f"rep_dissimilarity: {excluded} of {result.included.size} ill-conditioned subsets excluded",
+                          stacklevel=2)
+    return result.value
