@@ -117,13 +117,15 @@ def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False) -
 def _kl_divergence(logits_p, logits_q):
     log_p = jax.nn.log_softmax(logits_p, axis=-1)
     log_q = jax.nn.log_softmax(logits_q, axis=-1)
-    return jnp.mean(jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1))
+    per_input = jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1)
+    return jnp.mean(jnp.maximum(per_input, 0.0))
 
 
 def kl_divergence(logits_p, logits_q, validate: bool = True) -> jax.Array:
     """``(1/n) Σ_x KL(p(·|x) ‖ q(·|x))`` from logits, via ``log_softmax``.
 
     Distillation uses KL(teacher ‖ student): pass the teacher's logits as ``logits_p``.
+    Each per-input KL is clamped at 0 (rounding can make a true 0 slightly negative).
     """
     if validate:
         logits_p = _validate.as_float_array("logits_p", logits_p, ndim=2)
