@@ -1,0 +1,186 @@
+"""canonical_correlations and mean_cca vs float64 references, invariances, ridge."""
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import repsim_jax.metrics as M
+
+from . import reference as ref
+
+
+def _xy(seed, n=40, dx=3, dy=4, coupling=0.7):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dx)) + rng.standard_normal(dx)
+    y = coupling * x[:, : min(dx, dy)] @ rng.standard_normal((min(dx, dy), dy)) + rng.standard_normal((n, dy))
+    return x, y
+
+
+def _known_cca(rho, n=30, extra_y=0, seed=0):
+    """x, y whose canonical correlations are exactly ``rho`` (descending)."""
+    rng = np.random.default_rng(seed)
+    k = len(rho)
+    a = rng.standard_normal((n, 2 * k + extra_y))
+    a = a - a.mean(0)
+    q, _ = np.linalg.qr(a)  # centred orthonormal columns
+    u, v, w = q[:, :k], q[:, k : 2 * k], q[:, 2 * k :]
+    rho = np.asarray(rho, float)
+    ybase = u * rho + v * np.sqrt(1 - rho**2)
+    x = u @ ref.random_invertible(rng, k) + rng.standard_normal(k)
+    y = np.concatenate([ybase, w], axis=1)
+    y = y @ ref.random_invertible(rng, y.shape[1]) - 3.0
+    return x, y
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 4), (4, 3), (2, 2), (1, 3)])
+def test_canonical_correlations_match_reference_float32(dx, dy):
+    x, y = _xy(dx * 10 + dy, dx=dx, dy=dy)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    want = ref.canonical_correlations(x, y)
+    assert got.shape == (min(dx, dy),)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(want, ref.canonical_correlations_whitening(x, y), atol=1e-10)
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 5), (5, 3)])
+def test_canonical_correlations_match_reference_float64(dx, dy):
+    x, y = _xy(7, n=50, dx=dx, dy=dy)
+    with jax.enable_x64(True):
+        out = M.canonical_correlations(x, y)
+        assert out.dtype == np.float64
+        got = np.asarray(out)
+    np.testing.assert_allclose(got, ref.canonical_correlations(x, y), atol=1e-9)
+
+
+def test_canonical_correlations_known_values():
+    rho = [0.95, 0.6, 0.2]
+    x, y = _known_cca(rho, extra_y=2)
+    with jax.enable_x64(True):
+        got = np.asarray(M.canonical_correlations(x, y))
+        got_t = np.asarray(M.canonical_correlations(y, x))
+    np.testing.assert_allclose(got, rho, atol=1e-9)
+    np.testing.assert_allclose(got_t, rho, atol=1e-9)
+    got32 = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    np.testing.assert_allclose(got32, rho, atol=1e-4)
+    np.testing.assert_allclose(float(M.mean_cca(x.astype(np.float32), y.astype(np.float32))), np.mean(rho), atol=1e-4)
+
+
+def test_canonical_correlations_descending_and_in_unit_interval():
+    x, y = _xy(3, n=25, dx=4, dy=4, coupling=0.3)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    assert np.all(np.diff(got) <= 1e-7)
+    assert np.all(got >= -1e-6) and np.all(got <= 1 + 1e-6)
+
+
+def test_cca_invariant_to_invertible_linear_maps_and_translation():
+    rng = np.random.default_rng(4)
+    x, y = _xy(4, n=40, dx=3, dy=4)
+    a = ref.random_invertible(rng, 3, cond=20.0)
+    b = ref.random_invertible(rng, 4, cond=20.0)
+    with jax.enable_x64(True):
+        base = np.asarray(M.canonical_correlations(x, y))
+        moved = np.asarray(M.canonical_correlations(x @ a + 5.0, y @ b - rng.standard_normal(4)))
+    np.testing.assert_allclose(moved, base, atol=1e-9)
+    base32 = np.asarray(M.canonical_correlations((x @ a + 5.0).astype(np.float32), (y @ b).astype(np.float32)))
+    np.testing.assert_allclose(base32, base, atol=2e-4)
+
+
+@pytest.mark.parametrize("d", [1, 3, 5])
+def test_cca_is_one_for_invertible_linear_image(d):
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((30, d))
+    y = x @ ref.random_invertible(rng, d, cond=10.0) + rng.standard_normal(d)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    np.testing.assert_allclose(got, 1.0, atol=1e-4)
+    np.testing.assert_allclose(float(M.mean_cca(x.astype(np.float32), y.astype(np.float32))), 1.0, atol=1e-4)
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(float(M.mean_cca(x, y)), 1.0, atol=1e-10)
+        np.testing.assert_allclose(float(M.mean_cca(x, x)), 1.0, atol=1e-10)
+
+
+def test_mean_cca_is_mean_of_correlations():
+    x, y = _xy(5, dx=4, dy=2)
+    with jax.enable_x64(True):
+        rho = np.asarray(M.canonical_correlations(x, y))
+        m = float(M.mean_cca(x, y))
+    np.testing.assert_allclose(m, rho.mean(), rtol=1e-12)
+    np.testing.assert_allclose(m, ref.mean_cca(x, y), atol=1e-9)
+
+
+def test_cca_uncorrelated_blocks_give_zero():
+    # x and y spanned by mutually orthogonal centred directions ⇒ ρ = 0.
+    x, y = _known_cca([0.0, 0.0], n=20, seed=3)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    np.testing.assert_allclose(got, 0.0, atol=1e-4)
+
+
+def test_cca_float32_agrees_with_float64_on_badly_scaled_columns():
+    # Column scales 1e-2 … 1e2: QR route is insensitive to column scaling.
+    rng = np.random.default_rng(6)
+    x, y = _xy(6, n=60, dx=4, dy=4)
+    x = x * np.array([1e-2, 1.0, 10.0, 1e2])
+    want = ref.canonical_correlations(x, y)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    np.testing.assert_allclose(got, want, atol=5e-4)
+    del rng
+
+
+# ----------------------------------------------------------------- ridge
+
+
+@pytest.mark.parametrize("ridge", [0.1, 5.0])
+def test_ridge_cca_matches_reference(ridge):
+    x, y = _xy(8, n=30, dx=3, dy=4)
+    with jax.enable_x64(True):
+        got = np.asarray(M.canonical_correlations(x, y, ridge=ridge))
+        m = float(M.mean_cca(x, y, ridge=ridge))
+    want = ref.canonical_correlations(x, y, ridge=ridge)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    np.testing.assert_allclose(m, want.mean(), atol=1e-9)
+    got32 = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32), ridge=ridge))
+    np.testing.assert_allclose(got32, want, atol=1e-4)
+
+
+def test_ridge_allows_few_samples_and_shrinks_correlations():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 4))
+    y = rng.standard_normal((6, 5))  # n = 6 <= dx + dy = 9
+    with pytest.raises(ValueError):
+        M.canonical_correlations(x.astype(np.float32), y.astype(np.float32))
+    with jax.enable_x64(True):
+        small = np.asarray(M.canonical_correlations(x, y, ridge=0.5))
+        big = np.asarray(M.canonical_correlations(x, y, ridge=50.0))
+    np.testing.assert_allclose(small, ref.canonical_correlations(x, y, ridge=0.5), atol=1e-9)
+    np.testing.assert_allclose(big, ref.canonical_correlations(x, y, ridge=50.0), atol=1e-9)
+    assert np.all(small < 1.0) and np.all(big <= small + 1e-12)
+    assert small.shape == (4,)
+
+
+def test_tiny_ridge_approaches_plain_cca():
+    x, y = _xy(10, n=40, dx=3, dy=3)
+    with jax.enable_x64(True):
+        plain = np.asarray(M.canonical_correlations(x, y))
+        tiny = np.asarray(M.canonical_correlations(x, y, ridge=1e-9))
+    np.testing.assert_allclose(tiny, plain, atol=1e-7)
+
+
+# ----------------------------------------------------------------- properties
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    dx=st.integers(1, 4),
+    dy=st.integers(1, 4),
+    coupling=st.floats(0.0, 3.0),
+)
+def test_property_cca_values_in_unit_interval_descending(seed, dx, dy, coupling):
+    x, y = _xy(seed, n=dx + dy + 8, dx=dx, dy=dy, coupling=coupling)
+    got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
+    assert got.shape == (min(dx, dy),)
+    assert np.all(np.isfinite(got))
+    assert np.all(got >= -1e-6) and np.all(got <= 1 + 1e-5)
+    assert np.all(np.diff(got) <= 1e-6)
+    np.testing.assert_allclose(got, ref.canonical_correlations(x, y), atol=5e-4)
