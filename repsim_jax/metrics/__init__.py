@@ -14,6 +14,15 @@ from repsim_jax.metrics.identifiability import (
     rep_dissimilarity_from_moments,
     sample_pivot_subsets,
 )
+from repsim_jax.metrics.llv import (
+    LLVDistance,
+    SVDDissimilarity,
+    llv_distance,
+    llv_distance_details,
+    sample_input_sets,
+    svd_dissimilarity,
+    svd_dissimilarity_details,
+)
 from repsim_jax.metrics.logit import (
     center_logits,
     kl_divergence,
@@ -32,6 +41,13 @@ from repsim_jax.metrics.shape import (
 from repsim_jax.metrics.transfer import AffineMap, affine_map
 
 __all__ = [
+    "LLVDistance",
+    "SVDDissimilarity",
+    "llv_distance",
+    "llv_distance_details",
+    "sample_input_sets",
+    "svd_dissimilarity",
+    "svd_dissimilarity_details",
     "AffineMap",
     "MomentAccumulator",
     "Moments",
