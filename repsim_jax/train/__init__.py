@@ -6,6 +6,7 @@ from repsim_jax.train.loop import FitResult, Teacher, fit
 from repsim_jax.train.optim import make_optimizer, reference_schedule
 from repsim_jax.train.state import TrainState, create_state, init_states
 from repsim_jax.train.step import (
+    data_mesh,
     data_parallel_step,
     make_eval_fn,
     make_train_step,
@@ -19,6 +20,7 @@ __all__ = [
     "Teacher",
     "TrainState",
     "create_state",
+    "data_mesh",
     "data_parallel_step",
     "fit",
     "init_states",

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from repsim_jax.losses import Loss
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.state import TrainState, create_state, init_states
-from repsim_jax.train.step import make_eval_fn, make_train_step, replicate
+from repsim_jax.train.step import data_mesh, make_eval_fn, make_train_step, replicate
 
 __all__ = ["Teacher", "FitResult", "NonFiniteLossError", "fit", "teacher_outputs", "predict"]
 
@@ -229,6 +229,8 @@ def fit(
         raise ValueError(f"seeds must be distinct and non-empty, got {seed_list}")
     if vmapped and mesh is not None:
         raise ValueError("vmapped seeds and a data-parallel mesh cannot be combined")
+    if mesh is not None:
+        mesh = data_mesh(mesh)
     if mesh is not None and batch_size % mesh.shape["data"]:
         raise ValueError(f"batch_size {batch_size} not divisible by {mesh.shape['data']} devices")
 

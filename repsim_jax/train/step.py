@@ -21,12 +21,13 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from repsim_jax.losses import Loss
 from repsim_jax.train.state import TrainState
 
 __all__ = [
+    "data_mesh",
     "make_train_step",
     "make_eval_fn",
     "data_parallel_step",
@@ -84,7 +85,7 @@ def make_train_step(
             "loss": value,
             **parts,
             "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"]),
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
         }
         new_state = TrainState(state.step + 1, params, batch_stats, opt_state, rng)
         return new_state, metrics
@@ -102,9 +103,23 @@ def make_eval_fn(model) -> Callable:
     return eval_fn
 
 
+def data_mesh(mesh: Mesh | None = None) -> Mesh:
+    """``mesh`` (default: all devices on axis ``"data"``) with *Auto* axis types.
+
+    ``jax.make_mesh`` gives Explicit axes, under which sharding-in-types rejects
+    ordinary model code (e.g. dropout's ``select`` of a replicated mask); with Auto axes
+    XLA propagates the batch sharding.
+    """
+    if mesh is None:
+        mesh = jax.make_mesh((jax.device_count(),), ("data",))
+    if "data" not in mesh.axis_names or mesh.devices.ndim != 1:
+        raise ValueError(f"need a 1-D mesh with axis 'data', got axes {mesh.axis_names}")
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
+
+
 def replicate(tree, mesh: Mesh):
     """Place a pytree fully replicated on ``mesh`` (every process passes the same values)."""
-    sharding = NamedSharding(mesh, P())
+    sharding = NamedSharding(data_mesh(mesh), P())
     if jax.process_count() > 1:
         return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), tree)
     return jax.device_put(tree, sharding)
@@ -118,6 +133,7 @@ def shard_batch(local_batch: dict, mesh: Mesh) -> dict:
     ``jax.make_array_from_process_local_data`` assembles the global array (rows ordered
     by process index).
     """
+    mesh = data_mesh(mesh)
     sharding = NamedSharding(mesh, P("data"))
     n = jax.tree.leaves(local_batch)[0].shape[0] * jax.process_count()
     if n % mesh.shape["data"]:
@@ -133,6 +149,7 @@ def shard_batch(local_batch: dict, mesh: Mesh) -> dict:
 
 def data_parallel_step(step: Callable, mesh: Mesh) -> Callable:
     """``jit(step)`` with the state replicated and the batch sharded on ``"data"``."""
+    mesh = data_mesh(mesh)
     replicated = NamedSharding(mesh, P())
     sharded = NamedSharding(mesh, P("data"))
     return jax.jit(

@@ -1,0 +1,84 @@
+"""Small shared set-ups for the training tests (also imported by ``_worker.py``)."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from repsim_jax.data.synthetic import make_spirals
+from repsim_jax.losses import get_loss
+from repsim_jax.models import Classifier, MLPEncoder
+from repsim_jax.train import fit, make_optimizer, make_train_step, replicate, shard_batch
+from repsim_jax.train.state import create_state
+from repsim_jax.train.step import data_parallel_step
+
+NUM_CLASSES = 7
+BATCH = 16
+NUM_STEPS = 4
+
+
+class BatchNormEncoder(nn.Module):
+    """Dense → BatchNorm → ReLU → Dropout → Dense: exercises BatchNorm state and dropout."""
+
+    embedding_dim: int = 4
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        h = nn.Dense(16, use_bias=False)(x)  # a bias before BatchNorm has zero gradient
+        h = nn.relu(nn.BatchNorm(use_running_average=not train)(h))
+        h = nn.Dropout(0.1, deterministic=not train)(h)
+        return nn.Dense(self.embedding_dim)(h)
+
+
+def distill_data(n: int = 64) -> dict:
+    """Spiral inputs with fixed pseudo-teacher outputs (no teacher training needed)."""
+    x, y = make_spirals(seed=0, points_per_arm=10)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(x))[:n]
+    return {
+        "x": x[idx],
+        "y": y[idx],
+        "teacher_embeddings": rng.normal(size=(n, 3)).astype(np.float32),
+        "teacher_logits": rng.normal(size=(n, NUM_CLASSES)).astype(np.float32),
+    }
+
+
+def step_setup():
+    model = Classifier(BatchNormEncoder(), NUM_CLASSES)
+    loss = get_loss("l2+procrustes", ce_weight=0.5)
+    tx = make_optimizer("adam", 1e-2)
+    return model, loss, tx
+
+
+def run_steps(mesh=None):
+    """``NUM_STEPS`` steps on consecutive batches; with a mesh, data-parallel (each
+    process feeds only its own rows of every global batch)."""
+    model, loss, tx = step_setup()
+    data = distill_data(BATCH * NUM_STEPS)
+    step = make_train_step(model, loss, tx)
+    state = create_state(jax.random.key(3), model, loss, tx, data["x"][:1], teacher_dim=3)
+    if mesh is None:
+        run = jax.jit(step)
+    else:
+        run = data_parallel_step(step, mesh)
+        state = replicate(state, mesh)
+    per_process = BATCH // jax.process_count()
+    for i in range(NUM_STEPS):
+        lo = i * BATCH + jax.process_index() * per_process
+        batch = {k: v[lo : lo + per_process] for k, v in data.items()}
+        if mesh is not None:
+            batch = shard_batch(batch, mesh)
+        state, _ = run(state, batch)
+    return state
+
+
+def run_fit(workdir, epochs, mesh=None, seeds=0, num_epochs=3, **kwargs):
+    """``fit`` of a small MLP student with the L2 loss on fixed teacher outputs."""
+    model = Classifier(MLPEncoder(4, hidden=(16, 16)), NUM_CLASSES)
+    data = distill_data()
+    return fit(
+        model, get_loss("l2"), make_optimizer("adam", 1e-2), data, workdir,
+        num_epochs=num_epochs, batch_size=BATCH, seeds=seeds, mesh=mesh,
+        stop_after_epochs=epochs, progress=False, **kwargs,
+    )

@@ -1,0 +1,58 @@
+"""Subprocess entry points for the training tests (fake devices, kills, multi-host).
+
+``python tests/train/_worker.py MODE OUT [ARGS...]``; every mode writes its final
+parameters and optimiser state, flattened, to ``OUT`` (an ``.npz``).
+
+Modes:
+  steps OUT NUM_DEVICES      several data-parallel steps on a mesh of NUM_DEVICES
+  fit OUT WORKDIR EPOCHS     ``fit`` for EPOCHS epochs (resumes from WORKDIR)
+  fit_mesh OUT WORKDIR       ``fit`` data-parallel over all devices
+  multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MODE = sys.argv[1]
+if MODE == "steps":
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[3]}"
+elif MODE == "fit_mesh":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+
+def save(path, state):
+    leaves = jax.tree.leaves((state.params, state.opt_state, state.batch_stats))
+    np.savez(path, *[np.asarray(jax.device_get(x)) for x in leaves])
+
+
+def main():
+    out = sys.argv[2]
+    if MODE == "steps":
+        save(out, _common.run_steps(jax.make_mesh((int(sys.argv[3]),), ("data",))))
+    elif MODE == "fit":
+        save(out, _common.run_fit(sys.argv[3], None, num_epochs=int(sys.argv[4])).state)
+    elif MODE == "fit_mesh":
+        mesh = jax.make_mesh((jax.device_count(),), ("data",))
+        save(out, _common.run_fit(sys.argv[3], 3, mesh=mesh).state)
+    elif MODE == "multihost":
+        pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(f"localhost:{port}", num_processes=nproc, process_id=pid)
+        state = _common.run_steps(jax.make_mesh((jax.device_count(),), ("data",)))
+        if pid == 0:
+            save(out, state)
+        jax.distributed.shutdown()
+    else:
+        raise SystemExit(f"unknown mode {MODE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Data-parallel (fake devices, two processes) and vmapped-seed runs equal single runs."""
+
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+import _common
+from conftest import WORKER, assert_same, flat_state, worker_env
+
+
+def test_four_fake_devices_equal_one_device(run_worker, tmp_path):
+    """Several steps with BatchNorm, dropout, CE + L2 + Procrustes and Adam."""
+    run_worker("steps", tmp_path / "dp.npz", 4)
+    assert_same(flat_state(_common.run_steps(None)), tmp_path / "dp.npz")
+
+
+def test_data_parallel_fit_equals_single_device_fit(run_worker, tmp_path):
+    run_worker("fit_mesh", tmp_path / "mesh.npz", tmp_path / "mesh")
+    single = _common.run_fit(tmp_path / "single", 3).state
+    assert_same(flat_state(single), tmp_path / "mesh.npz")
+
+
+def test_two_processes_equal_one_process(tmp_path, free_port):
+    """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
+    out = tmp_path / "mh.npz"
+    procs = [subprocess.Popen([sys.executable, WORKER, "multihost", str(out), str(pid), "2",
+                               str(free_port)], env=worker_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+    assert_same(flat_state(_common.run_steps(None)), out)
+
+
+def test_vmapped_seeds_equal_separate_runs(tmp_path):
+    together = _common.run_fit(tmp_path / "vmap", None, seeds=[5, 7], num_epochs=2).state
+    for i, seed in enumerate((5, 7)):
+        alone = _common.run_fit(tmp_path / f"s{seed}", None, seeds=seed, num_epochs=2).state
+        for a, b in zip(flat_state(alone), flat_state(together)):
+            np.testing.assert_allclose(b[i], a, atol=1e-5, rtol=0)
+    assert int(together.step[0]) == int(alone.step) == 2 * (64 // _common.BATCH)
+    assert jax.device_count() == 1
