@@ -1,0 +1,58 @@
+"""Data: synthetic spirals, TFDS image sets via ``tfds.data_source``, local offline sets.
+
+Preparing a TFDS catalogue set for offline use (once, where TensorFlow exists,
+e.g. Colab)::
+
+    tfds.builder("cifar10", data_dir=DIR).download_and_prepare(file_format="array_record")
+
+then ``load_image_dataset("cifar10", "train", batch_size=128, data_dir=DIR)``.
+``sklearn_digits`` and ``concept_shapes`` need no preparation: they are built on
+first use under ``$REPSIM_JAX_DATA_DIR`` (default ``~/.cache/repsim_jax``).
+"""
+
+from repsim_jax.data.augment import random_crop_flip
+from repsim_jax.data.concepts import (
+    CONCEPT_NAMES,
+    class_from_concepts,
+    generate_concept_shapes,
+)
+from repsim_jax.data.loader import ImageLoader
+from repsim_jax.data.local import (
+    ConceptShapes,
+    SklearnDigits,
+    concept_shapes_config,
+    default_data_dir,
+)
+from repsim_jax.data.spiral_plot import plot_spirals
+from repsim_jax.data.splits import stratified_split
+from repsim_jax.data.synthetic import (
+    MODALITIES,
+    SpiralSplits,
+    make_spirals,
+    ring_mask,
+    spiral_splits,
+)
+from repsim_jax.data.tfds import DATASETS, DatasetSpec, load_image_dataset, open_source
+
+__all__ = [
+    "CONCEPT_NAMES",
+    "ConceptShapes",
+    "DATASETS",
+    "DatasetSpec",
+    "ImageLoader",
+    "MODALITIES",
+    "SklearnDigits",
+    "SpiralSplits",
+    "class_from_concepts",
+    "concept_shapes_config",
+    "default_data_dir",
+    "generate_concept_shapes",
+    "load_image_dataset",
+    "make_spirals",
+    "open_source",
+    "plot_spirals",
+    "random_crop_flip",
+    "ring_mask",
+    "spiral_splits",
+    "stratified_split",
+]

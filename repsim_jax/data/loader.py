@@ -1,0 +1,163 @@
+"""A resumable, seeded, host-sliced NumPy batch iterator over a random-access source.
+
+The source is anything with ``len`` and ``source[i]`` returning a feature dict
+(a ``tfds.data_source``, or a list of dicts); ``source.__getitems__(indices)`` is
+used when it works (ArrayRecord reads a batch at once).
+
+Order: epoch e visits ``np.random.default_rng([seed, e]).permutation(n)`` (or
+``0..n−1`` without shuffling) in consecutive global batches of ``batch_size``;
+with ``drop_remainder`` the incomplete last batch is skipped. Host p of P takes
+``np.array_split(global_batch, P)[p]``, so hosts hold disjoint contiguous slices
+that together cover every global batch. The iterator state is
+``{"seed", "epoch", "position"}`` (position = batches already taken in the epoch):
+plain ints, JSON-able (e.g. ``ocp.args.JsonSave``); a loader built with the same
+arguments and ``restore(state)`` yields exactly the batches that would have come next.
+
+Batches: ``{"image": float32 (B, H, W, C) = (pixel − mean) / std, "label": int32 (B,),
+<extra>: int32 (B, k)}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from repsim_jax.data.augment import random_crop_flip
+
+STATE_KEYS = ("seed", "epoch", "position")
+
+
+def read_records(source: Any, indices: np.ndarray) -> list[Mapping[str, Any]]:
+    """``source.__getitems__(indices)`` where it works, else ``[source[i] ...]``.
+
+    ``tfds.testing.mock_data`` (tfds 4.9.10) installs a ``__getitems__`` that fails
+    with TypeError; per-record reads return the same records.
+    """
+    keys = [int(i) for i in indices]
+    getitems = getattr(source, "__getitems__", None)
+    if getitems is not None:
+        try:
+            return list(getitems(keys))
+        except TypeError:
+            pass
+    return [source[i] for i in keys]
+
+
+class ImageLoader:
+    """Iterator of image batches; see the module docstring for the exact order."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        batch_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        label_key: str = "label",
+        extra_keys: Mapping[str, Sequence[str]] | None = None,
+        shuffle: bool = False,
+        drop_remainder: bool = False,
+        augment: bool = False,
+        seed: int = 0,
+        num_epochs: int | None = None,
+        process_index: int | None = None,
+        process_count: int | None = None,
+    ):
+        """Args:
+          source: random-access source of feature dicts with key ``"image"`` (uint8 HWC).
+          batch_size: GLOBAL batch size, divisible by ``process_count``.
+          mean, std: per-channel normalisation constants in pixel units.
+          label_key: feature holding the integer class.
+          extra_keys: output key → feature keys concatenated into an int32 (B, k) array.
+          shuffle, drop_remainder, augment: see the module docstring and
+            :func:`repsim_jax.data.augment.random_crop_flip`.
+          seed: non-negative int seeding shuffling and augmentation.
+          num_epochs: stop after this many epochs; None repeats forever.
+          process_index, process_count: this host's slot; default ``jax.process_index()``
+            and ``jax.process_count()``.
+        """
+        self.process_index = jax.process_index() if process_index is None else process_index
+        self.process_count = jax.process_count() if process_count is None else process_count
+        _check_layout(batch_size, self.process_index, self.process_count)
+        self.source, self.batch_size, self.num_examples = source, batch_size, len(source)
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+        self.label_key, self.extra_keys = label_key, dict(extra_keys or {})
+        self.shuffle, self.drop_remainder, self.augment = shuffle, drop_remainder, augment
+        self.num_epochs = num_epochs
+        full, partial = divmod(self.num_examples, batch_size)
+        self.steps_per_epoch = full + (1 if partial and not drop_remainder else 0)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{self.num_examples} examples give no batch of {batch_size} "
+                             f"(drop_remainder={drop_remainder})")
+        self._order_cache: tuple[int, np.ndarray] | None = None
+        self.restore({"seed": seed, "epoch": 0, "position": 0})
+
+    def state(self) -> dict[str, int]:
+        """``{"seed", "epoch", "position"}``: where the next batch comes from."""
+        return {"seed": self._seed, "epoch": self._epoch, "position": self._position}
+
+    def restore(self, state: Mapping[str, int]) -> None:
+        """Continue from a :meth:`state` dict (e.g. restored from a JSON checkpoint)."""
+        if set(state) != set(STATE_KEYS):
+            raise ValueError(f"state must have exactly the keys {STATE_KEYS}, got {sorted(state)}")
+        seed, epoch, position = (int(state[k]) for k in STATE_KEYS)
+        if seed < 0 or epoch < 0 or not 0 <= position < self.steps_per_epoch:
+            raise ValueError(f"invalid state {dict(state)} for {self.steps_per_epoch} steps per epoch")
+        self._seed, self._epoch, self._position = seed, epoch, position
+
+    def __iter__(self) -> ImageLoader:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        if self.num_epochs is not None and self._epoch >= self.num_epochs:
+            raise StopIteration
+        start = self._position * self.batch_size
+        global_indices = self._epoch_order()[start : start + self.batch_size]
+        local = np.array_split(global_indices, self.process_count)[self.process_index]
+        batch = self._load(local, self._epoch)
+        self._position += 1
+        if self._position == self.steps_per_epoch:
+            self._epoch, self._position = self._epoch + 1, 0
+        return batch
+
+    def _epoch_order(self) -> np.ndarray:
+        """Record indices of the current epoch, in visiting order (cached per epoch)."""
+        if self._order_cache is None or self._order_cache[0] != (self._seed, self._epoch):
+            order = np.arange(self.num_examples)
+            if self.shuffle:
+                order = np.random.default_rng([self._seed, self._epoch]).permutation(order)
+            self._order_cache = ((self._seed, self._epoch), order)
+        return self._order_cache[1]
+
+    def _load(self, indices: np.ndarray, epoch: int) -> dict[str, np.ndarray]:
+        """Read, augment, normalise and collate the records at ``indices``."""
+        # An empty host slice (last partial batch smaller than process_count) still
+        # needs the feature shapes: read one record and keep zero rows of it.
+        records = read_records(self.source, indices if indices.size else np.zeros(1, np.int64))
+        rows = indices.size
+        images = np.stack([np.asarray(r["image"]) for r in records])[:rows]
+        if self.augment:
+            images = random_crop_flip(images, self._seed, epoch, indices)
+        batch = {
+            "image": (images.astype(np.float32) - self.mean) / self.std,
+            "label": np.asarray([r[self.label_key] for r in records], np.int32)[:rows],
+        }
+        for out_key, keys in self.extra_keys.items():
+            batch[out_key] = np.stack(
+                [np.concatenate([np.atleast_1d(r[k]) for k in keys]) for r in records]
+            ).astype(np.int32)[:rows]
+        return batch
+
+
+def _check_layout(batch_size: int, process_index: int, process_count: int) -> None:
+    """Validate the global batch size and this host's slot."""
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if process_count < 1 or not 0 <= process_index < process_count:
+        raise ValueError(f"need 0 <= process_index < process_count, got {process_index}, {process_count}")
+    if batch_size % process_count:
+        raise ValueError(f"global batch_size {batch_size} is not divisible by process_count {process_count}")
