@@ -1,0 +1,116 @@
+"""Model pairs whose distributions are close (or whose m_CCA is perfect) while their
+representations are not: the counter-examples of arXiv 2602.15438 and 2506.03784.
+
+Each constructor returns ``(f1, g1, f2, g2)`` (embeddings (n, d), unembeddings (K, d),
+logits ``f gᵀ``) as float64 NumPy arrays; :func:`summarise` computes the figures. The
+original papers give the figures, not every coordinate: the constructions below are our
+reconstructions (see experiments/counterexamples.md for how close they come).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+SWAP_5_6_7_8 = np.array([0, 1, 2, 3, 5, 4, 7, 6])
+TABLE1_PERMUTATION = np.array([5, 0, 2, 4, 6, 1, 3])
+
+
+def _circle(angles, lengths):
+    return np.stack([lengths * np.cos(angles), lengths * np.sin(angles)], axis=-1)
+
+
+def swapped_unembeddings(scale: float = 20.0, inputs_per_class: int = 25, spread: float = np.pi / 16):
+    """(a) Equal 2-D embeddings; 8 labels; labels 5↔6 and 7↔8 swap unembeddings.
+
+    Labels 1–4 sit on the axes (length ``scale``), labels 5–8 on the diagonals at half
+    that length, ``(±1, ±1)·scale/2``; the inputs lie on the unit circle within ``spread``
+    of the four axes. Labels 5–8 then have probability ~``exp(−scale/2)`` everywhere, so
+    swapping them barely moves the distributions, while the unembeddings change:
+    their canonical correlations are (1, 1/3), m_CCA = 2/3 whatever the scale.
+    """
+    angles = (np.arange(4)[:, None] * np.pi / 2 + np.linspace(-spread, spread, inputs_per_class)[None]).ravel()
+    f = _circle(angles, np.ones_like(angles))
+    axes = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    diagonals = 0.5 * np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
+    g1 = scale * np.concatenate([axes, diagonals])
+    return f, g1, f.copy(), g1[SWAP_5_6_7_8]
+
+
+def rotation(angle: float) -> np.ndarray:
+    """2-D rotation matrix by ``angle`` radians."""
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def opposite_rotations(num_labels: int = 8, num_inputs: int = 200, seed: int = 0):
+    """(b) Model 2 = model 1 with embeddings rotated by +π/4 and unembeddings by −π/4.
+
+    Each side is an invertible linear map of the other (m_CCA = 1 for embeddings and for
+    unembeddings), yet the logits become ``f R(π/4)ᵀ R(−π/4) gᵀ = f R(−π/2) gᵀ``: a
+    different distribution, because identifiability needs ``g ↦ A⁻ᵀ g`` for ``f ↦ A f``.
+    """
+    rng = np.random.default_rng(seed)
+    f1 = rng.standard_normal((num_inputs, 2))
+    g1 = _circle(2 * np.pi * np.arange(num_labels) / num_labels, 2.0 * np.ones(num_labels))
+    return f1, g1, f1 @ rotation(np.pi / 4).T, g1 @ rotation(-np.pi / 4).T
+
+
+def permuted_classifier(unembedding_length: float = 3.0, num_classes: int = 7, inputs_per_class: int = 500,
+                        embedding_length: float = 2.0, seed: int = 0):
+    """(c) 2506.03784 Table 1: an evenly spaced 2-D classifier and its label-permuted twin.
+
+    Model 1: unembeddings at angles 2πk/7 with length ``unembedding_length``; the inputs
+    of class k at angle 2πk/7 + U(−π/64, π/64), length ``embedding_length`` + |N(0, 0.01²)|.
+    Model 2 moves label k's unembedding (and its inputs, with their jitter) to the
+    direction of class ``TABLE1_PERMUTATION[k]``. Both classify every input alike, but the
+    runner-up labels differ; the KL shrinks as the length grows while the embeddings stay
+    unrelated (m_CCA ≈ 0). The construction follows the paper's description; the random
+    jitter uses ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(num_classes) / num_classes
+    jitter = rng.uniform(-np.pi / 64, np.pi / 64, (num_classes, inputs_per_class))
+    lengths = np.abs(0.01 * rng.standard_normal((num_classes, inputs_per_class))) + embedding_length
+    permuted = angles[TABLE1_PERMUTATION]
+    f1 = _circle(angles[:, None] + jitter, lengths).reshape(-1, 2)
+    f2 = _circle(permuted[:, None] + jitter[TABLE1_PERMUTATION], lengths).reshape(-1, 2)
+    g1 = _circle(angles, unembedding_length * np.ones(num_classes))
+    g2 = _circle(permuted, unembedding_length * np.ones(num_classes))
+    return f1, g1, f2, g2
+
+
+class Figures(NamedTuple):
+    """What the counter-examples report."""
+
+    kl_12: float
+    kl_21: float
+    logit_distance: float
+    mean_cca_embeddings: float
+    mean_cca_unembeddings: float
+
+
+def summarise(f1, g1, f2, g2) -> Figures:
+    """KL both ways, d_logit and m_CCA of embeddings and unembeddings, via repsim_jax.metrics."""
+    from repsim_jax import metrics
+
+    z1, z2 = f1 @ g1.T, f2 @ g2.T
+    return Figures(
+        kl_12=float(metrics.kl_divergence(z1, z2)),
+        kl_21=float(metrics.kl_divergence(z2, z1)),
+        logit_distance=float(metrics.logit_distance(z1, z2)),
+        mean_cca_embeddings=float(metrics.mean_cca(f1, f2)),
+        mean_cca_unembeddings=float(metrics.mean_cca(g1, g2)),
+    )
+
+
+def table1_llv(f1, g1, f2, g2, seed: int = 0, num_input_sets: int = 100):
+    """d_LLV as in 2506.03784's Table 1: λ = 1e-5, pivot label and one left-out label
+    chosen jointly to minimise T₁ (the authors' selection), best of random input sets."""
+    from repsim_jax.metrics import llv_distance_details
+
+    z1, z2 = f1 @ g1.T, f2 @ g2.T
+    k = g1.shape[0]
+    results = [llv_distance_details(z1, z2, f1.shape[1], labels=np.delete(np.arange(k), left_out),
+                                    seed=seed, num_input_sets=num_input_sets) for left_out in range(k)]
+    return min(results, key=lambda r: float(r.label_term))
