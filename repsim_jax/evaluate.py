@@ -1,0 +1,216 @@
+"""Teacher–student evaluation report (``WORKDIR/report.json``).
+
+For each split, with student probabilities ``q`` and teacher probabilities ``p``:
+
+- prediction: ``accuracy``, ``weighted_f1`` (per-class F1 weighted by support);
+- agreement with the teacher: ``agreement`` (same argmax), ``kl_divergence``
+  ``(1/n)Σ KL(p‖q)``, ``min_probability`` (smallest probability of each model: the τ of
+  the KL–logit bound, arXiv 2602.15438), ``logit_distance`` (clr distance);
+- representations (teacher = model 1): ``rep_dissimilarity``, ``mean_cca``,
+  ``linear_cka``, ``procrustes_distance`` (see :mod:`repsim_jax.metrics`);
+- calibration of the student: ``ece`` (15 equal-width confidence bins,
+  ``Σ_b (|b|/n)|acc_b − conf_b|``), ``brier`` (``(1/n)Σ‖q − e_y‖²``), ``nll``;
+- ranking agreement of the label orders by ``p`` and ``q`` per input, averaged:
+  ``pairwise_accuracy`` (fraction of label pairs ordered alike), ``kendall_tau``,
+  ``spearman``, ``ndcg`` (relevance ``p``, ranking by ``q``, gain ``p/log₂(1+rank)``);
+- ``concept_probe`` when the data has concepts: per-concept logistic-regression probes
+  on the student's embeddings, fitted on ``train`` and scored on each split
+  (mean accuracy and F1 over concepts).
+
+A metric that is undefined for the data (e.g. d_rep with fewer than ``d+1`` labels)
+is ``null`` and its reason is listed under ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Callable
+
+import jax
+import numpy as np
+import scipy.stats
+from etils import epath
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
+from repsim_jax import metrics
+from repsim_jax.models import unembedding_matrix
+from repsim_jax.train.loop import predict
+
+__all__ = [
+    "expected_calibration_error",
+    "brier_score",
+    "ranking_agreement",
+    "concept_probe",
+    "split_report",
+    "evaluate",
+]
+
+
+def _softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, num_bins: int = 15) -> float:
+    """``ECE = Σ_b (|b|/n) |acc_b − conf_b|`` over equal-width confidence bins."""
+    conf, pred = probs.max(-1), probs.argmax(-1)
+    bins = np.minimum((conf * num_bins).astype(int), num_bins - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        mask = bins == b
+        ece += mask.mean() * abs(np.mean(pred[mask] == labels[mask]) - conf[mask].mean())
+    return float(ece)
+
+
+def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
+    """``(1/n) Σ_x ‖q(x) − e_{y(x)}‖²``."""
+    onehot = np.eye(probs.shape[-1])[labels]
+    return float(np.mean(np.sum((probs - onehot) ** 2, -1)))
+
+
+def ranking_agreement(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    """Agreement of the per-input label rankings by ``p`` (reference) and ``q``.
+
+    ``pairwise_accuracy``: fraction of label pairs (i<j) with the same order;
+    ``kendall_tau`` = τ-b; ``spearman`` = rank correlation; ``ndcg`` = DCG of the
+    ``q`` ranking with relevance ``p`` over the ideal DCG. All averaged over inputs.
+    """
+    k = p.shape[-1]
+    i, j = np.triu_indices(k, 1)
+    same = np.sign(p[:, i] - p[:, j]) == np.sign(q[:, i] - q[:, j])
+    rank_p = scipy.stats.rankdata(p, axis=-1)
+    rank_q = scipy.stats.rankdata(q, axis=-1)
+    rp, rq = rank_p - rank_p.mean(-1, keepdims=True), rank_q - rank_q.mean(-1, keepdims=True)
+    spearman = np.sum(rp * rq, -1) / np.sqrt(np.sum(rp**2, -1) * np.sum(rq**2, -1))
+    tau = [scipy.stats.kendalltau(a, b).statistic for a, b in zip(p, q)]
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = np.sum(np.take_along_axis(p, np.argsort(-q, -1), -1) * discount, -1)
+    ideal = np.sum(-np.sort(-p, -1) * discount, -1)
+    return {
+        "pairwise_accuracy": float(np.mean(same)),
+        "kendall_tau": float(np.nanmean(tau)),
+        "spearman": float(np.nanmean(spearman)),
+        "ndcg": float(np.mean(dcg / ideal)),
+    }
+
+
+def concept_probe(train_emb, train_concepts, splits: dict) -> dict[str, dict[str, float]]:
+    """Per-concept logistic-regression probes fitted on ``train_emb``; for each split
+    ``(emb, concepts)`` the mean accuracy and mean binary F1 over concepts."""
+    mean, std = train_emb.mean(0), train_emb.std(0) + 1e-8
+    out = {name: {"accuracy": [], "f1": []} for name in splits}
+    for c in range(train_concepts.shape[1]):
+        target = train_concepts[:, c]
+        if np.unique(target).size < 2:
+            continue
+        probe = LogisticRegression(max_iter=1000).fit((train_emb - mean) / std, target)
+        for name, (emb, concepts) in splits.items():
+            pred = probe.predict((emb - mean) / std)
+            out[name]["accuracy"].append(np.mean(pred == concepts[:, c]))
+            out[name]["f1"].append(f1_score(concepts[:, c], pred, zero_division=0))
+    return {name: {k: float(np.mean(v)) if v else None for k, v in d.items()} for name, d in out.items()}
+
+
+def _representation_metrics(t_emb, t_g, s_emb, s_g, seed) -> tuple[dict, dict]:
+    """d_rep, m_CCA, CKA and Procrustes with the teacher as model 1; errors → skipped."""
+    values, skipped = {}, {}
+    num_labels, dim = t_g.shape
+    try:
+        pivots, subsets = metrics.sample_pivot_subsets(
+            jax.random.key(seed), num_labels, dim, min(num_labels, 5), 10
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
+    except ValueError as err:
+        values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
+    kernels = {
+        "mean_cca": metrics.mean_cca,
+        "linear_cka": metrics.linear_cka,
+        "procrustes_distance": metrics.procrustes_distance,
+    }
+    for name, fn in kernels.items():
+        try:
+            values[name] = fn(t_emb, s_emb)
+        except ValueError as err:
+            values[name], skipped[name] = None, str(err)
+    return {k: None if v is None else float(v) for k, v in values.items()}, skipped
+
+
+def split_report(student: tuple, teacher: tuple | None, labels, seed: int = 0) -> dict:
+    """Every metric for one split. ``student``/``teacher`` are
+    ``(embeddings, logits, unembedding G)`` as NumPy arrays."""
+    s_emb, s_logits, s_g = (np.asarray(a, np.float64) for a in student)
+    labels = np.asarray(labels)
+    q = _softmax(s_logits)
+    pred = q.argmax(-1)
+    report = {
+        "accuracy": float(np.mean(pred == labels)),
+        "weighted_f1": float(f1_score(labels, pred, average="weighted")),
+        "nll": float(-np.mean(np.log(np.maximum(q[np.arange(len(labels)), labels], 1e-300)))),
+        "ece": expected_calibration_error(q, labels),
+        "brier": brier_score(q, labels),
+        "min_probability": {"student": float(q.min())},
+        "skipped": {},
+    }
+    if teacher is None:
+        return report
+    t_emb, t_logits, t_g = (np.asarray(a, np.float64) for a in teacher)
+    p = _softmax(t_logits)
+    report["agreement"] = float(np.mean(pred == p.argmax(-1)))
+    report["min_probability"]["teacher"] = float(p.min())
+    report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))
+    report["logit_distance"] = float(metrics.logit_distance(t_logits, s_logits))
+    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, seed)
+    report.update(reps)
+    report["skipped"].update(skipped)
+    report["ranking"] = ranking_agreement(p, q)
+    return report
+
+
+def _outputs(model, variables, x, preprocess):
+    emb, logits = predict(model, variables, x, preprocess=preprocess)
+    return np.asarray(emb), np.asarray(logits), np.asarray(unembedding_matrix(variables["params"]))
+
+
+def evaluate(
+    student,
+    splits: dict[str, dict],
+    workdir: str | None = None,
+    teacher=None,
+    preprocess: Callable | None = None,
+    seed: int = 0,
+) -> dict:
+    """Report for a student (and optional teacher), written to ``WORKDIR/report.json``.
+
+    Args:
+      student, teacher: :class:`repsim_jax.train.Teacher`-like ``(model, variables)``.
+      splits: ``{"train": {"x", "y"[, "concepts"]}, "test": {...}}``; any split names.
+      workdir: where ``report.json`` goes (not written when ``None``).
+    """
+    if not splits:
+        raise ValueError("evaluate needs at least one data split")
+    outs, report = {}, {}
+    for name, data in splits.items():
+        if "x" not in data or "y" not in data:
+            raise ValueError(f"split {name!r} needs 'x' and 'y', got keys {sorted(data)}")
+        s = _outputs(student.model, student.variables, data["x"], preprocess)
+        t = None if teacher is None else _outputs(teacher.model, teacher.variables, data["x"], preprocess)
+        outs[name] = s
+        report[name] = split_report(s, t, data["y"], seed)
+    with_concepts = {n: d for n, d in splits.items() if "concepts" in d}
+    if "train" in with_concepts:
+        probe = concept_probe(
+            outs["train"][0], np.asarray(with_concepts["train"]["concepts"]),
+            {n: (outs[n][0], np.asarray(d["concepts"])) for n, d in with_concepts.items()},
+        )
+        for name, values in probe.items():
+            report[name]["concept_probe"] = values
+    if workdir is not None and jax.process_index() == 0:
+        path = epath.Path(workdir)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "report.json").write_text(json.dumps(report, indent=2))
+    return report
