@@ -172,12 +172,12 @@ def test_tiny_ridge_approaches_plain_cca():
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
-    dx=st.integers(1, 4),
-    dy=st.integers(1, 4),
+    dims=st.sampled_from([(3, 4), (4, 3)]),
     coupling=st.floats(0.0, 3.0),
 )
-def test_property_cca_values_in_unit_interval_descending(seed, dx, dy, coupling):
-    x, y = _xy(seed, n=dx + dy + 8, dx=dx, dy=dy, coupling=coupling)
+def test_property_cca_values_in_unit_interval_descending(seed, dims, coupling):
+    dx, dy = dims  # few distinct shapes: each new shape costs a compilation
+    x, y = _xy(seed, dx=dx, dy=dy, coupling=coupling)
     got = np.asarray(M.canonical_correlations(x.astype(np.float32), y.astype(np.float32)))
     assert got.shape == (min(dx, dy),)
     assert np.all(np.isfinite(got))

@@ -124,9 +124,10 @@ def test_cka_float32_agrees_with_float64_large_offset():
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), dx=st.integers(1, 5), dy=st.integers(1, 5), noise=st.floats(0.0, 5.0))
-def test_property_cka_in_unit_interval(seed, dx, dy, noise):
-    x, y = _xy(seed, n=10, dx=dx, dy=dy, noise=noise)
+@given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([(4, 5), (1, 1)]), noise=st.floats(0.0, 5.0))
+def test_property_cka_in_unit_interval(seed, dims, noise):
+    dx, dy = dims  # few distinct shapes: each new shape costs a compilation
+    x, y = _xy(seed, n=20, dx=dx, dy=dy, noise=noise)
     c = float(M.linear_cka(*_f32(x, y)))
     u = float(M.linear_cka(*_f32(x, y), debiased=True))
     assert -1e-6 <= c <= 1 + 1e-5

@@ -41,14 +41,19 @@ def _identifiable_pair(seed, n=30, k=10, d=3):
 
 
 def _ps(num_labels, dim, p=3, c=4, seed=0):
-    pivots, subsets = M.sample_pivot_subsets(jax.random.key(seed), num_labels, dim, p, c)
-    return np.asarray(pivots), np.asarray(subsets)
+    """Pivots and subsets drawn with NumPy (keeps compiled shapes few; the sampler is tested below)."""
+    rng = np.random.default_rng(seed + 1000)
+    pivots = rng.choice(num_labels, size=p, replace=False)
+    subsets = np.stack(
+        [[rng.choice(np.delete(np.arange(num_labels), q), size=dim, replace=False) for _ in range(c)] for q in pivots]
+    )
+    return pivots.astype(np.int32), subsets.astype(np.int32)
 
 
 # ----------------------------------------------------------------- sample_pivot_subsets
 
 
-@pytest.mark.parametrize("k,dim,p,c", [(10, 3, 4, 5), (5, 4, 5, 2), (8, 1, 8, 3), (3, 2, 2, 1)])
+@pytest.mark.parametrize("k,dim,p,c", [(10, 3, 4, 5), (5, 4, 5, 2), (3, 2, 2, 1)])
 def test_sample_pivot_subsets_structure(k, dim, p, c):
     pivots, subsets = M.sample_pivot_subsets(jax.random.key(k + dim), k, dim, p, c)
     pivots, subsets = np.asarray(pivots), np.asarray(subsets)
@@ -64,9 +69,9 @@ def test_sample_pivot_subsets_structure(k, dim, p, c):
 
 
 def test_sample_pivot_subsets_deterministic_and_key_dependent():
-    a = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(1), 20, 3, 5, 6)]
-    b = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(1), 20, 3, 5, 6)]
-    c = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(2), 20, 3, 5, 6)]
+    a = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(1), 10, 3, 4, 5)]
+    b = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(1), 10, 3, 4, 5)]
+    c = [np.asarray(v) for v in M.sample_pivot_subsets(jax.random.key(2), 10, 3, 4, 5)]
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not (np.array_equal(a[0], c[0]) and np.array_equal(a[1], c[1]))
@@ -82,8 +87,8 @@ def test_sample_pivot_subsets_covers_labels():
 
 
 def test_sample_pivot_subsets_accepts_legacy_key():
-    pivots, subsets = M.sample_pivot_subsets(jax.random.PRNGKey(0), 7, 2, 3, 2)
-    assert np.asarray(pivots).shape == (3,) and np.asarray(subsets).shape == (3, 2, 2)
+    pivots, subsets = M.sample_pivot_subsets(jax.random.PRNGKey(0), 10, 3, 4, 5)
+    assert np.asarray(pivots).shape == (4,) and np.asarray(subsets).shape == (4, 5, 3)
 
 
 @pytest.mark.parametrize("k,dim", [(3, 3), (4, 5), (1, 1)])
@@ -95,8 +100,7 @@ def test_sample_pivot_subsets_too_few_labels(k, dim):
 # ----------------------------------------------------------------- d_rep vs reference
 
 
-@pytest.mark.parametrize("d1,d2", [(3, 3), (2, 4), (4, 2)])
-@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("d1,d2,squared", [(3, 3, False), (2, 4, True), (4, 2, False)])
 def test_rep_dissimilarity_matches_reference(d1, d2, squared):
     f1, g1, f2, g2 = _models(d1 * 10 + d2, d1=d1, d2=d2)
     pivots, subsets = _ps(10, d1)
@@ -110,9 +114,12 @@ def test_rep_dissimilarity_matches_reference(d1, d2, squared):
 
 
 def test_rep_dissimilarity_hand_picked_subsets_and_per_subset_errors():
-    f1, g1, f2, g2 = _models(5, k=6, d1=2, d2=3)
-    pivots = np.array([0, 5], np.int32)
-    subsets = np.array([[[1, 2], [3, 4], [4, 1]], [[0, 1], [2, 3], [4, 0]]], np.int32)
+    f1, g1, f2, g2 = _models(5, d1=2, d2=4)
+    pivots = np.array([0, 5, 9], np.int32)
+    subsets = np.array(
+        [[[1, 2], [3, 4], [4, 1], [8, 9]], [[0, 1], [2, 3], [4, 0], [9, 6]], [[1, 0], [7, 8], [5, 6], [2, 4]]],
+        np.int32,
+    )
     errs, excluded = ref.rep_dissimilarity_terms(f1, g1, f2, g2, pivots, subsets)
     assert excluded == 0
     with jax.enable_x64(True):
@@ -131,9 +138,8 @@ def test_rep_dissimilarity_hand_picked_subsets_and_per_subset_errors():
 def test_rep_dissimilarity_subset_order_irrelevant():
     # Permuting the labels inside a subset permutes rows of L₁ and L₂ together: A unchanged.
     f1, g1, f2, g2 = _models(6, d1=3, d2=3)
-    pivots = np.array([2])
-    s = np.array([[[0, 5, 7]]])
-    s_perm = np.array([[[7, 0, 5]]])
+    pivots, s = _ps(10, 3, seed=6)
+    s_perm = s[:, :, ::-1].copy()
     with jax.enable_x64(True):
         a = float(M.rep_dissimilarity(f1, g1, f2, g2, pivots, s))
         b = float(M.rep_dissimilarity(f1, g1, f2, g2, pivots, s_perm))
@@ -144,11 +150,11 @@ def test_rep_dissimilarity_subset_order_irrelevant():
 # ----------------------------------------------------------------- identifiability
 
 
-@pytest.mark.parametrize("d", [2, 3, 5])
+@pytest.mark.parametrize("d", [3, 4])
 def test_identifiable_transform_gives_zero_d_rep_and_logit_distance(d):
-    f1, g1, f2, g2 = _identifiable_pair(d, d=d, k=d + 4)
-    pivots, subsets = _ps(d + 4, d, p=3, c=3)
-    f1n, g1n, f2n, g2n = _models(99, k=d + 4, d1=d, d2=d)
+    f1, g1, f2, g2 = _identifiable_pair(d, d=d)
+    pivots, subsets = _ps(10, d)
+    f1n, g1n, f2n, g2n = _models(99, d1=d, d2=d)
     baseline = ref.rep_dissimilarity(f1n, g1n, f2n, g2n, pivots, subsets)
     with jax.enable_x64(True):
         assert float(M.rep_dissimilarity(f1, g1, f2, g2, pivots, subsets)) < 1e-6
@@ -162,12 +168,12 @@ def test_identifiable_transform_gives_zero_d_rep_and_logit_distance(d):
 def test_d_rep_invariant_to_reparametrising_model_two():
     # (f₂, g₂) → (B f₂, B⁻ᵀ g₂ + c) gives the same model, so the same d_rep.
     rng = np.random.default_rng(7)
-    f1, g1, f2, g2 = _models(7, d1=3, d2=4)
+    f1, g1, f2, g2 = _models(7, d1=2, d2=4)
     b = ref.random_invertible(rng, 4, cond=5.0)
     f2b = f2 @ b.T
     g2b = g2 @ np.linalg.inv(b) + rng.standard_normal(4)
-    g1c = g1 + rng.standard_normal(3)
-    pivots, subsets = _ps(10, 3)
+    g1c = g1 + rng.standard_normal(2)
+    pivots, subsets = _ps(10, 2)
     with jax.enable_x64(True):
         a = float(M.rep_dissimilarity(f1, g1, f2, g2, pivots, subsets))
         b_ = float(M.rep_dissimilarity(f1, g1c, f2b, g2b, pivots, subsets))
@@ -178,24 +184,27 @@ def test_d_rep_invariant_to_reparametrising_model_two():
 
 
 def _singular_setup():
-    rng = np.random.default_rng(8)
-    f1, g1, f2, g2 = _models(8, k=6, d1=2, d2=2)
+    f1, g1, f2, g2 = _models(8, d1=2, d2=4)
     g1 = g1.copy()
     g1[3] = g1[0] + 2.0 * (g1[2] - g1[0])  # L₁ rows for (pivot 0, subset {2,3}) are collinear
-    pivots = np.array([0, 1], np.int32)
-    subsets = np.array([[[2, 3], [4, 5]], [[2, 3], [4, 5]]], np.int32)
-    del rng
+    pivots = np.array([0, 1, 9], np.int32)
+    subsets = np.array(
+        [[[2, 3], [4, 5], [6, 7], [8, 1]], [[2, 3], [4, 5], [6, 7], [8, 0]], [[2, 3], [4, 5], [6, 7], [8, 0]]],
+        np.int32,
+    )
     return f1, g1, f2, g2, pivots, subsets
 
 
 def test_ill_conditioned_subsets_are_excluded_and_counted():
     f1, g1, f2, g2, pivots, subsets = _singular_setup()
     errs, excluded = ref.rep_dissimilarity_terms(f1, g1, f2, g2, pivots, subsets, max_condition=1e5)
-    assert excluded == 1 and len(errs) == 3
+    assert excluded == 1 and len(errs) == 11
     with jax.enable_x64(True):
         det = _details(f1, g1, f2, g2, pivots, subsets, squared=True)
         assert int(det.num_excluded) == 1
-        np.testing.assert_array_equal(np.asarray(det.included), [[False, True], [True, True]])
+        want_included = np.ones((3, 4), bool)
+        want_included[0, 0] = False
+        np.testing.assert_array_equal(np.asarray(det.included), want_included)
         assert np.all(np.isfinite(np.asarray(det.errors)))
         np.testing.assert_allclose(float(det.value), errs.mean(), rtol=1e-9)
         with warnings.catch_warnings():
@@ -215,8 +224,8 @@ def test_exclusion_warns_when_validating():
 
 
 def test_max_condition_threshold_follows_frobenius_condition_number():
-    f1, g1, f2, g2 = _models(9, k=8, d1=2, d2=3)
-    pivots, subsets = _ps(8, 2, p=4, c=5, seed=9)
+    f1, g1, f2, g2 = _models(9, d1=2, d2=4)
+    pivots, subsets = _ps(10, 2, seed=9)
     conds = np.array([[np.linalg.cond(g1[s] - g1[p], "fro") for s in ss] for p, ss in zip(pivots, subsets)])
     thr = float(np.median(conds))
     errs, excluded = ref.rep_dissimilarity_terms(f1, g1, f2, g2, pivots, subsets, max_condition=thr)
@@ -230,24 +239,24 @@ def test_max_condition_threshold_follows_frobenius_condition_number():
 
 def test_all_subsets_ill_conditioned_raises():
     f1, g1, f2, g2, pivots, subsets = _singular_setup()
+    subsets = np.broadcast_to(subsets[:1, :1], subsets.shape).copy()
+    pivots = np.zeros_like(pivots)
     with pytest.raises(ValueError, match="condition"):
-        M.rep_dissimilarity(
-            *(a.astype(np.float32) for a in (f1, g1, f2, g2)), pivots[:1], subsets[:1, :1], max_condition=1e5
-        )
+        M.rep_dissimilarity(*(a.astype(np.float32) for a in (f1, g1, f2, g2)), pivots, subsets, max_condition=1e5)
 
 
 # ----------------------------------------------------------------- bound consistency
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), d1=st.integers(1, 3), d2=st.integers(1, 4), noise=st.floats(0.0, 2.0))
-def test_property_d_rep_bounded_by_logit_distance(seed, d1, d2, noise):
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([(2, 4), (3, 3)]), noise=st.floats(0.0, 2.0))
+def test_property_d_rep_bounded_by_logit_distance(seed, dims, noise):
     # e_pS = (1/n)Σ‖L₁⁻¹(L₁f₁ − L₂f₂)‖² ≤ ‖L₁⁻¹‖₂² (1/n)Σ‖Δ‖², ‖Δ‖² ≤ 2(d₁+1)‖Z̄₁−Z̄₂‖²
+    d1, d2 = dims
     rng = np.random.default_rng(seed)
-    k = d1 + 3
-    f1, g1, f2, g2 = _models(seed, n=12, k=k, d1=d1, d2=d2)
+    f1, g1, f2, g2 = _models(seed, d1=d1, d2=d2)
     f1 = f1 + noise * rng.standard_normal(f1.shape)
-    pivots, subsets = _ps(k, d1, p=2, c=2, seed=seed % 1000)
+    pivots, subsets = _ps(10, d1, seed=seed % 1000)
     with jax.enable_x64(True):
         det = _details(f1, g1, f2, g2, pivots, subsets, squared=True, max_condition=1e8)
         dlogit2 = float(M.logit_distance_from_reps(f1, g1, f2, g2, squared=True))

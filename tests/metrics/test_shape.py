@@ -168,9 +168,10 @@ def test_float32_agrees_with_float64():
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), dx=st.integers(1, 5), dy=st.integers(1, 5), noise=st.floats(0.0, 5.0))
-def test_property_procrustes_and_gram_ranges(seed, dx, dy, noise):
-    x, y = _xy(seed, n=12, dx=dx, dy=dy, noise=noise)
+@given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([(4, 4), (3, 6)]), noise=st.floats(0.0, 5.0))
+def test_property_procrustes_and_gram_ranges(seed, dims, noise):
+    dx, dy = dims  # few distinct shapes: each new shape costs a compilation
+    x, y = _xy(seed, n=20, dx=dx, dy=dy, noise=noise)
     if np.linalg.norm(x - x.mean(0)) < 1e-6 or np.linalg.norm(y - y.mean(0)) < 1e-6:
         return
     d = float(M.procrustes_distance(*_f32(x, y)))
