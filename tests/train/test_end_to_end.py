@@ -1,0 +1,109 @@
+"""End-to-end: ResNet-18 step on mock CIFAR, concept-bottleneck step, commands, models."""
+
+import argparse
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from repsim_jax import models
+from repsim_jax.data.loader import read_records
+from repsim_jax.data.tfds import open_source
+from repsim_jax.evaluate import brier_score, expected_calibration_error, ranking_agreement
+from repsim_jax.losses import get_loss
+from repsim_jax.train import commands, create_state, make_optimizer, make_train_step
+from repsim_jax.train.config import load_config
+
+
+def test_resnet18_step_on_mock_cifar():
+    with tfds.testing.mock_data(num_examples=8):
+        records = read_records(open_source("cifar100", "train"), np.arange(8))
+    x = jnp.asarray(np.stack([r["image"] for r in records]), jnp.float32) / 255.0
+    y = jnp.asarray([r["label"] for r in records], jnp.int32) % 100
+    model = models.Classifier(models.resnet18_encoder(16), 100)
+    loss, tx = get_loss("ce"), make_optimizer("sgd", 0.01)
+    state = create_state(jax.random.key(0), model, loss, tx, x[:1])
+    new, metrics = jax.jit(make_train_step(model, loss, tx))(state, {"x": x, "y": y})
+    assert np.isfinite(float(metrics["loss"])) and abs(float(metrics["loss"]) - np.log(100)) < 2
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), new.batch_stats, state.batch_stats)
+    assert max(jax.tree.leaves(moved)) > 0, "BatchNorm running statistics were not updated"
+    assert int(new.step) == 1
+
+
+def test_concept_bottleneck_step_trains_concepts():
+    rng = np.random.default_rng(0)
+    batch = {"x": jnp.float32(rng.normal(size=(8, 2))), "y": jnp.int32(rng.integers(0, 3, 8)),
+             "concepts": jnp.float32(rng.integers(0, 2, (8, 5)))}
+    model = models.ConceptBottleneckClassifier(models.MLPEncoder(8, hidden=(16,)), 5, 4, 3)
+    loss, tx = get_loss("ce"), make_optimizer()
+    state = create_state(jax.random.key(0), model, loss, tx, batch["x"])
+    _, metrics = make_train_step(model, loss, tx, concept_weight=2.0)(state, batch)
+    np.testing.assert_allclose(metrics["loss"], metrics["ce"] + 2.0 * metrics["concept_bce"], rtol=1e-6)
+
+
+def test_unembedding_is_bias_free_xavier():
+    model = models.Classifier(models.MLPEncoder(32), 64)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 2)))["params"]
+    g = np.asarray(models.unembedding_matrix(params))
+    assert g.shape == (64, 32) and set(params["unembedding"]["Dense_0"]) == {"kernel"}
+    assert np.abs(g).max() <= np.sqrt(6 / (32 + 64))
+    widths = [params["encoder"][f"Dense_{i}"]["kernel"].shape for i in range(4)]
+    assert widths == [(2, 512), (512, 512), (512, 512), (512, 32)]
+
+
+def test_calibration_and_ranking_closed_forms():
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([0, 1, 1])
+    # bins: 0.9 → acc 1; 0.6 → acc 0; 0.7 → acc 1  ⇒ (|1−.9| + |0−.6| + |1−.7|)/3
+    assert expected_calibration_error(probs, labels) == pytest.approx((0.1 + 0.6 + 0.3) / 3)
+    assert brier_score(probs, labels) == pytest.approx((0.02 + 0.72 + 0.18) / 3)
+    p = np.array([[0.5, 0.3, 0.2]])
+    same = ranking_agreement(p, p)
+    assert same == pytest.approx({"pairwise_accuracy": 1, "kendall_tau": 1, "spearman": 1, "ndcg": 1})
+    rev = ranking_agreement(p, p[:, ::-1])
+    assert rev["pairwise_accuracy"] == 0 and rev["kendall_tau"] == pytest.approx(-1)
+
+
+def _parser():
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_train_distill_evaluate_commands(tmp_path):
+    parser = _parser()
+    small = ["--config.points_per_arm=20", "--config.num_epochs=2", "--config.batch_size=32",
+             "--config.hidden=(16,16)"]
+    args, extra = parser.parse_known_args(
+        ["train", "--config=experiments/configs/synthetic.py:smoke", f"--workdir={tmp_path}/t", *small])
+    assert args.func(args, extra) == 0
+    args, extra = parser.parse_known_args(
+        ["distill", "--config=experiments/configs/synthetic.py:smoke", f"--workdir={tmp_path}/s",
+         *small, "--config.loss=l2", f"--config.teacher_workdir={tmp_path}/t"])
+    assert args.func(args, extra) == 0
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    for key in ("accuracy", "agreement", "kl_divergence", "logit_distance", "rep_dissimilarity",
+                "mean_cca", "linear_cka", "procrustes_distance", "ece", "brier", "nll"):
+        assert np.isfinite(report["test"][key]), key
+    assert len((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()) == 2
+    args, extra = parser.parse_known_args(["evaluate", f"--workdir={tmp_path}/s"])
+    assert args.func(args, extra) == 0
+
+
+def test_config_overrides_and_errors(tmp_path):
+    config = load_config("experiments/configs/synthetic.py:smoke",
+                         ["--config.learning_rate=1", "--config.sweep.seeds=(3,4)", "--config.loss=l1"])
+    assert config.learning_rate == 1.0 and config.sweep.seeds == (3, 4) and config.loss == "l1"
+    with pytest.raises(ValueError, match="unknown config key"):
+        load_config("experiments/configs/synthetic.py", ["--config.nope=1"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_config("experiments/configs/synthetic.py:huge")
+    with pytest.raises(FileNotFoundError):
+        load_config("experiments/configs/missing.py")
+    args, extra = _parser().parse_known_args(
+        ["distill", "--config=experiments/configs/synthetic.py:smoke", f"--workdir={tmp_path}"])
+    with pytest.raises(ValueError, match="teacher_workdir"):
+        args.func(args, extra)
