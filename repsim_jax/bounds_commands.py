@@ -198,15 +198,18 @@ def _plot(rows, path):
     plt.close(fig)
 
 
+def _fmt(value, width=""):
+    return f"{value:{width}.4g}" if isinstance(value, float) else f"{value!s:{width}}"
+
+
 def _print_pair(row):
     for name in NAMES:
         if name not in row:
             continue
         values = row[name]
         verdict = "holds" if values["holds"] else "FAILS"
-        slack = values["slack"]
-        slack = f"{slack:.4g}" if isinstance(slack, float) else slack
-        print(f"{name:10s} lhs {values['lhs']:<12.6g} rhs {values['rhs']:<12.6g} {verdict}  (slack rhs/lhs {slack})")
+        print(f"{name:10s} lhs {_fmt(values['lhs'], '<12')} rhs {_fmt(values['rhs'], '<12')} {verdict}  "
+              f"(slack rhs/lhs {_fmt(values['slack'])})")
     for name, note in row.get("notes", {}).items():
         print(f"{name:10s} omitted: {note}")
 
@@ -218,7 +221,7 @@ def _print_rows(rows):
         for name in NAMES:
             v = row.get(name)
             cells.append(f"{'-':>28s}" if v is None else
-                         f"{v['lhs']:>11.4g}/{v['rhs']:<11.4g} {'ok' if v['holds'] else 'FAIL':>4s}")
+                         f"{_fmt(v['lhs'], '>11')}/{_fmt(v['rhs'], '<11')} {'ok' if v['holds'] else 'FAIL':>4s}")
         print(f"{os.path.basename(row['teacher']):24s} {os.path.basename(row['student']):24s} " + " ".join(cells))
 
 

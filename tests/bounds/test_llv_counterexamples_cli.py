@@ -1,0 +1,163 @@
+"""d_LLV / d_SVD against NumPy references, the LLV-SVD bound, the counter-examples and the CLI."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from repsim_jax import bounds, counterexamples
+from repsim_jax.metrics import llv_distance, llv_distance_details, sample_input_sets, svd_dissimilarity
+from tests.bounds import reference
+from tests.bounds.conftest import random_pair
+
+
+def test_llv_and_svd_match_references(rng):
+    f1, g1, f2, g2 = random_pair(rng, 60, 7, 2, 2, noise=0.4)
+    sets = np.asarray(sample_input_sets(jax.random.key(0), 60, 2, 8))
+    pivots, subsets = np.array([0, 3]), np.array([[[1, 2], [4, 6]], [[0, 5], [1, 2]]])
+    labels = np.array([0, 1, 2, 4, 5, 6])
+    with jax.enable_x64(True):
+        ours = llv_distance_details(f1 @ g1.T, f2 @ g2.T, labels=labels, input_sets=sets, weight=0.5)
+        svd = svd_dissimilarity(f1, g1, f2, g2, pivots, subsets, sets)
+    value, t1, t2 = reference.llv(f1 @ g1.T, f2 @ g2.T, labels, sets, 0.5)
+    np.testing.assert_allclose([ours.value, ours.label_term, ours.input_term], [value, t1, t2], rtol=1e-9)
+    np.testing.assert_allclose(svd, reference.svd_dissimilarity(f1, g1, f2, g2, pivots, subsets, sets), rtol=1e-9)
+
+
+def test_llv_and_svd_vanish_in_one_identifiability_class(rng):
+    f1, g1, _, _ = random_pair(rng, 50, 6, 2, 2)
+    a = np.array([[2.0, 1.0], [0.5, -1.0]])
+    f2, g2 = f1 @ a.T, g1 @ np.linalg.inv(a) + 0.7  # f -> A f, g -> A^-T g + shared shift
+    sets = sample_input_sets(jax.random.key(0), 50, 2, 5)
+    with jax.enable_x64(True):
+        assert float(llv_distance(f1 @ g1.T, f2 @ g2.T, 2)) < 1e-10
+        assert abs(float(svd_dissimilarity(f1, g1, f2, g2, np.array([0]), np.array([[[1, 2]]]), sets))) < 1e-10
+
+
+def test_llv_svd_bound_holds(rng):
+    for seed in range(3):
+        f1, g1, f2, g2 = random_pair(np.random.default_rng(seed), 80, 7, 2, 2, noise=0.2 + seed)
+        sets = sample_input_sets(jax.random.key(seed), 80, 2, 20)
+        with jax.enable_x64(True):
+            result = bounds.llv_svd_bound(f1, g1, f2, g2, [[0, 1], [1, 2], [3, 5], [0, 4]], sets)
+        assert bool(result.holds) and bool(result.sharp_holds)
+        assert float(result.lhs) <= float(result.sharp_rhs) <= float(result.rhs) + 1e-12 or float(result.rhs) >= 1
+
+
+def test_llv_rejects_bad_input(rng):
+    z = rng.normal(size=(20, 5))
+    with pytest.raises(ValueError, match="pass dim"):
+        llv_distance(z, z)
+    with pytest.raises(ValueError, match="not in the label set"):
+        llv_distance(z, z, 2, labels=[0, 1, 2], label_pivot=4)
+    with pytest.raises(ValueError, match="zero variance"):
+        llv_distance(np.zeros((20, 5)), z, 2)
+
+
+def test_counterexample_a_small_kl_low_unembedding_cca():
+    figures = counterexamples.summarise(*counterexamples.swapped_unembeddings())
+    assert figures.kl_12 < 0.01 and figures.kl_21 < 0.01
+    np.testing.assert_allclose(figures.mean_cca_unembeddings, 2 / 3, atol=1e-5)
+    np.testing.assert_allclose(figures.mean_cca_embeddings, 1.0, atol=1e-5)
+
+
+def test_counterexample_b_perfect_cca_different_distributions():
+    figures = counterexamples.summarise(*counterexamples.opposite_rotations())
+    np.testing.assert_allclose([figures.mean_cca_embeddings, figures.mean_cca_unembeddings], [1.0, 1.0], atol=1e-5)
+    assert figures.kl_12 > 0.1 and figures.logit_distance > 1.0
+
+
+def test_counterexample_c_reproduces_table1_row():
+    f1, g1, f2, g2 = counterexamples.permuted_classifier(3.0)
+    figures = counterexamples.summarise(f1, g1, f2, g2)
+    with jax.enable_x64(True):
+        llv = counterexamples.table1_llv(f1, g1, f2, g2)
+    np.testing.assert_allclose(figures.kl_12, 0.8866, atol=2e-3)
+    np.testing.assert_allclose(float(llv.value), 1.317, atol=3e-3)
+    assert figures.mean_cca_embeddings < 0.01
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _run(argv):
+    """``repsim_jax.cli.main`` when it registers ``bounds``; else the same contract around our parser."""
+    import argparse
+
+    from repsim_jax import bounds_commands, cli
+
+    if "bounds" in cli.build_parser()._subparsers._group_actions[0].choices:
+        return cli.main(argv)
+    parser = argparse.ArgumentParser(prog="repsim-jax")
+    bounds_commands.register(parser.add_subparsers(dest="command", required=True))
+    args, extra = parser.parse_known_args(argv)
+    try:
+        return args.func(args, extra)
+    except (ValueError, OSError) as error:
+        print(f"repsim-jax {args.command}: error: {error}", file=__import__("sys").stderr)
+        return 2
+
+
+@pytest.fixture
+def models(tmp_path, rng):
+    f1, g1, f2, g2 = random_pair(rng, 120, 8, 3, 3, noise=0.3)
+    np.savez(tmp_path / "teacher.npz", embeddings=f1, unembeddings=g1)
+    (tmp_path / "students").mkdir()
+    for i in range(3):
+        np.savez(tmp_path / "students" / f"s{i}.npz", embeddings=f2 * (i + 1), unembeddings=g2 + 0.1 * i)
+    np.savez(tmp_path / "students" / "logits_only.npz", embeddings=f2[:, :2], logits=f2 @ g2.T)
+    return tmp_path, (f1, g1, f2, g2)
+
+
+def test_cli_pair_json(models, capsys):
+    path, (f1, g1, f2, g2) = models
+    assert _run(["bounds", str(path / "teacher.npz"), str(path / "students" / "s0.npz"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"cca_logit", "rep_logit", "kl_logit"}
+    for values in out.values():
+        assert {"lhs", "rhs", "holds"} <= set(values) and values["holds"] is True
+    lhs, _, rhs = reference.cca_logit(f1, f2, f1 @ g1.T, f2 @ g2.T)
+    np.testing.assert_allclose([out["cca_logit"]["lhs"], out["cca_logit"]["rhs"]], [lhs, rhs], rtol=1e-4)
+
+
+def test_cli_students_csv_and_plot_and_note(models, capsys):
+    path, _ = models
+    out_csv, plot = path / "table.csv", path / "plot.png"
+    argv = ["bounds", str(path / "teacher.npz"), "--students", str(path / "students"), "--out", str(out_csv),
+            "--plot", str(plot)]
+    assert _run(argv) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(out_csv)))
+    assert len(rows) == 4 and plot.stat().st_size > 0
+    logits_only = [r for r in rows if r["student"].endswith("logits_only.npz")][0]
+    assert logits_only["rep_logit.lhs"] == "" and "rep_logit" in logits_only["notes"]
+    assert all(r["kl_logit.holds"] == "True" for r in rows)
+
+
+def test_cli_all_pairs_matches_pair_mode(models, capsys):
+    path, _ = models
+    assert _run(["bounds", "--all-pairs", str(path / "students"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 12
+    one = [r for r in rows if r["teacher"].endswith("s0.npz") and r["student"].endswith("s1.npz")][0]
+    assert _run(["bounds", str(path / "students" / "s0.npz"), str(path / "students" / "s1.npz"), "--json"]) == 0
+    pair = json.loads(capsys.readouterr().out)
+    for name in ("cca_logit", "rep_logit", "kl_logit"):
+        np.testing.assert_allclose(one[name]["lhs"], pair[name]["lhs"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("make_argv, message", [
+    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "missing.npz")], "no such file"),
+    (lambda p: ["bounds", str(p / "teacher.npz")], "give TEACHER.npz STUDENT.npz"),
+    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "short.npz")], "row (input) counts differ"),
+    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "nan.npz")], "NaN"),
+])
+def test_cli_bad_input_exit_2_one_line(models, capsys, make_argv, message):
+    path, (f1, g1, _, _) = models
+    np.savez(path / "short.npz", embeddings=f1[:10], unembeddings=g1)
+    np.savez(path / "nan.npz", embeddings=np.full_like(f1, np.nan), unembeddings=g1)
+    assert _run(make_argv(path)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
