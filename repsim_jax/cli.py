@@ -11,9 +11,10 @@ import json
 import sys
 import warnings
 
-from repsim_jax import demo
+from repsim_jax import bounds_commands, demo
 from repsim_jax.compare import compare
 from repsim_jax.io import load_pair
+from repsim_jax.train import commands as train_commands
 
 
 def _print_table(values: dict) -> None:
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repsim-jax", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_compare(subparsers)
+    bounds_commands.register(subparsers)
+    train_commands.register(subparsers)
     demo.register(subparsers)
     return parser
 
