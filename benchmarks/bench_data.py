@@ -185,7 +185,7 @@ def main() -> None:
         source = prepare_source(data_dir, args.examples)
         rates = {f"augment {'on' if aug else 'off'}": pipeline_rate(source, aug, args.batches)
                  for aug in (True, False)}
-    steps = {"small CNN (this file)": step_rate(SmallCNN(), args.steps)}
+    steps = {"small CNN (benchmarks/bench_data.py)": step_rate(SmallCNN(), args.steps)}
     if not args.no_resnet:
         steps["ResNet-18 (repsim_jax.models)"] = step_rate(resnet18(), args.steps)
     text = report(rates, steps, args)
