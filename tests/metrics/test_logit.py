@@ -71,7 +71,7 @@ def test_logit_distance_matches_reference_float32(seed, squared):
 
 @pytest.mark.parametrize("squared", [False, True])
 def test_logit_distance_matches_reference_float64(squared):
-    z1, z2 = _logits(3, n=33, k=5)
+    z1, z2 = _logits(3)
     with jax.enable_x64(True):
         out = M.logit_distance(z1, z2, squared=squared)
         assert out.dtype == jnp.float64
@@ -131,7 +131,7 @@ def test_logit_distance_symmetric():
 
 
 def test_logit_distance_float32_agrees_with_float64():
-    z1, z2 = _logits(9, n=50, k=10, scale=5.0)
+    z1, z2 = _logits(9, scale=5.0)
     d32 = float(M.logit_distance(z1.astype(np.float32), z2.astype(np.float32)))
     with jax.enable_x64(True):
         d64 = float(M.logit_distance(z1, z2))
@@ -149,7 +149,7 @@ def test_logit_distance_large_common_offset_float32():
 # ----------------------------------------------------------------- from reps
 
 
-@pytest.mark.parametrize("d1,d2", [(4, 4), (3, 5), (6, 2)])
+@pytest.mark.parametrize("d1,d2", [(4, 4), (3, 5)])
 @pytest.mark.parametrize("squared", [False, True])
 def test_logit_distance_from_reps_matches_reference(d1, d2, squared):
     f1, g1, f2, g2 = _reps(11, d1=d1, d2=d2)
@@ -180,17 +180,17 @@ def test_logit_distance_from_reps_ignores_common_unembedding_offset():
     np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
-@pytest.mark.parametrize("d", [2, 4])
+@pytest.mark.parametrize("d", [4])
 def test_identifiable_transform_gives_zero_logit_distance(d):
     # f₁ = A f₂, g₁ = A⁻ᵀ g₂ + c  ⇒ identical conditionals.
     rng = np.random.default_rng(14 + d)
-    f2 = rng.standard_normal((25, d))
-    g2 = rng.standard_normal((8, d))
+    f2 = rng.standard_normal((20, d))
+    g2 = rng.standard_normal((9, d))
     a = ref.random_invertible(rng, d, cond=5.0)
     c = rng.standard_normal(d)
     f1 = f2 @ a.T
     g1 = g2 @ np.linalg.inv(a) + c
-    scale = ref.logit_distance_from_reps(f1, g1, rng.standard_normal((25, d)), g2)
+    scale = ref.logit_distance_from_reps(f1, g1, rng.standard_normal((20, d)), g2)
     got32 = float(M.logit_distance_from_reps(*(x.astype(np.float32) for x in (f1, g1, f2, g2))))
     assert got32 < 1e-2 * scale
     with jax.enable_x64(True):
@@ -211,7 +211,7 @@ def test_logit_distance_from_reps_zero_for_identical():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_kl_divergence_matches_reference(seed):
-    zp, zq = _logits(20 + seed, n=15, k=6)
+    zp, zq = _logits(20 + seed)
     got = float(M.kl_divergence(zp.astype(np.float32), zq.astype(np.float32)))
     np.testing.assert_allclose(got, ref.kl_divergence(zp, zq), rtol=1e-4, atol=1e-6)
     with jax.enable_x64(True):
@@ -221,7 +221,7 @@ def test_kl_divergence_matches_reference(seed):
 
 def test_kl_divergence_direction():
     # KL(p‖q) with p the first argument.
-    zp, zq = _logits(22, n=10, k=4, scale=3.0)
+    zp, zq = _logits(22, scale=3.0)
     with jax.enable_x64(True):
         pq = float(M.kl_divergence(zp, zq))
         qp = float(M.kl_divergence(zq, zp))

@@ -37,7 +37,7 @@ def test_procrustes_matches_reference_float32(dx, dy, angular):
 
 @pytest.mark.parametrize("angular", [False, True])
 def test_procrustes_matches_reference_float64(angular):
-    x, y = _xy(1, n=30, dx=5, dy=3)
+    x, y = _xy(1, dx=6, dy=2)
     with jax.enable_x64(True):
         out = M.procrustes_distance(x, y, angular=angular)
         assert out.dtype == np.float64
@@ -45,7 +45,7 @@ def test_procrustes_matches_reference_float64(angular):
 
 
 def test_procrustes_equals_explicit_rotation_distance():
-    x, y = _xy(2, dx=3, dy=5)
+    x, y = _xy(2, dx=3, dy=6)
     with jax.enable_x64(True):
         got = float(M.procrustes_distance(x, y))
     np.testing.assert_allclose(got, ref.procrustes_distance_by_rotation(x, y), rtol=1e-9)
@@ -60,7 +60,7 @@ def test_procrustes_angular_consistent_with_euclidean():
     np.testing.assert_allclose(d**2, 2 - 2 * np.cos(theta), rtol=1e-9)
 
 
-@pytest.mark.parametrize("dx,dy", [(4, 4), (2, 5)])
+@pytest.mark.parametrize("dx,dy", [(4, 4), (3, 6)])
 def test_gram_distance_matches_reference(dx, dy):
     x, y = _xy(4 + dx, dx=dx, dy=dy)
     want = ref.gram_distance(x, y)
@@ -111,8 +111,8 @@ def test_invariant_to_orthogonal_scaling_translation(metric):
 @pytest.mark.parametrize("metric", ["procrustes", "gram"])
 def test_zero_for_similarity_transform(metric):
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((25, 5))
-    y = 2.5 * x @ ref.random_orthogonal(rng, 5) + 1.0
+    x = rng.standard_normal((20, 4))
+    y = 2.5 * x @ ref.random_orthogonal(rng, 4) + 1.0
     fn = M.procrustes_distance if metric == "procrustes" else M.gram_distance
     with jax.enable_x64(True):
         assert float(fn(x, y)) < 1e-6
@@ -139,8 +139,8 @@ def test_procrustes_zero_padding_for_different_widths():
 def test_not_invariant_to_general_linear_maps():
     # A sanity check that the metric actually measures shape: anisotropic scaling changes it.
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((30, 3))
-    y = x * np.array([1.0, 5.0, 0.1])
+    x = rng.standard_normal((20, 4))
+    y = x * np.array([1.0, 5.0, 0.1, 1.0])
     with jax.enable_x64(True):
         d = float(M.procrustes_distance(x, y))
     np.testing.assert_allclose(d, ref.procrustes_distance(x, y), rtol=1e-9)
@@ -148,14 +148,14 @@ def test_not_invariant_to_general_linear_maps():
 
 
 def test_symmetric():
-    x, y = _xy(9, dx=3, dy=5)
+    x, y = _xy(9, dx=3, dy=6)
     with jax.enable_x64(True):
         for fn in (M.procrustes_distance, M.gram_distance):
             np.testing.assert_allclose(float(fn(x, y)), float(fn(y, x)), rtol=1e-10)
 
 
 def test_float32_agrees_with_float64():
-    x, y = _xy(10, n=60, dx=6, dy=6, noise=0.3)
+    x, y = _xy(10, noise=0.3)
     x = x * 100 + 1000  # large offset and scale
     for fn in (M.procrustes_distance, M.gram_distance):
         with jax.enable_x64(True):
@@ -167,7 +167,7 @@ def test_float32_agrees_with_float64():
 # ----------------------------------------------------------------- properties
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([(4, 4), (3, 6)]), noise=st.floats(0.0, 5.0))
 def test_property_procrustes_and_gram_ranges(seed, dims, noise):
     dx, dy = dims  # few distinct shapes: each new shape costs a compilation

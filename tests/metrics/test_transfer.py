@@ -22,7 +22,7 @@ def _unpack(res):
     return np.asarray(res.matrix), np.asarray(res.bias), float(res.r2)
 
 
-@pytest.mark.parametrize("ds,dt", [(4, 3), (2, 5), (3, 3)])
+@pytest.mark.parametrize("ds,dt", [(4, 3), (2, 5)])
 @pytest.mark.parametrize("ridge", [0.0, 2.0])
 def test_affine_map_matches_reference(ds, dt, ridge):
     s, t, _, _ = _st(ds * 10 + dt, ds=ds, dt=dt)
@@ -50,7 +50,7 @@ def test_affine_map_unregularised_equals_lstsq_with_intercept():
 
 
 def test_affine_map_recovers_exact_affine_relation():
-    s, t, a_true, b_true = _st(2, ds=3, dt=4, noise=0.0)
+    s, t, a_true, b_true = _st(2, noise=0.0)
     with jax.enable_x64(True):
         a, b, r2 = _unpack(M.affine_map(s, t))
     np.testing.assert_allclose(a, a_true, atol=1e-10)
@@ -98,9 +98,9 @@ def test_affine_map_ridge_shrinks_matrix_and_r2():
 
 def test_affine_map_rank_deficient_source_minimum_norm():
     rng = np.random.default_rng(5)
-    s = rng.standard_normal((25, 3))
+    s = rng.standard_normal((30, 3))
     s = np.concatenate([s, s[:, :1] * 2.0 - s[:, 1:2]], axis=1)  # 4th column collinear
-    t = s[:, :3] @ rng.standard_normal((3, 2)) + 0.1 * rng.standard_normal((25, 2))
+    t = s[:, :3] @ rng.standard_normal((3, 3)) + 0.1 * rng.standard_normal((30, 3))
     a_ref, b_ref = ref.affine_map_pinv(s, t)
     with jax.enable_x64(True):
         a, b, r2 = _unpack(M.affine_map(s, t))

@@ -84,6 +84,11 @@ def test_logit_label_count_mismatch():
         M.kl_divergence(Z1, Z2[:, :5])
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="contract deviation: center_logits is public but does no input validation (no validate= "
+    "argument): integer logits are silently cast and NaN passes through",
+)
 def test_center_logits_rejects_bad_input():
     with pytest.raises(ValueError, match="float"):
         M.center_logits(np.ones((3, 4), np.int32))
@@ -235,12 +240,45 @@ def test_pairwise_bad_stack():
 
 
 def test_validate_false_skips_checks():
+    # with validation off nothing raises, even for inputs the validator refuses
     a = X.copy()
     a[0, 0] = np.nan
-    # with validation off nothing raises; the NaN simply propagates
-    assert np.isnan(float(M.procrustes_distance(a, Y, validate=False)))
-    assert np.isnan(float(M.linear_cka(a, Y, validate=False)))
-    assert np.isnan(float(M.logit_distance(np.where(np.isnan(a), np.nan, Z1[:, :3]), Z2[:, :3], validate=False)))
+    for fn in (M.procrustes_distance, M.gram_distance, M.linear_cka, M.mean_cca):
+        fn(a, Y, validate=False)
+    M.canonical_correlations(X[:5], Y[:5], validate=False)  # n <= dx + dy
+    M.linear_cka(X[:3], Y[:3], validate=False)  # n <= 3 (biased form is fine)
+
+
+_MASKS_NAN = pytest.mark.xfail(
+    strict=True,
+    reason="implementation bug: with validate=False a NaN input gives distance 0.0 (safe_sqrt maps NaN to 0), "
+    "i.e. 'identical', instead of NaN",
+)
+ZNAN = Z1.copy()
+ZNAN[0, 0] = np.nan
+XNAN = X.copy()
+XNAN[0, 0] = np.nan
+NAN_CASES = {
+    "procrustes_distance": pytest.param(lambda: M.procrustes_distance(XNAN, Y, validate=False), marks=_MASKS_NAN),
+    "procrustes_angular": pytest.param(
+        lambda: M.procrustes_distance(XNAN, Y, angular=True, validate=False), marks=_MASKS_NAN
+    ),
+    "gram_distance": pytest.param(lambda: M.gram_distance(XNAN, Y, validate=False), marks=_MASKS_NAN),
+    "logit_distance": pytest.param(lambda: M.logit_distance(ZNAN, Z2, validate=False), marks=_MASKS_NAN),
+    "logit_distance_from_reps": pytest.param(
+        lambda: M.logit_distance_from_reps(XNAN, G1, F2, G2, validate=False), marks=_MASKS_NAN
+    ),
+    "logit_distance_squared": lambda: M.logit_distance(ZNAN, Z2, squared=True, validate=False),
+    "kl_divergence": lambda: M.kl_divergence(ZNAN, Z2, validate=False),
+    "linear_cka": lambda: M.linear_cka(XNAN, Y, validate=False),
+    "mean_cca": lambda: M.mean_cca(XNAN, Y, validate=False),
+}
+
+
+@pytest.mark.parametrize("case", list(NAN_CASES.values()), ids=list(NAN_CASES))
+def test_validate_false_propagates_nan(case):
+    # A NaN representation must never look like a perfect match (distance 0 / similarity 1).
+    assert np.isnan(float(case()))
 
 
 def test_validate_false_gives_same_value_for_good_input():
