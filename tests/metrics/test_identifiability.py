@@ -97,6 +97,18 @@ def test_sample_pivot_subsets_too_few_labels(k, dim):
         M.sample_pivot_subsets(jax.random.key(0), k, dim, 1, 1)
 
 
+def test_sample_pivot_subsets_more_pivots_than_labels():
+    # num_pivots > num_labels: either refused with a clear message or valid output.
+    try:
+        pivots, subsets = M.sample_pivot_subsets(jax.random.key(0), 4, 2, 6, 3)
+    except ValueError as err:
+        assert "pivot" in str(err)
+    else:
+        pivots, subsets = np.asarray(pivots), np.asarray(subsets)
+        assert pivots.shape == (6,) and subsets.shape == (6, 3, 2)
+        assert set(pivots.tolist()) == set(range(4))
+
+
 # ----------------------------------------------------------------- d_rep vs reference
 
 

@@ -154,3 +154,15 @@ def test_pairwise_batch_size_does_not_change_result():
 def test_pairwise_unknown_metric_name():
     with pytest.raises(ValueError):
         M.pairwise("no_such_metric", _stack(9).astype(np.float32))
+
+
+def test_pairwise_many_models_float32():
+    # More models than a small tile: all blocks assembled in the right place.
+    rng = np.random.default_rng(10)
+    m = 10
+    stack = np.stack([_stack(20 + i, m=1)[0] + 0.1 * rng.standard_normal((16, 3)) for i in range(m)])
+    for name in ("procrustes_distance", "linear_cka", "mean_cca", "gram_distance"):
+        got = np.asarray(M.pairwise(name, stack.astype(np.float32)))
+        want = np.array([[REF[name](stack[i], stack[j]) for j in range(m)] for i in range(m)])
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3, err_msg=name)
+
