@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     bounds_commands.register(subparsers)
     train_commands.register(subparsers)
     demo.register(subparsers)
+    __import__("repsim_jax.reproduce_commands").reproduce_commands.register(subparsers)
     return parser
 
 

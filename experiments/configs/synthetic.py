@@ -1,7 +1,14 @@
 """Spirals: MLP teacher, distilled students, sweeps (arXiv 2602.15438 synthetic setting).
 
-Presets: ``default`` (paper-sized), ``smoke`` (under a minute on CPU).
+Presets: ``default``, ``smoke`` (under a minute on CPU), and for
+``repsim-jax reproduce synthetic``: ``paper`` (the reference hyper-parameters: teacher
+500 epochs, students 250, batch 512, lr 1e-3 with per-epoch decay 0.995, 5 seeds) and
+``quick`` (a smaller MLP and fewer epochs: minutes on a 2-core CPU).
 ``repsim-jax train --config=experiments/configs/synthetic.py:smoke --workdir=W``
+
+``reproduce`` holds the reproduction's own settings: ``teacher_epochs`` and
+``student_epochs`` (``num_epochs`` of the teacher and of the students) and
+``bound_every`` (epochs between the CCA–logit bound evaluations of the students).
 """
 
 import ml_collections
@@ -38,6 +45,9 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     c.sweep = ml_collections.ConfigDict(
         {"losses": ("kl", "l1", "l2"), "seeds": (0, 1, 2), "dims": (2, 4, 6)}
     )
+    c.reproduce = ml_collections.ConfigDict(
+        {"teacher_epochs": 100, "student_epochs": 100, "bound_every": 10}
+    )
     if preset == "smoke":
         c.points_per_arm = 100
         c.hidden = (64, 64, 64)
@@ -48,6 +58,21 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
         c.embedding_dim = 4
         c.sweep.seeds = (0, 1)
         c.sweep.dims = (4,)
+        c.reproduce.update(teacher_epochs=4, student_epochs=4, bound_every=2)
+    elif preset == "paper":
+        c.batch_size = 512
+        c.schedule = "reference"
+        c.decay = 0.995
+        c.sweep.seeds = (0, 1, 2, 3, 4)
+        c.reproduce.update(teacher_epochs=500, student_epochs=250, bound_every=25)
+    elif preset == "quick":
+        c.points_per_arm = 400
+        c.hidden = (128, 128, 128)
+        c.batch_size = 256
+        c.schedule = "reference"
+        c.decay = 0.99
+        c.sweep.seeds = (0, 1, 2, 3, 4)
+        c.reproduce.update(teacher_epochs=150, student_epochs=100, bound_every=10)
     elif preset != "default":
-        raise ValueError(f"unknown preset {preset!r}; choose 'default' or 'smoke'")
+        raise ValueError(f"unknown preset {preset!r}; choose 'default', 'smoke', 'paper' or 'quick'")
     return c

@@ -1,0 +1,95 @@
+"""Matplotlib figures of the reproductions (headless: the Agg backend, PNG files).
+
+Every function takes plain arrays/dicts (no models) and writes one PNG to ``path``,
+returning the path.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["metric_bars", "decision_regions", "bound_curves"]
+
+_LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
+
+
+def _save(fig, path) -> pathlib.Path:
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _grid(count: int, columns: int = 4):
+    rows = max(1, -(-count // columns))
+    fig, axes = plt.subplots(rows, min(count, columns), figsize=(3.2 * min(count, columns), 2.8 * rows),
+                             squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def metric_bars(summary: dict, path) -> pathlib.Path:
+    """One panel per metric: a bar per loss at the mean, error bar ± std, dots = seeds.
+
+    ``summary``: ``{loss: {metric: {"mean", "std", "values"}}}`` (scalar metrics).
+    """
+    losses = list(summary)
+    names = [k for k in dict.fromkeys(k for l in losses for k in summary[l])]
+    if not names:
+        raise ValueError("metric_bars needs at least one metric")
+    fig, axes = _grid(len(names))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes, names):
+        for i, loss in enumerate(losses):
+            stats = summary[loss].get(name)
+            if stats is None:
+                continue
+            ax.bar(i, stats["mean"], yerr=stats["std"], color=colours[i % len(colours)], alpha=0.7, capsize=4)
+            ax.plot(np.full(len(stats["values"]), i), stats["values"], "k.", ms=4)
+        ax.set_xticks(range(len(losses)), losses)
+        arrow = "↓" if name.removeprefix("ood_") in _LOWER_IS_BETTER else "↑"
+        ax.set_title(f"{name} {arrow}", fontsize=9)
+    return _save(fig, path)
+
+
+def decision_regions(axis, labels: dict, x, y, path) -> pathlib.Path:
+    """Predicted label of each model over a grid (``labels[name]`` of shape (G, G) on
+    ``axis × axis``) with the points ``x`` (n, 2) coloured by their label ``y``."""
+    fig, axes = _grid(len(labels))
+    extent = (axis[0], axis[-1], axis[0], axis[-1])
+    num_labels = int(max(np.max(y), *(np.max(v) for v in labels.values()))) + 1
+    for ax, (name, grid) in zip(axes, labels.items()):
+        ax.imshow(grid, origin="lower", extent=extent, cmap="tab10", vmin=0, vmax=9, alpha=0.35,
+                  interpolation="nearest")
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=1.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(f"decision regions ({num_labels} labels); students: seed 0", fontsize=9)
+    return _save(fig, path)
+
+
+def bound_curves(curves: dict, path) -> pathlib.Path:
+    """Per loss: both sides of the CCA–logit bound over epochs, mean ± std over seeds.
+
+    ``curves[loss]``: ``{"epochs": (E,), "lhs": (S, E), "rhs": (S, E)}``; the lower
+    curve is ``Σᵢ(1 − ρᵢ²)λᵢ``, the upper ``d²_logit`` (arXiv 2602.15438, Thm F.1).
+    """
+    fig, axes = _grid(len(curves), columns=len(curves))
+    for ax, (loss, curve) in zip(axes, curves.items()):
+        for side, label in (("rhs", "d²_logit (rhs)"), ("lhs", "Σ(1−ρ²)λ (lhs)")):
+            mean, std = curve[side].mean(0), curve[side].std(0)
+            ax.plot(curve["epochs"], mean, marker="o", ms=3, label=label)
+            ax.fill_between(curve["epochs"], np.maximum(mean - std, 1e-12), mean + std, alpha=0.25)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{loss} student", fontsize=9)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
