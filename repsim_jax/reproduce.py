@@ -43,7 +43,9 @@ from repsim_jax.train.optim import make_optimizer
 
 __all__ = ["CONFIG_DIR", "STUDENT_METRICS", "experiment_config", "train_teacher",
            "distil_students", "checkpoint_epochs", "bound_over_training", "summarise_seeds", "significance",
-           "compare_to_reference", "markdown_summary", "run_synthetic"]
+           "compare_to_reference", "markdown_summary", "run_synthetic", "concept_directions",
+           "direction_auc", "concept_class_pairs", "parallelism", "steering_success",
+           "linear_properties", "transfer_properties", "run_concepts", "run_geometry"]
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "configs"
 STUDENT_METRICS = ("accuracy", "agreement", "kl_divergence", "logit_distance",
@@ -56,7 +58,15 @@ def experiment_config(name: str, preset: str, overrides=()) -> ml_collections.Co
     path = CONFIG_DIR / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(f"no config {path}; is the repository checked out (pip install -e)?")
-    return load_config(f"{path}:{preset}", list(overrides))
+    return _checked(load_config(f"{path}:{preset}", list(overrides)))
+
+
+def _checked(config) -> ml_collections.ConfigDict:
+    """``config`` after checking what every reproduction needs (>= 2 distinct seeds)."""
+    seeds = tuple(config.sweep.seeds)
+    if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"need >= 2 distinct student seeds (sweep.seeds) for mean ± std and tests, got {seeds}")
+    return config
 
 
 def _with(config, **fields) -> ml_collections.ConfigDict:
@@ -79,7 +89,7 @@ def _fit(config, data, workdir, seeds, teacher=None, progress=True, **kwargs):
     result = fit(model, build_loss(config), tx, train, str(workdir), num_epochs=config.num_epochs,
                  batch_size=config.batch_size, seeds=seeds, eval_data=data.splits["test"],
                  eval_every=config.eval_every, teacher=teacher, teacher_mode=config.teacher_mode,
-                 preprocess=data.preprocess, augment=data.augment,
+                 checkpoint_every=config.checkpoint_every, keep=config.keep, preprocess=data.preprocess, augment=data.augment,
                  concept_weight=config.get("concept_weight", 1.0), progress=progress, **kwargs)
     return model, result
 
@@ -242,6 +252,19 @@ def _seed_reports(students, splits, teacher, data, workdir, seeds) -> list[dict]
     return reports
 
 
+def _dirname(loss: str) -> str:
+    return loss.replace("+", "_")
+
+
+def _students(config, data, teacher, losses, splits, out, progress):
+    """Yields ``(loss, (model, FitResult, students, per-seed reports))`` for each loss."""
+    seeds = [int(s) for s in config.sweep.seeds]
+    for loss in losses:
+        workdir = pathlib.Path(out) / "students" / _dirname(loss)
+        model, result, students = distil_students(config, data, teacher, loss, workdir, progress)
+        yield loss, (model, result, students, _seed_reports(students, splits, teacher, data, workdir, seeds))
+
+
 def _split_summary(reports, keys) -> dict:
     out = summarise_seeds([r["test"] for r in reports], keys)
     if "ood" in reports[0]:
@@ -275,22 +298,17 @@ def run_synthetic(preset: str = "quick", out: str = "runs/quick", progress: bool
     config = experiment_config("synthetic", preset, overrides)
     if modality is not None:
         config.modality = modality
-    if len(config.sweep.seeds) < 2:
-        raise ValueError(f"need >= 2 student seeds for mean ± std and tests, got {tuple(config.sweep.seeds)}")
     out = pathlib.Path(out)
     data = load_dataset(config)
     splits = _eval_splits(config, data)
     teacher = train_teacher(_with(config, loss="ce"), data, out / "teacher", progress)
     teacher_report = evaluate(teacher, splits, str(out / "teacher"), preprocess=data.preprocess)
     summary, curves, students_seed0 = {}, {}, {"teacher": teacher}
-    seeds = [int(s) for s in config.sweep.seeds]
-    for loss in config.sweep.losses:
-        workdir = out / "students" / loss.replace("+", "_")
-        model, result, students = distil_students(config, data, teacher, loss, workdir, progress)
-        reports = _seed_reports(students, splits, teacher, data, workdir, seeds)
-        epochs = checkpoint_epochs(config.reproduce.student_epochs, config.reproduce.bound_every)
-        curves[loss] = bound_over_training(model, result.state, workdir, teacher,
-                                           data.splits["test"]["x"], epochs, data.preprocess)
+    epochs = checkpoint_epochs(config.reproduce.student_epochs, config.reproduce.bound_every)
+    for loss, (model, result, students, reports) in _students(
+            config, data, teacher, config.sweep.losses, splits, out, progress):
+        curves[loss] = bound_over_training(model, result.state, out / "students" / _dirname(loss),
+                                           teacher, data.splits["test"]["x"], epochs, data.preprocess)
         summary[loss] = _split_summary(reports, STUDENT_METRICS) | _bound_stats(curves[loss])
         students_seed0[loss] = students[0]
     tests = compare_to_reference(summary) if "kl" in summary else {}
@@ -308,3 +326,166 @@ def run_synthetic(preset: str = "quick", out: str = "runs/quick", progress: bool
                         "config": config.to_dict(), "wall_time_s": time.time() - start}
     (out / "summary.json").write_text(json.dumps(result, indent=1, default=list))
     return result
+
+
+# --------------------------------------------------------------------------- concepts
+
+
+def concept_directions(embeddings, concepts) -> np.ndarray:
+    """Mean-difference direction of each binary concept: ``v_c = μ(f | c=1) − μ(f | c=0)`` (C, d)."""
+    f, c = np.asarray(embeddings, np.float64), np.asarray(concepts) > 0
+    if np.any(c.all(0) | ~c.any(0)):
+        raise ValueError("every concept needs examples with both values to define a direction")
+    return np.stack([f[c[:, j]].mean(0) - f[~c[:, j]].mean(0) for j in range(c.shape[1])])
+
+
+def direction_auc(embeddings, concepts, directions) -> np.ndarray:
+    """ROC AUC of the projection ``⟨f(x), v_c⟩`` for concept c (1 = the direction separates it)."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = np.asarray(embeddings, np.float64) @ np.asarray(directions).T
+    return np.array([roc_auc_score(concepts[:, j], scores[:, j]) for j in range(scores.shape[1])])
+
+
+def concept_class_pairs() -> dict[str, list[tuple[int, int]]]:
+    """Class pairs of concept shapes that differ in one concept, all else equal
+    (``label = 6·shape + 2·colour + large``): small→large, red→green, circle→square."""
+    from repsim_jax.data.concepts import COLOURS, SHAPES
+
+    return {"large": [(6 * s + 2 * c, 6 * s + 2 * c + 1) for s in range(len(SHAPES)) for c in range(len(COLOURS))],
+            "colour": [(6 * s + l, 6 * s + 2 + l) for s in range(len(SHAPES)) for l in range(2)],
+            "shape": [(2 * c + l, 6 + 2 * c + l) for c in range(len(COLOURS)) for l in range(2)]}
+
+
+def _class_means(embeddings, labels, num_classes: int) -> np.ndarray:
+    return np.stack([np.asarray(embeddings, np.float64)[labels == y].mean(0) for y in range(num_classes)])
+
+
+def parallelism(class_means, pairs) -> float:
+    """Mean cosine between the difference vectors ``Δ = μ_{y₁} − μ_{y₀}`` of the class pairs
+    (1: a concept change is one shared vector, the "parallelogram" property; 2410.23501)."""
+    deltas = np.stack([class_means[b] - class_means[a] for a, b in pairs])
+    unit = deltas / np.linalg.norm(deltas, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    return float(cos[np.triu_indices(len(pairs), 1)].mean())
+
+
+def steering_success(embeddings, labels, unembedding, class_means, pairs) -> float:
+    """Linear steering: add the mean difference vector ``v = mean Δ`` to the embedding of
+    every input of a source class y₀; the fraction whose ``argmax (f + v)Gᵀ`` is y₁."""
+    f, g = np.asarray(embeddings, np.float64), np.asarray(unembedding, np.float64)
+    v = np.mean([class_means[b] - class_means[a] for a, b in pairs], axis=0)
+    target = dict(pairs)
+    rows = np.isin(labels, list(target))
+    pred = np.argmax((f[rows] + v) @ g.T, -1)
+    return float(np.mean(pred == np.vectorize(target.get)(labels[rows])))
+
+
+def linear_properties(train, test, unembedding, num_classes: int) -> dict:
+    """All-or-none linear properties (arXiv 2410.23501) of one model: ``direction_auc``
+    (mean over concepts of the AUC of its own train mean-difference direction on test),
+    ``parallelism`` and ``steering_success`` (means over the concept class pairs).
+    ``train``/``test``: ``(embeddings, labels, concepts)``."""
+    means = _class_means(train[0], train[1], num_classes)
+    pairs = concept_class_pairs()
+    return {"direction_auc": float(direction_auc(test[0], test[2], concept_directions(train[0], train[2])).mean()),
+            "parallelism": float(np.mean([parallelism(means, p) for p in pairs.values()])),
+            "steering_success": float(np.mean([steering_success(test[0], test[1], unembedding, means, p)
+                                               for p in pairs.values()]))}
+
+
+def transfer_properties(student, teacher, concepts) -> dict:
+    """Linear transferability (arXiv 2506.00653) student → teacher: the affine map
+    ``f_t ≈ A f_s + b`` fitted on train (:func:`repsim_jax.metrics.affine_map`), its test
+    ``transfer_r2 = 1 − SSE/SST``; each student concept direction transferred as ``A v_c``
+    and scored on the teacher's test embeddings (``transfer_auc``), and its cosine with the
+    teacher's own direction (``transfer_cosine``). ``student``/``teacher``: (train, test)
+    embeddings; ``concepts``: (train, test) binary concepts."""
+    from repsim_jax import metrics
+
+    amap = metrics.affine_map(student[0], teacher[0])
+    predicted = np.asarray(amap.apply(student[1]), np.float64)
+    target = np.asarray(teacher[1], np.float64)
+    r2 = 1 - np.sum((predicted - target) ** 2) / np.sum((target - target.mean(0)) ** 2)
+    moved = np.stack([np.asarray(amap.transfer_direction(v), np.float64)
+                      for v in concept_directions(student[0], concepts[0])])
+    own = concept_directions(teacher[0], concepts[0])
+    cosine = np.sum(moved * own, 1) / (np.linalg.norm(moved, axis=1) * np.linalg.norm(own, axis=1))
+    return {"transfer_r2": float(r2), "transfer_auc": float(direction_auc(target, concepts[1], moved).mean()),
+            "transfer_cosine": float(cosine.mean())}
+
+
+CONCEPT_METRICS = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca",
+                   "rep_dissimilarity", "linear_cka", "procrustes_distance", "concept_probe_accuracy", "concept_probe_f1",
+                   "direction_auc", "parallelism", "steering_success", "transfer_r2",
+                   "transfer_auc", "transfer_cosine")
+
+
+def _model_outputs(model, data) -> dict:
+    """Embeddings of train/test and the unembedding ``G`` of a ``(model, variables)``."""
+    from repsim_jax.models import unembedding_matrix
+
+    return {"train": _outputs(model.model, model.variables, data.splits["train"]["x"], data.preprocess)[0],
+            "test": _outputs(model.model, model.variables, data.splits["test"]["x"], data.preprocess)[0],
+            "G": np.asarray(unembedding_matrix(model.variables["params"]))}
+
+
+def _concept_row(report: dict, outs: dict, data, teacher_outs: dict | None) -> dict:
+    """The test report flattened with the concept probe, linear and transfer properties."""
+    tr, te = data.splits["train"], data.splits["test"]
+    row = dict(report["test"])
+    row["concept_probe_accuracy"] = report["test"]["concept_probe"]["accuracy"]
+    row["concept_probe_f1"] = report["test"]["concept_probe"]["f1"]
+    row |= linear_properties((outs["train"], tr["y"], tr["concepts"]), (outs["test"], te["y"], te["concepts"]),
+                             outs["G"], data.num_classes)
+    if teacher_outs is not None:
+        row |= transfer_properties((outs["train"], outs["test"]), (teacher_outs["train"], teacher_outs["test"]),
+                                   (tr["concepts"], te["concepts"]))
+    return row
+
+
+def _run_concept_students(name, preset, out, progress, overrides, pick_losses, tested) -> dict:
+    """Concept-bottleneck teacher, students of ``pick_losses(config)``, concept rows, tests, files."""
+    start = time.time()
+    config = experiment_config("concepts", preset, overrides)
+    out = pathlib.Path(out)
+    data = load_dataset(config)
+    teacher = train_teacher(_with(config, loss="ce", concept_bottleneck=True), data, out / "teacher", progress)
+    t_outs = _model_outputs(teacher, data)
+    t_report = evaluate(teacher, data.splits, str(out / "teacher"), preprocess=data.preprocess)
+    teacher_summary = summarise_seeds([_concept_row(t_report, t_outs, data, None)], CONCEPT_METRICS)
+    summary = {}
+    for loss, (_, _, students, reports) in _students(config, data, teacher, pick_losses(config),
+                                                       data.splits, out, progress):
+        rows = [_concept_row(r, _model_outputs(s, data), data, t_outs) for s, r in zip(students, reports)]
+        summary[loss] = summarise_seeds(rows, CONCEPT_METRICS)
+    tests = compare_to_reference(summary, keys=tested) if "kl" in summary else {}
+    (out / "summary.md").write_text(markdown_summary(
+        f"{name} ({preset}): concept-bottleneck teacher on concept_shapes", summary, tests,
+        CONCEPT_METRICS, teacher_summary))
+    plots.metric_bars(summary, out / "metrics.png")
+    result = summary | {"teacher": teacher_summary, "significance": tests,
+                        "config": config.to_dict(), "wall_time_s": time.time() - start}
+    (out / "summary.json").write_text(json.dumps(result, indent=1, default=list))
+    return result
+
+
+def run_concepts(preset: str = "quick", out: str = "runs/concepts", progress: bool = True,
+                 overrides=()) -> dict:
+    """Concept preservation and transfer on concept shapes (arXiv 2602.15438, 2506.00653,
+    2410.23501): a concept-bottleneck teacher; KL/L1/L2 students over seeds; per model the
+    linear concept-probe accuracy/F1 on its embeddings (:func:`repsim_jax.evaluate.concept_probe`),
+    :func:`linear_properties` and, student → teacher, :func:`transfer_properties`.
+    Writes ``summary.json`` (as :func:`run_synthetic`, with ``teacher`` holding the
+    teacher's own properties), ``summary.md`` and ``metrics.png`` to ``out``."""
+    return _run_concept_students("Concepts", preset, out, progress, overrides, lambda c: c.sweep.losses,
+                                 ("concept_probe_accuracy", "mean_cca", "rep_dissimilarity"))
+
+
+def run_geometry(preset: str = "quick", out: str = "runs/geometry", progress: bool = True,
+                 overrides=()) -> dict:
+    """Geometry-aware feature distillation (arXiv 2509.25253) on concept shapes: KD (KL)
+    alone vs KD + Procrustes / feature-Gram / CKA / projection-MSE embedding losses
+    (``config.geometry_losses``), same outputs as :func:`run_concepts`; tests against KD alone."""
+    return _run_concept_students("Geometry", preset, out, progress, overrides, lambda c: c.geometry_losses,
+                                 ("procrustes_distance", "mean_cca", "concept_probe_accuracy"))

@@ -1,0 +1,112 @@
+"""`repsim-jax reproduce synthetic` end to end (smoke preset), the statistics helpers
+against closed forms and scipy, and bad input through the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from repsim_jax import reproduce
+from repsim_jax.cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    assert main(["reproduce", "synthetic", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def _finite(values):
+    return bool(np.all(np.isfinite(np.asarray(values, np.float64))))
+
+
+def test_summary_structure_and_finite_values(synthetic_run):
+    _, summary = synthetic_run
+    config = summary["config"]
+    seeds = len(config["sweep"]["seeds"])
+    for loss in config["sweep"]["losses"]:
+        for metric in reproduce.STUDENT_METRICS:
+            stats = summary[loss][metric]
+            assert set(stats) == {"mean", "std", "values"}
+            assert len(stats["values"]) == seeds and _finite(stats["values"])
+            assert stats["mean"] == pytest.approx(np.mean(stats["values"]))
+            assert stats["std"] == pytest.approx(np.std(stats["values"]))
+    assert summary["teacher"]["accuracy"]["values"][0] > 1 / 7 - 0.05
+
+
+def test_bound_over_epochs_holds_for_every_seed(synthetic_run):
+    _, summary = synthetic_run
+    epochs = reproduce.checkpoint_epochs(summary["config"]["reproduce"]["student_epochs"],
+                                         summary["config"]["reproduce"]["bound_every"])
+    for loss in summary["config"]["sweep"]["losses"]:
+        lhs, rhs = (np.asarray(summary[loss][f"cca_bound_{s}"]["values"]) for s in ("lhs", "rhs"))
+        assert summary[loss]["cca_bound_lhs"]["epochs"] == epochs
+        assert lhs.shape == rhs.shape == (len(summary["config"]["sweep"]["seeds"]), len(epochs))
+        assert np.all(lhs >= 0) and np.all(lhs <= rhs * (1 + 1e-4) + 1e-6)
+        assert summary[loss]["cca_bound_holds"] is True
+
+
+def test_significance_entries_and_files(synthetic_run):
+    out, summary = synthetic_run
+    assert set(summary["significance"]) == {"l1_vs_kl", "l2_vs_kl"}
+    for per_metric in summary["significance"].values():
+        assert set(per_metric) == set(reproduce.TESTED_METRICS)
+        for test in per_metric.values():
+            assert 0 <= test["welch_p"] <= 1 and 0 <= test["mannwhitney_p"] <= 1
+    for name in ("metrics.png", "decision_regions.png", "cca_logit_bound.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    table = (out / "summary.md").read_text()
+    assert "| kl |" in table and "Welch" in table and "Mann–Whitney" in table
+    for seed in summary["config"]["sweep"]["seeds"]:
+        assert (out / "students" / "l2" / f"seed{seed}" / "report.json").exists()
+
+
+def test_significance_matches_closed_forms_and_scipy():
+    a, b = np.array([0.91, 0.93, 0.95, 0.92, 0.96]), np.array([0.80, 0.85, 0.83, 0.90, 0.78])
+    result = reproduce.significance(a, b)
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert result["welch_t"] == pytest.approx((a.mean() - b.mean()) / se)
+    assert result["difference"] == pytest.approx(a.mean() - b.mean())
+    # U counts the pairs (a_i, b_j) with a_i > b_j; every a exceeds every b except none here.
+    assert result["mannwhitney_u"] == sum(x > y for x in a for y in b) == 25
+    # Exact two-sided p for complete separation of 5 vs 5: 2 / C(10, 5).
+    assert result["mannwhitney_p"] == pytest.approx(2 / math.comb(10, 5))
+    assert result["welch_p"] == pytest.approx(scipy.stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_significance_rejects_single_values():
+    with pytest.raises(ValueError, match=">= 2 values"):
+        reproduce.significance([1.0], [1.0, 2.0])
+
+
+def test_summarise_seeds_drops_missing_metrics():
+    reports = [{"mean_cca": 0.5, "rep_dissimilarity": None}, {"mean_cca": 0.7, "rep_dissimilarity": 1.0}]
+    out = reproduce.summarise_seeds(reports, ("mean_cca", "rep_dissimilarity"))
+    assert out == {"mean_cca": {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "values": [0.5, 0.7]}}
+
+
+def test_checkpoint_epochs_include_the_last():
+    assert reproduce.checkpoint_epochs(10, 4) == [4, 8, 10]
+    assert reproduce.checkpoint_epochs(10, 5) == [5, 10]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "nope"], "unknown preset"),
+    (["--preset", "smoke", "--config.sweep.seeds=(0,)"], ">= 2 distinct student seeds"),
+    (["--preset", "smoke", "--config.nope=1"], "unknown config key"),
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
+    assert main(["reproduce", "synthetic", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_rejects_unknown_modality(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "synthetic", "--out", str(tmp_path), "--modality", "sideways"])
+    assert exit_info.value.code == 2
