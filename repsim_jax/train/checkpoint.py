@@ -23,7 +23,9 @@ class Checkpointer:
     def __init__(self, workdir: str | epath.Path, keep: int = 3, async_save: bool = True):
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
-        self.directory = epath.Path(workdir) / "checkpoints"
+        path = epath.Path(workdir)
+        # orbax refuses relative local paths ("Checkpoint path should be absolute")
+        self.directory = (path if "://" in str(workdir) else path.absolute()) / "checkpoints"
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, enable_async_checkpointing=async_save
         )
