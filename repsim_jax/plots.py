@@ -22,6 +22,7 @@ _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "pro
 def _save(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -72,7 +73,7 @@ def decision_regions(axis, labels: dict, x, y, path) -> pathlib.Path:
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=1.5)
         ax.set_title(name, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(f"decision regions ({num_labels} labels); students: seed 0", fontsize=9)
+    fig.suptitle(f"decision regions ({num_labels} labels); students: seed 0", fontsize=9, y=1.02)
     return _save(fig, path)
 
 
