@@ -23,7 +23,7 @@ from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm, upper_factor
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
-from repsim_jax.metrics.logit import center_logits
+from repsim_jax.metrics.logit import center_logits, distance_from_raw_factor
 
 
 class CCALogitBound(NamedTuple):
@@ -138,11 +138,11 @@ def _model(a):
 
 def _cca_teacher(embeddings, logits):
     basis = jnp.linalg.qr(center_columns(embeddings))[0]
-    centred = center_columns(center_logits(logits))
+    centred = center_columns(center_logits(logits, validate=False))
     n = logits.shape[0]
     eigenvalues = jnp.square(jnp.linalg.svd(centred, compute_uv=False)) / n
     residual = squared_norm(centred - matmul(basis, matmul(basis.T, centred))) / n
-    return basis, center_logits(logits), eigenvalues, residual
+    return basis, center_logits(logits, validate=False), eigenvalues, residual
 
 
 def _cca_pair(state, embeddings, logits):
@@ -154,10 +154,10 @@ def _cca_pair(state, embeddings, logits):
     rho = jnp.pad(rho, (0, size - rho.shape[0]))
     lam = jnp.pad(eigenvalues, (0, size - eigenvalues.shape[0]))
     lhs = jnp.sum((1.0 - jnp.square(rho)) * lam)
-    difference = clr_t - center_logits(logits)
+    difference = clr_t - center_logits(logits, validate=False)
     rhs = squared_norm(difference) / n
     middle = squared_norm(center_columns(difference)) / n
-    clr_s = center_columns(center_logits(logits))
+    clr_s = center_columns(center_logits(logits, validate=False))
     residual_s = squared_norm(clr_s - matmul(basis_s, matmul(basis_s.T, clr_s))) / n
     holds = _holds(lhs, middle) & _holds(middle, rhs)
     return CCALogitBound(lhs, middle, rhs, holds, _slack(lhs, rhs), lam, rho, residual_t, residual_s)
@@ -231,8 +231,7 @@ def _rep_pair(state, f2, g2, pivots, subsets, max_condition):
     basis, factor_t, g1 = state
     n, d1 = basis.shape[0], g1.shape[1]
     factor = _joint_factor(basis, factor_t, f2)
-    labels_centred = jnp.concatenate([center_logits(g1.T).T, -center_logits(g2.T).T], axis=1)
-    logit_sq = squared_norm(matmul(factor, labels_centred.T)) / n
+    logit_sq = distance_from_raw_factor(factor, n, g1, g2, squared=True)
     l1 = g1[subsets] - g1[pivots][:, None, None, :]
     l2 = g2[subsets] - g2[pivots][:, None, None, :]
     a = jnp.linalg.solve(l1, l2)
@@ -307,7 +306,7 @@ def _kl_pair(state, logits):
     (log_p,) = state
     log_q = jax.nn.log_softmax(logits, axis=-1)
     kl_x = jnp.maximum(jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1), 0.0)
-    lhs_x = jnp.sum(jnp.square(center_logits(log_p - log_q)), axis=-1)
+    lhs_x = jnp.sum(jnp.square(center_logits(log_p - log_q, validate=False)), axis=-1)
     log_tau_x = jnp.minimum(jnp.min(log_p, axis=-1), jnp.min(log_q, axis=-1))
     rhs_x = jnp.where(kl_x > 0, kl_x * jnp.exp(-2.0 * log_tau_x), 0.0)
     lhs, kl, log_tau = jnp.mean(lhs_x), jnp.mean(kl_x), jnp.min(log_tau_x)

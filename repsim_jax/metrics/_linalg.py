@@ -28,9 +28,17 @@ def center_columns(x: jax.Array) -> jax.Array:
 
 
 def safe_sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(max(x, 0))`` with a zero (not NaN/Inf) gradient at ``x <= 0``."""
+    """``sqrt(max(x, 0))`` with a zero (not NaN/Inf) gradient at ``x <= 0``; NaN stays NaN."""
     positive = x > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), jnp.where(x <= 0, 0.0, x))
+
+
+def unit_frobenius(x: jax.Array) -> jax.Array:
+    """``x / ‖x‖_F`` over the last two axes, rescaled by ``max |x|`` first so that the
+    squares neither overflow nor underflow in float32 (scale-invariant metrics only)."""
+    scale = jnp.max(jnp.abs(x), axis=(-2, -1), keepdims=True)
+    x = x / scale
+    return x / jnp.sqrt(jnp.sum(jnp.square(x), axis=(-2, -1), keepdims=True))
 
 
 def squared_norm(x: jax.Array) -> jax.Array:

@@ -7,7 +7,8 @@ for Gram matrices ``K, L`` with zeroed diagonals (K̃, L̃):
 
     HSIC_u = [tr(K̃L̃) + (1ᵀK̃1)(1ᵀL̃1)/((n−1)(n−2)) − 2/(n−2) · 1ᵀK̃L̃1] / (n(n−3)).
 
-The estimator is translation invariant, so it is evaluated on centred inputs, where
+The estimator is translation invariant and the ratio scale invariant, so it is
+evaluated on centred inputs scaled to unit Frobenius norm, where
 with ``aᵢ = ‖x̃ᵢ‖², bᵢ = ‖ỹᵢ‖²``: ``tr(K̃L̃) = ‖X̃ᵀỸ‖² − Σaᵢbᵢ``, ``1ᵀK̃1 = −Σaᵢ`` and
 ``1ᵀK̃L̃1 = Σaᵢbᵢ`` — O(n d²), never n × n.
 """
@@ -19,14 +20,14 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from repsim_jax.metrics._linalg import center_columns, gram, squared_norm
+from repsim_jax.metrics._linalg import center_columns, gram, squared_norm, unit_frobenius
 from repsim_jax.metrics.moments import Moments
 from repsim_jax.metrics.shape import centered_grams, grams_from_moments, validate_pair
 
 
 def cka_from_grams(sxx, sxy, syy):
-    """``‖Sxy‖² / (‖Sxx‖ ‖Syy‖)``."""
-    return squared_norm(sxy) / jnp.sqrt(squared_norm(sxx) * squared_norm(syy))
+    """``‖Sxy‖² / (‖Sxx‖ ‖Syy‖)`` (blocks of unit-norm inputs, so nothing overflows)."""
+    return squared_norm(sxy) / (jnp.sqrt(squared_norm(sxx)) * jnp.sqrt(squared_norm(syy)))
 
 
 def _unbiased_hsic(cross_squared_norm, a, b):
@@ -39,12 +40,12 @@ def _unbiased_hsic(cross_squared_norm, a, b):
 
 
 def _debiased_cka(x, y):
-    x, y = center_columns(x), center_columns(y)
+    x, y = unit_frobenius(center_columns(x)), unit_frobenius(center_columns(y))
     a, b = jnp.sum(x * x, axis=-1), jnp.sum(y * y, axis=-1)
     hxy = _unbiased_hsic(squared_norm(gram(x, y)), a, b)
     hxx = _unbiased_hsic(squared_norm(gram(x, x)), a, a)
     hyy = _unbiased_hsic(squared_norm(gram(y, y)), b, b)
-    return hxy / jnp.sqrt(hxx * hyy)
+    return hxy / (jnp.sqrt(hxx) * jnp.sqrt(hyy))
 
 
 @functools.partial(jax.jit, static_argnames="debiased")

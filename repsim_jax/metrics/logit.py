@@ -14,15 +14,25 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 
-def center_logits(logits: jax.Array) -> jax.Array:
-    """``Z̄ = Z − mean_y Z``: the clr transform of the predicted distribution."""
+def _center(logits):
     return logits - jnp.mean(logits, axis=-1, keepdims=True)
+
+
+def center_logits(logits, validate: bool = True) -> jax.Array:
+    """``Z̄ = Z − mean_y Z`` over the last (label) axis: the clr transform of the prediction.
+
+    Validation checks a floating, finite array of rank ≥ 1; ``validate=False`` inside jit.
+    """
+    if validate:
+        logits = _validate.as_float_array("logits", logits, ndim=np.ndim(logits))
+    return _center(logits)
 
 
 def _finish(squared_distance: jax.Array, squared: bool) -> jax.Array:
@@ -31,7 +41,7 @@ def _finish(squared_distance: jax.Array, squared: bool) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames="squared")
 def _logit_distance(logits1, logits2, squared):
-    difference = center_logits(logits1 - logits2)
+    difference = _center(logits1 - logits2)
     return _finish(jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), squared)
 
 
@@ -61,10 +71,10 @@ def _check_labels(num_labels: int) -> None:
 
 def _centered_unembedding_difference(g1, g2):
     """``[C G₁, −C G₂]`` (K × (d₁+d₂)), so that ``Z̄₁ − Z̄₂ = [F₁, F₂] · (that)ᵀ``."""
-    return jnp.concatenate([center_logits(g1.T).T, -center_logits(g2.T).T], axis=1)
+    return jnp.concatenate([_center(g1.T).T, -_center(g2.T).T], axis=1)
 
 
-def _distance_from_raw_factor(factor, count, g1, g2, squared):
+def distance_from_raw_factor(factor, count, g1, g2, squared):
     """``d² = (1/n) ‖R Ĝᵀ‖²_F`` where ``RᵀR = [F₁,F₂]ᵀ[F₁,F₂]``; O((d₁+d₂)² K)."""
     residual = matmul(factor, _centered_unembedding_difference(g1, g2).T)
     return _finish(squared_norm(residual) / count, squared)
@@ -73,7 +83,7 @@ def _distance_from_raw_factor(factor, count, g1, g2, squared):
 @functools.partial(jax.jit, static_argnames="squared")
 def _logit_distance_from_reps(f1, g1, f2, g2, squared):
     factor = upper_factor(jnp.concatenate([f1, f2], axis=1))
-    return _distance_from_raw_factor(factor, f1.shape[0], g1, g2, squared)
+    return distance_from_raw_factor(factor, f1.shape[0], g1, g2, squared)
 
 
 def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bool = True) -> jax.Array:
@@ -110,7 +120,7 @@ def _validate_reps(f1, g1, f2, g2):
 @functools.partial(jax.jit, static_argnames="squared")
 def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False) -> jax.Array:
     """:func:`logit_distance_from_reps` from streamed moments of ``[F₁, F₂]``."""
-    return _distance_from_raw_factor(raw_factor(state), state.count, g1, g2, squared)
+    return distance_from_raw_factor(raw_factor(state), state.count, g1, g2, squared)
 
 
 @jax.jit

@@ -105,7 +105,7 @@ class MomentAccumulator:
     >>> acc = MomentAccumulator()
     >>> for f1_chunk, f2_chunk in chunks:
     ...     acc.add(f1_chunk, f2_chunk)
-    >>> mean_cca_from_moments(acc.moments)
+    >>> canonical_correlations_from_moments(acc.moments)
     """
 
     def __init__(self):

@@ -9,8 +9,9 @@ small ``d × d`` finish (singular values or norms).
 
 Any other scalar metric runs as a batched ``vmap`` over the pairs. Asymmetric metrics
 (kl_divergence, rep_dissimilarity) fill the whole matrix; symmetric ones the upper
-triangle, mirrored. The diagonal holds the value for identical inputs (0 for distances
-and dissimilarities, 1 for similarities), as the naming rule of the package states.
+triangle, mirrored. On the factorised path the diagonal holds the exact value for
+identical inputs (0 for distances, 1 for similarities); the generic path evaluates the
+metric on the diagonal too (options such as a CCA ridge change that value).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import center_columns, gram, matmul, nuclear_norm, safe_sqrt, squared_norm
+from repsim_jax.metrics._linalg import (
+    center_columns, gram, matmul, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius)
 
 
 class _GramForm(NamedTuple):
@@ -35,8 +37,7 @@ class _GramForm(NamedTuple):
 
 
 def _prepare_normalized(x):
-    centred = center_columns(x)
-    normalized = centred / jnp.sqrt(squared_norm(centred))
+    normalized = unit_frobenius(center_columns(x))
     return normalized, squared_norm(gram(normalized, normalized))
 
 
@@ -44,15 +45,10 @@ def _prepare_cca(x):
     return jnp.linalg.qr(center_columns(x))[0], jnp.zeros((), x.dtype)
 
 
-def _prepare_cka(x):
-    centred = center_columns(x)
-    return centred, jnp.sqrt(squared_norm(gram(centred, centred)))
-
-
 _GRAM_FORMS = {
     "mean_cca": _GramForm(_prepare_cca, lambda c, ei, ej: jnp.mean(
         jnp.clip(jnp.linalg.svd(c, compute_uv=False), 0.0, 1.0))),
-    "linear_cka": _GramForm(_prepare_cka, lambda c, ei, ej: squared_norm(c) / (ei * ej)),
+    "linear_cka": _GramForm(_prepare_normalized, lambda c, ei, ej: squared_norm(c) / jnp.sqrt(ei * ej)),
     "procrustes_distance": _GramForm(_prepare_normalized, lambda c, ei, ej: safe_sqrt(2.0 - 2.0 * nuclear_norm(c))),
     "gram_distance": _GramForm(_prepare_normalized, lambda c, ei, ej: safe_sqrt(ei + ej - 2.0 * squared_norm(c))),
 }
@@ -101,14 +97,13 @@ def _assemble(values, rows, cols, m, symmetric, diagonal):
 
 
 def _pair_indices(m, symmetric):
-    if symmetric:
-        return _upper_pairs(m)
-    rows, cols = np.nonzero(~np.eye(m, dtype=bool))
+    """Pairs with i ≤ j (symmetric metrics) or all ordered pairs, diagonal included."""
+    rows, cols = np.triu_indices(m) if symmetric else np.indices((m, m)).reshape(2, -1)
     return rows.astype(np.int32), cols.astype(np.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("kernel", "symmetric", "diagonal", "batch_size"))
-def _pairwise_vmap(stack, kernel, symmetric, diagonal, batch_size):
+@functools.partial(jax.jit, static_argnames=("kernel", "symmetric", "batch_size"))
+def _pairwise_vmap(stack, kernel, symmetric, batch_size):
     m = jax.tree_util.tree_leaves(stack)[0].shape[0]
     rows, cols = _pair_indices(m, symmetric)
 
@@ -118,7 +113,7 @@ def _pairwise_vmap(stack, kernel, symmetric, diagonal, batch_size):
         return kernel(*first, *second)
 
     values = jax.lax.map(one, jnp.stack([rows, cols], axis=1), batch_size=batch_size)
-    return _assemble(values, rows, cols, m, symmetric, diagonal)
+    return _assemble(values, rows, cols, m, symmetric, diagonal=0.0)
 
 
 def _as_stack(stack):
@@ -172,8 +167,7 @@ def pairwise(metric, stack, *, validate: bool = True, batch_size: int = 64, **kw
         matrix = _pairwise_gram(parts[0], name, angular=bool(kwargs.get("angular", False)))
     else:
         kernel = functools.partial(function, validate=False, **kwargs)
-        diagonal = 1.0 if name in _IDENTITY_VALUE else 0.0
-        matrix = _pairwise_vmap(parts, kernel, name not in _ASYMMETRIC, diagonal, batch_size)
+        matrix = _pairwise_vmap(parts, kernel, name not in _ASYMMETRIC, batch_size)
     if validate and not bool(jnp.isfinite(matrix).all()):
         bad = np.argwhere(~np.isfinite(np.asarray(matrix)))[0]
         raise ValueError(f"{name} is not finite for models {tuple(int(i) for i in bad)} (degenerate representation?)")

@@ -8,8 +8,10 @@ scaled to unit Frobenius norm, and the narrower one zero-padded to the wider wid
     D_P  = min_{R orthogonal} ‖X − YR‖_F = sqrt(2 − 2‖XᵀY‖_*),   angular: arccos ‖XᵀY‖_*
     D_FG = ‖XXᵀ − YYᵀ‖_F = sqrt(‖XᵀX‖²_F + ‖YᵀY‖²_F − 2‖XᵀY‖²_F)
 
-``D_P = 0 ⇔ D_FG = 0``. Everything is computed from the small Gram blocks, with
-singular values only (``compute_uv=False``) so that gradients stay finite.
+``D_P = 0 ⇔ D_FG = 0``. Everything is computed from the small Gram blocks of the
+normalised inputs (unit trace), with singular values only (``compute_uv=False``) so
+that gradients stay finite; normalising before the products keeps float32 safe from
+overflow and underflow at any input scale.
 """
 
 from __future__ import annotations
@@ -20,36 +22,37 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import center_columns, gram, nuclear_norm, safe_sqrt, squared_norm
-from repsim_jax.metrics.moments import Moments, centered_scatter
+from repsim_jax.metrics._linalg import center_columns, gram, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius
+from repsim_jax.metrics.moments import Moments
 
 
-def centered_grams(x, y):
-    """Centred Gram blocks ``(X̃ᵀX̃, X̃ᵀỸ, ỸᵀỸ)``."""
-    x, y = center_columns(x), center_columns(y)
+def _unit_grams(x, y):
+    x, y = unit_frobenius(x), unit_frobenius(y)
     return gram(x, x), gram(x, y), gram(y, y)
 
 
+def centered_grams(x, y):
+    """Gram blocks ``(XᵀX, XᵀY, YᵀY)`` of the centred, unit-Frobenius-norm inputs."""
+    return _unit_grams(center_columns(x), center_columns(y))
+
+
 def grams_from_moments(state: Moments):
-    """The same blocks for the first two blocks of streamed :class:`Moments`."""
-    scatter = centered_scatter(state)
-    bx, by = state.block(0), state.block(1)
-    return scatter[bx, bx], scatter[bx, by], scatter[by, by]
+    """The same blocks for the first two blocks of streamed :class:`Moments`.
+
+    With ``R`` the centred factor, ``R[:, block]`` has the same Gram as the centred block.
+    """
+    return _unit_grams(state.factor[:, state.block(0)], state.factor[:, state.block(1)])
 
 
 def procrustes_from_grams(sxx, sxy, syy, angular=False):
-    """``sqrt(2 − 2ν)`` (or ``arccos ν = 2 arcsin(D_P/2)``) with ``ν = ‖Sxy‖_*/sqrt(tr Sxx tr Syy)``."""
-    similarity = nuclear_norm(sxy) / jnp.sqrt(jnp.trace(sxx, axis1=-2, axis2=-1) * jnp.trace(syy, axis1=-2, axis2=-1))
-    distance = safe_sqrt(2.0 - 2.0 * similarity)
+    """``sqrt(2 − 2‖Sxy‖_*)`` (or ``arccos ‖Sxy‖_* = 2 arcsin(D_P/2)``) for unit-trace blocks."""
+    distance = safe_sqrt(2.0 - 2.0 * nuclear_norm(sxy))
     return 2.0 * jnp.arcsin(jnp.minimum(distance / 2.0, 1.0)) if angular else distance
 
 
 def gram_from_grams(sxx, sxy, syy):
-    """``sqrt(‖Sxx‖²/tx² + ‖Syy‖²/ty² − 2‖Sxy‖²/(tx ty))`` with ``t = tr S`` (unit-norm inputs)."""
-    tx = jnp.trace(sxx, axis1=-2, axis2=-1)
-    ty = jnp.trace(syy, axis1=-2, axis2=-1)
-    squared = squared_norm(sxx) / tx**2 + squared_norm(syy) / ty**2 - 2.0 * squared_norm(sxy) / (tx * ty)
-    return safe_sqrt(squared)
+    """``sqrt(‖Sxx‖² + ‖Syy‖² − 2‖Sxy‖²)`` for unit-trace blocks."""
+    return safe_sqrt(squared_norm(sxx) + squared_norm(syy) - 2.0 * squared_norm(sxy))
 
 
 @functools.partial(jax.jit, static_argnames="angular")

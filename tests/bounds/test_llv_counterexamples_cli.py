@@ -82,21 +82,9 @@ def test_counterexample_c_reproduces_table1_row():
 
 
 def _run(argv):
-    """``repsim_jax.cli.main`` when it registers ``bounds``; else the same contract around our parser."""
-    import argparse
+    from repsim_jax import cli
 
-    from repsim_jax import bounds_commands, cli
-
-    if "bounds" in cli.build_parser()._subparsers._group_actions[0].choices:
-        return cli.main(argv)
-    parser = argparse.ArgumentParser(prog="repsim-jax")
-    bounds_commands.register(parser.add_subparsers(dest="command", required=True))
-    args, extra = parser.parse_known_args(argv)
-    try:
-        return args.func(args, extra)
-    except (ValueError, OSError) as error:
-        print(f"repsim-jax {args.command}: error: {error}", file=__import__("sys").stderr)
-        return 2
+    return cli.main(argv)
 
 
 @pytest.fixture

@@ -78,19 +78,13 @@ def test_pairwise_shape_metrics_detect_similar_models():
     assert p[0, 3] < 1e-6 and abs(c[0, 3] - 1.0) < 1e-9
 
 
-_RIDGE_DIAG_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="implementation bug: pairwise forces the diagonal to 1 for mean_cca, but with ridge > 0 "
-    "mean_cca(x, x, ridge) < 1 (e.g. ≈0.97 here), so pairwise != pair-by-pair on the diagonal",
-)
-
 
 @pytest.mark.parametrize(
     "name,kwargs",
     [
         ("linear_cka", {"debiased": True}),
         ("procrustes_distance", {"angular": True}),
-        pytest.param("mean_cca", {"ridge": 0.5}, marks=_RIDGE_DIAG_BUG),
+        pytest.param("mean_cca", {"ridge": 0.5}),
     ],
 )
 def test_pairwise_forwards_options(name, kwargs):
@@ -103,15 +97,14 @@ def test_pairwise_forwards_options(name, kwargs):
     np.testing.assert_allclose(got, by_pair, rtol=1e-8, atol=1e-7)
 
 
-def test_pairwise_ridge_cca_off_diagonal_and_reference():
-    # Off-diagonal entries of ridge CCA are right; the diagonal is covered (xfail) above.
+def test_pairwise_ridge_cca_matches_reference_including_diagonal():
+    # With a ridge the diagonal is not 1: pairwise must evaluate it, like every other entry.
     stack = _stack(5)
     m = stack.shape[0]
     with jax.enable_x64(True):
         got = np.asarray(M.pairwise("mean_cca", stack, ridge=0.5))
     want = np.array([[ref.mean_cca(stack[i], stack[j], ridge=0.5) for j in range(m)] for i in range(m)])
-    off = ~np.eye(m, dtype=bool)
-    np.testing.assert_allclose(got[off], want[off], rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
     assert np.all(np.diag(want) < 1.0 - 1e-3)  # the true diagonal value is not 1 with a ridge
 
 

@@ -184,29 +184,18 @@ def test_property_procrustes_and_gram_ranges(seed, dims, noise):
     np.testing.assert_allclose(g, ref.gram_distance(x, y), atol=2e-3)
 
 
-_GRAM_SCALE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="implementation bug (extreme scales): float32 gram_distance squares the unnormalised Gram blocks "
-    "(∝ scale⁴) and returns 0.0 ('identical') for entries ~1e9 or ~1e-12",
-)
-_PROCRUSTES_SCALE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="implementation bug (extreme scales): float32 procrustes_distance divides by sqrt(tr Sxx · tr Syy) "
-    "(product ∝ scale⁴ over/underflows): entries ~1e9 give √2, entries ~1e-12 give 0.0",
-)
-
 
 @pytest.mark.parametrize(
     "metric,scale",
     [
         ("procrustes", 1e-6),
         ("procrustes", 1e6),
-        pytest.param("procrustes", 1e-12, marks=_PROCRUSTES_SCALE_BUG),
-        pytest.param("procrustes", 1e9, marks=_PROCRUSTES_SCALE_BUG),
+        pytest.param("procrustes", 1e-12),
+        pytest.param("procrustes", 1e9),
         ("gram", 1e-6),
         ("gram", 1e6),
-        pytest.param("gram", 1e-12, marks=_GRAM_SCALE_BUG),
-        pytest.param("gram", 1e9, marks=_GRAM_SCALE_BUG),
+        pytest.param("gram", 1e-12),
+        pytest.param("gram", 1e9),
     ],
 )
 def test_float32_isotropic_scale_of_both_inputs(metric, scale):

@@ -86,11 +86,6 @@ def test_logit_label_count_mismatch():
         M.kl_divergence(Z1, Z2[:, :5])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract deviation: center_logits is public but does no input validation (no validate= "
-    "argument): integer logits are silently cast and NaN passes through",
-)
 def test_center_logits_rejects_bad_input():
     with pytest.raises(ValueError, match="float"):
         M.center_logits(np.ones((3, 4), np.int32))
@@ -253,25 +248,18 @@ def test_validate_false_skips_checks():
     np.testing.assert_allclose(float(M.linear_cka(X[:3], Y[:3], validate=False)), _ref.linear_cka(X[:3], Y[:3]), rtol=1e-4)
 
 
-_MASKS_NAN = pytest.mark.xfail(
-    strict=True,
-    reason="implementation bug: with validate=False a NaN input gives distance 0.0 (safe_sqrt maps NaN to 0), "
-    "i.e. 'identical', instead of NaN",
-)
 ZNAN = Z1.copy()
 ZNAN[0, 0] = np.nan
 XNAN = X.copy()
 XNAN[0, 0] = np.nan
 NAN_CASES = {
-    "procrustes_distance": pytest.param(lambda: M.procrustes_distance(XNAN, Y, validate=False), marks=_MASKS_NAN),
+    "procrustes_distance": pytest.param(lambda: M.procrustes_distance(XNAN, Y, validate=False)),
     "procrustes_angular": pytest.param(
-        lambda: M.procrustes_distance(XNAN, Y, angular=True, validate=False), marks=_MASKS_NAN
-    ),
-    "gram_distance": pytest.param(lambda: M.gram_distance(XNAN, Y, validate=False), marks=_MASKS_NAN),
-    "logit_distance": pytest.param(lambda: M.logit_distance(ZNAN, Z2, validate=False), marks=_MASKS_NAN),
+        lambda: M.procrustes_distance(XNAN, Y, angular=True, validate=False)),
+    "gram_distance": pytest.param(lambda: M.gram_distance(XNAN, Y, validate=False)),
+    "logit_distance": pytest.param(lambda: M.logit_distance(ZNAN, Z2, validate=False)),
     "logit_distance_from_reps": pytest.param(
-        lambda: M.logit_distance_from_reps(XNAN, G1, F2, G2, validate=False), marks=_MASKS_NAN
-    ),
+        lambda: M.logit_distance_from_reps(XNAN, G1, F2, G2, validate=False)),
     "logit_distance_squared": lambda: M.logit_distance(ZNAN, Z2, squared=True, validate=False),
     "kl_divergence": lambda: M.kl_divergence(ZNAN, Z2, validate=False),
     "linear_cka": lambda: M.linear_cka(XNAN, Y, validate=False),
