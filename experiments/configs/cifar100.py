@@ -1,7 +1,16 @@
 """CIFAR-100: ResNet teachers and distilled students (arXiv 2602.15438 image setting).
 
 Needs CIFAR-100 prepared once as TFDS array_record under ``data_dir`` (see
-:mod:`repsim_jax.data`). Presets: ``default``, ``resnet50``, ``smoke`` (the local
+:mod:`repsim_jax.data`). The paper's image setting is a ResNet-50 teacher and ResNet-18
+students of embedding dims 50 and 25 (GPU/TPU)::
+
+  repsim-jax train --config=experiments/configs/cifar100.py:teacher --workdir=W/teacher \
+      --config.data_dir=DATA
+  repsim-jax sweep --config=experiments/configs/cifar100.py:students --workdir=W/students \
+      --config.data_dir=DATA --config.teacher_workdir=W/teacher
+
+Presets: ``default``, ``resnet50``, ``teacher`` (ResNet-50, d = 50), ``students``
+(ResNet-18; sweep over KL/L1/L2 × dims 50, 25 × 5 seeds, teacher run online), ``smoke`` (the local
 concept-shapes set, a few hundred images, one epoch of a small MLP concept-bottleneck
 model; ResNet-18 is exercised by ``--config.model=resnet18``, which takes minutes on a
 2-core CPU).
@@ -47,6 +56,14 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     )
     if preset == "resnet50":
         c.model = "resnet50"
+    elif preset == "teacher":
+        c.model = "resnet50"
+        c.embedding_dim = 50
+    elif preset == "students":
+        c.embedding_dim = 50
+        c.sweep.losses = ("kl", "l1", "l2")
+        c.sweep.seeds = (0, 1, 2, 3, 4)
+        c.sweep.dims = (50, 25)
     elif preset == "smoke":
         c.dataset = "concept_shapes"
         c.num_train = 256
@@ -65,5 +82,5 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
         c.sweep.seeds = (0, 1)
         c.sweep.dims = (16,)
     elif preset != "default":
-        raise ValueError(f"unknown preset {preset!r}; choose 'default', 'resnet50' or 'smoke'")
+        raise ValueError(f"unknown preset {preset!r}; choose 'default', 'resnet50', 'teacher', 'students' or 'smoke'")
     return c
