@@ -86,17 +86,26 @@ class ConceptShapesConfig(tfds.core.BuilderConfig):
     num_test: int = 500
 
 
+_DEFAULT_CONCEPT_SHAPES = ConceptShapesConfig(name="seed0_train2000_test500")
+
+
 def concept_shapes_config(seed: int = 0, num_train: int = 2000, num_test: int = 500) -> ConceptShapesConfig:
-    """A config named after its parameters, e.g. ``seed0_train2000_test500``."""
-    return ConceptShapesConfig(name=f"seed{seed}_train{num_train}_test{num_test}",
-                               seed=seed, num_train=num_train, num_test=num_test)
+    """A config named after its parameters, e.g. ``seed0_train2000_test500``.
+
+    The default parameters return the builder's registered config object itself: TFDS
+    rejects a different object with the name of a registered config.
+    """
+    name = f"seed{seed}_train{num_train}_test{num_test}"
+    if name == _DEFAULT_CONCEPT_SHAPES.name:
+        return _DEFAULT_CONCEPT_SHAPES
+    return ConceptShapesConfig(name=name, seed=seed, num_train=num_train, num_test=num_test)
 
 
 class ConceptShapes(_LocalBuilder):
     """Concept-shape images with 10 binary concepts and 24 classes (see module doc)."""
 
     VERSION = tfds.core.Version("1.0.0")
-    BUILDER_CONFIGS = [concept_shapes_config()]
+    BUILDER_CONFIGS = [_DEFAULT_CONCEPT_SHAPES]
 
     def _info(self) -> tfds.core.DatasetInfo:
         size = concepts.IMAGE_SIZE
