@@ -11,7 +11,7 @@ import json
 import sys
 import warnings
 
-from repsim_jax import bounds_commands, demo
+from repsim_jax import bounds_commands, demo, reproduce_commands
 from repsim_jax.compare import compare
 from repsim_jax.io import load_pair
 from repsim_jax.train import commands as train_commands
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     bounds_commands.register(subparsers)
     train_commands.register(subparsers)
     demo.register(subparsers)
-    __import__("repsim_jax.reproduce_commands").reproduce_commands.register(subparsers)
+    reproduce_commands.register(subparsers)
     return parser
 
 
