@@ -25,7 +25,7 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     c.dropout = 0.0
     c.concept_bottleneck = False  # students; the teacher sets it to True
     c.concept_weight = 1.0
-    c.embedding_dim = 16
+    c.embedding_dim = 10  # = number of concepts: the bottleneck teacher's embedding has rank <= 10
     c.augment = False
     c.seed = 0
     c.num_epochs = 60
