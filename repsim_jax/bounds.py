@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.metrics import _validate
+from repsim_jax.metrics._batching import dividing_batch_size
 from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm, upper_factor
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
@@ -100,14 +101,18 @@ def _slack(lhs, rhs):
 def _over_pairs(prepare, pair, teacher, student, extra, batch_size):
     """``pair(prepare(*teacher), *student, *extra)`` for one pair or mapped over stacked sides."""
     t_stacked, s_stacked = teacher[0].ndim == 3, student[0].ndim == 3
+    if not (t_stacked or s_stacked):
+        return pair(prepare(*teacher), *student, *extra)
+    batch = dividing_batch_size((teacher if t_stacked else student)[0].shape[0], batch_size)
     if not t_stacked:
         state = prepare(*teacher)
-        if not s_stacked:
-            return pair(state, *student, *extra)
-        return jax.lax.map(lambda s: pair(state, *s, *extra), student, batch_size=batch_size)
+        return jax.lax.map(lambda s: pair(state, *s, *extra), student, batch_size=batch)
     if not s_stacked:
-        return jax.lax.map(lambda t: pair(prepare(*t), *student, *extra), teacher, batch_size=batch_size)
-    return jax.lax.map(lambda ts: pair(prepare(*ts[0]), *ts[1], *extra), (teacher, student), batch_size=batch_size)
+        return jax.lax.map(lambda t: pair(prepare(*t), *student, *extra), teacher, batch_size=batch)
+    return jax.lax.map(lambda ts: pair(prepare(*ts[0]), *ts[1], *extra), (teacher, student), batch_size=batch)
+    return jax.lax.map(lambda ts: pair(prepare(*ts[0]), *ts[1], *extra), (teacher, student),
+                       batch_size=dividing_batch_size(teacher[0].shape[0], batch_size))
+
 
 
 def _side_arrays(side: str, names, arrays):

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.metrics import _validate
+from repsim_jax.metrics._batching import dividing_batch_size
 from repsim_jax.metrics._linalg import (
     center_columns, gram, matmul, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius)
 
@@ -112,7 +113,8 @@ def _pairwise_vmap(stack, kernel, symmetric, batch_size):
         second = jax.tree_util.tree_map(lambda a: a[pair[1]], stack)
         return kernel(*first, *second)
 
-    values = jax.lax.map(one, jnp.stack([rows, cols], axis=1), batch_size=batch_size)
+    pairs = jnp.stack([rows, cols], axis=1)
+    values = jax.lax.map(one, pairs, batch_size=dividing_batch_size(rows.size, batch_size))
     return _assemble(values, rows, cols, m, symmetric, diagonal=0.0)
 
 
