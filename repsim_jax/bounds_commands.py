@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from repsim_jax import bounds
-from repsim_jax.io import Representation, load_representation
+from repsim_jax.io import Representation, check_compatible, load_representation
 from repsim_jax.metrics import sample_pivot_subsets
 
 NAMES = ("cca_logit", "rep_logit", "kl_logit")
@@ -118,22 +118,13 @@ def _signature(rep: Representation):
             None if logits is None else logits.shape)
 
 
-def _check_compatible(teacher_path, teacher, path, student):
-    if student.embeddings.shape[0] != teacher.embeddings.shape[0]:
-        raise ValueError(f"row (input) counts differ: {teacher_path} has {teacher.embeddings.shape[0]}, "
-                         f"{path} has {student.embeddings.shape[0]}")
-    lt, ls = teacher.all_logits, student.all_logits
-    if lt is not None and ls is not None and lt.shape[1] != ls.shape[1]:
-        raise ValueError(f"label counts differ: {teacher_path} has {lt.shape[1]}, {path} has {ls.shape[1]}")
-
-
 def teacher_against(teacher_path: str, student_paths, options):
     """Rows ``{"teacher", "student", <bound>: {...}}`` for every student, grouped by shape."""
     teacher = load_representation(teacher_path)
     students = {}
     for path in student_paths:
         student = load_representation(path)
-        _check_compatible(teacher_path, teacher, path, student)
+        check_compatible(teacher_path, teacher, path, student)
         students.setdefault(_signature(student), []).append((path, student))
     rows = {}
     for group in students.values():

@@ -24,6 +24,14 @@ class Representation(NamedTuple):
     logits: Optional[np.ndarray] = None
 
     @property
+    def num_labels(self) -> Optional[int]:
+        """K from the stored logits or unembeddings; None when the file has neither."""
+        for array, axis in ((self.logits, 1), (self.unembeddings, 0)):
+            if array is not None:
+                return array.shape[axis]
+        return None
+
+    @property
     def all_logits(self) -> Optional[np.ndarray]:
         """Stored logits, else ``embeddings @ unembeddingsᵀ`` when unembeddings exist."""
         if self.logits is not None:
@@ -67,13 +75,18 @@ def load_representation(path: str) -> Representation:
     return Representation(embeddings, unembeddings, logits)
 
 
-def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]:
-    """Loads two representations of the same inputs (equal n; equal K where both have labels)."""
-    a, b = load_representation(path_a), load_representation(path_b)
+def check_compatible(path_a: str, a: Representation, path_b: str, b: Representation) -> None:
+    """Raises unless two representations share their inputs (n) and, where both have labels, K."""
     if a.embeddings.shape[0] != b.embeddings.shape[0]:
         raise ValueError(f"row (input) counts differ: {path_a} has {a.embeddings.shape[0]}, "
                          f"{path_b} has {b.embeddings.shape[0]}")
-    la, lb = a.all_logits, b.all_logits
-    if la is not None and lb is not None and la.shape[1] != lb.shape[1]:
-        raise ValueError(f"label counts differ: {path_a} has {la.shape[1]}, {path_b} has {lb.shape[1]}")
+    ka, kb = a.num_labels, b.num_labels
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError(f"label counts differ: {path_a} has {ka}, {path_b} has {kb}")
+
+
+def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]:
+    """Loads two representations of the same inputs (equal n; equal K where both have labels)."""
+    a, b = load_representation(path_a), load_representation(path_b)
+    check_compatible(path_a, a, path_b, b)
     return a, b

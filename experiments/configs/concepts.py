@@ -47,7 +47,7 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     c.checkpoint_every = 10
     c.keep = 3
     c.sweep = ml_collections.ConfigDict(
-        {"losses": ("kl", "l1", "l2"), "seeds": (0, 1, 2, 3, 4), "dims": (16,)}
+        {"losses": ("kl", "l1", "l2"), "seeds": (0, 1, 2, 3, 4), "dims": (10,)}
     )
     c.geometry_losses = ("kl", "kl+procrustes", "kl+gram", "kl+cka", "kl+proj_mse")
     c.reproduce = ml_collections.ConfigDict(
