@@ -2,9 +2,10 @@
 representations are not: the counter-examples of arXiv 2602.15438 and 2506.03784.
 
 Each constructor returns ``(f1, g1, f2, g2)`` (embeddings (n, d), unembeddings (K, d),
-logits ``f gᵀ``) as float64 NumPy arrays; :func:`summarise` computes the figures. The
-original papers give the figures, not every coordinate: the constructions below are our
-reconstructions (see experiments/counterexamples.md for how close they come).
+logits ``f gᵀ``) as float64 NumPy arrays; :func:`summarise` computes the figures.
+(a) and (c) follow the constructions in the authors' public code (facts only: angles,
+lengths, noise, seeds; the code here is our own); see experiments/counterexamples.md for
+how close the figures come.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import NamedTuple
 import numpy as np
 
 SWAP_5_6_7_8 = np.array([0, 1, 2, 3, 5, 4, 7, 6])
+SWAPPED_UNEMBEDDING_ANGLES = np.pi / 16 * np.array([0.0, 1.0, 2.0, 3.0, 10.0, 16.0, 20.0, 26.0])
+SWAPPED_INPUT_ANGLES = np.pi / 16 * np.array([0.0, 1.0, 2.0, 3.0, 13.0, 13.0, 23.0, 23.0])
 TABLE1_PERMUTATION = np.array([5, 0, 2, 4, 6, 1, 3])
 
 
@@ -21,21 +24,54 @@ def _circle(angles, lengths):
     return np.stack([lengths * np.cos(angles), lengths * np.sin(angles)], axis=-1)
 
 
-def swapped_unembeddings(scale: float = 20.0, inputs_per_class: int = 25, spread: float = np.pi / 16):
+def swapped_unembeddings(length: float = 5.5, inputs_per_label: int = 500, seed: int = 0):
     """(a) Equal 2-D embeddings; 8 labels; labels 5↔6 and 7↔8 swap unembeddings.
 
-    Labels 1–4 sit on the axes (length ``scale``), labels 5–8 on the diagonals at half
-    that length, ``(±1, ±1)·scale/2``; the inputs lie on the unit circle within ``spread``
-    of the four axes. Labels 5–8 then have probability ~``exp(−scale/2)`` everywhere, so
-    swapping them barely moves the distributions, while the unembeddings change:
-    their canonical correlations are (1, 1/3), m_CCA = 2/3 whatever the scale.
+    The construction of 2602.15438's example (authors' public code: repository
+    bemigini/logit-distance-bounds-rep-sim, examples/small_kl_eq_emb_unemb_not_linear.py):
+    all unembeddings have length ``length`` (5.5); labels 1–4 at angles 0, 1, 2, 3 · π/16,
+    labels 5–8 at 10, 16, 20, 26 · π/16. ``inputs_per_label`` inputs per label (8 groups)
+    at angles 0, 1, 2, 3, 13, 13, 23, 23 · π/16 plus U(−π/256, π/256) jitter, with lengths
+    2 + |N(0, 1)|: inputs of labels 5 and 6 (7 and 8) sit on the bisector of their two
+    unembeddings, so the model gives them ~50/50, and the swap barely changes anything
+    there, while the unembeddings are not linearly related (ρ ≈ 0.704, 0.643; m_CCA ≈ 0.674).
+    Random draws: ``np.random.default_rng(seed)``, the jitter (8, n) first, then the normal
+    (8, n); seed 0 gives the authors' inputs. Labels of the inputs:
+    :func:`swapped_unembeddings_labels`.
     """
-    angles = (np.arange(4)[:, None] * np.pi / 2 + np.linspace(-spread, spread, inputs_per_class)[None]).ravel()
-    f = _circle(angles, np.ones_like(angles))
-    axes = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
-    diagonals = 0.5 * np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
-    g1 = scale * np.concatenate([axes, diagonals])
+    rng = np.random.default_rng(seed)
+    jitter = rng.uniform(-np.pi / 256, np.pi / 256, (8, inputs_per_label))
+    radii = 2.0 + np.abs(rng.standard_normal((8, inputs_per_label)))
+    f = _circle(SWAPPED_INPUT_ANGLES[:, None] + jitter, radii).reshape(-1, 2)
+    g1 = _circle(SWAPPED_UNEMBEDDING_ANGLES, length * np.ones(8))
     return f, g1, f.copy(), g1[SWAP_5_6_7_8]
+
+
+def swapped_unembeddings_labels(inputs_per_label: int = 500) -> np.ndarray:
+    """The label (0-based) of each input of :func:`swapped_unembeddings`, in row order."""
+    return np.repeat(np.arange(8), inputs_per_label)
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def labelled_kl_term(logits_target, logits_other, labels) -> float:
+    """``(1/n) Σ_x p_t(y_x|x) log(p_t(y_x|x) / p_o(y_x|x))``: one term of the KL sum, at
+    each input's own label ``y_x`` (float64 NumPy).
+
+    This is what 2602.15438's example (a) reports as "KL" (its code passes one
+    log-probability per input, that of the input's label, to torch's KLDivLoss with
+    ``reduction="batchmean"``). It is not a divergence (it can be negative), and unlike
+    the full KL it is asymmetric under a label-swapping involution: the example gives
+    0.0020 with model 2 as target and 0.0017 with model 1, while the full KL is 0.0045
+    both ways.
+    """
+    rows = np.arange(len(labels))
+    lt = _log_softmax(np.asarray(logits_target, np.float64))[rows, labels]
+    lo = _log_softmax(np.asarray(logits_other, np.float64))[rows, labels]
+    return float(np.mean(np.exp(lt) * (lt - lo)))
 
 
 def rotation(angle: float) -> np.ndarray:

@@ -55,11 +55,54 @@ def test_llv_rejects_bad_input(rng):
         llv_distance(np.zeros((20, 5)), z, 2)
 
 
-def test_counterexample_a_small_kl_low_unembedding_cca():
-    figures = counterexamples.summarise(*counterexamples.swapped_unembeddings())
-    assert figures.kl_12 < 0.01 and figures.kl_21 < 0.01
-    np.testing.assert_allclose(figures.mean_cca_unembeddings, 2 / 3, atol=1e-5)
-    np.testing.assert_allclose(figures.mean_cca_embeddings, 1.0, atol=1e-5)
+def _np_log_softmax(z):
+    return z - np.log(np.sum(np.exp(z - z.max(1, keepdims=True)), 1, keepdims=True)) - z.max(1, keepdims=True)
+
+
+def _np_canonical_correlations(x, y):
+    qx, _ = np.linalg.qr(x - x.mean(0))
+    qy, _ = np.linalg.qr(y - y.mean(0))
+    return np.linalg.svd(qx.T @ qy, compute_uv=False)
+
+
+def test_counterexample_a_is_the_papers_construction():
+    f1, g1, f2, g2 = counterexamples.swapped_unembeddings()
+    labels = counterexamples.swapped_unembeddings_labels()
+    assert f1.shape == (4000, 2) and labels.shape == (4000,) and np.array_equal(f1, f2)
+    np.testing.assert_allclose(np.linalg.norm(g1, axis=1), 5.5, rtol=1e-12)
+    angles = np.mod(np.arctan2(g1[:, 1], g1[:, 0]), 2 * np.pi) / (np.pi / 16)
+    np.testing.assert_allclose(angles, [0, 1, 2, 3, 10, 16, 20, 26], atol=1e-9)
+    np.testing.assert_array_equal(g2, g1[[0, 1, 2, 3, 5, 4, 7, 6]])
+    # inputs: within π/256 of 0, 1, 2, 3, 13, 13, 23, 23 · π/16, lengths >= 2
+    centre = np.pi / 16 * np.array([0, 1, 2, 3, 13, 13, 23, 23])[labels]
+    offset = np.angle(np.exp(1j * (np.arctan2(f1[:, 1], f1[:, 0]) - centre)))
+    assert np.abs(offset).max() <= np.pi / 256 and np.linalg.norm(f1, axis=1).min() >= 2.0
+
+
+def test_counterexample_a_reproduces_papers_figures():
+    f1, g1, f2, g2 = counterexamples.swapped_unembeddings()
+    labels = counterexamples.swapped_unembeddings_labels()
+    l1, l2 = _np_log_softmax(f1 @ g1.T), _np_log_softmax(f2 @ g2.T)
+    rows = np.arange(len(labels))
+    own1, own2 = l1[rows, labels], l2[rows, labels]
+    ref_target2 = np.mean(np.exp(own2) * (own2 - own1))
+    ref_target1 = np.mean(np.exp(own1) * (own1 - own2))
+    ours = [counterexamples.labelled_kl_term(f2 @ g2.T, f1 @ g1.T, labels),
+            counterexamples.labelled_kl_term(f1 @ g1.T, f2 @ g2.T, labels)]
+    np.testing.assert_allclose(ours, [ref_target2, ref_target1], rtol=1e-10)
+    np.testing.assert_allclose(ours, [0.0020, 0.0017], atol=5e-5)  # the paper's printed figures
+    rho = _np_canonical_correlations(g1, g2)
+    np.testing.assert_allclose(rho.mean(), 0.6737728, atol=1e-6)  # the paper's (scikit-learn) m_CCA
+    full_kl = np.mean(np.sum(np.exp(l1) * (l1 - l2), 1))
+    np.testing.assert_allclose(np.mean(np.sum(np.exp(l2) * (l2 - l1), 1)), full_kl, rtol=1e-10)  # involution
+    with jax.enable_x64(True):
+        figures = counterexamples.summarise(f1, g1, f2, g2)
+    np.testing.assert_allclose([figures.kl_12, figures.kl_21], [full_kl, full_kl], rtol=1e-8)
+    np.testing.assert_allclose(figures.mean_cca_unembeddings, rho.mean(), rtol=1e-8)
+    np.testing.assert_allclose(figures.mean_cca_embeddings, 1.0, atol=1e-8)
+    centred = (l1 - l1.mean(1, keepdims=True)) - (l2 - l2.mean(1, keepdims=True))
+    np.testing.assert_allclose(figures.logit_distance, np.sqrt(np.mean(np.sum(centred**2, 1))), rtol=1e-8)
+    assert full_kl < 0.01 and figures.logit_distance > 10
 
 
 def test_counterexample_b_perfect_cca_different_distributions():
