@@ -3,10 +3,13 @@
 Every check takes a teacher (model 1) and a student (model 2). Each array argument is
 either one model's array or a stack with a leading pair axis; a side whose arrays are
 not stacked is shared by all pairs, and its own work (QR, eigenvalues, log-softmax) is
-done once, before a single compiled ``lax.map`` over the pairs. Results are NamedTuples
+done once, before a single compiled ``lax.map`` over the pairs (a plain loop on CPU,
+``batch_size`` vmapped pairs per step on accelerators). :func:`logit_bounds` runs the
+three logit bounds in one call that shares the per-pair work. Results are NamedTuples
 of arrays (with the pair axis when one was given) holding ``lhs``, ``rhs``, ``holds``,
 ``slack = rhs / lhs`` and the ingredients. ``holds`` allows a rounding margin of
-``1000·eps·(|lhs| + |rhs|)``. The forms and their proofs are in each docstring
+``1000·eps·(|lhs| + |rhs|)`` plus ``(1000·eps)²`` times the scale of the inputs (see
+:func:`_holds`). The forms and their proofs are in each docstring
 (derived for this project from the definitions of arXiv 2602.15438 and 2506.03784).
 """
 
@@ -21,10 +24,9 @@ import numpy as np
 
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
-from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm, upper_factor
+from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
-from repsim_jax.metrics.logit import center_logits, distance_from_raw_factor
 
 
 class CCALogitBound(NamedTuple):
@@ -88,31 +90,53 @@ class LLVSVDBound(NamedTuple):
     input_set: jax.Array
 
 
-def _holds(lhs, rhs):
-    margin = 1e3 * jnp.finfo(jnp.result_type(lhs, rhs)).eps * (jnp.abs(lhs) + jnp.abs(rhs))
-    return lhs <= rhs + margin
+def _holds(lhs, rhs, scale=0.0):
+    """``lhs ≤ rhs`` up to rounding: ``1000·eps·(|lhs| + |rhs|)`` plus ``(1000·eps)²·scale``.
+
+    The second term is for models equal up to rounding: their squared distances are then
+    O(eps²·scale), with ``scale`` the mean squared size of the arrays they come from.
+    """
+    tolerance = 1e3 * jnp.finfo(jnp.result_type(lhs, rhs)).eps
+    return lhs <= rhs + tolerance * (jnp.abs(lhs) + jnp.abs(rhs)) + jnp.square(tolerance) * scale
 
 
 def _slack(lhs, rhs):
     return jnp.where(lhs > 0, rhs / jnp.where(lhs > 0, lhs, 1.0), jnp.inf)
 
 
+def _map(function, xs, batch_size):
+    """``lax.map`` over the pair axis; ``batch_size > 1`` vmaps that many pairs per step."""
+    if batch_size == 1:
+        return jax.lax.map(function, xs)
+    length = jax.tree.leaves(xs)[0].shape[0]
+    return jax.lax.map(function, xs, batch_size=dividing_batch_size(length, batch_size))
+
+
 @functools.partial(jax.jit, static_argnames=("prepare", "pair", "batch_size"))
 def _over_pairs(prepare, pair, teacher, student, extra, batch_size):
-    """``pair(prepare(*teacher), *student, *extra)`` for one pair or mapped over stacked sides."""
+    """``pair(prepare(*teacher, *extra), *student)`` for one pair, or mapped over the stacked side(s).
+
+    An unstacked teacher is prepared once, outside the map, and shared by every pair.
+    """
     t_stacked, s_stacked = teacher[0].ndim == 3, student[0].ndim == 3
     if not (t_stacked or s_stacked):
-        return pair(prepare(*teacher), *student, *extra)
-    batch = dividing_batch_size((teacher if t_stacked else student)[0].shape[0], batch_size)
+        return pair(prepare(*teacher, *extra), *student)
     if not t_stacked:
-        state = prepare(*teacher)
-        return jax.lax.map(lambda s: pair(state, *s, *extra), student, batch_size=batch)
+        state = prepare(*teacher, *extra)
+        return _map(lambda s: pair(state, *s), student, batch_size)
     if not s_stacked:
-        return jax.lax.map(lambda t: pair(prepare(*t), *student, *extra), teacher, batch_size=batch)
-    return jax.lax.map(lambda ts: pair(prepare(*ts[0]), *ts[1], *extra), (teacher, student), batch_size=batch)
-    return jax.lax.map(lambda ts: pair(prepare(*ts[0]), *ts[1], *extra), (teacher, student),
-                       batch_size=dividing_batch_size(teacher[0].shape[0], batch_size))
+        return _map(lambda t: pair(prepare(*t, *extra), *student), teacher, batch_size)
+    return _map(lambda ts: pair(prepare(*ts[0], *extra), *ts[1]), (teacher, student), batch_size)
 
+
+def _pairs(prepare, pair, teacher, student, extra, batch_size):
+    """:func:`_over_pairs` with the default pairs per step: 1 (a plain loop) on CPU, where
+    vmapped steps were slower in every bound measured, and 16 on accelerators."""
+    if batch_size is None:
+        batch_size = 1 if jax.default_backend() == "cpu" else 16
+    elif int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return _over_pairs(prepare, pair, tuple(teacher), tuple(student), extra, int(batch_size))
 
 
 def _side_arrays(side: str, names, arrays):
@@ -138,38 +162,109 @@ def _model(a):
     return a.shape[-2:]
 
 
+# --------------------------------------------------------------------------- teacher basis
+
+
+def _teacher_basis(f):
+    """``Q`` (n × (d+1)), an orthonormal basis of span[1, F] whose first column is ±1/√n,
+    and F's coordinates ``R = QᵀF``; ``Q[:, 1:]`` spans the centred F."""
+    ones = jnp.ones((f.shape[0], 1), f.dtype)
+    basis, factor = jnp.linalg.qr(jnp.concatenate([ones, f], axis=1))
+    return basis, factor[:, 1:]
+
+
+def _split(basis, f):
+    """``F = Q C + E`` with ``E ⟂ Q``: returns ``C = QᵀF`` and ``S = EᵀE``.
+
+    With ``F₁ = Q R``, every ``‖F₁X − F Y‖² = ‖RX − CY‖² + tr(YᵀSY)`` (:func:`_distance_sq`):
+    a student costs two n-row products and one Gram, all matmuls. ``E`` is formed
+    explicitly, so S stays accurate when F lies (almost) in the teacher's span.
+    """
+    coords = matmul(basis.T, f)
+    residual = f - matmul(basis, coords)
+    return coords, matmul(residual.T, residual)
+
+
+def _distance_sq(target, coords, gram, y):
+    """``‖F₁X − F Y‖²`` from ``target = RX`` and :func:`_split`'s ``(C, S)``; batched over leading axes."""
+    return squared_norm(target - matmul(coords, y)) + jnp.sum(y * matmul(gram, y), axis=(-2, -1))
+
+
+def _label_centred(x):
+    """Subtracts the mean over labels (axis -1 for logits, the label rows of an unembedding: use ``.T``)."""
+    return x - jnp.mean(x, axis=-1, keepdims=True)
+
+
 # --------------------------------------------------------------------------- CCA–logit
 
 
 def _cca_teacher(embeddings, logits):
-    basis = jnp.linalg.qr(center_columns(embeddings))[0]
-    centred = center_columns(center_logits(logits, validate=False))
-    n = logits.shape[0]
-    eigenvalues = jnp.square(jnp.linalg.svd(centred, compute_uv=False)) / n
-    residual = squared_norm(centred - matmul(basis, matmul(basis.T, centred))) / n
-    return basis, center_logits(logits, validate=False), eigenvalues, residual
+    basis, _ = _teacher_basis(embeddings)
+    centred = center_columns(_label_centred(logits))
+    eigenvalues = jnp.square(jnp.linalg.svd(centred, compute_uv=False)) / logits.shape[0]
+    span = basis[:, 1:]
+    residual = squared_norm(centred - matmul(span, matmul(span.T, centred))) / logits.shape[0]
+    return basis, logits, eigenvalues, residual
+
+
+def _unexplained(coords, gram):
+    """``1 − ρᵢ²`` ascending (ρ: canonical correlations of the teacher and the centred student),
+    and the student's whitening W (``WᵀF̃ᵀF̃W = I`` on F̃'s range, zero columns off it).
+
+    ``F̃ = Q_c C_c + E`` (``C_c`` the coordinates on the centred teacher span): with
+    ``F̃ᵀF̃ = C_cᵀC_c + S``, the ``1 − ρ²`` are the eigenvalues of ``WᵀSW``; directions
+    outside F̃'s range count as ρ = 0.
+    """
+    covariance = matmul(coords.T, coords) + gram
+    values, vectors = jnp.linalg.eigh(covariance)
+    kept = values > jnp.max(values) * values.shape[0] * jnp.finfo(values.dtype).eps
+    whitening = vectors * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, values, 1.0)), 0.0)
+    unexplained = jnp.linalg.eigvalsh(matmul(whitening.T, matmul(gram, whitening)) + jnp.diag(jnp.where(kept, 0.0, 1.0)))
+    return jnp.clip(unexplained, 0.0, 1.0), whitening
 
 
 def _cca_pair(state, embeddings, logits):
-    basis_t, clr_t, eigenvalues, residual_t = state
+    basis, teacher_logits, eigenvalues, residual_t = state
     n = logits.shape[0]
-    basis_s = jnp.linalg.qr(center_columns(embeddings))[0]
-    rho = jnp.clip(jnp.linalg.svd(matmul(basis_t.T, basis_s), compute_uv=False), 0.0, 1.0)
-    size = max(rho.shape[0], eigenvalues.shape[0])
-    rho = jnp.pad(rho, (0, size - rho.shape[0]))
+    coords, gram = _split(basis, embeddings)
+    unexplained, whitening = _unexplained(coords[1:], gram)
+    unexplained = unexplained[: min(coords.shape[0] - 1, coords.shape[1])]
+    size = max(unexplained.shape[0], eigenvalues.shape[0])
+    weights = jnp.pad(unexplained, (0, size - unexplained.shape[0]), constant_values=1.0)
     lam = jnp.pad(eigenvalues, (0, size - eigenvalues.shape[0]))
-    lhs = jnp.sum((1.0 - jnp.square(rho)) * lam)
-    difference = clr_t - center_logits(logits, validate=False)
+    lhs = jnp.sum(weights * lam)
+    difference = _label_centred(teacher_logits - logits)
     rhs = squared_norm(difference) / n
     middle = squared_norm(center_columns(difference)) / n
-    clr_s = center_columns(center_logits(logits, validate=False))
-    residual_s = squared_norm(clr_s - matmul(basis_s, matmul(basis_s.T, clr_s))) / n
-    holds = _holds(lhs, middle) & _holds(middle, rhs)
+    # ‖(I − P)Z̃‖² = ‖Z̃‖² − ‖WᵀF̃ᵀZ̃‖², with F̃ᵀZ̃ = F̃ᵀZ(I − 11ᵀ/K) as F̃ᵀ1 = 0
+    cross = _label_centred(matmul(center_columns(embeddings).T, logits))
+    total = squared_norm(center_columns(_label_centred(logits)))
+    residual_s = jnp.maximum(total - squared_norm(matmul(whitening.T, cross)), 0.0) / n
+    scale = jnp.sum(eigenvalues) + total / n
+    holds = _holds(lhs, middle, scale) & _holds(middle, rhs, scale)
+    rho = jnp.sqrt(1.0 - weights)
     return CCALogitBound(lhs, middle, rhs, holds, _slack(lhs, rhs), lam, rho, residual_t, residual_s)
 
 
+def _checked_cca(teacher, student):
+    """Validated ``(embeddings, logits)`` of both sides for :func:`cca_logit_bound`."""
+    teacher = _side_arrays("teacher", ("teacher_embeddings", "teacher_logits"), teacher)
+    student = _side_arrays("student", ("student_embeddings", "student_logits"), student)
+    _check_pair_counts(teacher, student)
+    n, (d_t, d_s) = _model(teacher[0])[0], (_model(teacher[0])[1], _model(student[0])[1])
+    if len({_model(a)[0] for a in (*teacher, *student)}) > 1:
+        raise ValueError("row (input) counts differ between the embeddings and logits")
+    if _model(teacher[1])[1] != _model(student[1])[1] or _model(teacher[1])[1] < 2:
+        raise ValueError(f"logits need the same number K >= 2 of labels, got {_model(teacher[1])[1]} "
+                         f"and {_model(student[1])[1]}")
+    if n <= d_t + d_s:
+        raise ValueError(f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every "
+                         "canonical correlation 1")
+    return teacher, student
+
+
 def cca_logit_bound(teacher_embeddings, student_embeddings, teacher_logits, student_logits,
-                    batch_size: int = 16, validate: bool = True) -> CCALogitBound:
+                    batch_size: int | None = None, validate: bool = True) -> CCALogitBound:
     """CCA–logit bound (arXiv 2602.15438, Thm F.1 in centred form), for one or many pairs.
 
         Σᵢ (1 − ρᵢ²) λᵢ  ≤  (1/n) Σ_x ‖(Z̄_t − E Z̄_t) − (Z̄_s − E Z̄_s)‖²  ≤  d²_logit
@@ -191,6 +286,12 @@ def cca_logit_bound(teacher_embeddings, student_embeddings, teacher_logits, stud
     rounding-level. The bound is attained when ``Z̃_s = P_s Z̃_t`` with the top canonical
     directions aligned to the top eigenvectors.
 
+    Computation: the teacher's basis, eigenvalues and residual are computed once; each
+    student costs the products of :func:`_split` and ``F̃_sᵀZ_s``, two d_s × d_s
+    eigen-decompositions (``1 − ρ²`` directly, so it stays accurate for ρ near 1; a
+    rank-deficient student's null directions count as ρ = 0) and elementwise passes over
+    its logits.
+
     Args:
       teacher_embeddings (n, d_t), student_embeddings (n, d_s), teacher_logits (n, K),
         student_logits (n, K); each side may carry a leading pair axis.
@@ -200,68 +301,62 @@ def cca_logit_bound(teacher_embeddings, student_embeddings, teacher_logits, stud
     """
     teacher, student = (teacher_embeddings, teacher_logits), (student_embeddings, student_logits)
     if validate:
-        teacher = _side_arrays("teacher", ("teacher_embeddings", "teacher_logits"), teacher)
-        student = _side_arrays("student", ("student_embeddings", "student_logits"), student)
-        _check_pair_counts(teacher, student)
-        n, (d_t, d_s) = _model(teacher[0])[0], (_model(teacher[0])[1], _model(student[0])[1])
-        if len({_model(a)[0] for a in (*teacher, *student)}) > 1:
-            raise ValueError("row (input) counts differ between the embeddings and logits")
-        if _model(teacher[1])[1] != _model(student[1])[1] or _model(teacher[1])[1] < 2:
-            raise ValueError(f"logits need the same number K >= 2 of labels, got {_model(teacher[1])[1]} "
-                             f"and {_model(student[1])[1]}")
-        if n <= d_t + d_s:
-            raise ValueError(f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every "
-                             "canonical correlation 1")
-    return _over_pairs(_cca_teacher, _cca_pair, tuple(teacher), tuple(student), (), batch_size)
+        teacher, student = _checked_cca(teacher, student)
+    return _pairs(_cca_teacher, _cca_pair, teacher, student, (), batch_size)
 
 
 # --------------------------------------------------------------------------- rep–logit
 
 
-def _rep_teacher(embeddings, unembeddings):
-    basis, factor = jnp.linalg.qr(embeddings)
-    return basis, factor, unembeddings
-
-
-def _joint_factor(basis_t, factor_t, embeddings):
-    """Triangular R of ``[F₁, F₂]`` from the teacher's QR: ``[[R₁₁, Q₁ᵀF₂], [0, R₂₂]]``."""
-    cross = matmul(basis_t.T, embeddings)
-    lower = upper_factor(embeddings - matmul(basis_t, cross))
-    top = jnp.concatenate([factor_t, cross], axis=1)
-    bottom = jnp.concatenate([jnp.zeros((lower.shape[0], factor_t.shape[1]), lower.dtype), lower], axis=1)
-    return jnp.concatenate([top, bottom], axis=0)
-
-
-def _rep_pair(state, f2, g2, pivots, subsets, max_condition):
-    basis, factor_t, g1 = state
-    n, d1 = basis.shape[0], g1.shape[1]
-    factor = _joint_factor(basis, factor_t, f2)
-    logit_sq = distance_from_raw_factor(factor, n, g1, g2, squared=True)
+def _rep_teacher(f1, g1, pivots, subsets, max_condition):
+    basis, factor = _teacher_basis(f1)
     l1 = g1[subsets] - g1[pivots][:, None, None, :]
-    l2 = g2[subsets] - g2[pivots][:, None, None, :]
-    a = jnp.linalg.solve(l1, l2)
-    eye = jnp.broadcast_to(jnp.eye(d1, dtype=f2.dtype), a.shape[:-1] + (d1,))
-    maps = jnp.concatenate([eye, -a], axis=-1)
-    errors = squared_norm(jnp.einsum("ij,pckj->pcik", factor, maps, precision="highest")) / n
-    deltas = jnp.concatenate([l1, -l2], axis=-1)
-    delta_sq = squared_norm(jnp.einsum("ij,pckj->pcik", factor, deltas, precision="highest")) / n
     singular = jnp.linalg.svd(l1, compute_uv=False)
-    inverse_norm_sq = 1.0 / jnp.square(singular[..., -1])
     condition = jnp.sqrt(jnp.sum(jnp.square(singular), -1) * jnp.sum(1.0 / jnp.square(singular), -1))
     included = jnp.isfinite(condition) & (condition <= max_condition)
+    logit_target = matmul(factor, _label_centred(g1.T))
+    delta_target = matmul(factor, jnp.swapaxes(l1, -1, -2))
+    return (basis, factor, logit_target, delta_target, jnp.linalg.inv(l1), 1.0 / jnp.square(singular[..., -1]),
+            included, pivots, subsets)
+
+
+def _rep_pair(state, f2, g2):
+    basis, factor, logit_target, delta_target, inverse, inverse_norm_sq, included, pivots, subsets = state
+    n, d1 = f2.shape[0], factor.shape[1]
+    coords, gram = _split(basis, f2)
+    logit_sq = _distance_sq(logit_target, coords, gram, _label_centred(g2.T)) / n
+    l2_t = jnp.swapaxes(g2[subsets] - g2[pivots][:, None, None, :], -1, -2)
+    maps_t = matmul(l2_t, jnp.swapaxes(inverse, -1, -2))  # Aᵀ = L₂ᵀL₁⁻ᵀ
+    errors = _distance_sq(factor, coords, gram, maps_t) / n
+    subset_rhs = inverse_norm_sq * _distance_sq(delta_target, coords, gram, l2_t) / n
     count = jnp.maximum(jnp.sum(included), 1)
     lhs = jnp.sum(jnp.where(included, errors, 0.0)) / count
     mean_inverse = jnp.sum(jnp.where(included, inverse_norm_sq, 0.0)) / count
     rhs = (d1 + 1) * mean_inverse * logit_sq
-    subset_rhs = inverse_norm_sq * delta_sq
-    subset_holds = jnp.where(included, _holds(errors, subset_rhs), True)
-    holds = _holds(lhs, rhs) & jnp.all(subset_holds)
+    scale = squared_norm(factor) / n
+    subset_holds = jnp.where(included, _holds(errors, subset_rhs, scale), True)
+    holds = _holds(lhs, rhs, scale) & jnp.all(subset_holds)
     return RepLogitBound(lhs, rhs, holds, _slack(lhs, rhs), logit_sq, errors, subset_rhs, subset_holds,
                          inverse_norm_sq, included)
 
 
+def _checked_rep(teacher, student, pivots, subsets, max_condition):
+    """Validated arguments of :func:`rep_logit_bound`."""
+    teacher = _side_arrays("teacher", ("f1", "g1"), teacher)
+    student = _side_arrays("student", ("f2", "g2"), student)
+    _check_pair_counts(teacher, student)
+    (n1, d1), (k1, w1), (n2, d2), (k2, w2) = (_model(a) for a in (*teacher, *student))
+    if n1 != n2 or k1 != k2 or d1 != w1 or d2 != w2:
+        raise ValueError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
+    if k1 < d1 + 1:
+        raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
+    pivots, subsets = _validate_subsets(pivots, subsets, k1, d1)
+    max_condition = _validate.non_negative("max_condition", max_condition)
+    return teacher, student, pivots, subsets, max_condition
+
+
 def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFAULT_MAX_CONDITION,
-                    batch_size: int = 16, validate: bool = True) -> RepLogitBound:
+                    batch_size: int | None = None, validate: bool = True) -> RepLogitBound:
     """d_rep–logit bound (arXiv 2602.15438), per pivot/subset and globally, for one or many pairs.
 
     Per pivot p and subset S (|S| = d₁), with ``L₁ = G₁[S] − G₁[p]``, ``L₂ = G₂[S] − G₂[p]``
@@ -286,42 +381,53 @@ def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFA
     """
     teacher, student = (f1, g1), (f2, g2)
     if validate:
-        teacher = _side_arrays("teacher", ("f1", "g1"), teacher)
-        student = _side_arrays("student", ("f2", "g2"), student)
-        _check_pair_counts(teacher, student)
-        (n1, d1), (k1, w1), (n2, d2), (k2, w2) = (_model(a) for a in (*teacher, *student))
-        if n1 != n2 or k1 != k2 or d1 != w1 or d2 != w2:
-            raise ValueError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
-        if k1 < d1 + 1:
-            raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
-        pivots, subsets = _validate_subsets(pivots, subsets, k1, d1)
-        max_condition = _validate.non_negative("max_condition", max_condition)
-    extra = (pivots, subsets, max_condition)
-    return _over_pairs(_rep_teacher, _rep_pair, tuple(teacher), tuple(student), extra, batch_size)
+        teacher, student, pivots, subsets, max_condition = _checked_rep(teacher, student, pivots, subsets,
+                                                                        max_condition)
+    extra = (pivots, subsets, jnp.asarray(max_condition))
+    return _pairs(_rep_teacher, _rep_pair, teacher, student, extra, batch_size)
+
+
 
 
 # --------------------------------------------------------------------------- KL–logit
 
 
 def _kl_teacher(logits):
-    return (jax.nn.log_softmax(logits, axis=-1),)
+    normaliser = jax.nn.logsumexp(logits, axis=-1)
+    log_p = logits - normaliser[:, None]
+    return logits, jnp.exp(log_p), jnp.min(log_p, axis=-1), normaliser
 
 
 def _kl_pair(state, logits):
-    (log_p,) = state
-    log_q = jax.nn.log_softmax(logits, axis=-1)
-    kl_x = jnp.maximum(jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1), 0.0)
-    lhs_x = jnp.sum(jnp.square(center_logits(log_p - log_q, validate=False)), axis=-1)
-    log_tau_x = jnp.minimum(jnp.min(log_p, axis=-1), jnp.min(log_q, axis=-1))
+    teacher_logits, p, min_log_p, teacher_normaliser = state
+    normaliser = jax.nn.logsumexp(logits, axis=-1)
+    difference = teacher_logits - logits
+    # log p − log q = (Z_p − Z_q) + (lse_q − lse_p), and Σ_y p = 1
+    kl_x = jnp.maximum(jnp.sum(p * difference, axis=-1) + normaliser - teacher_normaliser, 0.0)
+    lhs_x = jnp.sum(jnp.square(_label_centred(difference)), axis=-1)
+    log_tau_x = jnp.minimum(min_log_p, jnp.min(logits, axis=-1) - normaliser)
     rhs_x = jnp.where(kl_x > 0, kl_x * jnp.exp(-2.0 * log_tau_x), 0.0)
     lhs, kl, log_tau = jnp.mean(lhs_x), jnp.mean(kl_x), jnp.min(log_tau_x)
     rhs = jnp.where(kl > 0, kl * jnp.exp(-2.0 * log_tau), 0.0)
-    holds_x = _holds(lhs_x, rhs_x)
-    return KLLogitBound(lhs, rhs, _holds(lhs, rhs), _slack(lhs, rhs), kl, jnp.exp(log_tau), jnp.mean(rhs_x),
+    scale_x = jnp.sum(jnp.square(_label_centred(teacher_logits)) + jnp.square(_label_centred(logits)), axis=-1)
+    holds_x = _holds(lhs_x, rhs_x, scale_x)
+    return KLLogitBound(lhs, rhs, _holds(lhs, rhs, jnp.mean(scale_x)), _slack(lhs, rhs), kl, jnp.exp(log_tau), jnp.mean(rhs_x),
                         jnp.all(holds_x), _slack(lhs, jnp.mean(rhs_x)))
 
 
-def kl_logit_bound(logits_p, logits_q, batch_size: int = 16, validate: bool = True) -> KLLogitBound:
+def _checked_kl(teacher, student):
+    """Validated logits of both sides for :func:`kl_logit_bound`."""
+    teacher = _side_arrays("teacher", ("logits_p",), teacher)
+    student = _side_arrays("student", ("logits_q",), student)
+    _check_pair_counts(teacher, student)
+    if _model(teacher[0]) != _model(student[0]):
+        raise ValueError(f"logit shapes differ: {_model(teacher[0])} and {_model(student[0])}")
+    if _model(teacher[0])[1] < 2:
+        raise ValueError("too few labels: the KL-logit bound needs K >= 2")
+    return teacher, student
+
+
+def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: bool = True) -> KLLogitBound:
     """KL–logit bound: if every probability of both models is ≥ τ, ``d²_logit ≤ KL/τ²``.
 
     Per input, with ``u = log p − log q`` and ``v = p − q`` (``Σ v = 0``):
@@ -338,25 +444,66 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int = 16, validate: bool = Tr
     """
     teacher, student = (logits_p,), (logits_q,)
     if validate:
-        teacher = _side_arrays("teacher", ("logits_p",), teacher)
-        student = _side_arrays("student", ("logits_q",), student)
-        _check_pair_counts(teacher, student)
-        if _model(teacher[0]) != _model(student[0]):
-            raise ValueError(f"logit shapes differ: {_model(teacher[0])} and {_model(student[0])}")
-        if _model(teacher[0])[1] < 2:
-            raise ValueError("too few labels: the KL-logit bound needs K >= 2")
-    return _over_pairs(_kl_teacher, _kl_pair, tuple(teacher), tuple(student), (), batch_size)
+        teacher, student = _checked_kl(teacher, student)
+    return _pairs(_kl_teacher, _kl_pair, teacher, student, (), batch_size)
+
+
+# --------------------------------------------------------------------------- all three
+
+
+class LogitBounds(NamedTuple):
+    """The three logit bounds of one call to :func:`logit_bounds`."""
+
+    cca_logit: CCALogitBound
+    rep_logit: RepLogitBound
+    kl_logit: KLLogitBound
+
+
+def _all_teacher(f1, g1, z1, pivots, subsets, max_condition):
+    return _cca_teacher(f1, z1), _rep_teacher(f1, g1, pivots, subsets, max_condition), _kl_teacher(z1)
+
+
+def _all_pair(state, f2, g2, z2):
+    cca, rep, kl = state
+    return LogitBounds(_cca_pair(cca, f2, z2), _rep_pair(rep, f2, g2), _kl_pair(kl, z2))
+
+
+def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_condition: float = DEFAULT_MAX_CONDITION,
+                 batch_size: int | None = None, validate: bool = True) -> LogitBounds:
+    """:func:`cca_logit_bound`, :func:`rep_logit_bound` and :func:`kl_logit_bound` in one compiled call.
+
+    Same results as the three calls (teacher = model 1), for one or many pairs. Inside one
+    program the teacher's basis and each student's projection :func:`_split` are computed
+    once for the CCA and d_rep bounds (XLA merges the identical expressions), and each
+    pair's logits are read in one loop step for the CCA and KL bounds.
+
+    Args:
+      f1, g1, logits1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
+      f2, g2, logits2: the student's; either side may carry a leading pair axis.
+      pivots, subsets, max_condition: as in :func:`rep_logit_bound`.
+    """
+    teacher, student = (f1, g1, logits1), (f2, g2, logits2)
+    if validate:
+        (f1, g1), (f2, g2), pivots, subsets, max_condition = _checked_rep((f1, g1), (f2, g2), pivots, subsets,
+                                                                          max_condition)
+        (_, logits1), (_, logits2) = _checked_cca((f1, logits1), (f2, logits2))
+        _checked_kl((logits1,), (logits2,))
+        if _model(logits1)[1] != _model(g1)[0]:
+            raise ValueError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
+        teacher, student = (f1, g1, logits1), (f2, g2, logits2)
+    extra = (pivots, subsets, jnp.asarray(max_condition))
+    return _pairs(_all_teacher, _all_pair, teacher, student, extra, batch_size)
 
 
 # --------------------------------------------------------------------------- LLV–SVD
 
 
-def _llv_teacher(f1, g1):
-    return f1, g1
+def _llv_teacher(f1, g1, labels, label_pivot, subsets, input_sets, weight):
+    return f1, g1, labels, label_pivot, subsets, input_sets, weight
 
 
-def _llv_pair(state, f2, g2, labels, label_pivot, subsets, input_sets, weight):
-    f1, g1 = state
+def _llv_pair(state, f2, g2):
+    f1, g1, labels, label_pivot, subsets, input_sets, weight = state
     llv = _llv(matmul(f1, g1.T), matmul(f2, g2.T), labels, label_pivot, input_sets, weight)
     members = labels[jnp.argsort(labels == llv.label_pivot, stable=True)][:-1]
     by_subset = jax.vmap(lambda s: _side(f1, g1, f2, g2, llv.label_pivot, members[s]))(subsets)
@@ -371,7 +518,7 @@ def _llv_pair(state, f2, g2, labels, label_pivot, subsets, input_sets, weight):
 
 
 def llv_svd_bound(f1, g1, f2, g2, subsets, input_sets, labels=None, label_pivot=None,
-                  weight: float = 1e-5, batch_size: int = 16, validate: bool = True) -> LLVSVDBound:
+                  weight: float = 1e-5, batch_size: int | None = None, validate: bool = True) -> LLVSVDBound:
     """``d_SVD ≤ 2·M·d_LLV`` (arXiv 2506.03784), with the sharper ``d_SVD ≤ min(1, 2·max(T₁,T₂)²)``.
 
     d_LLV and d_SVD are those of :mod:`repsim_jax.metrics.llv` on the logits ``F Gᵀ``:
@@ -411,4 +558,4 @@ def llv_svd_bound(f1, g1, f2, g2, subsets, input_sets, labels=None, label_pivot=
             raise ValueError(f"label_pivot {label_pivot} is not in the label set")
         weight = _validate.non_negative("weight", weight)
     extra = (labels, label_pivot, subsets, input_sets, weight)
-    return _over_pairs(_llv_teacher, _llv_pair, tuple(teacher), tuple(student), extra, batch_size)
+    return _pairs(_llv_teacher, _llv_pair, teacher, student, extra, batch_size)

@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul
+from repsim_jax.metrics._linalg import center_columns, matmul
 from repsim_jax.metrics._linalg import upper_factor
-from repsim_jax.metrics.moments import Moments, from_data
+from repsim_jax.metrics.moments import Moments
 
 
 def _whitener(block: jax.Array, ridge) -> tuple[jax.Array, jax.Array]:
@@ -51,7 +51,17 @@ def _relative_pivot(factor):
 
 @jax.jit
 def _canonical_correlations(x, y, ridge):
-    return _correlations_from_factor(from_data(x, y).factor, x.shape[1], ridge)
+    """The factor form with ``X̃ = QₓRₓ``: ``cross = (RₓLₓ⁻¹)ᵀ Qₓᵀ (ỸL_y⁻¹)``.
+
+    Whitening Ỹ from its own factor (not from the joint factor of ``[X̃, Ỹ]``) keeps the
+    gradient finite when Ỹ lies in the span of X̃: the joint factor is then singular and
+    its QR derivative divides by its zero diagonal.
+    """
+    basis, r_x = jnp.linalg.qr(center_columns(x))
+    whitened_x, factor_x = _whitener(r_x, ridge)
+    whitened_y, factor_y = _whitener(center_columns(y), ridge)
+    rho = jnp.clip(jnp.linalg.svd(matmul(whitened_x.T, matmul(basis.T, whitened_y)), compute_uv=False), 0.0, 1.0)
+    return rho, jnp.minimum(_relative_pivot(factor_x), _relative_pivot(factor_y))
 
 
 @jax.jit

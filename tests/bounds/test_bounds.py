@@ -128,3 +128,70 @@ def test_bad_input_raises_clear_value_error(rng, call, message):
     f, g = rng.normal(size=(40, 3)), rng.normal(size=(7, 3))
     with pytest.raises(ValueError, match=message):
         call(f, g)
+
+
+def test_logit_bounds_equal_the_three_calls(rng):
+    pairs = [random_pair(np.random.default_rng(s), 60, 7, 3, 2) for s in range(3)]
+    f1, g1 = pairs[0][:2]
+    f2s, g2s = np.stack([p[2] for p in pairs]), np.stack([p[3] for p in pairs])
+    z1, z2s = f1 @ g1.T + 0.2, np.einsum("pnd,pkd->pnk", f2s, g2s)
+    pivots, subsets = sample_pivot_subsets(jax.random.key(2), 7, 3, 2, 3)
+    with jax.enable_x64(True):
+        combined = bounds.logit_bounds(f1, g1, z1, f2s, g2s, z2s, pivots, subsets, batch_size=3)
+        separate = (bounds.cca_logit_bound(f1, f2s, z1, z2s), bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets),
+                    bounds.kl_logit_bound(z1, z2s))
+    for many, each in zip(combined, separate):
+        for a, b in zip(many, each):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_cca_bound_counts_a_repeated_student_column_once():
+    """A rank-deficient student (a column repeated) has the canonical correlations of its
+    distinct columns: the bound equals the one for the single column."""
+    rng = np.random.default_rng(5)
+    f1, g1, f2, g2 = random_pair(rng, 80, 6, 3, 1, 0.4)
+    z1, z2 = f1 @ g1.T, f2 @ g2.T
+    with jax.enable_x64(True):
+        single = bounds.cca_logit_bound(f1, f2, z1, z2)
+        repeated = bounds.cca_logit_bound(f1, np.concatenate([f2, f2], axis=1), z1, z2)
+    lhs, middle, rhs = reference.cca_logit(f1, f2, z1, z2)
+    np.testing.assert_allclose([repeated.lhs, repeated.middle, repeated.rhs], [lhs, middle, rhs], rtol=1e-9)
+    np.testing.assert_allclose(repeated.correlations[:1], single.correlations[:1], rtol=1e-9)
+    np.testing.assert_allclose(repeated.correlations[1], 0.0, atol=1e-6)
+
+
+def test_float32_bounds_of_an_exactly_equivalent_student():
+    """Student = invertible linear map of the teacher (same logits): every lhs and rhs is
+    rounding-level against the scale of the data, and every check holds."""
+    rng = np.random.default_rng(6)
+    f1, g1 = rng.normal(size=(400, 3)), rng.normal(size=(9, 3))
+    mix = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    f2, g2 = f1 @ mix, g1 @ np.linalg.inv(mix).T
+    f1, g1, f2, g2 = (a.astype(np.float32) for a in (f1, g1, f2, g2))
+    pivots, subsets = sample_pivot_subsets(jax.random.key(4), 9, 3, 3, 3)
+    result = bounds.logit_bounds(f1, g1, f1 @ g1.T, f2, g2, f2 @ g2.T, pivots, subsets)
+    scale = float(np.mean(np.sum(f1**2, 1)))
+    assert all(bool(r.holds) for r in result)
+    assert float(result.rep_logit.lhs) < 1e-5 * scale and float(result.cca_logit.lhs) < 1e-4 * scale
+    assert float(result.kl_logit.kl) < 1e-5
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_logits_are_named(rng, bad):
+    f, g = rng.normal(size=(40, 3)), rng.normal(size=(7, 3))
+    z = f @ g.T
+    z[3, 2] = bad
+    with pytest.raises(ValueError, match="logits_q contains NaN or Inf"):
+        bounds.kl_logit_bound(f @ g.T, z)
+
+
+def test_batch_sizes_give_the_same_bounds(rng):
+    f1, g1, f2, g2 = random_pair(rng, 50, 6, 2, 2)
+    stack = np.stack([f2, 2 * f2, f2 + 1, -f2, f2 * 0.5])
+    pivots, subsets = sample_pivot_subsets(jax.random.key(1), 6, 2, 2, 2)
+    with jax.enable_x64(True):
+        one, three = (bounds.rep_logit_bound(f1, g1, stack, np.stack([g2] * 5), pivots, subsets, batch_size=b)
+                      for b in (1, 3))
+    np.testing.assert_allclose(one.lhs, three.lhs, rtol=1e-12)
+    with pytest.raises(ValueError, match="batch_size"):
+        bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T, batch_size=0)
