@@ -459,23 +459,14 @@ class LogitBounds(NamedTuple):
     kl_logit: KLLogitBound
 
 
-def _all_teacher(f1, g1, z1, pivots, subsets, max_condition):
-    return _cca_teacher(f1, z1), _rep_teacher(f1, g1, pivots, subsets, max_condition), _kl_teacher(z1)
-
-
-def _all_pair(state, f2, g2, z2):
-    cca, rep, kl = state
-    return LogitBounds(_cca_pair(cca, f2, z2), _rep_pair(rep, f2, g2), _kl_pair(kl, z2))
-
-
 def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_condition: float = DEFAULT_MAX_CONDITION,
                  batch_size: int | None = None, validate: bool = True) -> LogitBounds:
     """:func:`cca_logit_bound`, :func:`rep_logit_bound` and :func:`kl_logit_bound` in one compiled call.
 
-    Same results as the three calls (teacher = model 1), for one or many pairs. Inside one
-    program the teacher's basis and each student's projection :func:`_split` are computed
-    once for the CCA and d_rep bounds (XLA merges the identical expressions), and each
-    pair's logits are read in one loop step for the CCA and KL bounds.
+    Same results as the three calls (teacher = model 1), for one or many pairs, with the
+    inputs validated once. Each bound keeps its own compiled map: fusing the three loop
+    bodies into one program (so that the CCA and d_rep bounds share :func:`_split`) was
+    measured 24% slower on XLA:CPU (8.8 vs 7.1 s for 1,000 pairs).
 
     Args:
       f1, g1, logits1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
@@ -491,8 +482,11 @@ def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_conditio
         if _model(logits1)[1] != _model(g1)[0]:
             raise ValueError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
         teacher, student = (f1, g1, logits1), (f2, g2, logits2)
-    extra = (pivots, subsets, jnp.asarray(max_condition))
-    return _pairs(_all_teacher, _all_pair, teacher, student, extra, batch_size)
+    (f1, g1, logits1), (f2, g2, logits2) = teacher, student
+    return LogitBounds(
+        _pairs(_cca_teacher, _cca_pair, (f1, logits1), (f2, logits2), (), batch_size),
+        _pairs(_rep_teacher, _rep_pair, (f1, g1), (f2, g2), (pivots, subsets, jnp.asarray(max_condition)), batch_size),
+        _pairs(_kl_teacher, _kl_pair, (logits1,), (logits2,), (), batch_size))
 
 
 # --------------------------------------------------------------------------- LLV–SVD
