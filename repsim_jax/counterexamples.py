@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import log_softmax
 
 SWAP_5_6_7_8 = np.array([0, 1, 2, 3, 5, 4, 7, 6])
 SWAPPED_UNEMBEDDING_ANGLES = np.pi / 16 * np.array([0.0, 1.0, 2.0, 3.0, 10.0, 16.0, 20.0, 26.0])
@@ -52,11 +53,6 @@ def swapped_unembeddings_labels(inputs_per_label: int = 500) -> np.ndarray:
     return np.repeat(np.arange(8), inputs_per_label)
 
 
-def _log_softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def labelled_kl_term(logits_target, logits_other, labels) -> float:
     """``(1/n) Σ_x p_t(y_x|x) log(p_t(y_x|x) / p_o(y_x|x))``: one term of the KL sum, at
     each input's own label ``y_x`` (float64 NumPy).
@@ -69,8 +65,8 @@ def labelled_kl_term(logits_target, logits_other, labels) -> float:
     both ways.
     """
     rows = np.arange(len(labels))
-    lt = _log_softmax(np.asarray(logits_target, np.float64))[rows, labels]
-    lo = _log_softmax(np.asarray(logits_other, np.float64))[rows, labels]
+    lt = log_softmax(np.asarray(logits_target, np.float64), axis=1)[rows, labels]
+    lo = log_softmax(np.asarray(logits_other, np.float64), axis=1)[rows, labels]
     return float(np.mean(np.exp(lt) * (lt - lo)))
 
 

@@ -39,7 +39,11 @@ def _correlations_from_factor(factor, dx, ridge):
     x_block = factor[:, :dx]
     whitened_x, factor_x = _whitener(x_block, ridge)
     whitened_y, factor_y = _whitener(factor[:, dx:], ridge)
-    cross = matmul(whitened_x.T, whitened_y)
+    return _correlations(matmul(whitened_x.T, whitened_y), factor_x, factor_y)
+
+
+def _correlations(cross, factor_x, factor_y):
+    """ρ = singular values of the whitened cross product, and the smaller relative pivot."""
     rho = jnp.clip(jnp.linalg.svd(cross, compute_uv=False), 0.0, 1.0)
     return rho, jnp.minimum(_relative_pivot(factor_x), _relative_pivot(factor_y))
 
@@ -60,8 +64,7 @@ def _canonical_correlations(x, y, ridge):
     basis, r_x = jnp.linalg.qr(center_columns(x))
     whitened_x, factor_x = _whitener(r_x, ridge)
     whitened_y, factor_y = _whitener(center_columns(y), ridge)
-    rho = jnp.clip(jnp.linalg.svd(matmul(whitened_x.T, matmul(basis.T, whitened_y)), compute_uv=False), 0.0, 1.0)
-    return rho, jnp.minimum(_relative_pivot(factor_x), _relative_pivot(factor_y))
+    return _correlations(matmul(whitened_x.T, matmul(basis.T, whitened_y)), factor_x, factor_y)
 
 
 @jax.jit
