@@ -173,15 +173,18 @@ def _plot(rows, path):
 
     fig, axes = plt.subplots(1, len(NAMES), figsize=(4.2 * len(NAMES), 4))
     for ax, name in zip(axes, NAMES):
-        points = [(r[name]["lhs"], r[name]["rhs"]) for r in rows
-                  if name in r and all(isinstance(v, float) and v > 0 for v in (r[name]["lhs"], r[name]["rhs"]))]
+        checked = [(r[name]["lhs"], r[name]["rhs"]) for r in rows if name in r]
+        points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
+        if len(points) < len(checked):
+            ax.text(0.5, 0.5, f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs = inf",
+                    transform=ax.transAxes, ha="center", va="center")
         if points:
             lhs, rhs = np.array(points).T
             ax.loglog(lhs, rhs, "o", ms=4)
             low, high = min(lhs.min(), rhs.min()), max(lhs.max(), rhs.max())
             ax.loglog([low, high], [low, high], "k--", lw=1, label="y = x")
             ax.legend()
-        ax.set_title(f"{name} ({len(points)} pairs)")
+        ax.set_title(f"{name} ({len(points)} of {len(checked)} pairs drawn)")
         ax.set_xlabel("lhs")
         ax.set_ylabel("rhs")
     fig.tight_layout()
