@@ -2,11 +2,12 @@
 
 Prepares a local ArrayRecord TFDS set of random CIFAR-shaped images (32x32x3
 uint8, through ``tfds.data_source`` as for real CIFAR, minus PNG decoding), times
-``ImageLoader`` at global batch 128 with augmentation on and off, and times a
-jitted forward+backward+SGD step of a small CNN (defined here) and of the
-project's CIFAR ResNet-18 on the same batch shape. Reports images/s and the ratio
-pipeline ÷ step (> 1: the pipeline keeps up). Writes the "Data pipeline (issue 4)"
-section of benchmarks/RESULTS.md.
+``read_split`` (the whole split into memory, as training reads it), ``ImageLoader``
+at global batch 128 keeping uint8 and normalising to float32, the jitted in-graph
+``crop_flip`` on a batch, and a jitted forward+backward+SGD step of a small CNN
+(defined here) and of the project's CIFAR ResNet-18 on the same batch shape.
+Reports images/s and the ratio loader (uint8) ÷ step (> 1: the loader keeps up).
+Writes the "Data pipeline (issue 4)" section of benchmarks/RESULTS.md.
 
 Run: ``python benchmarks/bench_data.py [--examples 10000] [--batches 40] [--no-write]``
 """
@@ -27,7 +28,7 @@ import numpy as np
 import optax
 import tensorflow_datasets as tfds
 
-from repsim_jax.data import DATASETS, ImageLoader
+from repsim_jax.data import DATASETS, ImageLoader, crop_flip, read_split
 
 BATCH = 128
 SECTION = "## Data pipeline (issue 4)"
@@ -94,17 +95,36 @@ def prepare_source(data_dir: str, num_examples: int):
     return builder.as_data_source(split="train")
 
 
-def pipeline_rate(source, augment: bool, batches: int) -> float:
-    """Images/s of ``ImageLoader`` (shuffled, CIFAR-normalised) over ``batches`` batches."""
+def read_rate(source) -> float:
+    """Images/s of ``read_split`` over the whole split (uint8, in order)."""
+    start = time.perf_counter()
+    read_split(source)
+    return len(source) / (time.perf_counter() - start)
+
+
+def pipeline_rate(source, normalise: bool, batches: int) -> float:
+    """Images/s of a shuffled ``ImageLoader`` over ``batches`` batches, uint8 or normalised."""
     spec = DATASETS["cifar10"]
-    loader = ImageLoader(source, batch_size=BATCH, mean=spec.mean, std=spec.std, shuffle=True,
-                         drop_remainder=True, augment=augment, seed=0,
-                         process_index=0, process_count=1)
+    stats = dict(mean=spec.mean, std=spec.std) if normalise else {}
+    loader = ImageLoader(source, batch_size=BATCH, **stats, shuffle=True, drop_remainder=True,
+                         seed=0, process_index=0, process_count=1)
     next(loader)
     start = time.perf_counter()
     for _ in range(batches):
         next(loader)
     return batches * BATCH / (time.perf_counter() - start)
+
+
+def crop_flip_rate(steps: int) -> float:
+    """Images/s of the jitted ``crop_flip`` on a float32 batch of 128 (after compilation)."""
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(BATCH, 32, 32, 3)), jnp.float32)
+    augment = jax.jit(crop_flip)
+    jax.block_until_ready(augment(jax.random.key(0), x))
+    start = time.perf_counter()
+    for i in range(steps):
+        out = augment(jax.random.key(i), x)
+    jax.block_until_ready(out)
+    return steps * BATCH / (time.perf_counter() - start)
 
 
 def step_rate(model: nn.Module, steps: int) -> float:
@@ -142,20 +162,26 @@ def machine() -> str:
             f"the end {os.getloadavg()[0]:.1f} (other jobs share the CPUs)")
 
 
+LOADER = "ImageLoader, uint8 (no mean/std)"
+
+
 def report(rates: dict[str, float], steps: dict[str, float], args) -> str:
     lines = [SECTION, "",
              f"Machine: {machine()}.",
              f"Data: {args.examples} random 32x32x3 uint8 images in a local ArrayRecord TFDS set, "
-             f"read through `tfds.data_source` + `ImageLoader` (shuffle, CIFAR normalisation), "
-             f"global batch {BATCH}, {args.batches} timed batches; step: jitted forward+backward+SGD, "
-             f"{args.steps} timed steps after compilation.",
+             f"read through `tfds.data_source`: `read_split` (whole split, in order) and a shuffled "
+             f"`ImageLoader` at global batch {BATCH}, {args.batches} timed batches; `crop_flip`: "
+             f"jitted, in-graph, {args.steps * 10} timed float32 batches of {BATCH}; step: jitted "
+             f"forward+backward+SGD, {args.steps} timed steps after compilation.",
              "", "| pipeline | images/s |", "|---|---:|"]
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in rates.items()]
-    lines += ["", "| train step (batch 128) | images/s | pipeline (augment on) ÷ step |", "|---|---:|---:|"]
-    lines += [f"| {name} | {rate:,.0f} | {rates['augment on'] / rate:.1f} |" for name, rate in steps.items()]
-    lines += ["", "A ratio above 1 means the single-threaded pipeline outpaces the step on this "
+    lines += ["", f"| train step (batch 128) | images/s | {LOADER} ÷ step |", "|---|---:|---:|"]
+    lines += [f"| {name} | {rate:,.0f} | {rates[LOADER] / rate:.1f} |" for name, rate in steps.items()]
+    lines += ["", "A ratio above 1 means the single-threaded loader outpaces the step on this "
               "machine (the CPU is shared by both here, so in training they also compete). "
-              "Real CIFAR adds PNG decoding per image (Pillow) on top of these numbers.",
+              "Training reads each split once with `read_split` and then batches, normalises "
+              "and crops/flips in-graph; the loader rates bound streaming use. Real CIFAR adds "
+              "PNG decoding per image (Pillow) on top of these numbers.",
               "", f"Rerun: `python benchmarks/bench_data.py --examples {args.examples} "
               f"--batches {args.batches} --steps {args.steps}`", ""]
     return "\n".join(lines)
@@ -183,8 +209,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         source = prepare_source(data_dir, args.examples)
-        rates = {f"augment {'on' if aug else 'off'}": pipeline_rate(source, aug, args.batches)
-                 for aug in (True, False)}
+        rates = {"read_split, uint8 (whole split)": read_rate(source),
+                 LOADER: pipeline_rate(source, False, args.batches),
+                 "ImageLoader, float32 normalised": pipeline_rate(source, True, args.batches)}
+    rates["crop_flip, jitted (in-graph)"] = crop_flip_rate(args.steps * 10)
     steps = {"small CNN (benchmarks/bench_data.py)": step_rate(SmallCNN(), args.steps)}
     if not args.no_resnet:
         steps["ResNet-18 (repsim_jax.models)"] = step_rate(resnet18(), args.steps)

@@ -8,21 +8,27 @@ e.g. Colab)::
 then ``load_image_dataset("cifar10", "train", batch_size=128, data_dir=DIR)``.
 ``sklearn_digits`` and ``concept_shapes`` need no preparation: they are built on
 first use under ``$REPSIM_JAX_DATA_DIR`` (default ``~/.cache/repsim_jax``).
+
+Training reads a whole set into memory with ``load_dataset(config.data)``; every
+split goes through the same :class:`ImageLoader` (in-memory arrays via
+:class:`ArraySource`), and crop + flip is applied in-graph by :func:`crop_flip`.
 """
 
-from repsim_jax.data.augment import random_crop_flip
+from repsim_jax.data.augment import crop_flip
 from repsim_jax.data.concepts import (
     CONCEPT_NAMES,
     class_from_concepts,
     generate_concept_shapes,
 )
-from repsim_jax.data.loader import ImageLoader
+from repsim_jax.data.dataset import Dataset, load_dataset
+from repsim_jax.data.loader import ImageLoader, read_split
 from repsim_jax.data.local import (
     ConceptShapes,
     SklearnDigits,
     concept_shapes_config,
     default_data_dir,
 )
+from repsim_jax.data.sources import ArraySource
 from repsim_jax.data.spiral_plot import plot_spirals
 from repsim_jax.data.splits import stratified_split
 from repsim_jax.data.synthetic import (
@@ -36,22 +42,26 @@ from repsim_jax.data.tfds import DATASETS, DatasetSpec, load_image_dataset, open
 
 __all__ = [
     "CONCEPT_NAMES",
-    "ConceptShapes",
     "DATASETS",
+    "MODALITIES",
+    "ArraySource",
+    "ConceptShapes",
+    "Dataset",
     "DatasetSpec",
     "ImageLoader",
-    "MODALITIES",
     "SklearnDigits",
     "SpiralSplits",
     "class_from_concepts",
     "concept_shapes_config",
+    "crop_flip",
     "default_data_dir",
     "generate_concept_shapes",
+    "load_dataset",
     "load_image_dataset",
     "make_spirals",
     "open_source",
     "plot_spirals",
-    "random_crop_flip",
+    "read_split",
     "ring_mask",
     "spiral_splits",
     "stratified_split",

@@ -1,8 +1,9 @@
 """A resumable, seeded, host-sliced NumPy batch iterator over a random-access source.
 
 The source is anything with ``len`` and ``source[i]`` returning a feature dict
-(a ``tfds.data_source``, or a list of dicts); ``source.__getitems__(indices)`` is
-used when it works (ArrayRecord reads a batch at once).
+(a ``tfds.data_source``, an :class:`repsim_jax.data.sources.ArraySource`, or a list
+of dicts); ``source.__getitems__(indices)`` is used when it works (ArrayRecord reads
+a batch at once).
 
 Order: epoch e visits ``np.random.default_rng([seed, e]).permutation(n)`` (or
 ``0..n−1`` without shuffling) in consecutive global batches of ``batch_size``;
@@ -13,8 +14,10 @@ that together cover every global batch. The iterator state is
 plain ints, JSON-able (e.g. ``ocp.args.JsonSave``); a loader built with the same
 arguments and ``restore(state)`` yields exactly the batches that would have come next.
 
-Batches: ``{"image": float32 (B, H, W, C) = (pixel − mean) / std, "label": int32 (B,),
-<extra>: int32 (B, k)}``.
+Batches: ``{"image": (B, ...), "label": int32 (B,), <extra>: int32 (B, k)}``; "image"
+is float32 ``(pixel − mean) / std`` when mean/std are given, else the records' own
+dtype (e.g. uint8, for in-graph normalisation). Batches are not augmented: training
+applies :func:`repsim_jax.data.augment.crop_flip` in-graph.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ from typing import Any
 
 import jax
 import numpy as np
-
-from repsim_jax.data.augment import random_crop_flip
 
 STATE_KEYS = ("seed", "epoch", "position")
 
@@ -54,27 +55,26 @@ class ImageLoader:
         source: Any,
         *,
         batch_size: int,
-        mean: Sequence[float],
-        std: Sequence[float],
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
         label_key: str = "label",
         extra_keys: Mapping[str, Sequence[str]] | None = None,
         shuffle: bool = False,
         drop_remainder: bool = False,
-        augment: bool = False,
         seed: int = 0,
         num_epochs: int | None = None,
         process_index: int | None = None,
         process_count: int | None = None,
     ):
         """Args:
-          source: random-access source of feature dicts with key ``"image"`` (uint8 HWC).
+          source: random-access source of feature dicts with key ``"image"``.
           batch_size: GLOBAL batch size, divisible by ``process_count``.
-          mean, std: per-channel normalisation constants in pixel units.
+          mean, std: per-channel normalisation constants in pixel units, both or
+            neither; None keeps the images as stored.
           label_key: feature holding the integer class.
           extra_keys: output key → feature keys concatenated into an int32 (B, k) array.
-          shuffle, drop_remainder, augment: see the module docstring and
-            :func:`repsim_jax.data.augment.random_crop_flip`.
-          seed: non-negative int seeding shuffling and augmentation.
+          shuffle, drop_remainder: see the module docstring.
+          seed: non-negative int seeding the shuffle.
           num_epochs: stop after this many epochs; None repeats forever.
           process_index, process_count: this host's slot; default ``jax.process_index()``
             and ``jax.process_count()``.
@@ -83,10 +83,12 @@ class ImageLoader:
         self.process_count = jax.process_count() if process_count is None else process_count
         _check_layout(batch_size, self.process_index, self.process_count)
         self.source, self.batch_size, self.num_examples = source, batch_size, len(source)
-        self.mean = np.asarray(mean, np.float32)
-        self.std = np.asarray(std, np.float32)
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std, or neither")
+        self.mean = None if mean is None else np.asarray(mean, np.float32)
+        self.std = None if std is None else np.asarray(std, np.float32)
         self.label_key, self.extra_keys = label_key, dict(extra_keys or {})
-        self.shuffle, self.drop_remainder, self.augment = shuffle, drop_remainder, augment
+        self.shuffle, self.drop_remainder = shuffle, drop_remainder
         self.num_epochs = num_epochs
         full, partial = divmod(self.num_examples, batch_size)
         self.steps_per_epoch = full + (1 if partial and not drop_remainder else 0)
@@ -118,7 +120,7 @@ class ImageLoader:
         start = self._position * self.batch_size
         global_indices = self._epoch_order()[start : start + self.batch_size]
         local = np.array_split(global_indices, self.process_count)[self.process_index]
-        batch = self._load(local, self._epoch)
+        batch = self._load(local)
         self._position += 1
         if self._position == self.steps_per_epoch:
             self._epoch, self._position = self._epoch + 1, 0
@@ -133,17 +135,17 @@ class ImageLoader:
             self._order_cache = ((self._seed, self._epoch), order)
         return self._order_cache[1]
 
-    def _load(self, indices: np.ndarray, epoch: int) -> dict[str, np.ndarray]:
-        """Read, augment, normalise and collate the records at ``indices``."""
+    def _load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Read, normalise (if mean/std were given) and collate the records at ``indices``."""
         # An empty host slice (last partial batch smaller than process_count) still
         # needs the feature shapes: read one record and keep zero rows of it.
         records = read_records(self.source, indices if indices.size else np.zeros(1, np.int64))
         rows = indices.size
         images = np.stack([np.asarray(r["image"]) for r in records])[:rows]
-        if self.augment:
-            images = random_crop_flip(images, self._seed, epoch, indices)
+        if self.mean is not None:
+            images = (images.astype(np.float32) - self.mean) / self.std
         batch = {
-            "image": (images.astype(np.float32) - self.mean) / self.std,
+            "image": images,
             "label": np.asarray([r[self.label_key] for r in records], np.int32)[:rows],
         }
         for out_key, keys in self.extra_keys.items():
@@ -161,3 +163,22 @@ def _check_layout(batch_size: int, process_index: int, process_count: int) -> No
         raise ValueError(f"need 0 <= process_index < process_count, got {process_index}, {process_count}")
     if batch_size % process_count:
         raise ValueError(f"global batch_size {batch_size} is not divisible by process_count {process_count}")
+
+
+def read_split(
+    source: Any,
+    count: int = 0,
+    *,
+    label_key: str = "label",
+    extra_keys: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Records ``0 .. n−1`` of ``source`` as one batch, images in their stored dtype.
+
+    ``n = min(count, len(source))``, or ``len(source)`` when ``count`` is 0. This is
+    the first batch of an unshuffled single-host :class:`ImageLoader` pass with batch
+    size n and no mean/std, so in-memory splits are read by the same loader as batches.
+    """
+    n = min(count, len(source)) if count else len(source)
+    loader = ImageLoader(source, batch_size=n, label_key=label_key, extra_keys=extra_keys,
+                         num_epochs=1, process_index=0, process_count=1)
+    return next(loader)

@@ -39,7 +39,7 @@ class DatasetSpec:
 
     ``mean``/``std`` are per-channel constants in pixel units (image = (pixel −
     mean)/std); ``extra_keys`` maps an output key to the features concatenated
-    into it; ``augment`` is the default for training (CIFAR crop + flip).
+    into it; ``local`` sets are built on first use (:mod:`repsim_jax.data.local`).
     """
 
     splits: tuple[str, ...]
@@ -48,7 +48,6 @@ class DatasetSpec:
     std: tuple[float, ...]
     label_key: str = "label"
     extra_keys: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    augment: bool = False
     local: bool = False
 
 
@@ -59,9 +58,9 @@ _SHAPES3D_FACTORS = ("label_floor_hue", "label_wall_hue", "label_object_hue", "l
 DATASETS: dict[str, DatasetSpec] = {
     # Per-channel train-set statistics as commonly quoted for each set.
     "cifar10": DatasetSpec(("train", "test"), 10, _unit(0.4914, 0.4822, 0.4465),
-                           _unit(0.2470, 0.2435, 0.2616), augment=True),
+                           _unit(0.2470, 0.2435, 0.2616)),
     "cifar100": DatasetSpec(("train", "test"), 100, _unit(0.5071, 0.4865, 0.4409),
-                            _unit(0.2673, 0.2564, 0.2762), augment=True),
+                            _unit(0.2673, 0.2564, 0.2762)),
     "mnist": DatasetSpec(("train", "test"), 10, _unit(0.1307), _unit(0.3081)),
     "fashion_mnist": DatasetSpec(("train", "test"), 10, _unit(0.2860), _unit(0.3530)),
     # dsprites pixels are 0/1 and are left as they are; shapes3d is mapped to [-1, 1].
@@ -137,7 +136,6 @@ def load_image_dataset(
     training: bool | None = None,
     shuffle: bool | None = None,
     drop_remainder: bool | None = None,
-    augment: bool | None = None,
     seed: int = 0,
     num_epochs: int | None = None,
     process_index: int | None = None,
@@ -147,9 +145,9 @@ def load_image_dataset(
     """An :class:`ImageLoader` over ``name``/``split`` (the single entry for all sets).
 
     ``training`` (default: the split starts with ``"train"``) sets the defaults
-    ``shuffle=True, drop_remainder=True, augment=<the set's default>``; for
-    evaluation all three default to False. Batches are dicts ``{"image": float32
-    (B, H, W, C), "label": int32 (B,)}`` plus ``"concepts"`` (concept_shapes, binary)
+    ``shuffle=True, drop_remainder=True``; for evaluation both default to False.
+    Batches are dicts ``{"image": float32 (B, H, W, C) normalised with the set's
+    mean/std, "label": int32 (B,)}`` plus ``"concepts"`` (concept_shapes, binary)
     or ``"factors"`` (dsprites, shapes3d: latent factor class indices), int32 (B, k).
     ``batch_size`` is global; each host gets ``batch_size / process_count`` rows.
     """
@@ -165,7 +163,6 @@ def load_image_dataset(
         extra_keys=spec.extra_keys,
         shuffle=training if shuffle is None else shuffle,
         drop_remainder=training if drop_remainder is None else drop_remainder,
-        augment=(training and spec.augment) if augment is None else augment,
         seed=seed,
         num_epochs=num_epochs,
         process_index=process_index,

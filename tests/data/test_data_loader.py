@@ -1,41 +1,11 @@
-"""ImageLoader over an in-memory source; crop/flip against a per-example reference."""
+"""ImageLoader over in-memory sources: order, normalisation, host slices, exact resume."""
 
 import json
 
 import numpy as np
 import pytest
 
-from repsim_jax.data import ImageLoader, random_crop_flip
-
-_M64 = (1 << 64) - 1
-
-
-def _mix(z):
-    """SplitMix64 on Python ints, written out independently of the package."""
-    z = (z + 0x9E3779B97F4A7C15) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
-
-
-def _reference_crop_flip(image, seed, epoch, index, pad=4):
-    h = _mix(_mix(_mix(seed) ^ epoch) ^ index)
-    dy, dx, flip = h % (2 * pad + 1), (h >> 8) % (2 * pad + 1), (h >> 16) & 1
-    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
-    out = padded[dy : dy + image.shape[0], dx : dx + image.shape[1]]
-    return out[:, ::-1] if flip else out
-
-
-def test_random_crop_flip_matches_reference():
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(64, 12, 10, 3), dtype=np.uint8)
-    indices = rng.integers(0, 10**6, size=64)
-    out = random_crop_flip(images, seed=7, epoch=3, indices=indices)
-    for b in range(64):
-        np.testing.assert_array_equal(out[b], _reference_crop_flip(images[b], 7, 3, int(indices[b])))
-    assert not np.array_equal(out, images)
-    no_flip = random_crop_flip(images, seed=7, epoch=3, indices=indices, flip=False)
-    assert not np.array_equal(no_flip, out)
+from repsim_jax.data import ArraySource, ImageLoader, read_split
 
 
 def _source(n, size=6):
@@ -62,6 +32,35 @@ def test_batches_are_normalised_records_in_order():
     assert b["attr"].tolist() == [[i % 2, i % 3, i] for i in range(4, 8)]
 
 
+def test_without_mean_and_std_images_keep_their_dtype():
+    src = _source(5)
+    batch = next(ImageLoader(src, batch_size=5, process_index=0, process_count=1))
+    assert batch["image"].dtype == np.uint8
+    assert batch["image"].tobytes() == np.stack([r["image"] for r in src]).tobytes()
+
+
+def test_array_source_records_and_batch_reads():
+    arrays = {"image": np.arange(12.0).reshape(6, 2), "label": np.arange(6) % 3}
+    src = ArraySource(arrays)
+    assert len(src) == 6
+    np.testing.assert_array_equal(src[4]["image"], [8.0, 9.0])
+    assert src[4]["label"] == 1
+    records = src.__getitems__([5, 0, 5])
+    assert [r["label"] for r in records] == [2, 0, 2]
+    np.testing.assert_array_equal(records[1]["image"], [0.0, 1.0])
+    with pytest.raises(ValueError, match="equal length"):
+        ArraySource({"image": np.zeros((3, 2)), "label": np.zeros(4)})
+
+
+@pytest.mark.parametrize("count,expected", [(0, 7), (3, 3), (50, 7)])
+def test_read_split_is_the_first_records_in_order(count, expected):
+    x = np.random.default_rng(2).normal(size=(7, 2)).astype(np.float32)
+    y = np.arange(7, dtype=np.int32)[::-1].copy()
+    batch = read_split(ArraySource({"image": x, "label": y}), count)
+    assert batch["image"].tobytes() == x[:expected].tobytes() and batch["image"].dtype == np.float32
+    assert batch["label"].tolist() == y[:expected].tolist() and batch["label"].dtype == np.int32
+
+
 def test_drop_remainder_and_shuffled_epochs_cover_each_record_once():
     loader = _loader(_source(10), shuffle=True, drop_remainder=True)
     assert loader.steps_per_epoch == 2
@@ -72,9 +71,9 @@ def test_drop_remainder_and_shuffled_epochs_cover_each_record_once():
 
 
 @pytest.mark.parametrize("taken", [4, 5])
-def test_exact_resume_with_shuffle_and_augmentation(taken):
+def test_exact_resume_with_shuffle(taken):
     src = _source(11)
-    kw = dict(shuffle=True, augment=True, drop_remainder=True, seed=3)
+    kw = dict(shuffle=True, drop_remainder=True, seed=3)
     reference = _loader(src, **kw)
     uninterrupted = [next(reference) for _ in range(9)]
     first = _loader(src, **kw)
@@ -94,7 +93,7 @@ def test_exact_resume_with_shuffle_and_augmentation(taken):
 @pytest.mark.parametrize("n,batch_size,hosts", [(24, 8, 4), (9, 8, 4), (13, 6, 2)])
 def test_host_slices_are_disjoint_and_cover_the_global_batch(n, batch_size, hosts):
     src = _source(n)
-    kw = dict(batch_size=batch_size, shuffle=True, augment=True, num_epochs=2)
+    kw = dict(batch_size=batch_size, shuffle=True, num_epochs=2)
     single = list(_loader(src, **kw, process_index=0, process_count=1))
     per_host = [list(_loader(src, **kw, process_index=p, process_count=hosts)) for p in range(hosts)]
     assert all(len(h) == len(single) for h in per_host)
@@ -113,6 +112,7 @@ def test_host_slices_are_disjoint_and_cover_the_global_batch(n, batch_size, host
     (dict(process_count=2, process_index=2), "process_index"),
     (dict(batch_size=0), "batch_size"),
     (dict(batch_size=20, drop_remainder=True), "no batch"),
+    (dict(std=None), "mean and std"),
 ])
 def test_loader_rejects_bad_layout(kw, match):
     with pytest.raises(ValueError, match=match):

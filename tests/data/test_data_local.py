@@ -74,7 +74,7 @@ def test_concept_shapes_loader_yields_concepts(cache):
     config = concept_shapes_config(seed=2, num_train=48, num_test=16)
     expected = generate_concept_shapes((2, 0), 48)
     loader = load_image_dataset("concept_shapes", "train", batch_size=16, data_dir=cache,
-                                builder_kwargs={"config": config}, shuffle=False, augment=False)
+                                builder_kwargs={"config": config}, shuffle=False)
     batches = [next(loader) for _ in range(3)]
     concepts = np.concatenate([b["concepts"] for b in batches])
     assert batches[0]["concepts"].dtype == np.int32 and batches[0]["image"].shape == (16, 32, 32, 3)

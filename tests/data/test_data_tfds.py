@@ -36,14 +36,14 @@ def test_cifar10_eval_batches_are_normalised_records(mock16):
     np.testing.assert_array_equal(first["label"], [src[i]["label"] for i in range(5)])
 
 
-def test_cifar10_training_drops_remainder_shuffles_and_augments(mock16):
+def test_cifar10_training_drops_remainder_and_shuffles(mock16):
     loader = load_image_dataset("cifar10", "train", batch_size=5, seed=1)
-    assert loader.shuffle and loader.augment and loader.drop_remainder
+    assert loader.shuffle and loader.drop_remainder
     assert loader.steps_per_epoch == 3
     batches = [next(loader) for _ in range(4)]
     assert {b["image"].shape for b in batches} == {(5, 32, 32, 3)}
-    plain = load_image_dataset("cifar10", "train", batch_size=5, seed=1, augment=False)
-    assert not np.array_equal(next(plain)["image"], batches[0]["image"])
+    in_order = load_image_dataset("cifar10", "train", batch_size=5, seed=1, shuffle=False)
+    assert not np.array_equal(next(in_order)["image"], batches[0]["image"])
 
 
 def test_mnist_shapes_and_grayscale_normalisation(mock16):
@@ -54,7 +54,7 @@ def test_mnist_shapes_and_grayscale_normalisation(mock16):
     np.testing.assert_allclose(batch["image"], (raw - 255 * 0.1307) / (255 * 0.3081), rtol=1e-5, atol=1e-5)
 
 
-def test_exact_resume_through_tfds_with_augmentation(mock16):
+def test_exact_resume_through_tfds(mock16):
     kw = dict(batch_size=4, seed=9)
     reference = load_image_dataset("cifar10", "train", **kw)
     uninterrupted = [next(reference) for _ in range(7)]

@@ -1,0 +1,103 @@
+"""The in-memory splits a training run uses (:class:`Dataset`), built from a config section.
+
+Every split is read through :func:`repsim_jax.data.loader.read_split`: TFDS and local
+sets from their ``tfds.data_source``, spirals from an
+:class:`repsim_jax.data.sources.ArraySource`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from repsim_jax.data import local
+from repsim_jax.data.augment import crop_flip
+from repsim_jax.data.loader import read_split
+from repsim_jax.data.sources import ArraySource
+from repsim_jax.data.synthetic import spiral_splits
+from repsim_jax.data.tfds import DATASETS, open_source
+
+
+@dataclasses.dataclass
+class Dataset:
+    """In-memory splits and how training feeds them.
+
+    ``splits``: ``{"train": {"x", "y"[, "concepts"]}, "test": {...}[, "ood": {...}]}``
+    of NumPy arrays: ``x`` images in their stored dtype (uint8) or spiral points
+    (float32), ``y`` int32 classes, ``concepts`` float32 0/1. ``preprocess``: in-graph
+    ``x -> x`` that training applies to each batch (image sets: uint8 → float32
+    ``(x − mean) / std``). ``augment``: in-graph ``(key, x) -> x``, or None.
+    """
+
+    splits: dict
+    num_classes: int
+    num_concepts: int = 0
+    preprocess: Callable | None = None
+    augment: Callable | None = None
+
+
+def load_dataset(data: Any) -> Dataset:
+    """The dataset named by config section ``data`` (``data.name``: spirals or a TFDS/local set).
+
+    Keys read: ``name``, ``data_dir`` ("" = default), ``num_train``, ``num_test`` (0 =
+    whole split), ``points_per_arm``, ``modality`` (spirals), ``augment`` (image sets:
+    :func:`repsim_jax.data.augment.crop_flip`), ``seed`` (concept_shapes generation).
+    """
+    if data.name == "spirals":
+        return _spirals(data)
+    if data.name in DATASETS:
+        return _image_set(data)
+    raise ValueError(f"unknown dataset {data.name!r}; choose spirals or one of {sorted(DATASETS)}")
+
+
+def _spirals(data: Any) -> Dataset:
+    """``spiral_splits(seed=0, ...)``'s train and test (and ood unless ``standard``)."""
+    if data.augment:
+        raise ValueError("data.augment (crop + flip) applies to image sets, not spirals")
+    sp = spiral_splits(seed=0, points_per_arm=data.points_per_arm, modality=data.modality)
+    named = {"train": sp.train, "test": sp.test}
+    if sp.ood is not None:
+        named["ood"] = sp.ood
+    splits = {name: _columns(read_split(ArraySource({"image": x, "label": y})))
+              for name, (x, y) in named.items()}
+    num_classes = int(max(sp.train[1].max(), sp.test[1].max())) + 1
+    return Dataset(splits, num_classes)
+
+
+def _image_set(data: Any) -> Dataset:
+    """Train and test of a TFDS/local set, first ``num_train``/``num_test`` records each."""
+    spec = DATASETS[data.name]
+    builder_kwargs = None
+    if data.name == "concept_shapes":
+        builder_kwargs = {"config": local.concept_shapes_config(
+            data.seed, data.num_train or 2000, data.num_test or 500)}
+    extra_keys = {k: v for k, v in spec.extra_keys.items() if k == "concepts"}
+    splits = {}
+    for split, count in (("train", data.num_train), ("test", data.num_test)):
+        source = open_source(data.name, split, data.data_dir or None, builder_kwargs)
+        batch = read_split(source, count, label_key=spec.label_key, extra_keys=extra_keys)
+        splits[split] = _columns(batch)
+    num_concepts = splits["train"]["concepts"].shape[1] if extra_keys else 0
+    preprocess = functools.partial(_normalise, mean=np.asarray(spec.mean, np.float32),
+                                   std=np.asarray(spec.std, np.float32))
+    return Dataset(splits, spec.num_classes, num_concepts, preprocess,
+                   crop_flip if data.augment else None)
+
+
+def _columns(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A loader batch as a split: image → x, label → y, concepts → float32."""
+    split = {"x": batch["image"], "y": batch["label"]}
+    if "concepts" in batch:
+        split["concepts"] = batch["concepts"].astype(np.float32)
+    return split
+
+
+def _normalise(x: jax.Array, mean: np.ndarray, std: np.ndarray) -> jax.Array:
+    """``(x − mean) / std`` in float32, per channel (last axis)."""
+    return (jnp.asarray(x, jnp.float32) - mean) / std
