@@ -7,8 +7,6 @@ and its reason recorded under ``"skipped"``.
 
 from __future__ import annotations
 
-import jax
-
 from repsim_jax import metrics
 from repsim_jax.io import Representation
 
@@ -32,23 +30,23 @@ def _logit_metrics(a: Representation, b: Representation) -> dict:
     }
 
 
-def _rep_metrics(a: Representation, b: Representation, key, num_pivots, num_subsets) -> dict:
+def _rep_metrics(a: Representation, b: Representation, pivot_options: dict) -> dict:
     if a.unembeddings is None or b.unembeddings is None:
         return {}
 
     def d_rep():
         num_labels, dim = a.unembeddings.shape[0], a.embeddings.shape[1]
-        pivots, subsets = metrics.sample_pivot_subsets(key, num_labels, dim, min(num_pivots, num_labels), num_subsets)
+        pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
         return metrics.rep_dissimilarity(a.embeddings, a.unembeddings, b.embeddings, b.unembeddings, pivots, subsets)
 
     return {"rep_dissimilarity": d_rep}
 
 
-def compare(a: Representation, b: Representation, seed: int = 0, num_pivots: int = 10,
-            num_subsets: int = 20) -> dict:
-    """Metrics of model ``a`` against model ``b`` (KL is KL(a ‖ b); d_rep maps b onto a)."""
+def compare(a: Representation, b: Representation, pivot_options: dict | None = None) -> dict:
+    """Metrics of model ``a`` against model ``b`` (KL is KL(a ‖ b); d_rep maps b onto a,
+    on :func:`repsim_jax.metrics.pivot_subsets` with ``pivot_options``, its defaults when None)."""
     planned = {**_logit_metrics(a, b), **_embedding_metrics(a.embeddings, b.embeddings),
-               **_rep_metrics(a, b, jax.random.key(seed), num_pivots, num_subsets)}
+               **_rep_metrics(a, b, pivot_options or {})}
     results, skipped = {}, {}
     for name, compute in planned.items():
         try:

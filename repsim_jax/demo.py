@@ -1,4 +1,4 @@
-"""``repsim-jax demo``: every metric on generated models with known relationships.
+"""Every metric on generated models with known relationships (``repsim-jax demo``).
 
 A random teacher ``(F, G)`` (n inputs, K labels, d dims) is compared with students
 whose relation to it is known in closed form:
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 
-import jax
 import numpy as np
 
 from repsim_jax.compare import compare
@@ -46,7 +45,7 @@ def run(seed: int = 0, out: str | None = None) -> dict:
     """Compares the teacher with each student; optionally writes ``out/demo.json``."""
     models = make_students(seed)
     teacher = models.pop("teacher")
-    report = {name: compare(teacher, student, seed=seed) for name, student in models.items()}
+    report = {name: compare(teacher, student, {"seed": seed}) for name, student in models.items()}
     stack = np.stack([teacher.embeddings] + [m.embeddings for m in models.values()])
     report["pairwise_mean_cca"] = np.asarray(pairwise("mean_cca", stack)).round(6).tolist()
     if out:
@@ -54,29 +53,3 @@ def run(seed: int = 0, out: str | None = None) -> dict:
         with open(os.path.join(out, "demo.json"), "w") as file:
             json.dump(report, file, indent=2)
     return report
-
-
-def _print(report: dict) -> None:
-    students = [name for name in report if name != "pairwise_mean_cca"]
-    metric_names = [k for k in report[students[0]] if k != "skipped"]
-    print(f"{'metric':22s}" + "".join(f"{s:>14s}" for s in students))
-    for metric in metric_names:
-        print(f"{metric:22s}" + "".join(f"{report[s][metric]:14.5g}" for s in students))
-    print("\npairwise mean_cca of the embeddings (teacher, " + ", ".join(students) + "):")
-    for row in report["pairwise_mean_cca"]:
-        print("  " + " ".join(f"{v:7.4f}" for v in row))
-
-
-def _handle(args, extra) -> int:
-    report = run(seed=args.seed, out=args.out)
-    _print(report)
-    if args.out:
-        print(f"\nwrote {os.path.join(args.out, 'demo.json')}")
-    return 0
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("demo", help="every metric on generated models with known relationships")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="directory for demo.json")
-    parser.set_defaults(func=_handle)

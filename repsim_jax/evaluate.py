@@ -35,8 +35,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from repsim_jax import metrics
-from repsim_jax.models import unembedding_matrix
-from repsim_jax.train.loop import predict
 
 __all__ = [
     "expected_calibration_error",
@@ -114,14 +112,14 @@ def concept_probe(train_emb, train_concepts, splits: dict) -> dict[str, dict[str
     return {name: {k: float(np.mean(v)) if v else None for k, v in d.items()} for name, d in out.items()}
 
 
-def _representation_metrics(t_emb, t_g, s_emb, s_g, seed) -> tuple[dict, dict]:
+def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict, dict]:
     """d_rep, m_CCA, CKA and Procrustes with the teacher as model 1; errors → skipped."""
     values, skipped = {}, {}
     num_labels, dim = t_g.shape
     try:
-        pivots, subsets = metrics.sample_pivot_subsets(
-            jax.random.key(seed), num_labels, dim, min(num_labels, 5), 10
-        )
+        pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
+        values["pivot_subsets"] = {"pivots_used": int(subsets.shape[0]),
+                                   "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
@@ -137,12 +135,13 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, seed) -> tuple[dict, dict]:
             values[name] = fn(t_emb, s_emb)
         except ValueError as err:
             values[name], skipped[name] = None, str(err)
-    return {k: None if v is None else float(v) for k, v in values.items()}, skipped
+    return {k: v if v is None or isinstance(v, dict) else float(v) for k, v in values.items()}, skipped
 
 
-def split_report(student: tuple, teacher: tuple | None, labels, seed: int = 0) -> dict:
+def split_report(student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None) -> dict:
     """Every metric for one split. ``student``/``teacher`` are
-    ``(embeddings, logits, unembedding G)`` as NumPy arrays."""
+    ``(embeddings, logits, unembedding G)`` as NumPy arrays; ``pivot_options``
+    (``num_pivots``, ``num_subsets``, ``seed``) go to :func:`repsim_jax.metrics.pivot_subsets`."""
     s_emb, s_logits, s_g = (np.asarray(a, np.float64) for a in student)
     labels = np.asarray(labels)
     q = _softmax(s_logits)
@@ -164,16 +163,15 @@ def split_report(student: tuple, teacher: tuple | None, labels, seed: int = 0) -
     report["min_probability"]["teacher"] = float(p.min())
     report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))
     report["logit_distance"] = float(metrics.logit_distance(t_logits, s_logits))
-    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, seed)
+    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options or {})
     report.update(reps)
     report["skipped"].update(skipped)
     report["ranking"] = ranking_agreement(p, q)
     return report
 
 
-def _outputs(model, variables, x, preprocess):
-    emb, logits = predict(model, variables, x, preprocess=preprocess)
-    return np.asarray(emb), np.asarray(logits), np.asarray(unembedding_matrix(variables["params"]))
+def _outputs(trained, x, preprocess):
+    return (*trained.outputs(x, preprocess), trained.unembeddings)
 
 
 def evaluate(
@@ -182,14 +180,17 @@ def evaluate(
     workdir: str | None = None,
     teacher=None,
     preprocess: Callable | None = None,
-    seed: int = 0,
+    pivot_options: dict | None = None,
 ) -> dict:
     """Report for a student (and optional teacher), written to ``WORKDIR/report.json``.
 
     Args:
-      student, teacher: :class:`repsim_jax.train.Teacher`-like ``(model, variables)``.
+      student, teacher: :class:`repsim_jax.models.TrainedModel`.
       splits: ``{"train": {"x", "y"[, "concepts"]}, "test": {...}}``; any split names.
       workdir: where ``report.json`` goes (not written when ``None``).
+      pivot_options: keyword arguments of :func:`repsim_jax.metrics.pivot_subsets`
+        for d_rep (its defaults when ``None``); each split's report records them and
+        the pivot/subset counts used under ``pivot_subsets``.
     """
     if not splits:
         raise ValueError("evaluate needs at least one data split")
@@ -197,10 +198,10 @@ def evaluate(
     for name, data in splits.items():
         if "x" not in data or "y" not in data:
             raise ValueError(f"split {name!r} needs 'x' and 'y', got keys {sorted(data)}")
-        s = _outputs(student.model, student.variables, data["x"], preprocess)
-        t = None if teacher is None else _outputs(teacher.model, teacher.variables, data["x"], preprocess)
+        s = _outputs(student, data["x"], preprocess)
+        t = None if teacher is None else _outputs(teacher, data["x"], preprocess)
         outs[name] = s
-        report[name] = split_report(s, t, data["y"], seed)
+        report[name] = split_report(s, t, data["y"], pivot_options)
     with_concepts = {n: d for n, d in splits.items() if "concepts" in d}
     if "train" in with_concepts:
         probe = concept_probe(

@@ -12,11 +12,13 @@ Dropout draws from the ``dropout`` RNG stream.
 
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "MLPEncoder",
@@ -27,6 +29,9 @@ __all__ = [
     "Classifier",
     "ConceptBottleneckClassifier",
     "unembedding_matrix",
+    "build_model",
+    "predict",
+    "TrainedModel",
 ]
 
 
@@ -174,3 +179,54 @@ class ConceptBottleneckClassifier(nn.Module):
 def unembedding_matrix(params) -> jax.Array:
     """The unembedding ``G`` (K, d) of a classifier's parameters."""
     return params["unembedding"]["Dense_0"]["kernel"].T
+
+
+def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
+    """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
+    ``embedding_dim``, ``concept_bottleneck``)."""
+    d = config.embedding_dim
+    if config.name == "mlp":
+        encoder = MLPEncoder(d, tuple(config.hidden), config.dropout)
+    elif config.name in ("resnet18", "resnet50"):
+        encoder = {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d)
+    else:
+        raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
+    if not config.concept_bottleneck:
+        return Classifier(encoder, num_classes)
+    if not num_concepts:
+        raise ValueError("model.concept_bottleneck needs a dataset with concepts")
+    return ConceptBottleneckClassifier(encoder, num_concepts, d, num_classes)
+
+
+def predict(model: nn.Module, variables, x, batch_size: int = 4096,
+            preprocess: Callable | None = None) -> tuple[jax.Array, jax.Array]:
+    """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x``, in chunks."""
+
+    @jax.jit
+    def run(chunk):
+        chunk = preprocess(chunk) if preprocess else chunk
+        return model.apply(variables, chunk, train=False)[:2]
+
+    outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """A trained classifier: ``model`` (a Flax module), ``variables``
+    (``{"params"[, "batch_stats"]}``), its ``seed`` and the ``workdir`` it came from."""
+
+    model: Any
+    variables: Any
+    seed: int = 0
+    workdir: str = ""
+
+    def outputs(self, x, preprocess: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(embeddings (n, d), logits (n, K))`` as NumPy arrays."""
+        emb, logits = predict(self.model, self.variables, x, preprocess=preprocess)
+        return np.asarray(emb), np.asarray(logits)
+
+    @property
+    def unembeddings(self) -> np.ndarray:
+        """``G`` (K, d)."""
+        return np.asarray(unembedding_matrix(self.variables["params"]))

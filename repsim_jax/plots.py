@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["metric_bars", "decision_regions", "bound_curves"]
+__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs"]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
 
@@ -93,4 +93,27 @@ def bound_curves(curves: dict, path) -> pathlib.Path:
         ax.set_xlabel("epoch")
         ax.set_title(f"{loss} student", fontsize=9)
         ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
+    """One log-log panel per bound in ``names``: rhs against lhs for every row
+    (``row[name] = {"lhs", "rhs", ...}``) with the line y = x; pairs with lhs = 0 or an
+    infinite rhs are counted in the panel, not drawn."""
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        checked = [(r[name]["lhs"], r[name]["rhs"]) for r in rows if name in r]
+        points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
+        if len(points) < len(checked):
+            ax.text(0.5, 0.5, f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs = inf",
+                    transform=ax.transAxes, ha="center", va="center")
+        if points:
+            lhs, rhs = np.array(points).T
+            ax.loglog(lhs, rhs, "o", ms=4)
+            low, high = min(lhs.min(), rhs.min()), max(lhs.max(), rhs.max())
+            ax.loglog([low, high], [low, high], "k--", lw=1, label="y = x")
+            ax.legend()
+        ax.set_title(f"{name} ({len(points)} of {len(checked)} pairs drawn)")
+        ax.set_xlabel("lhs")
+        ax.set_ylabel("rhs")
     return _save(fig, path)

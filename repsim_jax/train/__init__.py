@@ -1,8 +1,9 @@
 """Training: state, one pure step (single device, data-parallel, vmapped seeds),
-checkpoints, the epoch loop and the command-line handlers."""
+checkpoints and the epoch loop (:func:`fit`). Configs map onto it in
+:mod:`repsim_jax.experiment`."""
 
 from repsim_jax.train.checkpoint import Checkpointer
-from repsim_jax.train.loop import FitResult, Teacher, fit
+from repsim_jax.train.loop import FitResult, NonFiniteLossError, fit
 from repsim_jax.train.optim import make_optimizer, reference_schedule
 from repsim_jax.train.state import TrainState, create_state, init_states
 from repsim_jax.train.step import (
@@ -17,7 +18,7 @@ from repsim_jax.train.step import (
 __all__ = [
     "Checkpointer",
     "FitResult",
-    "Teacher",
+    "NonFiniteLossError",
     "TrainState",
     "create_state",
     "data_mesh",

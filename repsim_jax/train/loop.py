@@ -27,23 +27,16 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from repsim_jax.losses import Loss
+from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.state import TrainState, create_state, init_states
 from repsim_jax.train.step import data_mesh, make_eval_fn, make_train_step, replicate
 
-__all__ = ["Teacher", "FitResult", "NonFiniteLossError", "fit", "teacher_outputs", "predict"]
+__all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Teacher:
-    """A trained model and its variables (``{"params": ..., ["batch_stats": ...]}``)."""
-
-    model: Any
-    variables: Any
 
 
 @dataclasses.dataclass
@@ -56,23 +49,9 @@ class FitResult:
     epochs: int
 
 
-def predict(model, variables, x, batch_size: int = 4096, preprocess=None):
-    """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x`` in chunks."""
-    apply = make_eval_fn(model)
-    params = {"model": variables["params"]}
-    stats = variables.get("batch_stats", {})
-
-    @jax.jit
-    def run(chunk):
-        chunk = preprocess(chunk) if preprocess else chunk
-        return apply(params, stats, chunk)[:2]
-
-    outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
-
-
-def teacher_outputs(teacher: Teacher, x, batch_size: int = 4096, preprocess=None) -> dict:
-    """Cached teacher targets ``{"teacher_embeddings", "teacher_logits"}`` for ``x``."""
+def teacher_outputs(teacher, x, batch_size: int = 4096, preprocess=None) -> dict:
+    """Cached teacher targets ``{"teacher_embeddings", "teacher_logits"}`` for ``x``;
+    ``teacher`` is a :class:`repsim_jax.models.TrainedModel` (``model``, ``variables``)."""
     emb, logits = predict(teacher.model, teacher.variables, x, batch_size, preprocess)
     return {"teacher_embeddings": np.asarray(emb), "teacher_logits": np.asarray(logits)}
 
@@ -159,8 +138,8 @@ class _MetricsLog:
     def append(self, rows: list[dict]) -> None:
         if jax.process_index() or not rows:
             return
-        old = self.path.read_text() if self.path.exists() else ""
-        self.path.write_text(old + "".join(json.dumps(r) + "\n" for r in rows))
+        with self.path.open("a") as file:
+            file.write("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _rows(epoch, step, seeds, train_metrics, eval_metrics):
@@ -187,7 +166,7 @@ def fit(
     seeds: int | Sequence[int] = 0,
     eval_data: dict | None = None,
     eval_every: int = 1,
-    teacher: Teacher | None = None,
+    teacher=None,
     teacher_mode: str = "cached",
     mesh: Mesh | None = None,
     checkpoint_every: int = 1,
@@ -202,7 +181,7 @@ def fit(
 
     Args:
       loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
-        ``teacher`` or precomputed ``teacher_embeddings``/``teacher_logits`` columns.
+        ``teacher`` (a :class:`repsim_jax.models.TrainedModel`) or precomputed ``teacher_embeddings``/``teacher_logits`` columns.
       seeds: an int, or a sequence of seeds trained together under ``vmap``.
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from repsim_jax import reproduce
+from repsim_jax import report
+from repsim_jax.reproduce.students import checkpoint_epochs
 from repsim_jax.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +31,7 @@ def test_summary_structure_and_finite_values(synthetic_run):
     config = summary["config"]
     seeds = len(config["sweep"]["seeds"])
     for loss in config["sweep"]["losses"]:
-        for metric in reproduce.STUDENT_METRICS:
+        for metric in report.STUDENT_METRICS:
             stats = summary[loss][metric]
             assert set(stats) == {"mean", "std", "values"}
             assert len(stats["values"]) == seeds and _finite(stats["values"])
@@ -41,7 +42,7 @@ def test_summary_structure_and_finite_values(synthetic_run):
 
 def test_bound_over_epochs_holds_for_every_seed(synthetic_run):
     _, summary = synthetic_run
-    epochs = reproduce.checkpoint_epochs(summary["config"]["reproduce"]["student_epochs"],
+    epochs = checkpoint_epochs(summary["config"]["reproduce"]["student_epochs"],
                                          summary["config"]["reproduce"]["bound_every"])
     for loss in summary["config"]["sweep"]["losses"]:
         lhs, rhs = (np.asarray(summary[loss][f"cca_bound_{s}"]["values"]) for s in ("lhs", "rhs"))
@@ -55,7 +56,7 @@ def test_significance_entries_and_files(synthetic_run):
     out, summary = synthetic_run
     assert set(summary["significance"]) == {"l1_vs_kl", "l2_vs_kl"}
     for per_metric in summary["significance"].values():
-        assert set(per_metric) == set(reproduce.TESTED_METRICS)
+        assert set(per_metric) == set(report.TESTED_METRICS)
         for test in per_metric.values():
             assert 0 <= test["welch_p"] <= 1 and 0 <= test["mannwhitney_p"] <= 1
     for name in ("metrics.png", "decision_regions.png", "cca_logit_bound.png"):
@@ -68,7 +69,7 @@ def test_significance_entries_and_files(synthetic_run):
 
 def test_significance_matches_closed_forms_and_scipy():
     a, b = np.array([0.91, 0.93, 0.95, 0.92, 0.96]), np.array([0.80, 0.85, 0.83, 0.90, 0.78])
-    result = reproduce.significance(a, b)
+    result = report.significance(a, b)
     se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
     assert result["welch_t"] == pytest.approx((a.mean() - b.mean()) / se)
     assert result["difference"] == pytest.approx(a.mean() - b.mean())
@@ -81,18 +82,18 @@ def test_significance_matches_closed_forms_and_scipy():
 
 def test_significance_rejects_single_values():
     with pytest.raises(ValueError, match=">= 2 values"):
-        reproduce.significance([1.0], [1.0, 2.0])
+        report.significance([1.0], [1.0, 2.0])
 
 
 def test_summarise_seeds_drops_missing_metrics():
     reports = [{"mean_cca": 0.5, "rep_dissimilarity": None}, {"mean_cca": 0.7, "rep_dissimilarity": 1.0}]
-    out = reproduce.summarise_seeds(reports, ("mean_cca", "rep_dissimilarity"))
+    out = report.summarise_seeds(reports, ("mean_cca", "rep_dissimilarity"))
     assert out == {"mean_cca": {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "values": [0.5, 0.7]}}
 
 
 def test_checkpoint_epochs_include_the_last():
-    assert reproduce.checkpoint_epochs(10, 4) == [4, 8, 10]
-    assert reproduce.checkpoint_epochs(10, 5) == [5, 10]
+    assert checkpoint_epochs(10, 4) == [4, 8, 10]
+    assert checkpoint_epochs(10, 5) == [5, 10]
 
 
 @pytest.mark.parametrize("argv, message", [

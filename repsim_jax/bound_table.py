@@ -1,0 +1,173 @@
+"""The bound checks of :mod:`repsim_jax.bounds` on saved models, as table rows.
+
+``teacher_against(teacher_path, student_paths)`` gives one row per student:
+``{"teacher", "student", "cca_logit", "rep_logit", "kl_logit"}``, each bound with
+``lhs``, ``rhs``, ``holds`` and scalar ingredients. A bound the arrays cannot support
+(no unembeddings: no rep_logit; neither logits nor unembeddings: no logit-based bound)
+is left out with a note. Students of one shape are checked against their teacher in
+one compiled call. ``write_table`` writes rows as CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+
+import numpy as np
+
+from repsim_jax import bounds
+from repsim_jax.io import Representation, check_compatible, load_representation
+from repsim_jax.metrics import pivot_subsets
+
+__all__ = ["NAMES", "teacher_against", "all_pairs", "npz_files", "write_table"]
+
+NAMES = ("cca_logit", "rep_logit", "kl_logit")
+
+
+def _scalar(value):
+    value = np.asarray(value)
+    if value.dtype == bool:
+        return bool(value)
+    value = float(value)
+    return value if math.isfinite(value) else ("inf" if value > 0 else "nan")
+
+
+def _cca_summary(r, i, rank):
+    return {"lhs": r.lhs[i], "middle": r.middle[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i],
+            "mean_correlation": np.mean(r.correlations[i][:rank]),
+            "top_eigenvalue": r.eigenvalues[i][0], "teacher_span_residual": r.teacher_span_residual[i],
+            "student_span_residual": r.student_span_residual[i]}
+
+
+def _rep_summary(r, i):
+    included = np.asarray(r.included[i])
+    return {"lhs": r.lhs[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i],
+            "logit_distance_sq": r.logit_distance_sq[i],
+            "mean_inverse_norm_sq": np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
+            "num_subsets": included.size, "num_excluded": int(included.size - included.sum()),
+            "all_subsets_hold": r.subset_holds[i].all()}
+
+
+def _kl_summary(r, i):
+    return {"lhs": r.lhs[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i], "kl": r.kl[i],
+            "tau": r.tau[i], "rhs_per_input": r.rhs_per_input[i], "holds_per_input": r.holds_per_input[i],
+            "slack_per_input": r.slack_per_input[i]}
+
+
+def _stack(reps, field):
+    return np.stack([getattr(r, field) if field != "all_logits" else r.all_logits for r in reps])
+
+
+def _cca(teacher, students):
+    n, d_t = teacher.embeddings.shape
+    d_s = students[0].embeddings.shape[1]
+    if n <= d_t + d_s:
+        return None, f"n={n} <= d_t+d_s={d_t + d_s}: every canonical correlation would be 1"
+    result = bounds.cca_logit_bound(teacher.embeddings, _stack(students, "embeddings"), teacher.all_logits,
+                                    _stack(students, "all_logits"))
+    return [_cca_summary(result, i, min(d_t, d_s)) for i in range(len(students))], None
+
+
+def _rep(teacher, students, pivot_options):
+    k, d1 = teacher.unembeddings.shape
+    if k < d1 + 1:
+        return None, f"K={k} < d1+1={d1 + 1} labels: no pivot/subset of d1 labels"
+    pivots, subsets = pivot_subsets(k, d1, **pivot_options)
+    result = bounds.rep_logit_bound(teacher.embeddings, teacher.unembeddings, _stack(students, "embeddings"),
+                                    _stack(students, "unembeddings"), pivots, subsets)
+    return [_rep_summary(result, i) for i in range(len(students))], None
+
+
+def _kl(teacher, students):
+    result = bounds.kl_logit_bound(teacher.all_logits, _stack(students, "all_logits"))
+    return [_kl_summary(result, i) for i in range(len(students))], None
+
+
+def _group_results(teacher: Representation, students, pivot_options):
+    """Bounds of one teacher against students that share their array shapes."""
+    results = [dict() for _ in students]
+    notes = {}
+    has_logits = teacher.all_logits is not None and students[0].all_logits is not None
+    has_unembeddings = teacher.unembeddings is not None and students[0].unembeddings is not None
+    plans = {"cca_logit": (lambda: _cca(teacher, students)) if has_logits else None,
+             "rep_logit": (lambda: _rep(teacher, students, pivot_options)) if has_unembeddings else None,
+             "kl_logit": (lambda: _kl(teacher, students)) if has_logits else None}
+    missing = {"cca_logit": "needs logits or unembeddings in both files",
+               "rep_logit": "needs unembeddings in both files",
+               "kl_logit": "needs logits or unembeddings in both files"}
+    for name in NAMES:
+        summaries, note = plans[name]() if plans[name] else (None, missing[name])
+        if note:
+            notes[name] = note
+            continue
+        for result, summary in zip(results, summaries):
+            result[name] = {key: _scalar(value) for key, value in summary.items()}
+    for result in results:
+        if notes:
+            result["notes"] = dict(notes)
+    return results
+
+
+def _signature(rep: Representation):
+    logits = rep.all_logits
+    return (rep.embeddings.shape, None if rep.unembeddings is None else rep.unembeddings.shape,
+            None if logits is None else logits.shape)
+
+
+def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None = None):
+    """Rows ``{"teacher", "student", <bound>: {...}}`` for every student, grouped by shape;
+    ``pivot_options`` go to :func:`repsim_jax.metrics.pivot_subsets` (its defaults when None)."""
+    teacher = load_representation(teacher_path)
+    students = {}
+    for path in student_paths:
+        student = load_representation(path)
+        check_compatible(teacher_path, teacher, path, student)
+        students.setdefault(_signature(student), []).append((path, student))
+    rows = {}
+    for group in students.values():
+        results = _group_results(teacher, [s for _, s in group], pivot_options or {})
+        for (path, _), result in zip(group, results):
+            rows[path] = {"teacher": teacher_path, "student": path, **result}
+    return [rows[path] for path in student_paths]
+
+
+def npz_files(directory: str) -> list[str]:
+    """The ``.npz`` files of ``directory``, sorted; ValueError when there are none."""
+    if not os.path.isdir(directory):
+        raise ValueError(f"{directory}: not a directory")
+    files = sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".npz"))
+    if not files:
+        raise ValueError(f"{directory}: no .npz files")
+    return files
+
+
+def _flatten(row):
+    flat = {"teacher": row["teacher"], "student": row["student"]}
+    for name in NAMES:
+        for key, value in row.get(name, {}).items():
+            flat[f"{name}.{key}"] = value
+    flat["notes"] = "; ".join(f"{k}: {v}" for k, v in row.get("notes", {}).items())
+    return flat
+
+
+def write_table(rows, path) -> None:
+    """Rows as JSON (``.json``) or flattened CSV (``bound.key`` columns)."""
+    flat = [_flatten(row) for row in rows]
+    if path.endswith(".json"):
+        with open(path, "w") as handle:
+            json.dump(rows, handle, indent=2)
+        return
+    columns = list(dict.fromkeys(key for row in flat for key in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(flat)
+
+
+def all_pairs(files, pivot_options: dict | None = None) -> list[dict]:
+    """Rows for every ordered pair of distinct files (each file as teacher of the rest)."""
+    if len(files) < 2:
+        raise ValueError(f"all pairs need at least 2 models, got {len(files)}")
+    return [row for t in files for row in teacher_against(t, [s for s in files if s != t], pivot_options)]

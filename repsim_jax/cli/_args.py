@@ -1,0 +1,38 @@
+"""Argument and output helpers shared by the training commands."""
+
+from __future__ import annotations
+
+SHOWN = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca", "rep_dissimilarity")
+
+
+def add_config_arguments(parser) -> None:
+    """``--config=PATH.py[:PRESET]`` and ``--workdir``; ``--config.section.key=value``
+    overrides reach the handler as ``extra``."""
+    parser.add_argument("--config", required=True, help="PATH.py[:PRESET] defining get_config()")
+    parser.add_argument("--workdir", required=True, help="output directory (local or gs://)")
+    parser.set_defaults(accepts_overrides=True)
+
+
+def print_reports(run) -> None:
+    """One line per seed: the workdir and its headline test metrics."""
+    for model, report in zip(run.models, run.reports):
+        test = report.get("test", {})
+        shown = ", ".join(f"{k}={test[k]:.4g}" for k in SHOWN if test.get(k) is not None)
+        print(f"{run.workdir} seed {model.seed}: test {shown}")
+
+
+def add_pivot_arguments(parser) -> None:
+    """``--pivots``, ``--subsets``, ``--seed`` of d_rep's pivot/subset choice
+    (:func:`repsim_jax.metrics.pivot_subsets`; its defaults when not given)."""
+    parser.add_argument("--pivots", type=int, default=None, help="pivot budget for d_rep (default 10)")
+    parser.add_argument("--subsets", type=int, default=None, help="subsets per pivot for d_rep (default 20)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the pivot/subset sample (default 0)")
+
+
+def pivot_options(args) -> dict:
+    """The pivot options given on the command line (checked positive)."""
+    given = {"num_pivots": args.pivots, "num_subsets": args.subsets, "seed": args.seed}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options.get("num_pivots", 1) < 1 or options.get("num_subsets", 1) < 1:
+        raise ValueError("--pivots and --subsets must be >= 1")
+    return options

@@ -1,0 +1,20 @@
+"""``repsim-jax sweep``: students over losses × dims × seeds (seeds vmapped per cell)."""
+
+from __future__ import annotations
+
+from repsim_jax.cli._args import add_config_arguments
+from repsim_jax.config import load_config
+from repsim_jax.sweep import run_sweep
+
+
+def _handle(args, extra) -> int:
+    print(run_sweep(load_config(args.config, extra), args.workdir, progress=True))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("sweep", help="distil a grid of losses × dims × seeds (seeds vmapped)",
+                                   description="distil sweep.losses × sweep.dims × sweep.seeds from "
+                                               "--config.teacher.workdir; finished cells are skipped")
+    add_config_arguments(parser)
+    parser.set_defaults(func=_handle)

@@ -1,0 +1,24 @@
+"""``repsim-jax train``: train a teacher (a teacher-free loss) from a config."""
+
+from __future__ import annotations
+
+from repsim_jax.cli._args import add_config_arguments, print_reports
+from repsim_jax.config import load_config
+from repsim_jax.experiment import train_and_evaluate
+from repsim_jax.losses import get_loss
+
+
+def _handle(args, extra) -> int:
+    config = load_config(args.config, extra)
+    if get_loss(config.loss.name).needs_teacher:
+        raise ValueError(f"loss {config.loss.name!r} distils a teacher: use `repsim-jax distill`")
+    print_reports(train_and_evaluate(config, args.workdir))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train a model from a config",
+                                   description="train a model from a config; override keys with "
+                                               "--config.section.key=value")
+    add_config_arguments(parser)
+    parser.set_defaults(func=_handle)

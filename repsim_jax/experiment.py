@@ -1,0 +1,215 @@
+"""The experiment runner: a config in, a trained and evaluated run out.
+
+``train_and_evaluate(config, workdir, teacher=None)`` is the one place where a config
+(``experiments/configs/*.py``, see ``common.py`` there for every key) becomes data, a
+model, a loss and an optimiser (:func:`build`), is trained by
+:func:`repsim_jax.train.fit` (resuming from the workdir's checkpoints) and is
+evaluated by :func:`repsim_jax.evaluate.evaluate`. ``restore(workdir)`` loads any
+workdir it writes. The ``train``, ``distill``, ``evaluate`` and ``sweep`` commands and
+every reproduction call these two functions.
+
+A workdir holds ``config.json``, ``checkpoints/`` and ``metrics.jsonl``; the reports
+are ``report.json`` for a single seed and ``seed<s>/report.json`` for each seed of a
+vmapped group (``config.seeds`` with several seeds, trained together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, NamedTuple
+
+import jax
+import ml_collections
+import optax
+from etils import epath
+
+from repsim_jax.data import Dataset, load_dataset
+from repsim_jax.evaluate import evaluate
+from repsim_jax.losses import Loss, get_loss
+from repsim_jax.models import TrainedModel, build_model
+from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.loop import fit
+from repsim_jax.train.optim import make_optimizer
+from repsim_jax.train.state import create_state, init_states
+
+__all__ = ["Built", "Run", "build", "train_and_evaluate", "evaluate_run", "restore", "report_path",
+           "trained_models"]
+
+
+class Built(NamedTuple):
+    """What a config describes: ``data``, ``model``, ``loss`` and optimiser ``tx``."""
+
+    data: Dataset
+    model: Any
+    loss: Loss
+    tx: optax.GradientTransformation
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained run: its ``config`` and ``workdir``, the ``built`` parts, the final
+    ``state`` (stacked over seeds for a group), one :class:`TrainedModel` per seed and,
+    once evaluated, one report per seed."""
+
+    config: ml_collections.ConfigDict
+    workdir: str
+    built: Built
+    state: Any
+    models: list[TrainedModel]
+    reports: list[dict]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.seed for m in self.models]
+
+    @property
+    def model(self) -> TrainedModel:
+        """The trained model of a single-seed run."""
+        if len(self.models) != 1:
+            raise ValueError(f"{self.workdir} holds {len(self.models)} seeds {self.seeds}; pick one of run.models")
+        return self.models[0]
+
+
+def _seeds(config) -> list[int]:
+    seeds = [int(s) for s in config.seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"config.seeds must be distinct and non-empty, got {seeds}")
+    return seeds
+
+
+def report_path(workdir, config, seed: int) -> epath.Path:
+    """``report.json`` of ``seed``: in the workdir for one seed, in ``seed<s>/`` for a group."""
+    root = epath.Path(workdir)
+    return root / "report.json" if len(_seeds(config)) == 1 else root / f"seed{seed}" / "report.json"
+
+
+def build(config) -> Built:
+    """Data, model, loss and optimiser of ``config`` (sections ``data``, ``model``,
+    ``loss``, ``optim``)."""
+    data = load_dataset(config.data)
+    model = build_model(config.model, data.num_classes, data.num_concepts)
+    ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
+    loss = get_loss(config.loss.name, ce_weight=ce_weight, logit_weight=config.loss.logit_weight,
+                    feature_weight=config.loss.feature_weight, temperature=config.loss.temperature,
+                    centered=config.loss.centered)
+    n = len(data.splits["train"]["x"])
+    if not 1 <= config.batch_size <= n:
+        raise ValueError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
+    o = config.optim
+    tx = make_optimizer(o.name, o.learning_rate, schedule=o.schedule, steps_per_epoch=n // config.batch_size,
+                        warmup_epochs=o.warmup_epochs, decay=o.decay)
+    return Built(data, model, loss, tx)
+
+
+def _sample_input(built: Built):
+    x = built.data.splits["train"]["x"][:1]
+    return built.data.preprocess(x) if built.data.preprocess else x
+
+
+def trained_models(model, state, seeds, workdir: str = "") -> list[TrainedModel]:
+    """One :class:`TrainedModel` per seed of a train ``state`` (stacked over seeds when
+    there are several)."""
+    stacked = len(seeds) > 1
+
+    def variables(i):
+        pick = (lambda a: a[i]) if stacked else (lambda a: a)
+        out = {"params": jax.tree.map(pick, state.params["model"])}
+        if state.batch_stats:
+            out["batch_stats"] = jax.tree.map(pick, state.batch_stats)
+        return out
+
+    return [TrainedModel(model, variables(i), seed, str(workdir)) for i, seed in enumerate(seeds)]
+
+
+def _teacher_for(config, teacher: TrainedModel | None, needs_teacher: bool) -> TrainedModel | None:
+    if teacher is None and config.teacher.workdir:
+        teacher = restore(config.teacher.workdir).model
+    if needs_teacher and teacher is None:
+        raise ValueError(f"loss {config.loss.name!r} distils a teacher: set --config.teacher.workdir=<a train workdir>")
+    return teacher
+
+
+def evaluate_run(run: Run, teacher: TrainedModel | None = None) -> list[dict]:
+    """Evaluate every seed of ``run`` on the splits in ``config.eval.splits`` against
+    ``teacher``, writing each seed's ``report.json`` (see :func:`report_path`)."""
+    data, e = run.built.data, run.config.eval
+    splits = {name: data.splits[name] for name in e.splits if name in data.splits}
+    options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
+    return [evaluate(m, splits, str(report_path(run.workdir, run.config, m.seed).parent), teacher=teacher,
+                     preprocess=data.preprocess, pivot_options=options) for m in run.models]
+
+
+def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None, *,
+                       progress: bool = True) -> Run:
+    """Train ``config`` in ``workdir`` (resuming from its checkpoints), evaluate every
+    seed against ``teacher`` (default: the model in ``config.teacher.workdir``, if any)
+    and write the reports. Returns the :class:`Run`."""
+    config = config.copy_and_resolve_references()
+    seeds = _seeds(config)
+    built = build(config)
+    teacher = _teacher_for(config, teacher, built.loss.needs_teacher)
+    if teacher is not None:
+        config.teacher.workdir = teacher.workdir or config.teacher.workdir
+        config.loss.teacher_dim = int(jax.eval_shape(
+            lambda v: teacher.model.apply(v, _sample_input(built)), teacher.variables)[0].shape[-1])
+    path = epath.Path(workdir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(config.to_json(indent=2))
+    data = built.data
+    result = fit(built.model, built.loss, built.tx, data.splits["train"], str(workdir),
+                 num_epochs=config.num_epochs, batch_size=config.batch_size,
+                 seeds=seeds if len(seeds) > 1 else seeds[0], eval_data=data.splits["test"],
+                 eval_every=config.eval.every, teacher=teacher if built.loss.needs_teacher else None,
+                 teacher_mode=config.teacher.mode, checkpoint_every=config.checkpoint.every,
+                 keep=config.checkpoint.keep, preprocess=data.preprocess, augment=data.augment,
+                 concept_weight=config.loss.concept_weight, progress=progress)
+    models = trained_models(built.model, result.state, seeds, str(workdir))
+    run = Run(config, str(workdir), built, result.state, models, [])
+    run.reports = evaluate_run(run, teacher)
+    return run
+
+
+def _abstract_state(config, built: Built, seeds):
+    teacher_dim = config.loss.teacher_dim or None
+    sample = _sample_input(built)
+    if len(seeds) > 1:
+        return jax.eval_shape(lambda: init_states(seeds, built.model, built.loss, built.tx, sample, teacher_dim))
+    init = lambda k: create_state(k, built.model, built.loss, built.tx, sample, teacher_dim)
+    return jax.eval_shape(init, jax.random.key(seeds[0]))
+
+
+def _read_reports(workdir, config, seeds) -> list[dict]:
+    paths = [report_path(workdir, config, s) for s in seeds]
+    return [json.loads(p.read_text()) for p in paths] if all(p.exists() for p in paths) else []
+
+
+def restore(workdir: str) -> Run:
+    """The run in ``workdir`` at its latest checkpoint: a single run, a vmapped group
+    (one model per seed) or one seed of a group (``GROUP/seed<s>``)."""
+    path = epath.Path(workdir)
+    if not (path / "config.json").exists():
+        parent = path.parent
+        if path.name.startswith("seed") and (parent / "config.json").exists():
+            return _one_seed(restore(str(parent)), path.name.removeprefix("seed"))
+        raise FileNotFoundError(f"no config.json in {workdir}: not a workdir written by repsim-jax")
+    config = ml_collections.ConfigDict(json.loads((path / "config.json").read_text()))
+    seeds = _seeds(config)
+    built = build(config)
+    ckpt = Checkpointer(workdir)
+    try:
+        if ckpt.latest_step() is None:
+            raise FileNotFoundError(f"no checkpoint in {workdir}: training has not saved yet")
+        state, _ = ckpt.restore(_abstract_state(config, built, seeds))
+    finally:
+        ckpt.close()
+    models = trained_models(built.model, state, seeds, str(workdir))
+    return Run(config, str(workdir), built, state, models, _read_reports(workdir, config, seeds))
+
+
+def _one_seed(group: Run, seed_text: str) -> Run:
+    chosen = [i for i, m in enumerate(group.models) if str(m.seed) == seed_text]
+    if not chosen:
+        raise FileNotFoundError(f"{group.workdir} has no seed {seed_text}; seeds {group.seeds}")
+    i = chosen[0]
+    return dataclasses.replace(group, models=[group.models[i]], reports=group.reports[i:i + 1])

@@ -1,0 +1,59 @@
+"""A grid of distilled students: losses × embedding dims, seeds vmapped per cell.
+
+``run_sweep(config, workdir)`` trains, for each ``(loss, dim)`` of ``sweep.losses`` ×
+``sweep.dims``, the students of ``sweep.seeds`` together in ``WORKDIR/<loss>_d<dim>/``
+(one :func:`repsim_jax.experiment.train_and_evaluate` each, resuming if interrupted;
+finished cells are skipped), and writes ``summary.md`` (mean ± std over seeds per cell,
+test split).
+"""
+
+from __future__ import annotations
+
+import json
+
+from etils import epath
+
+from repsim_jax import report
+from repsim_jax.config import with_values
+from repsim_jax.experiment import report_path, restore, train_and_evaluate
+from repsim_jax.losses import get_loss
+
+__all__ = ["SUMMARY_KEYS", "cell_dir", "run_sweep"]
+
+SUMMARY_KEYS = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca",
+                "linear_cka", "procrustes_distance", "rep_dissimilarity")
+
+
+def cell_dir(workdir, loss: str, dim: int) -> epath.Path:
+    """The workdir of one grid cell."""
+    return epath.Path(workdir) / f"{loss.replace('+', '_')}_d{dim}"
+
+
+def _cell_config(config, loss, dim):
+    return with_values(config, {"loss.name": loss, "model.embedding_dim": int(dim),
+                                "seeds": tuple(int(s) for s in config.sweep.seeds)})
+
+
+def run_sweep(config, workdir: str, progress: bool = False) -> str:
+    """Train and evaluate every cell (see the module docstring); returns the markdown table."""
+    cells = [(loss, int(dim)) for loss in config.sweep.losses for dim in config.sweep.dims]
+    if not cells or not config.sweep.seeds:
+        raise ValueError("empty sweep grid: set sweep.losses, sweep.dims and sweep.seeds")
+    for loss in config.sweep.losses:
+        if not get_loss(loss).needs_teacher:
+            raise ValueError(f"sweep distils students; loss {loss!r} does not use the teacher")
+    if not config.teacher.workdir:
+        raise ValueError("sweep distils students: set --config.teacher.workdir=<a train workdir>")
+    teacher = restore(config.teacher.workdir).model
+    summary = {}
+    for loss, dim in cells:
+        cell = _cell_config(config, loss, dim)
+        paths = [report_path(cell_dir(workdir, loss, dim), cell, s) for s in cell.seeds]
+        if not all(p.exists() for p in paths):
+            print(f"run {loss} d={dim} seeds={list(cell.seeds)} (vmapped) in {cell_dir(workdir, loss, dim)}")
+            train_and_evaluate(cell, str(cell_dir(workdir, loss, dim)), teacher, progress=progress)
+        reports = [json.loads(p.read_text())["test"] for p in paths]
+        summary[f"{loss} d={dim}"] = report.summarise_seeds(reports, SUMMARY_KEYS)
+    table = report.markdown_summary("Sweep", summary, {}, SUMMARY_KEYS, row_label="cell")
+    (epath.Path(workdir) / "summary.md").write_text(table)
+    return table

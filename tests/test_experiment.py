@@ -1,0 +1,160 @@
+"""The runner (`train_and_evaluate`, `restore`, `evaluate_run`) and the training commands
+on tiny spirals runs, with the defects they fixed."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from etils import epath
+
+from repsim_jax import experiment
+from repsim_jax.cli import main
+from repsim_jax.config import experiment_config, with_values
+from repsim_jax.train.loop import _MetricsLog
+
+TINY = {"data.points_per_arm": 20, "num_epochs": 2, "batch_size": 32, "model.hidden": (16, 16),
+        "model.embedding_dim": 4, "eval.every": 1, "checkpoint.every": 1}
+TINY_ARGS = [f"--config.{k}={v}" for k, v in TINY.items()]
+
+
+def _config(**values):
+    return with_values(experiment_config("synthetic", "smoke"), {**TINY, **values})
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    return experiment.train_and_evaluate(_config(), str(tmp_path_factory.mktemp("teacher")), progress=False)
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory, teacher):
+    config = _config(**{"loss.name": "l2", "seeds": (0, 1)})
+    return experiment.train_and_evaluate(config, str(tmp_path_factory.mktemp("group")), teacher.model,
+                                         progress=False)
+
+
+def _same_variables(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_report_accuracy_is_the_argmax_of_the_models_logits(teacher):
+    test = teacher.built.data.splits["test"]
+    _, logits = teacher.model.outputs(test["x"])
+    expected = np.mean(np.argmax(logits, -1) == test["y"])
+    assert teacher.reports[0]["test"]["accuracy"] == pytest.approx(expected)
+    saved = json.loads((epath.Path(teacher.workdir) / "report.json").read_text())
+    assert saved["test"]["accuracy"] == pytest.approx(expected)
+    assert set(saved) == {"test"}  # eval.splits of the spirals config; no "ood" in the standard modality
+
+
+def test_restore_single_run_gives_the_trained_variables(teacher):
+    restored = experiment.restore(teacher.workdir)
+    assert restored.seeds == [0] and _same_variables(restored.model.variables, teacher.model.variables)
+    assert restored.reports == teacher.reports
+
+
+def test_restore_group_and_one_seed_of_it(group):
+    restored = experiment.restore(group.workdir)
+    assert restored.seeds == [0, 1]
+    for a, b in zip(restored.models, group.models):
+        assert _same_variables(a.variables, b.variables)
+    member = experiment.restore(f"{group.workdir}/seed1")
+    assert member.seeds == [1] and _same_variables(member.model.variables, group.models[1].variables)
+    assert member.reports == group.reports[1:]
+    with pytest.raises(ValueError, match="holds 2 seeds"):
+        restored.model
+
+
+def test_restore_refuses_what_is_not_a_workdir(tmp_path, group):
+    with pytest.raises(FileNotFoundError, match="not a workdir"):
+        experiment.restore(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no seed 7"):
+        experiment.restore(f"{group.workdir}/seed7")
+
+
+def test_evaluate_run_reproduces_the_reports(group, teacher):
+    again = experiment.evaluate_run(experiment.restore(group.workdir), teacher.model)
+    for new, old in zip(again, group.reports):
+        assert new["test"]["rep_dissimilarity"] == pytest.approx(old["test"]["rep_dissimilarity"], rel=1e-6)
+        assert new["test"]["mean_cca"] == pytest.approx(old["test"]["mean_cca"], rel=1e-6)
+
+
+def test_distillation_without_a_teacher_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="teacher.workdir"):
+        experiment.train_and_evaluate(_config(**{"loss.name": "kl"}), str(tmp_path), progress=False)
+
+
+def test_compare_and_evaluate_draw_the_same_pivots(group, teacher, tmp_path, capsys):
+    """Defect: `compare` sampled 10 pivots × 20 subsets and `evaluate` min(K,5) × 10."""
+    x = group.built.data.splits["test"]["x"]
+    for name, model in (("t", teacher.model), ("s", group.models[0])):
+        emb, logits = model.outputs(x)
+        np.savez(tmp_path / f"{name}.npz", embeddings=emb, unembeddings=model.unembeddings, logits=logits)
+    assert main(["compare", str(tmp_path / "t.npz"), str(tmp_path / "s.npz"), "--json"]) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["rep_dissimilarity"] == pytest.approx(group.reports[0]["test"]["rep_dissimilarity"], rel=1e-5)
+    used = group.reports[0]["test"]["pivot_subsets"]
+    assert used["pivots_used"] == 7 and used["subsets_per_pivot"] == 15  # K = 7, d = 4: all C(6, 4) subsets
+
+
+def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):
+    """Defect: metrics.jsonl was read and rewritten whole every epoch."""
+    log = _MetricsLog(epath.Path(tmp_path))
+    log.append([{"epoch": 1}])
+    monkeypatch.setattr(type(log.path), "read_text", lambda *a, **k: pytest.fail("append read the log"))
+    log.append([{"epoch": 2}, {"epoch": 2, "seed": 1}])
+    monkeypatch.undo()
+    rows = [json.loads(line) for line in log.path.read_text().splitlines()]
+    assert rows == [{"epoch": 1}, {"epoch": 2}, {"epoch": 2, "seed": 1}]
+
+
+def test_train_distill_evaluate_commands(tmp_path, capsys):
+    spec = "--config=experiments/configs/synthetic.py:smoke"
+    assert main(["train", spec, f"--workdir={tmp_path}/t", *TINY_ARGS]) == 0
+    assert main(["distill", spec, f"--workdir={tmp_path}/s", *TINY_ARGS, "--config.loss.name=l2+procrustes",
+                 f"--config.teacher.workdir={tmp_path}/t"]) == 0
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    for key in ("accuracy", "agreement", "kl_divergence", "logit_distance", "rep_dissimilarity",
+                "mean_cca", "linear_cka", "procrustes_distance", "ece", "brier", "nll"):
+        assert np.isfinite(report["test"][key]), key
+    assert len((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()) == 2
+    capsys.readouterr()
+    assert main(["evaluate", f"--workdir={tmp_path}/s"]) == 0
+    assert "rep_dissimilarity=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["distill", "--config.loss.name.x=l2"], "'loss.name' is a value, not a section"),  # defect 6
+    (["distill", "--config.loss.name=ce"], "does not use the teacher"),
+    (["distill", "--config.loss.name=l2"], "teacher.workdir"),
+    (["train", "--config.loss.name=kl"], "use `repsim-jax distill`"),
+    (["train", "--config.nope=1"], "unknown config key"),
+    (["evaluate"], "not a workdir"),
+])
+def test_command_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
+    command, *rest = argv
+    config = [] if command == "evaluate" else ["--config=experiments/configs/synthetic.py:smoke"]
+    assert main([command, *config, f"--workdir={tmp_path}/w", *rest]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def _cli(*argv):
+    return subprocess.run([sys.executable, "-m", "repsim_jax.cli", *argv], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teacher):
+    result = _cli("sweep", "--config=experiments/configs/synthetic.py:smoke", f"--workdir={tmp_path}",
+                  *TINY_ARGS, f"--config.teacher.workdir={teacher.workdir}", "--config.sweep.losses=('kl','l2')",
+                  "--config.sweep.dims=(2,)", "--config.sweep.seeds=(0,1)")
+    assert result.returncode == 0, result.stderr
+    assert "| kl d=2 |" in result.stdout and "| l2 d=2 |" in result.stdout
+    before = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
+    member = _cli("evaluate", f"--workdir={tmp_path}/l2_d2/seed1")
+    assert member.returncode == 0 and "Traceback" not in member.stderr, member.stderr
+    after = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
+    assert after["test"]["mean_cca"] == pytest.approx(before["test"]["mean_cca"], rel=1e-6)
