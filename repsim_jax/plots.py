@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs"]
+__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals"]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
 
@@ -116,4 +116,21 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
         ax.set_title(f"{name} ({len(points)} of {len(checked)} pairs drawn)")
         ax.set_xlabel("lhs")
         ax.set_ylabel("rhs")
+    return _save(fig, path)
+
+
+def spirals(x, y, path, *, min_radius: float | None = None, max_radius: float | None = None,
+            title: str = "spirals") -> pathlib.Path:
+    """Points ``x`` (n, 2) coloured by label ``y``, with the held-out ring's radii dashed."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"need x (n, 2) and y (n,), got {x.shape} and {y.shape}")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    points = ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", s=2, vmin=0, vmax=9)
+    fig.colorbar(points, ax=ax, label="label")
+    angle = np.linspace(0, 2 * np.pi, 256)
+    for radius in (r for r in (min_radius, max_radius) if r is not None):
+        ax.plot(radius * np.cos(angle), radius * np.sin(angle), "k--", lw=0.8)
+    ax.set_aspect("equal")
+    ax.set_title(title)
     return _save(fig, path)

@@ -5,12 +5,14 @@ from __future__ import annotations
 SHOWN = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca", "rep_dissimilarity")
 
 
-def add_config_arguments(parser) -> None:
-    """``--config=PATH.py[:PRESET]`` and ``--workdir``; ``--config.section.key=value``
-    overrides reach the handler as ``extra``."""
+def add_config_command(subparsers, name: str, help_text: str, handler) -> None:
+    """Subcommand ``name`` with ``--config=PATH.py[:PRESET]`` and ``--workdir``;
+    ``--config.section.key=value`` overrides reach ``handler(args, extra)`` as ``extra``."""
+    parser = subparsers.add_parser(name, help=help_text,
+                                   description=f"{help_text}; override keys with --config.section.key=value")
     parser.add_argument("--config", required=True, help="PATH.py[:PRESET] defining get_config()")
     parser.add_argument("--workdir", required=True, help="output directory (local or gs://)")
-    parser.set_defaults(accepts_overrides=True)
+    parser.set_defaults(func=handler, accepts_overrides=True)
 
 
 def print_reports(run) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repsim_jax.cli._args import add_config_arguments
+from repsim_jax.cli._args import add_config_command
 from repsim_jax.config import load_config
 from repsim_jax.sweep import run_sweep
 
@@ -13,8 +13,4 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("sweep", help="distil a grid of losses × dims × seeds (seeds vmapped)",
-                                   description="distil sweep.losses × sweep.dims × sweep.seeds from "
-                                               "--config.teacher.workdir; finished cells are skipped")
-    add_config_arguments(parser)
-    parser.set_defaults(func=_handle)
+    add_config_command(subparsers, "sweep", "distil sweep.losses × sweep.dims × sweep.seeds from config.teacher.workdir (seeds vmapped)", _handle)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repsim_jax.cli._args import add_config_arguments, print_reports
+from repsim_jax.cli._args import add_config_command, print_reports
 from repsim_jax.config import load_config
 from repsim_jax.experiment import train_and_evaluate
 from repsim_jax.losses import get_loss
@@ -17,8 +17,4 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a model from a config",
-                                   description="train a model from a config; override keys with "
-                                               "--config.section.key=value")
-    add_config_arguments(parser)
-    parser.set_defaults(func=_handle)
+    add_config_command(subparsers, "train", "train a model from a config", _handle)

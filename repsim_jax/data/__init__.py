@@ -29,7 +29,6 @@ from repsim_jax.data.local import (
     default_data_dir,
 )
 from repsim_jax.data.sources import ArraySource
-from repsim_jax.data.spiral_plot import plot_spirals
 from repsim_jax.data.splits import stratified_split
 from repsim_jax.data.synthetic import (
     MODALITIES,
@@ -60,7 +59,6 @@ __all__ = [
     "load_image_dataset",
     "make_spirals",
     "open_source",
-    "plot_spirals",
     "read_split",
     "ring_mask",
     "spiral_splits",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from repsim_jax.data import make_spirals, plot_spirals, spiral_splits, stratified_split
+from repsim_jax.data import make_spirals, spiral_splits, stratified_split
 
 
 def _reference_spirals(seed, n):
@@ -112,13 +112,3 @@ def test_stratified_split_sizes_partition_and_seed():
 def test_stratified_split_rejects_bad_fractions(fractions):
     with pytest.raises(ValueError, match="fractions"):
         stratified_split(np.zeros(4, int), fractions)
-
-
-def test_plot_spirals_saves(tmp_path):
-    s = spiral_splits(points_per_arm=10, modality="interpolation")
-    path = tmp_path / "spirals.png"
-    fig = plot_spirals(*s.train, min_radius=s.min_radius, max_radius=s.max_radius, path=path)
-    assert path.stat().st_size > 1000
-    assert len(fig.axes[0].collections[0].get_offsets()) == len(s.train[0])
-    with pytest.raises(ValueError, match="need x"):
-        plot_spirals(np.zeros((3, 3)), np.zeros(3))
