@@ -4,9 +4,9 @@
 
 One teacher (n=10000, K=100, d_t=50) against P students (d_s=25): ``bounds.logit_bounds``
 (the CCA–logit, d_rep–logit with 5 pivots × 4 subsets, and KL–logit bounds) for all pairs
-in one call. The float64 NumPy references of tests/bounds/reference.py run pair by pair
-on --loop-pairs pairs, scaled linearly to P. The achieved rate counts the matmul flops of
-the algorithm (:func:`matmul_flops_per_pair`) against a jitted float32 4096² matmul
+in one call. The float64 NumPy references of repsim_jax/testing/bounds_reference.py run
+pair by pair on --loop-pairs pairs, scaled linearly to P. The achieved rate counts the
+matmul flops of the algorithm (:func:`matmul_flops_per_pair`) against a jitted float32 4096² matmul
 measured in the same process; the elementwise passes over the logits are not counted.
 """
 
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import best_time, machine, matmul_rate, write_section  # noqa: E402
 from repsim_jax import bounds  # noqa: E402
 from repsim_jax.metrics import sample_pivot_subsets  # noqa: E402
-from tests.bounds import reference  # noqa: E402
+from repsim_jax.testing import bounds_reference as reference  # noqa: E402
 
 N, K, D_T, D_S, PIVOTS, SUBSETS = 10_000, 100, 50, 25, 5, 4
 

@@ -371,7 +371,7 @@ def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFA
 
         d²_rep = mean_pS e_pS  ≤  (d₁ + 1) · mean_pS ‖L₁⁻¹‖₂² · d²_logit.
 
-    DESIGN.md's ``2(d₁+1)`` also holds but is a factor 2 looser. Means run over the
+    docs/theory.md's ``2(d₁+1)`` also holds but is a factor 2 looser. Means run over the
     subsets that ``rep_dissimilarity`` keeps (Frobenius condition ≤ ``max_condition``), so
     ``lhs`` equals its d²_rep. Logits are the bias-free ``F Gᵀ`` of the representations.
 
@@ -434,7 +434,7 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: 
     ``≤ ‖v‖₁²/(2τ_x²)`` (v's positive and negative parts each have ℓ₁ mass ‖v‖₁/2)
     ``≤ KL_x/τ_x²`` (Pinsker: ``‖v‖₁² ≤ 2 KL_x``), τ_x the smallest probability of either
     model at x. Averaging: ``d²_logit ≤ mean_x KL_x/τ_x² ≤ KL/τ²`` with τ = min_x τ_x.
-    DESIGN.md's ``(2/τ²)·KL`` (Pinsker without the ‖v‖₂ ≤ ‖v‖₁/√2 step) is 2× looser.
+    docs/theory.md's ``(2/τ²)·KL`` (Pinsker without the ‖v‖₂ ≤ ‖v‖₁/√2 step) is 2× looser.
     Since τ ≤ 1/K the factor is ≥ K²: ``slack`` (rhs/lhs) reports how vacuous it is.
 
     Returns global (``lhs``, ``rhs``, ``holds``, ``slack``) and per-input

@@ -2,13 +2,26 @@
 
 Naming rule: ``*_distance`` / ``*_dissimilarity`` are 0 for identical inputs;
 ``mean_cca`` and ``linear_cka`` are 1. Public functions validate their inputs once,
-outside jit; pass ``validate=False`` inside jitted or vmapped code.
+outside jit; pass ``validate=False`` inside jitted or vmapped code. The linear concept
+properties of :mod:`repsim_jax.metrics.concepts` are float64 NumPy, not jitted.
 """
 
 from repsim_jax.metrics.cca import canonical_correlations, canonical_correlations_from_moments, mean_cca
 from repsim_jax.metrics.cka import linear_cka, linear_cka_from_moments
+from repsim_jax.metrics.concepts import (
+    class_means,
+    concept_class_pairs,
+    concept_directions,
+    direction_auc,
+    linear_properties,
+    parallelism,
+    steering_success,
+    transfer_properties,
+)
 from repsim_jax.metrics.identifiability import (
     RepDissimilarity,
+    all_pivot_subsets,
+    pivot_subsets,
     rep_dissimilarity,
     rep_dissimilarity_details,
     rep_dissimilarity_from_moments,
@@ -41,35 +54,45 @@ from repsim_jax.metrics.shape import (
 from repsim_jax.metrics.transfer import AffineMap, affine_map
 
 __all__ = [
-    "LLVDistance",
-    "SVDDissimilarity",
-    "llv_distance",
-    "llv_distance_details",
-    "sample_input_sets",
-    "svd_dissimilarity",
-    "svd_dissimilarity_details",
     "AffineMap",
+    "LLVDistance",
     "MomentAccumulator",
     "Moments",
     "RepDissimilarity",
+    "SVDDissimilarity",
     "affine_map",
+    "all_pivot_subsets",
     "canonical_correlations",
     "canonical_correlations_from_moments",
     "center_logits",
+    "class_means",
+    "concept_class_pairs",
+    "concept_directions",
+    "direction_auc",
     "gram_distance",
     "gram_distance_from_moments",
     "kl_divergence",
     "linear_cka",
     "linear_cka_from_moments",
+    "linear_properties",
+    "llv_distance",
+    "llv_distance_details",
     "logit_distance",
     "logit_distance_from_moments",
     "logit_distance_from_reps",
     "mean_cca",
     "pairwise",
+    "parallelism",
+    "pivot_subsets",
     "procrustes_distance",
     "procrustes_distance_from_moments",
     "rep_dissimilarity",
     "rep_dissimilarity_details",
     "rep_dissimilarity_from_moments",
+    "sample_input_sets",
     "sample_pivot_subsets",
+    "steering_success",
+    "svd_dissimilarity",
+    "svd_dissimilarity_details",
+    "transfer_properties",
 ]

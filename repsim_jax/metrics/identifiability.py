@@ -20,16 +20,22 @@ transform as the identifiability result requires.
 
 Subsets whose ``L₁`` is ill-conditioned (Frobenius condition number
 ``‖L₁‖_F‖L₁⁻¹‖_F`` above ``max_condition``) are excluded from the mean and counted.
+
+Pivots and subsets: every one (:func:`all_pivot_subsets`) or a random sample
+(:func:`sample_pivot_subsets`); :func:`pivot_subsets` chooses between them by a budget.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
@@ -75,6 +81,38 @@ def sample_pivot_subsets(key, num_labels: int, dim: int, num_pivots: int, num_su
     is_pivot = jnp.arange(num_labels)[None, None, :] == pivots[:, None, None]
     subsets = jnp.argsort(jnp.where(is_pivot, jnp.inf, noise), axis=-1)[..., :dim]
     return pivots.astype(jnp.int32), subsets.astype(jnp.int32)
+
+
+def all_pivot_subsets(num_labels: int, dim: int):
+    """Every pivot and, per pivot, every subset of ``dim`` of the other labels.
+
+    Returns ``(pivots (K,), subsets (K, C(K−1, dim), dim))`` of int32 label indices:
+    ``pivots = 0..K−1`` and row ``p`` of ``subsets`` lists the ``dim``-subsets of the
+    labels other than ``p``, each sorted ascending, in the lexicographic order of
+    ``itertools.combinations``. d_rep over them is the exact mean over (pivot, subset).
+    """
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1, got {dim}")
+    if num_labels < dim + 1:
+        raise ValueError(f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, "
+                         f"got {num_labels}")
+    others = np.array(list(itertools.combinations(range(num_labels - 1), dim)), np.int32)  # labels 0..K−2
+    pivots = np.arange(num_labels, dtype=np.int32)
+    subsets = others[None] + (others[None] >= pivots[:, None, None])  # skip the pivot, order kept
+    return jnp.asarray(pivots), jnp.asarray(subsets, jnp.int32)
+
+
+def pivot_subsets(num_labels: int, dim: int, num_pivots: int = 10, num_subsets: int = 20, seed: int = 0):
+    """The (pivot, subset) choice for d_rep: exhaustive when affordable, sampled otherwise.
+
+    Rule: with ``K = num_labels``, all ``K·C(K−1, dim)`` pairs (:func:`all_pivot_subsets`)
+    whenever ``K·C(K−1, dim) ≤ num_pivots·num_subsets`` (the budget); otherwise
+    ``sample_pivot_subsets(jax.random.key(seed), K, dim, min(num_pivots, K), num_subsets)``.
+    Returns ``(pivots (P,), subsets (P, C, dim))`` of int32 label indices.
+    """
+    if num_labels >= dim + 1 and num_labels * math.comb(num_labels - 1, dim) <= num_pivots * num_subsets:
+        return all_pivot_subsets(num_labels, dim)
+    return sample_pivot_subsets(jax.random.key(seed), num_labels, dim, min(num_pivots, num_labels), num_subsets)
 
 
 def _subset_errors(factor, count, g1, g2, pivots, subsets):
@@ -142,7 +180,7 @@ def rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared: bool = F
       f1, g1: embeddings (n, d₁) and unembeddings (K, d₁) of model 1 (the one mapped onto).
       f2, g2: embeddings (n, d₂) and unembeddings (K, d₂) of model 2.
       pivots: (P,) pivot labels; subsets: (P, C, d₁) labels, pivot excluded
-        (see :func:`sample_pivot_subsets`).
+        (see :func:`pivot_subsets`).
       max_condition: subsets with ``‖L₁‖_F‖L₁⁻¹‖_F`` above it are excluded and counted.
     """
     if validate:

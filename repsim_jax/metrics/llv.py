@@ -141,23 +141,33 @@ def _validate_sets(name, sets, limit):
     return sets
 
 
+def _defaults(shape, dim, labels, input_sets, num_input_sets, seed):
+    """``labels`` (default all K labels) and ``input_sets`` (default ``num_input_sets``
+    random sets of ``dim + 1`` inputs from ``seed``) for (n, K) logits."""
+    n, k = shape
+    if labels is None:
+        labels = jnp.arange(k, dtype=jnp.int32)
+    if input_sets is None:
+        if dim is None:
+            raise ValueError("pass dim (the representation dimension) or explicit input_sets")
+        input_sets = sample_input_sets(jax.random.key(seed), n, int(dim), num_input_sets)
+    return labels, input_sets
+
+
 def _validate_llv(logits1, logits2, dim, labels, label_pivot, input_sets, weight, num_input_sets, seed):
     logits1 = _validate.as_float_array("logits1", logits1, ndim=2)
     logits2 = _validate.as_float_array("logits2", logits2, ndim=2)
     _validate.same_shape(logits1=logits1, logits2=logits2)
     n, k = logits1.shape
     _validate.min_rows(logits1, 3, "d_LLV")
-    labels = jnp.arange(k, dtype=jnp.int32) if labels is None else _validate.label_indices("labels", labels, k, 1)
+    labels, input_sets = _defaults(logits1.shape, dim, labels, input_sets, num_input_sets, seed)
+    labels = _validate.label_indices("labels", labels, k, 1)
     if labels.shape[0] < 2 or len(set(labels.tolist())) != labels.shape[0]:
         raise ValueError("labels must hold at least 2 distinct label indices")
     if label_pivot is not None:
         label_pivot = int(label_pivot)
         if label_pivot not in set(labels.tolist()):
             raise ValueError(f"label_pivot {label_pivot} is not in the label set")
-    if input_sets is None:
-        if dim is None:
-            raise ValueError("pass dim (the representation dimension) or explicit input_sets")
-        input_sets = sample_input_sets(jax.random.key(seed), n, int(dim), num_input_sets)
     input_sets = _validate_sets("input_sets", input_sets, n)
     return logits1, logits2, labels, label_pivot, input_sets, _validate.non_negative("weight", weight)
 
@@ -179,6 +189,8 @@ def llv_distance_details(logits1, logits2, dim=None, *, labels=None, label_pivot
     if validate:
         logits1, logits2, labels, label_pivot, input_sets, weight = _validate_llv(
             logits1, logits2, dim, labels, label_pivot, input_sets, weight, num_input_sets, seed)
+    else:
+        labels, input_sets = _defaults(jnp.shape(logits1), dim, labels, input_sets, num_input_sets, seed)
     result = llv_kernel(logits1, logits2, labels, label_pivot, input_sets, weight)
     if validate and not float(result.min_scale) > 0:
         raise ValueError("singular case: a pivot difference log p(y|x) - log p(y0|x) has zero variance")

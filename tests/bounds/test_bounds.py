@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from repsim_jax import bounds
 from repsim_jax.metrics import rep_dissimilarity_details, sample_pivot_subsets, sample_input_sets
-from tests.bounds import reference
+from repsim_jax.testing import bounds_reference as reference
 from tests.bounds.conftest import random_pair
 
 SETTINGS = settings(max_examples=6, deadline=None)

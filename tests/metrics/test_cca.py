@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import repsim_jax.metrics as M
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 
 def _xy(seed, n=40, dx=3, dy=4, coupling=0.7):

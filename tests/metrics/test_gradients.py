@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import repsim_jax.metrics as M
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 N, D = 12, 3
 

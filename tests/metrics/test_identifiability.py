@@ -1,5 +1,7 @@
-"""sample_pivot_subsets and rep_dissimilarity (d_rep) vs an explicit-loop float64 reference."""
+"""The pivot/subset choosers and rep_dissimilarity (d_rep) vs an explicit-loop float64 reference."""
 
+import itertools
+import math
 import warnings
 
 import jax
@@ -10,8 +12,7 @@ from hypothesis import strategies as st
 
 import repsim_jax.metrics as M
 from repsim_jax.metrics import identifiability as ident_mod
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 
 def _details(*args, **kwargs):
@@ -107,6 +108,50 @@ def test_sample_pivot_subsets_more_pivots_than_labels():
         pivots, subsets = np.asarray(pivots), np.asarray(subsets)
         assert pivots.shape == (6,) and subsets.shape == (6, 3, 2)
         assert set(pivots.tolist()) == set(range(4))
+
+
+# ----------------------------------------------------------------- all_pivot_subsets / pivot_subsets
+
+
+@pytest.mark.parametrize("k,dim", [(5, 2), (6, 3), (3, 2), (4, 1), (7, 6)])
+def test_all_pivot_subsets_lists_every_subset_of_the_other_labels(k, dim):
+    pivots, subsets = M.all_pivot_subsets(k, dim)
+    assert pivots.dtype == np.int32 and subsets.dtype == np.int32
+    assert subsets.shape == (k, math.comb(k - 1, dim), dim)
+    np.testing.assert_array_equal(pivots, np.arange(k))
+    for p in range(k):
+        others = [q for q in range(k) if q != p]
+        np.testing.assert_array_equal(subsets[p], np.array(list(itertools.combinations(others, dim))))
+        assert len({tuple(s) for s in np.asarray(subsets[p]).tolist()}) == math.comb(k - 1, dim)
+
+
+@pytest.mark.parametrize("k,dim", [(3, 3), (1, 1), (4, 0)])
+def test_all_pivot_subsets_refuses_too_few_labels(k, dim):
+    with pytest.raises(ValueError, match="label|dim"):
+        M.all_pivot_subsets(k, dim)
+
+
+@pytest.mark.parametrize("num_pivots,num_subsets", [(5, 6), (3, 10), (30, 1), (6, 6)])
+def test_pivot_subsets_is_exhaustive_within_the_budget(num_pivots, num_subsets):
+    # K = 5, dim = 2: 5·C(4, 2) = 30 (pivot, subset) pairs, all listed when 30 <= P·C
+    got = M.pivot_subsets(5, 2, num_pivots, num_subsets, seed=3)
+    for a, b in zip(got, M.all_pivot_subsets(5, 2)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("k,dim,num_pivots,num_subsets", [(5, 2, 1, 29), (5, 2, 2, 14), (10, 3, 20, 5)])
+def test_pivot_subsets_samples_beyond_the_budget(k, dim, num_pivots, num_subsets):
+    got = M.pivot_subsets(k, dim, num_pivots, num_subsets, seed=7)
+    want = M.sample_pivot_subsets(jax.random.key(7), k, dim, min(num_pivots, k), num_subsets)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pivot_subsets_defaults_and_huge_label_sets():
+    pivots, subsets = M.pivot_subsets(1000, 50)  # C(999, 50) is never materialised
+    assert pivots.shape == (10,) and subsets.shape == (10, 20, 50)
+    with pytest.raises(ValueError, match="label"):
+        M.pivot_subsets(3, 3)
 
 
 # ----------------------------------------------------------------- d_rep vs reference

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import repsim_jax.metrics as M
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 F32 = dict(rtol=1e-4, atol=1e-5)
 F64 = dict(rtol=1e-9, atol=1e-12)

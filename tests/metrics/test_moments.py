@@ -7,8 +7,7 @@ import pytest
 
 import repsim_jax.metrics as M
 from repsim_jax.metrics import moments as mom
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 N, D1, D2, K = 40, 3, 4, 8
 CHUNKS = [7, 13, 1, 19]  # uneven, including a single-row chunk; sums to N

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import repsim_jax.metrics as M
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 NAMES = ["logit_distance", "kl_divergence", "mean_cca", "procrustes_distance", "gram_distance", "linear_cka"]
 SYMMETRIC = {"logit_distance", "mean_cca", "procrustes_distance", "gram_distance", "linear_cka"}
@@ -159,3 +158,14 @@ def test_pairwise_many_models_float32():
         want = np.array([[REF[name](stack[i], stack[j]) for j in range(m)] for i in range(m)])
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3, err_msg=name)
 
+
+
+def test_pairwise_llv_distance_uses_its_default_labels_and_input_sets():
+    # Regression: the validate=False kernel skipped llv_distance's defaults (all labels,
+    # input sets sampled from `seed`) and vmap failed on labels=None.
+    z = np.random.default_rng(11).standard_normal((4, 500, 10))
+    with jax.enable_x64(True):
+        got = np.asarray(M.pairwise("llv_distance", z, dim=3))
+        by_pair = np.array([[float(M.llv_distance(z[i], z[j], 3)) for j in range(4)] for i in range(4)])
+    assert got.shape == (4, 4)
+    np.testing.assert_allclose(got, by_pair, rtol=1e-10, atol=1e-12)

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import repsim_jax.metrics as M
-
-from . import reference as ref
+from repsim_jax.testing import reference as ref
 
 
 def _st(seed, n=30, ds=4, dt=3, noise=0.5):

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import repsim_jax.metrics as M
-
-from . import reference as _ref
+from repsim_jax.testing import reference as _ref
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((20, 3)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Independent float64 NumPy references for the bounds and the 2506.03784 measures.
+"""Independent float64 NumPy references for tests and benchmarks: the bounds and the 2506.03784 measures.
 
 Written from the formulas (explicit loops, lstsq, eigvalsh), not from the JAX code.
 """

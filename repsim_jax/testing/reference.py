@@ -1,6 +1,6 @@
-"""Independent float64 NumPy/SciPy reference implementations of repsim_jax.metrics.
+"""Independent float64 NumPy references for tests and benchmarks: the metrics of repsim_jax.metrics.
 
-Written from the definitions in DESIGN.md §2 (not from the JAX implementation).
+Written from the definitions in docs/theory.md (not from the JAX implementation).
 Everything here is deliberately naive: explicit n×n Gram matrices, explicit Python
 loops, np.linalg.inv, full SVDs. Only meant for small test sizes.
 """
