@@ -8,12 +8,9 @@ Prints the figures, writes experiments/counterexamples.png and experiments/count
 import os
 
 import jax
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from repsim_jax import counterexamples as ce  # noqa: E402
+from repsim_jax import counterexamples as ce
+from repsim_jax import plots
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOTES = """## How these compare with the targets
@@ -44,9 +41,7 @@ NOTES = """## How these compare with the targets
   Σ_y p(y) log(p(y)/p(πy)) at every input. So the asymmetry of the issue's 0.0020/0.0017
   comes from the single-term quantity, not from an asymmetric construction. Either way
   the distributions are close while the unembeddings are not linearly related; the
-  logit distance (25.9) is large: d_logit sees what KL misses. (Our earlier
-  reconstruction, axes/diagonals at length 20, gave KL 0.0020 both ways and m_CCA 2/3;
-  it has been replaced by the authors' construction.)
+  logit distance (25.9) is large: d_logit sees what KL misses.
 * (b) m_CCA is 1 for embeddings and unembeddings, while KL ≈ 1.93 and d_logit ≈ 8.0: the
   logits become f R(−π/2) gᵀ, a different distribution.
 """
@@ -81,15 +76,10 @@ def main():
     print("\n".join(lines))
     with open(os.path.join(HERE, "counterexamples.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot([r[0] for r in rows], [r[1].kl_12 for r in rows], "o-", label="d_KL")
-    ax.plot([r[0] for r in rows], [r[2] for r in rows], "s-", label="d_LLV")
-    ax.plot([r[0] for r in rows], [r[1].mean_cca_embeddings for r in rows], "^-", label="m_CCA (f)")
-    ax.set_xlabel("unembedding length")
-    ax.legend()
-    ax.set_title("Table 1 construction: KL -> 0, representations stay unrelated")
-    fig.tight_layout()
-    fig.savefig(os.path.join(HERE, "counterexamples.png"), dpi=120)
+    series = {"d_KL": [r[1].kl_12 for r in rows], "d_LLV": [r[2] for r in rows],
+              "m_CCA (f)": [r[1].mean_cca_embeddings for r in rows]}
+    plots.curves([r[0] for r in rows], series, os.path.join(HERE, "counterexamples.png"), "unembedding length",
+                 "Table 1 construction: KL -> 0, representations stay unrelated")
     return lines
 
 

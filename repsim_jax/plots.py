@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals"]
+__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals", "curves"]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
 
@@ -132,5 +132,16 @@ def spirals(x, y, path, *, min_radius: float | None = None, max_radius: float | 
     for radius in (r for r in (min_radius, max_radius) if r is not None):
         ax.plot(radius * np.cos(angle), radius * np.sin(angle), "k--", lw=0.8)
     ax.set_aspect("equal")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def curves(x, series: dict, path, xlabel: str, title: str) -> pathlib.Path:
+    """One marked line per ``series[label]`` (values at ``x``)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for (label, values), marker in zip(series.items(), "os^vDx"):
+        ax.plot(x, values, f"{marker}-", label=label)
+    ax.set_xlabel(xlabel)
+    ax.legend()
     ax.set_title(title)
     return _save(fig, path)

@@ -93,6 +93,7 @@ def test_rep_logit_lhs_is_d_rep_squared(rng):
     np.testing.assert_allclose(bound.lhs, metric.value, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_many_pairs_equal_per_pair(rng):
     pairs = [random_pair(np.random.default_rng(s), 70, 8, 3, 3) for s in range(4)]
     f1, g1 = pairs[0][:2]

@@ -8,6 +8,7 @@ checks that the preset itself names ResNet-50."""
 import json
 import math
 
+import pytest
 import tensorflow_datasets as tfds
 
 from repsim_jax.cli import main
@@ -23,6 +24,7 @@ def test_presets_describe_the_paper_setting():
     assert tuple(students.sweep.losses) == ("kl", "l1", "l2") and len(students.sweep.seeds) == 5
 
 
+@pytest.mark.slow
 def test_teacher_and_student_sweep_on_mock_cifar100(tmp_path):
     tiny = ["--config.data.num_train=16", "--config.data.num_test=16", "--config.num_epochs=1",
             "--config.batch_size=8", "--config.eval.every=1"]

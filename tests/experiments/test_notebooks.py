@@ -28,6 +28,7 @@ def test_every_notebook_is_listed_and_stored_without_outputs():
                    for c in nb.cells if c.cell_type == "code"), path.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_at_smoke_settings(name, tmp_path, monkeypatch):
     monkeypatch.setenv("REPSIM_JAX_NOTEBOOK_SMOKE", "1")

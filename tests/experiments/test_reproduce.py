@@ -2,15 +2,15 @@
 against closed forms and scipy, and bad input through the CLI."""
 
 import json
-import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import scipy.stats
 
 from repsim_jax import report
-from repsim_jax.reproduce.students import checkpoint_epochs
 from repsim_jax.cli import main
+from repsim_jax.reproduce.students import checkpoint_epochs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -26,6 +26,7 @@ def _finite(values):
     return bool(np.all(np.isfinite(np.asarray(values, np.float64))))
 
 
+@pytest.mark.slow
 def test_summary_structure_and_finite_values(synthetic_run):
     _, summary = synthetic_run
     config = summary["config"]
@@ -40,10 +41,11 @@ def test_summary_structure_and_finite_values(synthetic_run):
     assert summary["teacher"]["accuracy"]["values"][0] > 1 / 7 - 0.05
 
 
+@pytest.mark.slow
 def test_bound_over_epochs_holds_for_every_seed(synthetic_run):
     _, summary = synthetic_run
     epochs = checkpoint_epochs(summary["config"]["reproduce"]["student_epochs"],
-                                         summary["config"]["reproduce"]["bound_every"])
+                               summary["config"]["reproduce"]["bound_every"])
     for loss in summary["config"]["sweep"]["losses"]:
         lhs, rhs = (np.asarray(summary[loss][f"cca_bound_{s}"]["values"]) for s in ("lhs", "rhs"))
         assert summary[loss]["cca_bound_lhs"]["epochs"] == epochs
@@ -52,6 +54,7 @@ def test_bound_over_epochs_holds_for_every_seed(synthetic_run):
         assert summary[loss]["cca_bound_holds"] is True
 
 
+@pytest.mark.slow
 def test_significance_entries_and_files(synthetic_run):
     out, summary = synthetic_run
     assert set(summary["significance"]) == {"l1_vs_kl", "l2_vs_kl"}
@@ -67,28 +70,24 @@ def test_significance_entries_and_files(synthetic_run):
         assert (out / "students" / "l2" / f"seed{seed}" / "report.json").exists()
 
 
-def test_significance_matches_closed_forms_and_scipy():
-    a, b = np.array([0.91, 0.93, 0.95, 0.92, 0.96]), np.array([0.80, 0.85, 0.83, 0.90, 0.78])
-    result = report.significance(a, b)
-    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-    assert result["welch_t"] == pytest.approx((a.mean() - b.mean()) / se)
-    assert result["difference"] == pytest.approx(a.mean() - b.mean())
-    # U counts the pairs (a_i, b_j) with a_i > b_j; every a exceeds every b except none here.
-    assert result["mannwhitney_u"] == sum(x > y for x in a for y in b) == 25
-    # Exact two-sided p for complete separation of 5 vs 5: 2 / C(10, 5).
-    assert result["mannwhitney_p"] == pytest.approx(2 / math.comb(10, 5))
-    assert result["welch_p"] == pytest.approx(scipy.stats.ttest_ind(a, b, equal_var=False).pvalue)
-
-
-def test_significance_rejects_single_values():
-    with pytest.raises(ValueError, match=">= 2 values"):
-        report.significance([1.0], [1.0, 2.0])
-
-
-def test_summarise_seeds_drops_missing_metrics():
-    reports = [{"mean_cca": 0.5, "rep_dissimilarity": None}, {"mean_cca": 0.7, "rep_dissimilarity": 1.0}]
-    out = report.summarise_seeds(reports, ("mean_cca", "rep_dissimilarity"))
-    assert out == {"mean_cca": {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "values": [0.5, 0.7]}}
+@pytest.mark.slow
+def test_evaluate_command_on_a_student_group_gives_one_report_per_seed(synthetic_run):
+    """Defect: `evaluate` on a reproduce student group (seeds vmapped) failed in orbax
+    with a shape mismatch, then printed "Event loop is closed" tracebacks at exit."""
+    out, summary = synthetic_run
+    group = out / "students" / "kl"
+    reports = [group / f"seed{s}" / "report.json" for s in summary["config"]["sweep"]["seeds"]]
+    before = [json.loads(p.read_text())["test"] for p in reports]
+    for p in reports:
+        p.unlink()
+    result = subprocess.run([sys.executable, "-m", "repsim_jax.cli", "evaluate", f"--workdir={group}"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    for p, old in zip(reports, before):
+        new = json.loads(p.read_text())["test"]
+        for key in ("accuracy", "agreement", "mean_cca", "rep_dissimilarity"):
+            assert new[key] == pytest.approx(old[key], rel=1e-6), key
+    assert summary["kl"]["mean_cca"]["values"] == pytest.approx([r["mean_cca"] for r in before])
 
 
 def test_checkpoint_epochs_include_the_last():

@@ -5,23 +5,27 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import _common
 from conftest import WORKER, assert_same, flat_state, worker_env
 
 
+@pytest.mark.slow
 def test_four_fake_devices_equal_one_device(run_worker, tmp_path):
     """Several steps with BatchNorm, dropout, CE + L2 + Procrustes and Adam."""
     run_worker("steps", tmp_path / "dp.npz", 4)
     assert_same(flat_state(_common.run_steps(None)), tmp_path / "dp.npz")
 
 
+@pytest.mark.slow
 def test_data_parallel_fit_equals_single_device_fit(run_worker, tmp_path):
     run_worker("fit_mesh", tmp_path / "mesh.npz", tmp_path / "mesh")
     single = _common.run_fit(tmp_path / "single", 3).state
     assert_same(flat_state(single), tmp_path / "mesh.npz")
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process(tmp_path, free_port):
     """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
     out = tmp_path / "mh.npz"
@@ -34,6 +38,7 @@ def test_two_processes_equal_one_process(tmp_path, free_port):
     assert_same(flat_state(_common.run_steps(None)), out)
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_equal_separate_runs(tmp_path):
     together = _common.run_fit(tmp_path / "vmap", None, seeds=[5, 7], num_epochs=2).state
     for i, seed in enumerate((5, 7)):

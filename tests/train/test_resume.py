@@ -28,6 +28,7 @@ def _committed(workdir):
     return ckpts.exists() and any(p.name.isdigit() for p in ckpts.iterdir())
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
     workdir = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, WORKER, "fit", str(tmp_path / "x.npz"), str(workdir),
@@ -46,6 +47,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
     assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
 
 
+@pytest.mark.slow
 def test_stop_and_rerun_resumes_in_process(tmp_path):
     first = _common.run_fit(tmp_path / "w", 1, num_epochs=3)
     assert first.epochs == 1 and int(first.state.step) == 4

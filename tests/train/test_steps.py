@@ -30,6 +30,7 @@ def test_resnet18_step_on_mock_cifar():
     assert int(new.step) == 1
 
 
+@pytest.mark.slow
 def test_concept_bottleneck_step_trains_concepts():
     rng = np.random.default_rng(0)
     batch = {"x": jnp.float32(rng.normal(size=(8, 2))), "y": jnp.int32(rng.integers(0, 3, 8)),
