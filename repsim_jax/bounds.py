@@ -9,8 +9,9 @@ three logit bounds with one validation of the inputs. Results are NamedTuples
 of arrays (with the pair axis when one was given) holding ``lhs``, ``rhs``, ``holds``,
 ``slack = rhs / lhs`` and the ingredients. ``holds`` allows a rounding margin of
 ``1000·eps·(|lhs| + |rhs|)`` plus ``(1000·eps)²`` times the scale of the inputs (see
-:func:`_holds`). The forms and their proofs are in each docstring
-(derived for this project from the definitions of arXiv 2602.15438 and 2506.03784).
+:func:`_holds`). The forms and their proofs are in each docstring and in
+docs/theory.md §3 (derived for this project from the definitions of arXiv 2602.15438
+and 2506.03784).
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ def _over_pairs(prepare, pair, teacher, student, extra, batch_size):
 
 
 def _pairs(prepare, pair, teacher, student, extra, batch_size):
-    """:func:`_over_pairs` with the default pairs per step: 1 (a plain loop) on CPU, where
-    vmapped steps were slower in every bound measured, and 16 on accelerators."""
+    """:func:`_over_pairs` with the default pairs per step: 1 (a plain loop) on CPU and 16
+    on accelerators."""
     if batch_size is None:
         batch_size = 1 if jax.default_backend() == "cpu" else 16
     elif int(batch_size) < 1:
@@ -296,8 +297,9 @@ def cca_logit_bound(teacher_embeddings, student_embeddings, teacher_logits, stud
       teacher_embeddings (n, d_t), student_embeddings (n, d_s), teacher_logits (n, K),
         student_logits (n, K); each side may carry a leading pair axis.
 
-    Raises ValueError for n <= d_t + d_s (every ρ would be 1 and the bound empty; no
-    ridge is offered because ridge-shrunk ρ would no longer give a valid bound).
+    Raises ValueError for n <= d_t + d_s (then at least d_t + d_s − n + 1 of the ρ are 1
+    whatever the data; no ridge is offered because ridge-shrunk ρ would no longer give a
+    valid bound). See docs/theory.md §3.1.
     """
     teacher, student = (teacher_embeddings, teacher_logits), (student_embeddings, student_logits)
     if validate:
@@ -371,9 +373,10 @@ def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFA
 
         d²_rep = mean_pS e_pS  ≤  (d₁ + 1) · mean_pS ‖L₁⁻¹‖₂² · d²_logit.
 
-    docs/theory.md's ``2(d₁+1)`` also holds but is a factor 2 looser. Means run over the
-    subsets that ``rep_dissimilarity`` keeps (Frobenius condition ≤ ``max_condition``), so
-    ``lhs`` equals its d²_rep. Logits are the bias-free ``F Gᵀ`` of the representations.
+    The constant ``2(d₁+1)`` also holds but is a factor 2 looser (docs/theory.md §3.2,
+    with the equality cases). Means run over the subsets that ``rep_dissimilarity`` keeps
+    (Frobenius condition ≤ ``max_condition``), so ``lhs`` equals its d²_rep. Logits are the
+    bias-free ``F Gᵀ`` of the representations.
 
     Args:
       f1, g1: teacher embeddings (n, d₁) and unembeddings (K, d₁); f2, g2: student's.
@@ -434,7 +437,9 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: 
     ``≤ ‖v‖₁²/(2τ_x²)`` (v's positive and negative parts each have ℓ₁ mass ‖v‖₁/2)
     ``≤ KL_x/τ_x²`` (Pinsker: ``‖v‖₁² ≤ 2 KL_x``), τ_x the smallest probability of either
     model at x. Averaging: ``d²_logit ≤ mean_x KL_x/τ_x² ≤ KL/τ²`` with τ = min_x τ_x.
-    docs/theory.md's ``(2/τ²)·KL`` (Pinsker without the ‖v‖₂ ≤ ‖v‖₁/√2 step) is 2× looser.
+    ``(2/τ²)·KL`` (Pinsker without the ‖v‖₂ ≤ ‖v‖₁/√2 step) also holds but is 2× looser;
+    the bound is approached only for K = 2, and for larger K lhs/rhs stays ≲ 2/K
+    (docs/theory.md §3.3).
     Since τ ≤ 1/K the factor is ≥ K²: ``slack`` (rhs/lhs) reports how vacuous it is.
 
     Returns global (``lhs``, ``rhs``, ``holds``, ``slack``) and per-input
@@ -463,9 +468,8 @@ def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_conditio
     """:func:`cca_logit_bound`, :func:`rep_logit_bound` and :func:`kl_logit_bound` in one compiled call.
 
     Same results as the three calls (teacher = model 1), for one or many pairs, with the
-    inputs validated once. Each bound keeps its own compiled map: fusing the three loop
-    bodies into one program (so that the CCA and d_rep bounds share :func:`_split`) was
-    measured 24% slower on XLA:CPU (8.8 vs 7.1 s for 1,000 pairs).
+    inputs validated once. Each bound keeps its own compiled map (the CCA and d_rep
+    bounds do not share :func:`_split`).
 
     Args:
       f1, g1, logits1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
@@ -524,7 +528,7 @@ def llv_svd_bound(f1, g1, f2, g2, subsets, input_sets, labels=None, label_pivot=
     ``Std(x_y − y_y) ≤ a_y + b_y ≤ 2T₁`` (triangle inequality for Std). The unembedding
     side is identical with T₂ (samples are labels). As m_SVD ≥ 0, d_SVD ≤ 1 as well, and
     ``min(1, 2t²) ≤ 2Mt`` for every t ≥ 0 when M ≥ 1, which gives the paper's form
-    ``2·M·d_LLV`` (d_LLV ≥ max(T₁, T₂)) as a corollary.
+    ``2·M·d_LLV`` (d_LLV ≥ max(T₁, T₂)) as a corollary (docs/theory.md §3.4).
 
     Args:
       f1, g1, f2, g2: teacher and student representations (a side may be stacked).

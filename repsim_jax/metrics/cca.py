@@ -94,8 +94,9 @@ def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True) -> j
     ``ρ = svd(QₓᵀQ_y)`` of thin QR factors of the column-centred inputs (exact, not
     iterative). ``ridge`` λ ≥ 0 regularises both scatter matrices (``X̃ᵀX̃ + λI``).
 
-    Raises ValueError for n ≤ dx + dy without a ridge (ρ would be trivially 1) and for
-    rank-deficient (collinear) columns without a ridge.
+    Raises ValueError for n ≤ dx + dy without a ridge (then at least dx + dy − n + 1 of
+    the ρ are 1 whatever the data; docs/theory.md §2.3) and for rank-deficient
+    (collinear) columns without a ridge.
     """
     if not validate:
         return _canonical_correlations(x, y, ridge)[0]
