@@ -38,7 +38,7 @@ NOTES = """## How these compare with the targets
   model 2 as target (their variable `kl_div_m1_m2` is KLDivLoss(input=m1, target=m2)),
   0.0017 model 1. The full KL over all 8 labels is 0.0045 in both directions, and must
   be equal: a label-swapping involution π gives Σ_y p(πy) log(p(πy)/p(y)) =
-  Σ_y p(y) log(p(y)/p(πy)) at every input. So the asymmetry of the issue's 0.0020/0.0017
+  Σ_y p(y) log(p(y)/p(πy)) at every input. So the asymmetry of the reported 0.0020/0.0017
   comes from the single-term quantity, not from an asymmetric construction. Either way
   the distributions are close while the unembeddings are not linearly related; the
   logit distance (25.9) is large: d_logit sees what KL misses.
@@ -59,7 +59,7 @@ def main():
     for length in (1.0, 2.0, 3.0, 5.0, 10.0):
         models = ce.permuted_classifier(length)
         rows.append((length, ce.summarise(*models), float(ce.table1_llv(*models).value)))
-    lines = ["# Counter-examples (issue 3)", "", "Computed by `python experiments/counterexamples.py` (float64).", "",
+    lines = ["# Counter-examples", "", "Computed by `python experiments/counterexamples.py` (float64).", "",
              "| example | KL(1‖2) | KL(2‖1) | d_logit | m_CCA f | m_CCA g | target |", "|---|---|---|---|---|---|---|",
              f"| (a) swap 5↔6, 7↔8 | {a.kl_12:.4f} | {a.kl_21:.4f} | {a.logit_distance:.3f} | "
              f"{a.mean_cca_embeddings:.3f} | {a.mean_cca_unembeddings:.5f} | "

@@ -7,7 +7,10 @@ For each split, with student probabilities ``q`` and teacher probabilities ``p``
   ``(1/n)Σ KL(p‖q)``, ``min_probability`` (smallest probability of each model: the τ of
   the KL–logit bound, arXiv 2602.15438), ``logit_distance`` (clr distance);
 - representations (teacher = model 1): ``rep_dissimilarity``, ``mean_cca``,
-  ``linear_cka``, ``procrustes_distance`` (see :mod:`repsim_jax.metrics`);
+  ``linear_cka``, ``procrustes_distance`` (see :mod:`repsim_jax.metrics`), and
+  ``rep_dissimilarity_reference = rep_dissimilarity² / (P·C)``, the value the authors'
+  code returns on the same P pivots × C subsets (equal when no subset is excluded as
+  ill-conditioned; docs/theory.md §4), with the counts under ``pivot_subsets``;
 - calibration of the student: ``ece`` (15 equal-width confidence bins,
   ``Σ_b (|b|/n)|acc_b − conf_b|``), ``brier`` (``(1/n)Σ‖q − e_y‖²``), ``nll``;
 - ranking agreement of the label orders by ``p`` and ``q`` per input, averaged:
@@ -118,11 +121,13 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict
     num_labels, dim = t_g.shape
     try:
         pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
+        count = int(subsets.shape[0] * subsets.shape[1])
         values["pivot_subsets"] = {"pivots_used": int(subsets.shape[0]),
                                    "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
+        values["rep_dissimilarity_reference"] = float(values["rep_dissimilarity"]) ** 2 / count
     except ValueError as err:
         values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
     kernels = {

@@ -158,3 +158,17 @@ def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teache
     assert member.returncode == 0 and "Traceback" not in member.stderr, member.stderr
     after = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
     assert after["test"]["mean_cca"] == pytest.approx(before["test"]["mean_cca"], rel=1e-6)
+
+
+def test_report_carries_the_authors_normalisation(group, teacher):
+    """The authors' loop: each subset's Σ_x‖f₁ − A f₂‖² / (n·P·C), then the mean over (P, C)."""
+    from repsim_jax.metrics import all_pivot_subsets
+
+    x = group.built.data.splits["test"]["x"]
+    f1, f2 = (np.asarray(m.outputs(x)[0], np.float64) for m in (teacher.model, group.models[0]))
+    g1, g2 = (np.asarray(m.unembeddings, np.float64) for m in (teacher.model, group.models[0]))
+    pivots, subsets = all_pivot_subsets(7, 4)
+    count, n = subsets.shape[0] * subsets.shape[1], len(f1)
+    terms = [np.sum((f1 - f2 @ np.linalg.solve(g1[s] - g1[p], g2[s] - g2[p]).T) ** 2) / (n * count)
+             for p, row in zip(np.asarray(pivots), np.asarray(subsets)) for s in row]
+    assert group.reports[0]["test"]["rep_dissimilarity_reference"] == pytest.approx(np.mean(terms), rel=1e-3)

@@ -6,7 +6,8 @@ Equal conditionals imply ``f₁ = A f₂`` with ``A`` fixed by any pivot label `
 
     e_pS = (1/n) Σ_x ‖f₁(x) − A f₂(x)‖²,      d²_rep = mean over (pivot, subset) of e_pS
 
-(the reference code's returned value is this mean, d²_rep/(P·C) of its sum).
+(the authors' reference code returns d²_rep/(P·C) instead: each e_pS is divided by P·C
+before the mean; see docs/theory.md §4 and ``rep_dissimilarity_reference`` in reports).
 
 Moment form (ours). With ``R = [[R_a, R_b], [0, R_c]]`` the triangular factor of the
 uncentred ``[F₂, F₁]`` (``F₂ = Q_aR_a``, ``F₁ = Q_aR_b + Q_cR_c``),
