@@ -32,8 +32,10 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()} "
-            f"({jax.devices()[0].device_kind})")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()} "
+        f"({jax.devices()[0].device_kind})"
+    )
 
 
 def matmul_rate(size: int = 4096, dtype=jnp.float32) -> float:

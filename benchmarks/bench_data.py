@@ -45,10 +45,12 @@ class BenchCifarShaped(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _info(self):
         return tfds.core.DatasetInfo(
             builder=self,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(32, 32, 3), dtype=np.uint8),
-                "label": tfds.features.Tensor(shape=(), dtype=np.int32),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Tensor(shape=(32, 32, 3), dtype=np.uint8),
+                    "label": tfds.features.Tensor(shape=(), dtype=np.int32),
+                }
+            ),
             disable_shuffling=True,
         )
 
@@ -58,8 +60,7 @@ class BenchCifarShaped(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _generate_examples(self):
         rng = np.random.default_rng(0)
         for i in range(self.NUM_EXAMPLES):
-            yield i, {"image": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
-                      "label": np.int32(rng.integers(10))}
+            yield i, {"image": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), "label": np.int32(rng.integers(10))}
 
 
 class SmallCNN(nn.Module):
@@ -106,8 +107,9 @@ def pipeline_rate(source, normalise: bool, batches: int) -> float:
     """Images/s of a shuffled ``ImageLoader`` over ``batches`` batches, uint8 or normalised."""
     spec = DATASETS["cifar10"]
     stats = dict(mean=spec.mean, std=spec.std) if normalise else {}
-    loader = ImageLoader(source, batch_size=BATCH, **stats, shuffle=True, drop_remainder=True,
-                         seed=0, process_index=0, process_count=1)
+    loader = ImageLoader(
+        source, batch_size=BATCH, **stats, shuffle=True, drop_remainder=True, seed=0, process_index=0, process_count=1
+    )
     next(loader)
     start = time.perf_counter()
     for _ in range(batches):
@@ -138,9 +140,9 @@ def step_rate(model: nn.Module, steps: int) -> float:
     @jax.jit
     def step(params, state, opt_state, x, y):
         def loss_fn(p):
-            logits, new_state = model.apply({"params": p, **state}, x, train=True,
-                                            mutable=list(state))
+            logits, new_state = model.apply({"params": p, **state}, x, train=True, mutable=list(state))
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), new_state
+
         (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), new_state, opt_state, loss
@@ -156,34 +158,46 @@ def step_rate(model: nn.Module, steps: int) -> float:
 
 
 def machine() -> str:
-    return (f"{platform.platform()}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPUs visible, jax {jax.__version__} backend "
-            f"{jax.default_backend()} ({jax.devices()[0].device_kind}); 1-min load average at "
-            f"the end {os.getloadavg()[0]:.1f} (other jobs share the CPUs)")
+    return (
+        f"{platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs visible, jax {jax.__version__} backend "
+        f"{jax.default_backend()} ({jax.devices()[0].device_kind}); 1-min load average at "
+        f"the end {os.getloadavg()[0]:.1f} (other jobs share the CPUs)"
+    )
 
 
 LOADER = "ImageLoader, uint8 (no mean/std)"
 
 
 def report(rates: dict[str, float], steps: dict[str, float], args) -> str:
-    lines = [SECTION, "",
-             f"Machine: {machine()}.",
-             f"Data: {args.examples} random 32x32x3 uint8 images in a local ArrayRecord TFDS set, "
-             f"read through `tfds.data_source`: `read_split` (whole split, in order) and a shuffled "
-             f"`ImageLoader` at global batch {BATCH}, {args.batches} timed batches; `crop_flip`: "
-             f"jitted, in-graph, {args.steps * 10} timed float32 batches of {BATCH}; step: jitted "
-             f"forward+backward+SGD, {args.steps} timed steps after compilation.",
-             "", "| pipeline | images/s |", "|---|---:|"]
+    lines = [
+        SECTION,
+        "",
+        f"Machine: {machine()}.",
+        f"Data: {args.examples} random 32x32x3 uint8 images in a local ArrayRecord TFDS set, "
+        f"read through `tfds.data_source`: `read_split` (whole split, in order) and a shuffled "
+        f"`ImageLoader` at global batch {BATCH}, {args.batches} timed batches; `crop_flip`: "
+        f"jitted, in-graph, {args.steps * 10} timed float32 batches of {BATCH}; step: jitted "
+        f"forward+backward+SGD, {args.steps} timed steps after compilation.",
+        "",
+        "| pipeline | images/s |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in rates.items()]
     lines += ["", f"| train step (batch 128) | images/s | {LOADER} ÷ step |", "|---|---:|---:|"]
     lines += [f"| {name} | {rate:,.0f} | {rates[LOADER] / rate:.1f} |" for name, rate in steps.items()]
-    lines += ["", "A ratio above 1 means the single-threaded loader outpaces the step on this "
-              "machine (the CPU is shared by both here, so in training they also compete). "
-              "Training reads each split once with `read_split` and then batches, normalises "
-              "and crops/flips in-graph; the loader rates bound streaming use. Real CIFAR adds "
-              "PNG decoding per image (Pillow) on top of these numbers.",
-              "", f"Rerun: `python benchmarks/bench_data.py --examples {args.examples} "
-              f"--batches {args.batches} --steps {args.steps}`", ""]
+    lines += [
+        "",
+        "A ratio above 1 means the single-threaded loader outpaces the step on this "
+        "machine (the CPU is shared by both here, so in training they also compete). "
+        "Training reads each split once with `read_split` and then batches, normalises "
+        "and crops/flips in-graph; the loader rates bound streaming use. Real CIFAR adds "
+        "PNG decoding per image (Pillow) on top of these numbers.",
+        "",
+        f"Rerun: `python benchmarks/bench_data.py --examples {args.examples} "
+        f"--batches {args.batches} --steps {args.steps}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -209,9 +223,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         source = prepare_source(data_dir, args.examples)
-        rates = {"read_split, uint8 (whole split)": read_rate(source),
-                 LOADER: pipeline_rate(source, False, args.batches),
-                 "ImageLoader, float32 normalised": pipeline_rate(source, True, args.batches)}
+        rates = {
+            "read_split, uint8 (whole split)": read_rate(source),
+            LOADER: pipeline_rate(source, False, args.batches),
+            "ImageLoader, float32 normalised": pipeline_rate(source, True, args.batches),
+        }
     rates["crop_flip, jitted (in-graph)"] = crop_flip_rate(args.steps * 10)
     steps = {"small CNN (benchmarks/bench_data.py)": step_rate(SmallCNN(), args.steps)}
     if not args.no_resnet:

@@ -20,10 +20,9 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-
 from _common import best_time, machine, matmul_rate, write_section
+
 from repsim_jax import metrics
 
 N, K = 10_000, 100
@@ -63,8 +62,12 @@ def bench_rep_dissimilarity(rng, dim):
     included = np.asarray(result.included)
     exact = loop64[included].mean()
     return {
-        "d": dim, "subsets": int(s.shape[0] * s.shape[1]), "excluded": int(result.num_excluded),
-        "ours_s": seconds, "loop_s": loop_seconds, "speedup": loop_seconds / seconds,
+        "d": dim,
+        "subsets": int(s.shape[0] * s.shape[1]),
+        "excluded": int(result.num_excluded),
+        "ours_s": seconds,
+        "loop_s": loop_seconds,
+        "speedup": loop_seconds / seconds,
         "rel_err_ours": abs(float(result.value) - exact) / exact,
         "rel_err_loop_f32": abs(loop32[included].mean() - exact) / exact,
     }
@@ -86,7 +89,7 @@ def sklearn_mean_cca(x, y):
 
 def bench_mean_cca(rng, dim):
     x = rng.standard_normal((N, dim))
-    y = (x @ rng.standard_normal((dim, dim)) + 2.0 * rng.standard_normal((N, dim)))
+    y = x @ rng.standard_normal((dim, dim)) + 2.0 * rng.standard_normal((N, dim))
     x32, y32 = x.astype(np.float32), y.astype(np.float32)
     seconds = best_time(lambda: metrics.mean_cca(x32, y32, validate=False))
     start = time.perf_counter()
@@ -94,7 +97,10 @@ def bench_mean_cca(rng, dim):
     sklearn_seconds = time.perf_counter() - start
     exact = exact_mean_cca(x, y)
     return {
-        "d": dim, "ours_s": seconds, "sklearn_s": sklearn_seconds, "speedup": sklearn_seconds / seconds,
+        "d": dim,
+        "ours_s": seconds,
+        "sklearn_s": sklearn_seconds,
+        "speedup": sklearn_seconds / seconds,
         "abs_err_ours": abs(float(metrics.mean_cca(x32, y32)) - exact),
         "abs_err_sklearn": abs(reference - exact),
     }
@@ -102,24 +108,30 @@ def bench_mean_cca(rng, dim):
 
 def bench_pairwise(rng, num_models=64, dim=64, timed_pairs=100):
     base = rng.standard_normal((N, dim))
-    stack = np.stack([base @ rng.standard_normal((dim, dim)) + rng.standard_normal((N, dim))
-                      for _ in range(num_models)]).astype(np.float32)
+    stack = np.stack(
+        [base @ rng.standard_normal((dim, dim)) + rng.standard_normal((N, dim)) for _ in range(num_models)]
+    ).astype(np.float32)
     pairs = num_models * (num_models - 1) // 2
     useful_gflop = pairs * 2 * N * dim**2 / 1e9
     rows = []
     for name in ("mean_cca", "linear_cka"):
-        seconds = best_time(lambda: metrics.pairwise(name, stack, validate=False))
+        seconds = best_time(lambda name=name: metrics.pairwise(name, stack, validate=False))
         matrix = np.asarray(metrics.pairwise(name, stack))
         reference = {"mean_cca": exact_mean_cca, "linear_cka": numpy_cka}[name]
         i, j = np.triu_indices(num_models, 1)
         start = time.perf_counter()
         values = [reference(stack[a], stack[b]) for a, b in zip(i[:timed_pairs], j[:timed_pairs])]
         loop_seconds = (time.perf_counter() - start) * pairs / timed_pairs
-        rows.append({
-            "metric": name, "ours_s": seconds, "loop_s_extrapolated": loop_seconds,
-            "speedup": loop_seconds / seconds, "gflops": useful_gflop / seconds,
-            "max_abs_err": float(np.max(np.abs(matrix[i[:timed_pairs], j[:timed_pairs]] - np.array(values)))),
-        })
+        rows.append(
+            {
+                "metric": name,
+                "ours_s": seconds,
+                "loop_s_extrapolated": loop_seconds,
+                "speedup": loop_seconds / seconds,
+                "gflops": useful_gflop / seconds,
+                "max_abs_err": float(np.max(np.abs(matrix[i[:timed_pairs], j[:timed_pairs]] - np.array(values)))),
+            }
+        )
     return rows
 
 
@@ -133,47 +145,86 @@ def streaming_memory(n=1_000_000, num_labels=50_000, dim=64, chunk=20_000):
     rng = np.random.default_rng(0)
     g1 = rng.standard_normal((num_labels, dim)).astype(np.float32)
     g2 = rng.standard_normal((num_labels, dim)).astype(np.float32)
-    jax.block_until_ready(metrics.logit_distance_from_moments(
-        metrics.moments.update(metrics.moments.empty((dim, dim)), g1[:chunk] * 0, g2[:chunk] * 0), g1, g2))
+    jax.block_until_ready(
+        metrics.logit_distance_from_moments(
+            metrics.moments.update(metrics.moments.empty((dim, dim)), g1[:chunk] * 0, g2[:chunk] * 0), g1, g2
+        )
+    )
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     accumulator = metrics.MomentAccumulator()
-    for offset in range(0, n, chunk):
+    for _ in range(0, n, chunk):
         f1 = rng.standard_normal((chunk, dim), dtype=np.float32)
         accumulator.add(f1, f1 + 0.1 * rng.standard_normal((chunk, dim), dtype=np.float32))
     distance = float(metrics.logit_distance_from_moments(accumulator.moments, g1, g2))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"n": n, "K": num_labels, "d": dim, "chunk": chunk, "seconds": time.perf_counter() - start,
-            "peak_growth_mib": (peak - baseline) / 1024, "distance": distance,
-            "state_mib": ((2 * dim) ** 2 + 2 * dim) * 4 / 2**20, "unembeddings_mib": 2 * num_labels * dim * 4 / 2**20,
-            "chunk_mib": 2 * chunk * dim * 4 / 2**20, "dense_logits_gib": n * num_labels * 4 / 2**30}
+    return {
+        "n": n,
+        "K": num_labels,
+        "d": dim,
+        "chunk": chunk,
+        "seconds": time.perf_counter() - start,
+        "peak_growth_mib": (peak - baseline) / 1024,
+        "distance": distance,
+        "state_mib": ((2 * dim) ** 2 + 2 * dim) * 4 / 2**20,
+        "unembeddings_mib": 2 * num_labels * dim * 4 / 2**20,
+        "chunk_mib": 2 * chunk * dim * 4 / 2**20,
+        "dense_logits_gib": n * num_labels * 4 / 2**30,
+    }
 
 
 def report(rate, reps, ccas, pairs, stream) -> str:
-    lines = [f"Machine: {machine()}. Measured float32 matmul rate (4096², jit): {rate:.0f} GFLOP/s.",
-             "Command: `python benchmarks/bench_metrics.py`. Times are best of 3 after a warm-up (compile excluded).",
-             "", "### rep_dissimilarity vs the original per-subset loop (n=10000, K=100, 100 pivots × 200 subsets)", "",
-             "| d | ours (s) | loop (s) | speed-up | rel. err. ours vs float64 | rel. err. float32 loop | excluded |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['d']} | {r['ours_s']:.3f} | {r['loop_s']:.1f} | {r['speedup']:.0f}× | {r['rel_err_ours']:.1e} | "
-              f"{r['rel_err_loop_f32']:.1e} | {r['excluded']} |" for r in reps]
-    lines += ["", "### mean_cca vs scikit-learn CCA (n=10000)", "",
-              "| d | ours (s) | sklearn (s) | speed-up | abs. err. ours vs float64 | abs. err. sklearn |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['d']} | {r['ours_s']:.4f} | {r['sklearn_s']:.2f} | {r['speedup']:.0f}× | {r['abs_err_ours']:.1e} | "
-              f"{r['abs_err_sklearn']:.1e} |" for r in ccas]
-    lines += ["", "### pairwise over 64 models (n=10000, d=64; 2016 pairs)", "",
-              "The loop (NumPy reference per pair) was timed on 100 pairs and scaled to 2016. GFLOP/s counts only the "
-              "unavoidable per-pair product `XᵢᵀXⱼ` (2·n·d² per pair).", "",
-              "| metric | ours (s) | loop (s) | speed-up | GFLOP/s | share of matmul rate | max abs. err. |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['metric']} | {r['ours_s']:.2f} | {r['loop_s_extrapolated']:.1f} | {r['speedup']:.0f}× | "
-              f"{r['gflops']:.0f} | {r['gflops'] / rate:.0%} | {r['max_abs_err']:.1e} |" for r in pairs]
-    lines += ["", "### Streaming logit distance from representations", "",
-              f"n={stream['n']:,}, K={stream['K']:,}, d₁=d₂={stream['d']}, chunks of {stream['chunk']:,} rows: "
-              f"{stream['seconds']:.1f} s; peak RSS growth {stream['peak_growth_mib']:.0f} MiB while streaming "
-              f"(moment state {stream['state_mib']:.2f} MiB, unembeddings {stream['unembeddings_mib']:.0f} MiB, "
-              f"one chunk {stream['chunk_mib']:.0f} MiB), against {stream['dense_logits_gib']:.0f} GiB for the dense "
-              "(n, K) logits of one model."]
+    lines = [
+        f"Machine: {machine()}. Measured float32 matmul rate (4096², jit): {rate:.0f} GFLOP/s.",
+        "Command: `python benchmarks/bench_metrics.py`. Times are best of 3 after a warm-up (compile excluded).",
+        "",
+        "### rep_dissimilarity vs the original per-subset loop (n=10000, K=100, 100 pivots × 200 subsets)",
+        "",
+        "| d | ours (s) | loop (s) | speed-up | rel. err. ours vs float64 | rel. err. float32 loop | excluded |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['d']} | {r['ours_s']:.3f} | {r['loop_s']:.1f} | {r['speedup']:.0f}× | {r['rel_err_ours']:.1e} | "
+        f"{r['rel_err_loop_f32']:.1e} | {r['excluded']} |"
+        for r in reps
+    ]
+    lines += [
+        "",
+        "### mean_cca vs scikit-learn CCA (n=10000)",
+        "",
+        "| d | ours (s) | sklearn (s) | speed-up | abs. err. ours vs float64 | abs. err. sklearn |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['d']} | {r['ours_s']:.4f} | {r['sklearn_s']:.2f} | {r['speedup']:.0f}× | {r['abs_err_ours']:.1e} | "
+        f"{r['abs_err_sklearn']:.1e} |"
+        for r in ccas
+    ]
+    lines += [
+        "",
+        "### pairwise over 64 models (n=10000, d=64; 2016 pairs)",
+        "",
+        "The loop (NumPy reference per pair) was timed on 100 pairs and scaled to 2016. GFLOP/s counts only the "
+        "unavoidable per-pair product `XᵢᵀXⱼ` (2·n·d² per pair).",
+        "",
+        "| metric | ours (s) | loop (s) | speed-up | GFLOP/s | share of matmul rate | max abs. err. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['metric']} | {r['ours_s']:.2f} | {r['loop_s_extrapolated']:.1f} | {r['speedup']:.0f}× | "
+        f"{r['gflops']:.0f} | {r['gflops'] / rate:.0%} | {r['max_abs_err']:.1e} |"
+        for r in pairs
+    ]
+    lines += [
+        "",
+        "### Streaming logit distance from representations",
+        "",
+        f"n={stream['n']:,}, K={stream['K']:,}, d₁=d₂={stream['d']}, chunks of {stream['chunk']:,} rows: "
+        f"{stream['seconds']:.1f} s; peak RSS growth {stream['peak_growth_mib']:.0f} MiB while streaming "
+        f"(moment state {stream['state_mib']:.2f} MiB, unembeddings {stream['unembeddings_mib']:.0f} MiB, "
+        f"one chunk {stream['chunk_mib']:.0f} MiB), against {stream['dense_logits_gib']:.0f} GiB for the dense "
+        "(n, K) logits of one model.",
+    ]
     return "\n".join(lines)
 
 
@@ -189,8 +240,11 @@ def main():
     print(ccas)
     pairs = bench_pairwise(rng)
     print(pairs)
-    stream = json.loads(subprocess.run([sys.executable, __file__, "--streaming"], check=True,
-                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    stream = json.loads(
+        subprocess.run([sys.executable, __file__, "--streaming"], check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     print(stream)
     text = report(rate, reps, ccas, pairs, stream)
     print(text)

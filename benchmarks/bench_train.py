@@ -28,9 +28,12 @@ BATCH, IN, HIDDEN, DIM, K = 512, 2, 512, 16, 7
 def _data(steps):
     rng = np.random.default_rng(0)
     n = BATCH * steps
-    return {"x": rng.normal(size=(n, IN)).astype(np.float32), "y": rng.integers(0, K, n).astype(np.int32),
-            "teacher_embeddings": rng.normal(size=(n, DIM)).astype(np.float32),
-            "teacher_logits": rng.normal(size=(n, K)).astype(np.float32)}
+    return {
+        "x": rng.normal(size=(n, IN)).astype(np.float32),
+        "y": rng.integers(0, K, n).astype(np.int32),
+        "teacher_embeddings": rng.normal(size=(n, DIM)).astype(np.float32),
+        "teacher_logits": rng.normal(size=(n, K)).astype(np.float32),
+    }
 
 
 def _jax_epoch(steps, seeds=None):
@@ -75,7 +78,7 @@ def _torch_epoch(steps):
     def epoch():
         perm = torch.randperm(BATCH * steps)
         for i in range(steps):
-            idx = perm[i * BATCH:(i + 1) * BATCH]
+            idx = perm[i * BATCH : (i + 1) * BATCH]
             logits = model(data["x"][idx])
             loss = ((logits - data["teacher_logits"][idx]) ** 2).sum() / BATCH
             opt.zero_grad()
@@ -133,8 +136,11 @@ t0 = time.perf_counter()
 for bt in batches: state, _ = step(state, bt)
 jax.block_until_ready(state); print((time.perf_counter() - t0) / {steps})
 """
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(
+        os.environ,
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -154,11 +160,17 @@ def main():
     devices = {n: _device_step_time(n, min(steps, 20)) for n in (1, 2, 4)}
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "jax_epoch_s": t_jax, "torch_epoch_s": t_torch, "speedup_vs_torch": t_torch / t_jax,
-        "examples_per_s_jax": BATCH * steps / t_jax, "examples_per_s_torch": BATCH * steps / t_torch,
-        "matmul_gflops": rate / 1e9, "model_gflops": model_rate / 1e9,
+        "jax_epoch_s": t_jax,
+        "torch_epoch_s": t_torch,
+        "speedup_vs_torch": t_torch / t_jax,
+        "examples_per_s_jax": BATCH * steps / t_jax,
+        "examples_per_s_torch": BATCH * steps / t_torch,
+        "matmul_gflops": rate / 1e9,
+        "model_gflops": model_rate / 1e9,
         "model_share_of_matmul": model_rate / rate,
-        "vmap4_s": t_vmap, "sequential4_s": t_seq, "vmap_speedup": t_seq / t_vmap,
+        "vmap4_s": t_vmap,
+        "sequential4_s": t_seq,
+        "vmap_speedup": t_seq / t_vmap,
         "step_s_by_devices": devices,
     }
     print(json.dumps(result, indent=1))

@@ -59,27 +59,47 @@ def main():
     for length in (1.0, 2.0, 3.0, 5.0, 10.0):
         models = ce.permuted_classifier(length)
         rows.append((length, ce.summarise(*models), float(ce.table1_llv(*models).value)))
-    lines = ["# Counter-examples", "", "Computed by `python experiments/counterexamples.py` (float64).", "",
-             "| example | KL(1‖2) | KL(2‖1) | d_logit | m_CCA f | m_CCA g | target |", "|---|---|---|---|---|---|---|",
-             f"| (a) swap 5↔6, 7↔8 | {a.kl_12:.4f} | {a.kl_21:.4f} | {a.logit_distance:.3f} | "
-             f"{a.mean_cca_embeddings:.3f} | {a.mean_cca_unembeddings:.5f} | "
-             '"KL" 0.0020/0.0017, m_CCA g 0.6738 |',
-             f"| (b) ±π/4 rotations | {b.kl_12:.4f} | {b.kl_21:.4f} | {b.logit_distance:.3f} | "
-             f"{b.mean_cca_embeddings:.4f} | {b.mean_cca_unembeddings:.4f} | m_CCA 1 and 1, distributions differ |",
-             "", "(a), the figure the paper reports as KL (own-label term only, see below):", "",
-             "| target model 2 | target model 1 | paper |", "|---|---|---|",
-             f"| {term_2:.4f} ({term_2:.6f}) | {term_1:.4f} ({term_1:.6f}) | 0.0020 / 0.0017 |",
-             "", "2506.03784 Table 1 construction (7 classes, permuted labels):", "",
-             "| unembedding length | d_KL | d_LLV | m_CCA f |", "|---|---|---|---|"]
+    lines = [
+        "# Counter-examples",
+        "",
+        "Computed by `python experiments/counterexamples.py` (float64).",
+        "",
+        "| example | KL(1‖2) | KL(2‖1) | d_logit | m_CCA f | m_CCA g | target |",
+        "|---|---|---|---|---|---|---|",
+        f"| (a) swap 5↔6, 7↔8 | {a.kl_12:.4f} | {a.kl_21:.4f} | {a.logit_distance:.3f} | "
+        f"{a.mean_cca_embeddings:.3f} | {a.mean_cca_unembeddings:.5f} | "
+        '"KL" 0.0020/0.0017, m_CCA g 0.6738 |',
+        f"| (b) ±π/4 rotations | {b.kl_12:.4f} | {b.kl_21:.4f} | {b.logit_distance:.3f} | "
+        f"{b.mean_cca_embeddings:.4f} | {b.mean_cca_unembeddings:.4f} | m_CCA 1 and 1, distributions differ |",
+        "",
+        "(a), the figure the paper reports as KL (own-label term only, see below):",
+        "",
+        "| target model 2 | target model 1 | paper |",
+        "|---|---|---|",
+        f"| {term_2:.4f} ({term_2:.6f}) | {term_1:.4f} ({term_1:.6f}) | 0.0020 / 0.0017 |",
+        "",
+        "2506.03784 Table 1 construction (7 classes, permuted labels):",
+        "",
+        "| unembedding length | d_KL | d_LLV | m_CCA f |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {length:g} | {s.kl_12:.4f} | {llv:.4f} | {s.mean_cca_embeddings:.4f} |" for length, s, llv in rows]
     lines += ["", "![Table 1 construction](counterexamples.png)", "", NOTES]
     print("\n".join(lines))
     with open(os.path.join(HERE, "counterexamples.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    series = {"d_KL": [r[1].kl_12 for r in rows], "d_LLV": [r[2] for r in rows],
-              "m_CCA (f)": [r[1].mean_cca_embeddings for r in rows]}
-    plots.curves([r[0] for r in rows], series, os.path.join(HERE, "counterexamples.png"), "unembedding length",
-                 "Table 1 construction: KL -> 0, representations stay unrelated")
+    series = {
+        "d_KL": [r[1].kl_12 for r in rows],
+        "d_LLV": [r[2] for r in rows],
+        "m_CCA (f)": [r[1].mean_cca_embeddings for r in rows],
+    }
+    plots.curves(
+        [r[0] for r in rows],
+        series,
+        os.path.join(HERE, "counterexamples.png"),
+        "unembedding length",
+        "Table 1 construction: KL -> 0, representations stay unrelated",
+    )
     return lines
 
 

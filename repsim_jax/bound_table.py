@@ -35,25 +35,46 @@ def _scalar(value):
 
 
 def _cca_summary(r, i, rank):
-    return {"lhs": r.lhs[i], "middle": r.middle[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i],
-            "mean_correlation": np.mean(r.correlations[i][:rank]),
-            "top_eigenvalue": r.eigenvalues[i][0], "teacher_span_residual": r.teacher_span_residual[i],
-            "student_span_residual": r.student_span_residual[i]}
+    return {
+        "lhs": r.lhs[i],
+        "middle": r.middle[i],
+        "rhs": r.rhs[i],
+        "holds": r.holds[i],
+        "slack": r.slack[i],
+        "mean_correlation": np.mean(r.correlations[i][:rank]),
+        "top_eigenvalue": r.eigenvalues[i][0],
+        "teacher_span_residual": r.teacher_span_residual[i],
+        "student_span_residual": r.student_span_residual[i],
+    }
 
 
 def _rep_summary(r, i):
     included = np.asarray(r.included[i])
-    return {"lhs": r.lhs[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i],
-            "logit_distance_sq": r.logit_distance_sq[i],
-            "mean_inverse_norm_sq": np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
-            "num_subsets": included.size, "num_excluded": int(included.size - included.sum()),
-            "all_subsets_hold": r.subset_holds[i].all()}
+    return {
+        "lhs": r.lhs[i],
+        "rhs": r.rhs[i],
+        "holds": r.holds[i],
+        "slack": r.slack[i],
+        "logit_distance_sq": r.logit_distance_sq[i],
+        "mean_inverse_norm_sq": np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
+        "num_subsets": included.size,
+        "num_excluded": int(included.size - included.sum()),
+        "all_subsets_hold": r.subset_holds[i].all(),
+    }
 
 
 def _kl_summary(r, i):
-    return {"lhs": r.lhs[i], "rhs": r.rhs[i], "holds": r.holds[i], "slack": r.slack[i], "kl": r.kl[i],
-            "tau": r.tau[i], "rhs_per_input": r.rhs_per_input[i], "holds_per_input": r.holds_per_input[i],
-            "slack_per_input": r.slack_per_input[i]}
+    return {
+        "lhs": r.lhs[i],
+        "rhs": r.rhs[i],
+        "holds": r.holds[i],
+        "slack": r.slack[i],
+        "kl": r.kl[i],
+        "tau": r.tau[i],
+        "rhs_per_input": r.rhs_per_input[i],
+        "holds_per_input": r.holds_per_input[i],
+        "slack_per_input": r.slack_per_input[i],
+    }
 
 
 def _stack(reps, field):
@@ -65,8 +86,9 @@ def _cca(teacher, students):
     d_s = students[0].embeddings.shape[1]
     if n <= d_t + d_s:
         return None, f"n={n} <= d_t+d_s={d_t + d_s}: every canonical correlation would be 1"
-    result = bounds.cca_logit_bound(teacher.embeddings, _stack(students, "embeddings"), teacher.all_logits,
-                                    _stack(students, "all_logits"))
+    result = bounds.cca_logit_bound(
+        teacher.embeddings, _stack(students, "embeddings"), teacher.all_logits, _stack(students, "all_logits")
+    )
     return [_cca_summary(result, i, min(d_t, d_s)) for i in range(len(students))], None
 
 
@@ -75,8 +97,14 @@ def _rep(teacher, students, pivot_options):
     if k < d1 + 1:
         return None, f"K={k} < d1+1={d1 + 1} labels: no pivot/subset of d1 labels"
     pivots, subsets = pivot_subsets(k, d1, **pivot_options)
-    result = bounds.rep_logit_bound(teacher.embeddings, teacher.unembeddings, _stack(students, "embeddings"),
-                                    _stack(students, "unembeddings"), pivots, subsets)
+    result = bounds.rep_logit_bound(
+        teacher.embeddings,
+        teacher.unembeddings,
+        _stack(students, "embeddings"),
+        _stack(students, "unembeddings"),
+        pivots,
+        subsets,
+    )
     return [_rep_summary(result, i) for i in range(len(students))], None
 
 
@@ -91,12 +119,16 @@ def _group_results(teacher: Representation, students, pivot_options):
     notes = {}
     has_logits = teacher.all_logits is not None and students[0].all_logits is not None
     has_unembeddings = teacher.unembeddings is not None and students[0].unembeddings is not None
-    plans = {"cca_logit": (lambda: _cca(teacher, students)) if has_logits else None,
-             "rep_logit": (lambda: _rep(teacher, students, pivot_options)) if has_unembeddings else None,
-             "kl_logit": (lambda: _kl(teacher, students)) if has_logits else None}
-    missing = {"cca_logit": "needs logits or unembeddings in both files",
-               "rep_logit": "needs unembeddings in both files",
-               "kl_logit": "needs logits or unembeddings in both files"}
+    plans = {
+        "cca_logit": (lambda: _cca(teacher, students)) if has_logits else None,
+        "rep_logit": (lambda: _rep(teacher, students, pivot_options)) if has_unembeddings else None,
+        "kl_logit": (lambda: _kl(teacher, students)) if has_logits else None,
+    }
+    missing = {
+        "cca_logit": "needs logits or unembeddings in both files",
+        "rep_logit": "needs unembeddings in both files",
+        "kl_logit": "needs logits or unembeddings in both files",
+    }
     for name in NAMES:
         summaries, note = plans[name]() if plans[name] else (None, missing[name])
         if note:
@@ -112,8 +144,11 @@ def _group_results(teacher: Representation, students, pivot_options):
 
 def _signature(rep: Representation):
     logits = rep.all_logits
-    return (rep.embeddings.shape, None if rep.unembeddings is None else rep.unembeddings.shape,
-            None if logits is None else logits.shape)
+    return (
+        rep.embeddings.shape,
+        None if rep.unembeddings is None else rep.unembeddings.shape,
+        None if logits is None else logits.shape,
+    )
 
 
 def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None = None):

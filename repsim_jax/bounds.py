@@ -220,7 +220,9 @@ def _unexplained(coords, gram):
     values, vectors = jnp.linalg.eigh(covariance)
     kept = values > jnp.max(values) * values.shape[0] * jnp.finfo(values.dtype).eps
     whitening = vectors * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, values, 1.0)), 0.0)
-    unexplained = jnp.linalg.eigvalsh(matmul(whitening.T, matmul(gram, whitening)) + jnp.diag(jnp.where(kept, 0.0, 1.0)))
+    unexplained = jnp.linalg.eigvalsh(
+        matmul(whitening.T, matmul(gram, whitening)) + jnp.diag(jnp.where(kept, 0.0, 1.0))
+    )
     return jnp.clip(unexplained, 0.0, 1.0), whitening
 
 
@@ -256,16 +258,24 @@ def _checked_cca(teacher, student):
     if len({_model(a)[0] for a in (*teacher, *student)}) > 1:
         raise ValueError("row (input) counts differ between the embeddings and logits")
     if _model(teacher[1])[1] != _model(student[1])[1] or _model(teacher[1])[1] < 2:
-        raise ValueError(f"logits need the same number K >= 2 of labels, got {_model(teacher[1])[1]} "
-                         f"and {_model(student[1])[1]}")
+        raise ValueError(
+            f"logits need the same number K >= 2 of labels, got {_model(teacher[1])[1]} and {_model(student[1])[1]}"
+        )
     if n <= d_t + d_s:
-        raise ValueError(f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every "
-                         "canonical correlation 1")
+        raise ValueError(
+            f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every canonical correlation 1"
+        )
     return teacher, student
 
 
-def cca_logit_bound(teacher_embeddings, student_embeddings, teacher_logits, student_logits,
-                    batch_size: int | None = None, validate: bool = True) -> CCALogitBound:
+def cca_logit_bound(
+    teacher_embeddings,
+    student_embeddings,
+    teacher_logits,
+    student_logits,
+    batch_size: int | None = None,
+    validate: bool = True,
+) -> CCALogitBound:
     """CCA–logit bound (arXiv 2602.15438, Thm F.1 in centred form), for one or many pairs.
 
         Σᵢ (1 − ρᵢ²) λᵢ  ≤  (1/n) Σ_x ‖(Z̄_t − E Z̄_t) − (Z̄_s − E Z̄_s)‖²  ≤  d²_logit
@@ -318,8 +328,17 @@ def _rep_teacher(f1, g1, pivots, subsets, max_condition):
     included = jnp.isfinite(condition) & (condition <= max_condition)
     logit_target = matmul(factor, _label_centred(g1.T))
     delta_target = matmul(factor, jnp.swapaxes(l1, -1, -2))
-    return (basis, factor, logit_target, delta_target, jnp.linalg.inv(l1), 1.0 / jnp.square(singular[..., -1]),
-            included, pivots, subsets)
+    return (
+        basis,
+        factor,
+        logit_target,
+        delta_target,
+        jnp.linalg.inv(l1),
+        1.0 / jnp.square(singular[..., -1]),
+        included,
+        pivots,
+        subsets,
+    )
 
 
 def _rep_pair(state, f2, g2):
@@ -338,8 +357,9 @@ def _rep_pair(state, f2, g2):
     scale = squared_norm(factor) / n
     subset_holds = jnp.where(included, _holds(errors, subset_rhs, scale), True)
     holds = _holds(lhs, rhs, scale) & jnp.all(subset_holds)
-    return RepLogitBound(lhs, rhs, holds, _slack(lhs, rhs), logit_sq, errors, subset_rhs, subset_holds,
-                         inverse_norm_sq, included)
+    return RepLogitBound(
+        lhs, rhs, holds, _slack(lhs, rhs), logit_sq, errors, subset_rhs, subset_holds, inverse_norm_sq, included
+    )
 
 
 def _checked_rep(teacher, student, pivots, subsets, max_condition):
@@ -357,8 +377,17 @@ def _checked_rep(teacher, student, pivots, subsets, max_condition):
     return teacher, student, pivots, subsets, max_condition
 
 
-def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFAULT_MAX_CONDITION,
-                    batch_size: int | None = None, validate: bool = True) -> RepLogitBound:
+def rep_logit_bound(
+    f1,
+    g1,
+    f2,
+    g2,
+    pivots,
+    subsets,
+    max_condition: float = DEFAULT_MAX_CONDITION,
+    batch_size: int | None = None,
+    validate: bool = True,
+) -> RepLogitBound:
     """d_rep–logit bound (arXiv 2602.15438), per pivot/subset and globally, for one or many pairs.
 
     Per pivot p and subset S (|S| = d₁), with ``L₁ = G₁[S] − G₁[p]``, ``L₂ = G₂[S] − G₂[p]``
@@ -384,8 +413,9 @@ def rep_logit_bound(f1, g1, f2, g2, pivots, subsets, max_condition: float = DEFA
     """
     teacher, student = (f1, g1), (f2, g2)
     if validate:
-        teacher, student, pivots, subsets, max_condition = _checked_rep(teacher, student, pivots, subsets,
-                                                                        max_condition)
+        teacher, student, pivots, subsets, max_condition = _checked_rep(
+            teacher, student, pivots, subsets, max_condition
+        )
     extra = (pivots, subsets, jnp.asarray(max_condition))
     return _pairs(_rep_teacher, _rep_pair, teacher, student, extra, batch_size)
 
@@ -413,8 +443,17 @@ def _kl_pair(state, logits):
     rhs = jnp.where(kl > 0, kl * jnp.exp(-2.0 * log_tau), 0.0)
     scale_x = teacher_clr_sq + jnp.sum(jnp.square(_label_centred(logits)), axis=-1)
     holds_x = _holds(lhs_x, rhs_x, scale_x)
-    return KLLogitBound(lhs, rhs, _holds(lhs, rhs, jnp.mean(scale_x)), _slack(lhs, rhs), kl, jnp.exp(log_tau),
-                        jnp.mean(rhs_x), jnp.all(holds_x), _slack(lhs, jnp.mean(rhs_x)))
+    return KLLogitBound(
+        lhs,
+        rhs,
+        _holds(lhs, rhs, jnp.mean(scale_x)),
+        _slack(lhs, rhs),
+        kl,
+        jnp.exp(log_tau),
+        jnp.mean(rhs_x),
+        jnp.all(holds_x),
+        _slack(lhs, jnp.mean(rhs_x)),
+    )
 
 
 def _checked_kl(teacher, student):
@@ -463,8 +502,19 @@ class LogitBounds(NamedTuple):
     kl_logit: KLLogitBound
 
 
-def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_condition: float = DEFAULT_MAX_CONDITION,
-                 batch_size: int | None = None, validate: bool = True) -> LogitBounds:
+def logit_bounds(
+    f1,
+    g1,
+    logits1,
+    f2,
+    g2,
+    logits2,
+    pivots,
+    subsets,
+    max_condition: float = DEFAULT_MAX_CONDITION,
+    batch_size: int | None = None,
+    validate: bool = True,
+) -> LogitBounds:
     """:func:`cca_logit_bound`, :func:`rep_logit_bound` and :func:`kl_logit_bound` in one compiled call.
 
     Same results as the three calls (teacher = model 1), for one or many pairs, with the
@@ -477,8 +527,9 @@ def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_conditio
       pivots, subsets, max_condition: as in :func:`rep_logit_bound`.
     """
     if validate:
-        (f1, g1), (f2, g2), pivots, subsets, max_condition = _checked_rep((f1, g1), (f2, g2), pivots, subsets,
-                                                                          max_condition)
+        (f1, g1), (f2, g2), pivots, subsets, max_condition = _checked_rep(
+            (f1, g1), (f2, g2), pivots, subsets, max_condition
+        )
         # same n and K on both sides, K >= 2: everything the KL bound checks besides finiteness
         (_, logits1), (_, logits2) = _checked_cca((f1, logits1), (f2, logits2))
         if _model(logits1)[1] != _model(g1)[0]:
@@ -486,7 +537,8 @@ def logit_bounds(f1, g1, logits1, f2, g2, logits2, pivots, subsets, max_conditio
     return LogitBounds(
         _pairs(_cca_teacher, _cca_pair, (f1, logits1), (f2, logits2), (), batch_size),
         _pairs(_rep_teacher, _rep_pair, (f1, g1), (f2, g2), (pivots, subsets, jnp.asarray(max_condition)), batch_size),
-        _pairs(_kl_teacher, _kl_pair, (logits1,), (logits2,), (), batch_size))
+        _pairs(_kl_teacher, _kl_pair, (logits1,), (logits2,), (), batch_size),
+    )
 
 
 # --------------------------------------------------------------------------- LLV–SVD
@@ -506,13 +558,36 @@ def _llv_pair(state, f2, g2):
     lhs = jnp.maximum(embedding_part, unembedding_part)
     rhs = 2.0 * subsets.shape[-1] * llv.value
     sharp_rhs = jnp.minimum(1.0, 2.0 * jnp.square(jnp.maximum(llv.label_term, llv.input_term)))
-    return LLVSVDBound(lhs, rhs, _holds(lhs, rhs), _slack(lhs, rhs), sharp_rhs, _holds(lhs, sharp_rhs), llv.value,
-                       llv.label_term, llv.input_term, embedding_part, unembedding_part, llv.label_pivot,
-                       llv.input_set)
+    return LLVSVDBound(
+        lhs,
+        rhs,
+        _holds(lhs, rhs),
+        _slack(lhs, rhs),
+        sharp_rhs,
+        _holds(lhs, sharp_rhs),
+        llv.value,
+        llv.label_term,
+        llv.input_term,
+        embedding_part,
+        unembedding_part,
+        llv.label_pivot,
+        llv.input_set,
+    )
 
 
-def llv_svd_bound(f1, g1, f2, g2, subsets, input_sets, labels=None, label_pivot=None,
-                  weight: float = 1e-5, batch_size: int | None = None, validate: bool = True) -> LLVSVDBound:
+def llv_svd_bound(
+    f1,
+    g1,
+    f2,
+    g2,
+    subsets,
+    input_sets,
+    labels=None,
+    label_pivot=None,
+    weight: float = 1e-5,
+    batch_size: int | None = None,
+    validate: bool = True,
+) -> LLVSVDBound:
     """``d_SVD ≤ 2·M·d_LLV`` (arXiv 2506.03784), with the sharper ``d_SVD ≤ min(1, 2·max(T₁,T₂)²)``.
 
     d_LLV and d_SVD are those of :mod:`repsim_jax.metrics.llv` on the logits ``F Gᵀ``:

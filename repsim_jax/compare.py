@@ -45,8 +45,11 @@ def _rep_metrics(a: Representation, b: Representation, pivot_options: dict) -> d
 def compare(a: Representation, b: Representation, pivot_options: dict | None = None) -> dict:
     """Metrics of model ``a`` against model ``b`` (KL is KL(a ‖ b); d_rep maps b onto a,
     on :func:`repsim_jax.metrics.pivot_subsets` with ``pivot_options``, its defaults when None)."""
-    planned = {**_logit_metrics(a, b), **_embedding_metrics(a.embeddings, b.embeddings),
-               **_rep_metrics(a, b, pivot_options or {})}
+    planned = {
+        **_logit_metrics(a, b),
+        **_embedding_metrics(a.embeddings, b.embeddings),
+        **_rep_metrics(a, b, pivot_options or {}),
+    }
     results, skipped = {}, {}
     for name, compute in planned.items():
         try:

@@ -25,8 +25,9 @@ CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "conf
 def _flag_parse(spec: str, overrides) -> ml_collections.ConfigDict:
     argv = ["repsim-jax", f"--config={spec}", *overrides]
     values = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", None, "experiment config", flag_values=values,
-                                    lock_config=True, sys_argv=argv)
+    config_flags.DEFINE_config_file(
+        "config", None, "experiment config", flag_values=values, lock_config=True, sys_argv=argv
+    )
     try:
         values(argv)
     except flags.Error as err:
@@ -45,7 +46,7 @@ def _last_line(message: str) -> str:
 def _check_override(config: ml_collections.ConfigDict, token: str) -> None:
     if not token.startswith("--config.") or "=" not in token:
         raise ValueError(f"unrecognised argument {token!r}; overrides look like --config.section.key=value")
-    key = token[len("--config."):].partition("=")[0]
+    key = token[len("--config.") :].partition("=")[0]
     node, walked = config, []
     for part in key.split("."):
         if not isinstance(node, ml_collections.ConfigDict):

@@ -88,8 +88,13 @@ def opposite_rotations(num_labels: int = 8, num_inputs: int = 200, seed: int = 0
     return f1, g1, f1 @ rotation(np.pi / 4).T, g1 @ rotation(-np.pi / 4).T
 
 
-def permuted_classifier(unembedding_length: float = 3.0, num_classes: int = 7, inputs_per_class: int = 500,
-                        embedding_length: float = 2.0, seed: int = 0):
+def permuted_classifier(
+    unembedding_length: float = 3.0,
+    num_classes: int = 7,
+    inputs_per_class: int = 500,
+    embedding_length: float = 2.0,
+    seed: int = 0,
+):
     """(c) 2506.03784 Table 1: an evenly spaced 2-D classifier and its label-permuted twin.
 
     Model 1: unembeddings at angles 2πk/7 with length ``unembedding_length``; the inputs
@@ -143,6 +148,10 @@ def table1_llv(f1, g1, f2, g2, seed: int = 0, num_input_sets: int = 100):
 
     z1, z2 = f1 @ g1.T, f2 @ g2.T
     k = g1.shape[0]
-    results = [llv_distance_details(z1, z2, f1.shape[1], labels=np.delete(np.arange(k), left_out),
-                                    seed=seed, num_input_sets=num_input_sets) for left_out in range(k)]
+    results = [
+        llv_distance_details(
+            z1, z2, f1.shape[1], labels=np.delete(np.arange(k), left_out), seed=seed, num_input_sets=num_input_sets
+        )
+        for left_out in range(k)
+    ]
     return min(results, key=lambda r: float(r.label_term))

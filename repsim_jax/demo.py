@@ -33,11 +33,14 @@ def make_students(seed: int = 0, n: int = 2000, num_labels: int = 20, dim: int =
     return {
         "teacher": Representation(f, g),
         "identifiable": Representation(f @ mixing.T, g @ np.linalg.inv(mixing).astype(np.float32) + 1.0),
-        "noisy": Representation(f + 0.1 * rng.standard_normal(f.shape).astype(np.float32),
-                                g + 0.1 * rng.standard_normal(g.shape).astype(np.float32)),
+        "noisy": Representation(
+            f + 0.1 * rng.standard_normal(f.shape).astype(np.float32),
+            g + 0.1 * rng.standard_normal(g.shape).astype(np.float32),
+        ),
         "swapped": Representation(f, swapped),
-        "unrelated": Representation(rng.standard_normal((n, dim)).astype(np.float32),
-                                    rng.standard_normal((num_labels, dim)).astype(np.float32)),
+        "unrelated": Representation(
+            rng.standard_normal((n, dim)).astype(np.float32), rng.standard_normal((num_labels, dim)).astype(np.float32)
+        ),
     }
 
 

@@ -122,8 +122,11 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict
     try:
         pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
         count = int(subsets.shape[0] * subsets.shape[1])
-        values["pivot_subsets"] = {"pivots_used": int(subsets.shape[0]),
-                                   "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
+        values["pivot_subsets"] = {
+            "pivots_used": int(subsets.shape[0]),
+            "subsets_per_pivot": int(subsets.shape[1]),
+            "options": pivot_options,
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
@@ -210,7 +213,8 @@ def evaluate(
     with_concepts = {n: d for n, d in splits.items() if "concepts" in d}
     if "train" in with_concepts:
         probe = concept_probe(
-            outs["train"][0], np.asarray(with_concepts["train"]["concepts"]),
+            outs["train"][0],
+            np.asarray(with_concepts["train"]["concepts"]),
             {n: (outs[n][0], np.asarray(d["concepts"])) for n, d in with_concepts.items()},
         )
         for name, values in probe.items():

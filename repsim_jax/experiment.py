@@ -33,8 +33,7 @@ from repsim_jax.train.loop import fit
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import create_state, init_states
 
-__all__ = ["Built", "Run", "build", "train_and_evaluate", "evaluate_run", "restore", "report_path",
-           "trained_models"]
+__all__ = ["Built", "Run", "build", "train_and_evaluate", "evaluate_run", "restore", "report_path", "trained_models"]
 
 
 class Built(NamedTuple):
@@ -90,15 +89,26 @@ def build(config) -> Built:
     data = load_dataset(config.data)
     model = build_model(config.model, data.num_classes, data.num_concepts)
     ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
-    loss = get_loss(config.loss.name, ce_weight=ce_weight, logit_weight=config.loss.logit_weight,
-                    feature_weight=config.loss.feature_weight, temperature=config.loss.temperature,
-                    centered=config.loss.centered)
+    loss = get_loss(
+        config.loss.name,
+        ce_weight=ce_weight,
+        logit_weight=config.loss.logit_weight,
+        feature_weight=config.loss.feature_weight,
+        temperature=config.loss.temperature,
+        centered=config.loss.centered,
+    )
     n = len(data.splits["train"]["x"])
     if not 1 <= config.batch_size <= n:
         raise ValueError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
     o = config.optim
-    tx = make_optimizer(o.name, o.learning_rate, schedule=o.schedule, steps_per_epoch=n // config.batch_size,
-                        warmup_epochs=o.warmup_epochs, decay=o.decay)
+    tx = make_optimizer(
+        o.name,
+        o.learning_rate,
+        schedule=o.schedule,
+        steps_per_epoch=n // config.batch_size,
+        warmup_epochs=o.warmup_epochs,
+        decay=o.decay,
+    )
     return Built(data, model, loss, tx)
 
 
@@ -136,12 +146,20 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None) -> list[dict]:
     data, e = run.built.data, run.config.eval
     splits = {name: data.splits[name] for name in e.splits if name in data.splits}
     options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
-    return [evaluate(m, splits, str(report_path(run.workdir, run.config, m.seed).parent), teacher=teacher,
-                     preprocess=data.preprocess, pivot_options=options) for m in run.models]
+    return [
+        evaluate(
+            m,
+            splits,
+            str(report_path(run.workdir, run.config, m.seed).parent),
+            teacher=teacher,
+            preprocess=data.preprocess,
+            pivot_options=options,
+        )
+        for m in run.models
+    ]
 
 
-def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None, *,
-                       progress: bool = True) -> Run:
+def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None, *, progress: bool = True) -> Run:
     """Train ``config`` in ``workdir`` (resuming from its checkpoints), evaluate every
     seed against ``teacher`` (default: the model in ``config.teacher.workdir``, if any)
     and write the reports. Returns the :class:`Run`."""
@@ -151,19 +169,33 @@ def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None
     teacher = _teacher_for(config, teacher, built.loss.needs_teacher)
     if teacher is not None:
         config.teacher.workdir = teacher.workdir or config.teacher.workdir
-        config.loss.teacher_dim = int(jax.eval_shape(
-            lambda v: teacher.model.apply(v, _sample_input(built)), teacher.variables)[0].shape[-1])
+        config.loss.teacher_dim = int(
+            jax.eval_shape(lambda v: teacher.model.apply(v, _sample_input(built)), teacher.variables)[0].shape[-1]
+        )
     path = epath.Path(workdir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(config.to_json(indent=2))
     data = built.data
-    result = fit(built.model, built.loss, built.tx, data.splits["train"], str(workdir),
-                 num_epochs=config.num_epochs, batch_size=config.batch_size,
-                 seeds=seeds if len(seeds) > 1 else seeds[0], eval_data=data.splits["test"],
-                 eval_every=config.eval.every, teacher=teacher if built.loss.needs_teacher else None,
-                 teacher_mode=config.teacher.mode, checkpoint_every=config.checkpoint.every,
-                 keep=config.checkpoint.keep, preprocess=data.preprocess, augment=data.augment,
-                 concept_weight=config.loss.concept_weight, progress=progress)
+    result = fit(
+        built.model,
+        built.loss,
+        built.tx,
+        data.splits["train"],
+        str(workdir),
+        num_epochs=config.num_epochs,
+        batch_size=config.batch_size,
+        seeds=seeds if len(seeds) > 1 else seeds[0],
+        eval_data=data.splits["test"],
+        eval_every=config.eval.every,
+        teacher=teacher if built.loss.needs_teacher else None,
+        teacher_mode=config.teacher.mode,
+        checkpoint_every=config.checkpoint.every,
+        keep=config.checkpoint.keep,
+        preprocess=data.preprocess,
+        augment=data.augment,
+        concept_weight=config.loss.concept_weight,
+        progress=progress,
+    )
     models = trained_models(built.model, result.state, seeds, str(workdir))
     run = Run(config, str(workdir), built, result.state, models, [])
     run.reports = evaluate_run(run, teacher)
@@ -212,4 +244,4 @@ def _one_seed(group: Run, seed_text: str) -> Run:
     if not chosen:
         raise FileNotFoundError(f"{group.workdir} has no seed {seed_text}; seeds {group.seeds}")
     i = chosen[0]
-    return dataclasses.replace(group, models=[group.models[i]], reports=group.reports[i:i + 1])
+    return dataclasses.replace(group, models=[group.models[i]], reports=group.reports[i : i + 1])

@@ -64,8 +64,9 @@ def load_representation(path: str) -> Representation:
     if "unembeddings" in arrays:
         unembeddings = _checked(path, "unembeddings", arrays["unembeddings"], 2)
         if unembeddings.shape[1] != embeddings.shape[1]:
-            raise ValueError(f"{path}: unembeddings width {unembeddings.shape[1]} != embeddings width "
-                             f"{embeddings.shape[1]}")
+            raise ValueError(
+                f"{path}: unembeddings width {unembeddings.shape[1]} != embeddings width {embeddings.shape[1]}"
+            )
     if "logits" in arrays:
         logits = _checked(path, "logits", arrays["logits"], 2)
         if logits.shape[0] != embeddings.shape[0]:
@@ -78,8 +79,9 @@ def load_representation(path: str) -> Representation:
 def check_compatible(path_a: str, a: Representation, path_b: str, b: Representation) -> None:
     """Raises unless two representations share their inputs (n) and, where both have labels, K."""
     if a.embeddings.shape[0] != b.embeddings.shape[0]:
-        raise ValueError(f"row (input) counts differ: {path_a} has {a.embeddings.shape[0]}, "
-                         f"{path_b} has {b.embeddings.shape[0]}")
+        raise ValueError(
+            f"row (input) counts differ: {path_a} has {a.embeddings.shape[0]}, {path_b} has {b.embeddings.shape[0]}"
+        )
     ka, kb = a.num_labels, b.num_labels
     if ka is not None and kb is not None and ka != kb:
         raise ValueError(f"label counts differ: {path_a} has {ka}, {path_b} has {kb}")

@@ -49,9 +49,7 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1))
 
 
-def kl_distillation(
-    student_logits: jax.Array, teacher_logits: jax.Array, temperature: float = 1.0
-) -> jax.Array:
+def kl_distillation(student_logits: jax.Array, teacher_logits: jax.Array, temperature: float = 1.0) -> jax.Array:
     """``T² · (1/B) Σ_x KL(softmax(z_t/T) ‖ softmax(z_s/T))`` (teacher ‖ student).
 
     The ``T²`` factor keeps gradient magnitudes comparable across temperatures
@@ -62,9 +60,7 @@ def kl_distillation(
     return t**2 * kl
 
 
-def logit_l2(
-    student_logits: jax.Array, teacher_logits: jax.Array, centered: bool = True
-) -> jax.Array:
+def logit_l2(student_logits: jax.Array, teacher_logits: jax.Array, centered: bool = True) -> jax.Array:
     """Squared logit distance.
 
     ``centered=True``: ``d²_logit = (1/B) Σ_x ‖z̄_s(x) − z̄_t(x)‖²`` with label-centred
@@ -76,16 +72,16 @@ def logit_l2(
     return jnp.sum((student_logits - teacher_logits) ** 2) / student_logits.shape[0]
 
 
-def logit_l1(
-    student_logits: jax.Array, teacher_logits: jax.Array, centered: bool = True
-) -> jax.Array:
+def logit_l1(student_logits: jax.Array, teacher_logits: jax.Array, centered: bool = True) -> jax.Array:
     """L1 logit distance.
 
     ``centered=True``: ``(1/B) Σ_x ‖z̄_s(x) − z̄_t(x)‖₁`` (arXiv 2602.15438).
     ``centered=False``: ``mean_{x,y} |z_s − z_t|``, the reference implementation.
     """
     if centered:
-        diff = metrics.center_logits(student_logits, validate=False) - metrics.center_logits(teacher_logits, validate=False)
+        diff = metrics.center_logits(student_logits, validate=False) - metrics.center_logits(
+            teacher_logits, validate=False
+        )
         return jnp.sum(jnp.abs(diff)) / student_logits.shape[0]
     return jnp.mean(jnp.abs(student_logits - teacher_logits))
 
@@ -109,9 +105,7 @@ def cka_loss(student_emb: jax.Array, teacher_emb: jax.Array) -> jax.Array:
     return 1.0 - metrics.linear_cka(student_emb, teacher_emb, validate=False)
 
 
-def projection_mse(
-    projection: jax.Array, student_emb: jax.Array, teacher_emb: jax.Array
-) -> jax.Array:
+def projection_mse(projection: jax.Array, student_emb: jax.Array, teacher_emb: jax.Array) -> jax.Array:
     """``mean_{x,j} ((f_s(x) W)_j − f_t(x)_j)²`` with a learned map ``W`` (d_s, d_t).
 
     The FitNets-style projection baseline of arXiv 2509.25253.
@@ -168,8 +162,7 @@ def _parse(name: str) -> tuple[str | None, str | None, bool]:
         else:
             known = ["ce", *LOGIT_LOSSES, *FEATURE_LOSSES]
             raise ValueError(
-                f"unknown or repeated loss term {part!r} in loss {name!r}; "
-                f"terms: {', '.join(known)} joined with '+'"
+                f"unknown or repeated loss term {part!r} in loss {name!r}; terms: {', '.join(known)} joined with '+'"
             )
     return logit, feature, has_ce
 

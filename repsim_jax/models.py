@@ -136,9 +136,7 @@ class Unembedding(nn.Module):
 
     @nn.compact
     def __call__(self, f: jax.Array) -> jax.Array:
-        dense = nn.Dense(
-            self.num_classes, use_bias=False, kernel_init=nn.initializers.xavier_uniform()
-        )
+        dense = nn.Dense(self.num_classes, use_bias=False, kernel_init=nn.initializers.xavier_uniform())
         return dense(f)
 
 
@@ -198,8 +196,9 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     return ConceptBottleneckClassifier(encoder, num_concepts, d, num_classes)
 
 
-def predict(model: nn.Module, variables, x, batch_size: int = 4096,
-            preprocess: Callable | None = None) -> tuple[jax.Array, jax.Array]:
+def predict(
+    model: nn.Module, variables, x, batch_size: int = 4096, preprocess: Callable | None = None
+) -> tuple[jax.Array, jax.Array]:
     """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x``, in chunks."""
 
     @jax.jit

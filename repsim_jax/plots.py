@@ -30,8 +30,7 @@ def _save(fig, path) -> pathlib.Path:
 
 def _grid(count: int, columns: int = 4):
     rows = max(1, -(-count // columns))
-    fig, axes = plt.subplots(rows, min(count, columns), figsize=(3.2 * min(count, columns), 2.8 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, min(count, columns), figsize=(3.2 * min(count, columns), 2.8 * rows), squeeze=False)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -43,7 +42,7 @@ def metric_bars(summary: dict, path) -> pathlib.Path:
     ``summary``: ``{loss: {metric: {"mean", "std", "values"}}}`` (scalar metrics).
     """
     losses = list(summary)
-    names = [k for k in dict.fromkeys(k for l in losses for k in summary[l])]
+    names = list(dict.fromkeys(k for loss in losses for k in summary[loss]))
     if not names:
         raise ValueError("metric_bars needs at least one metric")
     fig, axes = _grid(len(names))
@@ -68,8 +67,9 @@ def decision_regions(axis, labels: dict, x, y, path) -> pathlib.Path:
     extent = (axis[0], axis[-1], axis[0], axis[-1])
     num_labels = int(max(np.max(y), *(np.max(v) for v in labels.values()))) + 1
     for ax, (name, grid) in zip(axes, labels.items()):
-        ax.imshow(grid, origin="lower", extent=extent, cmap="tab10", vmin=0, vmax=9, alpha=0.35,
-                  interpolation="nearest")
+        ax.imshow(
+            grid, origin="lower", extent=extent, cmap="tab10", vmin=0, vmax=9, alpha=0.35, interpolation="nearest"
+        )
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=1.5)
         ax.set_title(name, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
@@ -105,8 +105,14 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
         checked = [(r[name]["lhs"], r[name]["rhs"]) for r in rows if name in r]
         points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
         if len(points) < len(checked):
-            ax.text(0.5, 0.5, f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs = inf",
-                    transform=ax.transAxes, ha="center", va="center")
+            ax.text(
+                0.5,
+                0.5,
+                f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs = inf",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+            )
         if points:
             lhs, rhs = np.array(points).T
             ax.loglog(lhs, rhs, "o", ms=4)
@@ -119,8 +125,9 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
     return _save(fig, path)
 
 
-def spirals(x, y, path, *, min_radius: float | None = None, max_radius: float | None = None,
-            title: str = "spirals") -> pathlib.Path:
+def spirals(
+    x, y, path, *, min_radius: float | None = None, max_radius: float | None = None, title: str = "spirals"
+) -> pathlib.Path:
     """Points ``x`` (n, 2) coloured by label ``y``, with the held-out ring's radii dashed."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],):

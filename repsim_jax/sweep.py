@@ -20,8 +20,16 @@ from repsim_jax.losses import get_loss
 
 __all__ = ["SUMMARY_KEYS", "cell_dir", "run_sweep"]
 
-SUMMARY_KEYS = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca",
-                "linear_cka", "procrustes_distance", "rep_dissimilarity")
+SUMMARY_KEYS = (
+    "accuracy",
+    "agreement",
+    "kl_divergence",
+    "logit_distance",
+    "mean_cca",
+    "linear_cka",
+    "procrustes_distance",
+    "rep_dissimilarity",
+)
 
 
 def cell_dir(workdir, loss: str, dim: int) -> epath.Path:
@@ -30,8 +38,9 @@ def cell_dir(workdir, loss: str, dim: int) -> epath.Path:
 
 
 def _cell_config(config, loss, dim):
-    return with_values(config, {"loss.name": loss, "model.embedding_dim": int(dim),
-                                "seeds": tuple(int(s) for s in config.sweep.seeds)})
+    return with_values(
+        config, {"loss.name": loss, "model.embedding_dim": int(dim), "seeds": tuple(int(s) for s in config.sweep.seeds)}
+    )
 
 
 def run_sweep(config, workdir: str, progress: bool = False) -> str:

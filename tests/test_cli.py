@@ -20,16 +20,26 @@ def pair(tmp_path):
     g = rng.standard_normal((12, 4)).astype(np.float32)
     f2 = (f + 0.3 * rng.standard_normal(f.shape)).astype(np.float32)
     g2 = (g + 0.3 * rng.standard_normal(g.shape)).astype(np.float32)
-    return (_save(tmp_path / "a.npz", embeddings=f, unembeddings=g),
-            _save(tmp_path / "b.npz", embeddings=f2, unembeddings=g2), (f, g, f2, g2))
+    return (
+        _save(tmp_path / "a.npz", embeddings=f, unembeddings=g),
+        _save(tmp_path / "b.npz", embeddings=f2, unembeddings=g2),
+        (f, g, f2, g2),
+    )
 
 
 def test_compare_json_matches_numpy(pair, capsys):
     path_a, path_b, (f, g, f2, g2) = pair
     assert main(["compare", path_a, path_b, "--json"]) == 0
     values = json.loads(capsys.readouterr().out)
-    assert {"logit_distance", "kl_divergence", "mean_cca", "procrustes_distance", "gram_distance",
-            "linear_cka", "rep_dissimilarity"} <= set(values)
+    assert {
+        "logit_distance",
+        "kl_divergence",
+        "mean_cca",
+        "procrustes_distance",
+        "gram_distance",
+        "linear_cka",
+        "rep_dissimilarity",
+    } <= set(values)
     z1, z2 = (f @ g.T).astype(np.float64), (f2 @ g2.T).astype(np.float64)
     diff = z1 - z2 - (z1 - z2).mean(axis=1, keepdims=True)
     assert values["logit_distance"] == pytest.approx(np.sqrt(np.mean(np.sum(diff**2, axis=1))), rel=1e-4)
@@ -44,8 +54,11 @@ def test_compare_identifiable_pair_is_zero_distance(tmp_path, capsys):
     f, g = rng.standard_normal((200, 3)), rng.standard_normal((10, 3))
     mixing = np.eye(3) + 0.4 * rng.standard_normal((3, 3))
     a = _save(tmp_path / "a.npz", embeddings=f.astype(np.float32), unembeddings=g.astype(np.float32))
-    b = _save(tmp_path / "b.npz", embeddings=(f @ mixing.T).astype(np.float32),
-              unembeddings=(g @ np.linalg.inv(mixing) + 2.0).astype(np.float32))
+    b = _save(
+        tmp_path / "b.npz",
+        embeddings=(f @ mixing.T).astype(np.float32),
+        unembeddings=(g @ np.linalg.inv(mixing) + 2.0).astype(np.float32),
+    )
     assert main(["compare", a, b, "--json"]) == 0
     values = json.loads(capsys.readouterr().out)
     assert values["logit_distance"] < 1e-3
@@ -71,15 +84,18 @@ def test_compare_plain_table(pair, capsys):
     assert any(line.startswith("mean_cca") for line in lines)
 
 
-@pytest.mark.parametrize("arrays_b, message", [
-    ({}, "missing key 'embeddings'"),
-    ({"embeddings": np.full((300, 4), np.nan, np.float32)}, "NaN"),
-    ({"embeddings": np.ones((299, 4), np.float32)}, "row"),
-    ({"embeddings": np.ones((300, 4), np.int64)}, "floating"),
-    ({"embeddings": np.ones((300,), np.float32)}, "dimensions"),
-    ({"embeddings": np.ones((300, 4), np.float32), "unembeddings": np.ones((7, 4), np.float32)}, "label counts"),
-    ({"embeddings": np.ones((300, 4), np.float32), "unembeddings": np.ones((12, 3), np.float32)}, "width"),
-])
+@pytest.mark.parametrize(
+    "arrays_b, message",
+    [
+        ({}, "missing key 'embeddings'"),
+        ({"embeddings": np.full((300, 4), np.nan, np.float32)}, "NaN"),
+        ({"embeddings": np.ones((299, 4), np.float32)}, "row"),
+        ({"embeddings": np.ones((300, 4), np.int64)}, "floating"),
+        ({"embeddings": np.ones((300,), np.float32)}, "dimensions"),
+        ({"embeddings": np.ones((300, 4), np.float32), "unembeddings": np.ones((7, 4), np.float32)}, "label counts"),
+        ({"embeddings": np.ones((300, 4), np.float32), "unembeddings": np.ones((12, 3), np.float32)}, "width"),
+    ],
+)
 def test_compare_bad_input_is_one_line_exit_2(pair, tmp_path, capsys, arrays_b, message):
     path_a, _, _ = pair
     bad = _save(tmp_path / "bad.npz", **arrays_b)

@@ -13,8 +13,8 @@ README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_readme_loss_terms_are_registered():
     """Defect: README listed the feature term `+projection`; the code calls it `proj_mse`."""
-    section = README[README.index("Losses (`repsim_jax.losses.get_loss`)"):]
-    terms = re.findall(r"`\+(\w+)`", section[:section.index("Orbax")])
+    section = README[README.index("Losses (`repsim_jax.losses.get_loss`)") :]
+    terms = re.findall(r"`\+(\w+)`", section[: section.index("Orbax")])
     assert len(terms) == 4
     for term in terms:
         assert get_loss(f"kl+{term}").needs_teacher

@@ -15,8 +15,15 @@ from repsim_jax.cli import main
 from repsim_jax.config import experiment_config, with_values
 from repsim_jax.train.loop import _MetricsLog
 
-TINY = {"data.points_per_arm": 20, "num_epochs": 2, "batch_size": 32, "model.hidden": (16, 16),
-        "model.embedding_dim": 4, "eval.every": 1, "checkpoint.every": 1}
+TINY = {
+    "data.points_per_arm": 20,
+    "num_epochs": 2,
+    "batch_size": 32,
+    "model.hidden": (16, 16),
+    "model.embedding_dim": 4,
+    "eval.every": 1,
+    "checkpoint.every": 1,
+}
 TINY_ARGS = [f"--config.{k}={v}" for k, v in TINY.items()]
 
 
@@ -32,8 +39,7 @@ def teacher(tmp_path_factory):
 @pytest.fixture(scope="module")
 def group(tmp_path_factory, teacher):
     config = _config(**{"loss.name": "l2", "seeds": (0, 1)})
-    return experiment.train_and_evaluate(config, str(tmp_path_factory.mktemp("group")), teacher.model,
-                                         progress=False)
+    return experiment.train_and_evaluate(config, str(tmp_path_factory.mktemp("group")), teacher.model, progress=False)
 
 
 def _same_variables(a, b):
@@ -65,7 +71,7 @@ def test_restore_group_and_one_seed_of_it(group):
     assert member.seeds == [1] and _same_variables(member.model.variables, group.models[1].variables)
     assert member.reports == group.reports[1:]
     with pytest.raises(ValueError, match="holds 2 seeds"):
-        restored.model
+        _ = restored.model
 
 
 def test_restore_refuses_what_is_not_a_workdir(tmp_path, group):
@@ -114,11 +120,33 @@ def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):
 def test_train_distill_evaluate_commands(tmp_path, capsys):
     spec = "--config=experiments/configs/synthetic.py:smoke"
     assert main(["train", spec, f"--workdir={tmp_path}/t", *TINY_ARGS]) == 0
-    assert main(["distill", spec, f"--workdir={tmp_path}/s", *TINY_ARGS, "--config.loss.name=l2+procrustes",
-                 f"--config.teacher.workdir={tmp_path}/t"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                spec,
+                f"--workdir={tmp_path}/s",
+                *TINY_ARGS,
+                "--config.loss.name=l2+procrustes",
+                f"--config.teacher.workdir={tmp_path}/t",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "s" / "report.json").read_text())
-    for key in ("accuracy", "agreement", "kl_divergence", "logit_distance", "rep_dissimilarity",
-                "mean_cca", "linear_cka", "procrustes_distance", "ece", "brier", "nll"):
+    for key in (
+        "accuracy",
+        "agreement",
+        "kl_divergence",
+        "logit_distance",
+        "rep_dissimilarity",
+        "mean_cca",
+        "linear_cka",
+        "procrustes_distance",
+        "ece",
+        "brier",
+        "nll",
+    ):
         assert np.isfinite(report["test"][key]), key
     assert len((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()) == 2
     capsys.readouterr()
@@ -126,14 +154,17 @@ def test_train_distill_evaluate_commands(tmp_path, capsys):
     assert "rep_dissimilarity=" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["distill", "--config.loss.name.x=l2"], "'loss.name' is a value, not a section"),  # defect 6
-    (["distill", "--config.loss.name=ce"], "does not use the teacher"),
-    (["distill", "--config.loss.name=l2"], "teacher.workdir"),
-    (["train", "--config.loss.name=kl"], "use `repsim-jax distill`"),
-    (["train", "--config.nope=1"], "unknown config key"),
-    (["evaluate"], "not a workdir"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["distill", "--config.loss.name.x=l2"], "'loss.name' is a value, not a section"),  # defect 6
+        (["distill", "--config.loss.name=ce"], "does not use the teacher"),
+        (["distill", "--config.loss.name=l2"], "teacher.workdir"),
+        (["train", "--config.loss.name=kl"], "use `repsim-jax distill`"),
+        (["train", "--config.nope=1"], "unknown config key"),
+        (["evaluate"], "not a workdir"),
+    ],
+)
 def test_command_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
     command, *rest = argv
     config = [] if command == "evaluate" else ["--config=experiments/configs/synthetic.py:smoke"]
@@ -148,9 +179,16 @@ def _cli(*argv):
 
 @pytest.mark.slow
 def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teacher):
-    result = _cli("sweep", "--config=experiments/configs/synthetic.py:smoke", f"--workdir={tmp_path}",
-                  *TINY_ARGS, f"--config.teacher.workdir={teacher.workdir}", "--config.sweep.losses=('kl','l2')",
-                  "--config.sweep.dims=(2,)", "--config.sweep.seeds=(0,1)")
+    result = _cli(
+        "sweep",
+        "--config=experiments/configs/synthetic.py:smoke",
+        f"--workdir={tmp_path}",
+        *TINY_ARGS,
+        f"--config.teacher.workdir={teacher.workdir}",
+        "--config.sweep.losses=('kl','l2')",
+        "--config.sweep.dims=(2,)",
+        "--config.sweep.seeds=(0,1)",
+    )
     assert result.returncode == 0, result.stderr
     assert "| kl d=2 |" in result.stdout and "| l2 d=2 |" in result.stdout
     before = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
@@ -169,6 +207,9 @@ def test_report_carries_the_authors_normalisation(group, teacher):
     g1, g2 = (np.asarray(m.unembeddings, np.float64) for m in (teacher.model, group.models[0]))
     pivots, subsets = all_pivot_subsets(7, 4)
     count, n = subsets.shape[0] * subsets.shape[1], len(f1)
-    terms = [np.sum((f1 - f2 @ np.linalg.solve(g1[s] - g1[p], g2[s] - g2[p]).T) ** 2) / (n * count)
-             for p, row in zip(np.asarray(pivots), np.asarray(subsets)) for s in row]
+    terms = [
+        np.sum((f1 - f2 @ np.linalg.solve(g1[s] - g1[p], g2[s] - g2[p]).T) ** 2) / (n * count)
+        for p, row in zip(np.asarray(pivots), np.asarray(subsets))
+        for s in row
+    ]
     assert group.reports[0]["test"]["rep_dissimilarity_reference"] == pytest.approx(np.mean(terms), rel=1e-3)

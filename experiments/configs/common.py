@@ -16,7 +16,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   ``logit_weight``, ``feature_weight``, ``concept_weight``, ``temperature``,
   ``centered``, ``teacher_dim`` (set by the runner);
 - ``teacher``: ``workdir`` of a trained teacher, ``mode`` (``cached``/``online``);
-- ``eval``: ``every`` (epochs), ``splits`` (reported where the data has them), ``num_pivots``, ``num_subsets``, ``pivot_seed`` (d_rep's
+- ``eval``: ``every`` (epochs), ``splits`` (reported where the data has them),
+  ``num_pivots``, ``num_subsets``, ``pivot_seed`` (d_rep's
   pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample);
 - ``checkpoint``: ``every`` (epochs), ``keep``;
 - ``sweep``: ``losses``, ``seeds``, ``dims``;
@@ -33,22 +34,48 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.seeds = (0,)
     c.num_epochs = 100
     c.batch_size = 128
-    c.data = ml_collections.ConfigDict(dict(
-        name="spirals", data_dir="", num_train=0, num_test=0, points_per_arm=1000,
-        modality="standard", augment=False, seed=0))
-    c.model = ml_collections.ConfigDict(dict(
-        name="mlp", hidden=(512, 512, 512), dropout=0.1, embedding_dim=6, concept_bottleneck=False))
-    c.optim = ml_collections.ConfigDict(dict(
-        name="adam", learning_rate=1e-3, schedule="constant", warmup_epochs=0, decay=1.0))
-    c.loss = ml_collections.ConfigDict(dict(
-        name="ce", ce_weight=0.0, logit_weight=1.0, feature_weight=1.0, concept_weight=1.0,
-        temperature=1.0, centered=True, teacher_dim=0))
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="spirals",
+            data_dir="",
+            num_train=0,
+            num_test=0,
+            points_per_arm=1000,
+            modality="standard",
+            augment=False,
+            seed=0,
+        )
+    )
+    c.model = ml_collections.ConfigDict(
+        dict(name="mlp", hidden=(512, 512, 512), dropout=0.1, embedding_dim=6, concept_bottleneck=False)
+    )
+    c.optim = ml_collections.ConfigDict(
+        dict(name="adam", learning_rate=1e-3, schedule="constant", warmup_epochs=0, decay=1.0)
+    )
+    c.loss = ml_collections.ConfigDict(
+        dict(
+            name="ce",
+            ce_weight=0.0,
+            logit_weight=1.0,
+            feature_weight=1.0,
+            concept_weight=1.0,
+            temperature=1.0,
+            centered=True,
+            teacher_dim=0,
+        )
+    )
     c.teacher = ml_collections.ConfigDict(dict(workdir="", mode="cached"))
-    c.eval = ml_collections.ConfigDict(dict(
-        every=10, splits=("train", "test", "ood"), num_pivots=10, num_subsets=20, pivot_seed=0))
+    c.eval = ml_collections.ConfigDict(
+        dict(every=10, splits=("train", "test", "ood"), num_pivots=10, num_subsets=20, pivot_seed=0)
+    )
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=3))
     c.sweep = ml_collections.ConfigDict(dict(losses=("kl", "l1", "l2"), seeds=(0, 1, 2), dims=(6,)))
-    c.reproduce = ml_collections.ConfigDict(dict(
-        teacher_epochs=100, student_epochs=100, bound_every=10,
-        geometry_losses=("kl", "kl+procrustes", "kl+gram", "kl+cka", "kl+proj_mse")))
+    c.reproduce = ml_collections.ConfigDict(
+        dict(
+            teacher_epochs=100,
+            student_epochs=100,
+            bound_every=10,
+            geometry_losses=("kl", "kl+procrustes", "kl+gram", "kl+cka", "kl+proj_mse"),
+        )
+    )
     return c

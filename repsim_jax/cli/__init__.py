@@ -40,4 +40,3 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as error:
         print(f"repsim-jax {args.command}: error: {error}", file=sys.stderr)
         return 2
-

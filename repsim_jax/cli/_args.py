@@ -8,8 +8,9 @@ SHOWN = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca",
 def add_config_command(subparsers, name: str, help_text: str, handler) -> None:
     """Subcommand ``name`` with ``--config=PATH.py[:PRESET]`` and ``--workdir``;
     ``--config.section.key=value`` overrides reach ``handler(args, extra)`` as ``extra``."""
-    parser = subparsers.add_parser(name, help=help_text,
-                                   description=f"{help_text}; override keys with --config.section.key=value")
+    parser = subparsers.add_parser(
+        name, help=help_text, description=f"{help_text}; override keys with --config.section.key=value"
+    )
     parser.add_argument("--config", required=True, help="PATH.py[:PRESET] defining get_config()")
     parser.add_argument("--workdir", required=True, help="output directory (local or gs://)")
     parser.set_defaults(func=handler, accepts_overrides=True)

@@ -1,8 +1,8 @@
 """``repsim-jax bounds``: the bound checks of :mod:`repsim_jax.bounds` on saved ``.npz`` models.
 
-    repsim-jax bounds TEACHER.npz STUDENT.npz [--json]
-    repsim-jax bounds TEACHER.npz --students DIR [--out table.csv|.json] [--plot lhs_rhs.png]
-    repsim-jax bounds --all-pairs DIR [--out ...] [--plot ...]
+repsim-jax bounds TEACHER.npz STUDENT.npz [--json]
+repsim-jax bounds TEACHER.npz --students DIR [--out table.csv|.json] [--plot lhs_rhs.png]
+repsim-jax bounds --all-pairs DIR [--out ...] [--plot ...]
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ def _print_pair(row):
             continue
         values = row[name]
         verdict = "holds" if values["holds"] else "FAILS"
-        print(f"{name:10s} lhs {_fmt(values['lhs'], '<12')} rhs {_fmt(values['rhs'], '<12')} {verdict}  "
-              f"(slack rhs/lhs {_fmt(values['slack'])})")
+        print(
+            f"{name:10s} lhs {_fmt(values['lhs'], '<12')} rhs {_fmt(values['rhs'], '<12')} {verdict}  "
+            f"(slack rhs/lhs {_fmt(values['slack'])})"
+        )
     for name, note in row.get("notes", {}).items():
         print(f"{name:10s} omitted: {note}")
 
@@ -37,8 +39,11 @@ def _print_rows(rows):
         cells = []
         for name in NAMES:
             v = row.get(name)
-            cells.append(f"{'-':>28s}" if v is None else
-                         f"{_fmt(v['lhs'], '>11')}/{_fmt(v['rhs'], '<11')} {'ok' if v['holds'] else 'FAIL':>4s}")
+            cells.append(
+                f"{'-':>28s}"
+                if v is None
+                else f"{_fmt(v['lhs'], '>11')}/{_fmt(v['rhs'], '<11')} {'ok' if v['holds'] else 'FAIL':>4s}"
+            )
         print(f"{os.path.basename(row['teacher']):24s} {os.path.basename(row['student']):24s} " + " ".join(cells))
 
 

@@ -16,9 +16,12 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="write report.json for a trained workdir",
-                                   description="evaluate a train/distill/sweep-cell/reproduce workdir "
-                                               "(one report per seed), or one seed of it (DIR/seed<s>)")
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="write report.json for a trained workdir",
+        description="evaluate a train/distill/sweep-cell/reproduce workdir "
+        "(one report per seed), or one seed of it (DIR/seed<s>)",
+    )
     parser.add_argument("--workdir", required=True, help="a workdir written by repsim-jax")
     parser.add_argument("--teacher_workdir", default="", help="teacher workdir (default: from its config)")
     parser.set_defaults(func=_handle)

@@ -18,21 +18,22 @@ def _runner(name: str):
     def handler(args, extra) -> int:
         start = time.time()
         kwargs = {"modality": args.modality} if name == "synthetic" else {}
-        result = getattr(reproduce, f"run_{name}")(args.preset, args.out, progress=not args.quiet,
-                                                    overrides=extra, **kwargs)
+        result = getattr(reproduce, f"run_{name}")(
+            args.preset, args.out, progress=not args.quiet, overrides=extra, **kwargs
+        )
         print((pathlib.Path(args.out) / "summary.md").read_text())
-        print(f"wrote {args.out}/summary.json, summary.md and figures in {time.time() - start:.0f} s"
-              f" ({len(result)} top-level entries)")
+        print(
+            f"wrote {args.out}/summary.json, summary.md and figures in {time.time() - start:.0f} s"
+            f" ({len(result)} top-level entries)"
+        )
         return 0
 
     return handler
 
 
 _SPECS = {
-    "synthetic": ("spirals: teacher, KL/L1/L2 students over seeds, tests, CCA-logit bound, figures",
-                  "synthetic"),
-    "concepts": ("concept shapes: concept-bottleneck teacher, students, concept probes, transfer",
-                 "concepts"),
+    "synthetic": ("spirals: teacher, KL/L1/L2 students over seeds, tests, CCA-logit bound, figures", "synthetic"),
+    "concepts": ("concept shapes: concept-bottleneck teacher, students, concept probes, transfer", "concepts"),
     "geometry": ("concept shapes: KD alone vs KD + Procrustes/Gram/CKA/projection-MSE", "concepts"),
 }
 
@@ -42,13 +43,19 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("reproduce", help="run a paper reproduction (figures, tables)")
     inner = parser.add_subparsers(dest="experiment", required=True)
     for name, (help_text, config) in _SPECS.items():
-        p = inner.add_parser(name, help=help_text,
-                             description=f"{help_text}; override keys with --config.key=value "
-                                         f"(experiments/configs/{config}.py)")
+        p = inner.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text}; override keys with --config.key=value (experiments/configs/{config}.py)",
+        )
         p.add_argument("--preset", default="quick", help="config preset (quick, paper, smoke)")
         p.add_argument("--out", required=True, help="output directory")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "synthetic":
-            p.add_argument("--modality", choices=("standard", "interpolation", "extrapolation"),
-                           default=None, help="spiral split (default: the config's)")
+            p.add_argument(
+                "--modality",
+                choices=("standard", "interpolation", "extrapolation"),
+                default=None,
+                help="spiral split (default: the config's)",
+            )
         p.set_defaults(func=_runner(name), accepts_overrides=True)

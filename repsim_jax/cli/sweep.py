@@ -13,4 +13,9 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    add_config_command(subparsers, "sweep", "distil sweep.losses × sweep.dims × sweep.seeds from config.teacher.workdir (seeds vmapped)", _handle)
+    add_config_command(
+        subparsers,
+        "sweep",
+        "distil sweep.losses × sweep.dims × sweep.seeds from config.teacher.workdir (seeds vmapped)",
+        _handle,
+    )

@@ -30,8 +30,7 @@ import numpy as np
 
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = ("red", "green", "blue")
-CONCEPT_NAMES = (*(f"shape_{s}" for s in SHAPES), *(f"colour_{c}" for c in COLOURS),
-                 "large", "top", "left")
+CONCEPT_NAMES = (*(f"shape_{s}" for s in SHAPES), *(f"colour_{c}" for c in COLOURS), "large", "top", "left")
 NUM_CLASSES = len(SHAPES) * len(COLOURS) * 2
 IMAGE_SIZE = 32
 _HALF_SIZE = (4.0, 7.0)
@@ -58,12 +57,14 @@ def _shape_masks(shape: np.ndarray, half: np.ndarray, centre: np.ndarray) -> np.
     dx = grid[None, None, :] - centre[:, 1, None, None]
     h = half[:, None, None]
     ady, adx = np.abs(dy), np.abs(dx)
-    masks = np.stack([
-        dy**2 + dx**2 <= h**2,
-        np.maximum(ady, adx) <= 0.85 * h,
-        (dy <= h) & (adx <= (dy + h) / 2),
-        ((adx <= h / 3) & (ady <= h)) | ((ady <= h / 3) & (adx <= h)),
-    ])
+    masks = np.stack(
+        [
+            dy**2 + dx**2 <= h**2,
+            np.maximum(ady, adx) <= 0.85 * h,
+            (dy <= h) & (adx <= (dy + h) / 2),
+            ((adx <= h / 3) & (ady <= h)) | ((ady <= h / 3) & (adx <= h)),
+        ]
+    )
     return masks[shape, np.arange(shape.size)]
 
 
@@ -87,12 +88,17 @@ def generate_concept_shapes(seed, num_examples: int) -> dict[str, np.ndarray]:
     background = rng.uniform(0, 60, size=n)
     noise = rng.normal(0, 8, size=(n, IMAGE_SIZE, IMAGE_SIZE, 3))
     quarter = IMAGE_SIZE / 4
-    centre = np.stack([np.where(top == 1, quarter, 3 * quarter),
-                       np.where(left == 1, quarter, 3 * quarter)], axis=1) + jitter
+    centre = (
+        np.stack([np.where(top == 1, quarter, 3 * quarter), np.where(left == 1, quarter, 3 * quarter)], axis=1) + jitter
+    )
     mask = _shape_masks(shape, np.array(_HALF_SIZE)[large], centre)
     fg = (_COLOUR_RGB[colour] * brightness[:, None])[:, None, None, :]
     image = np.where(mask[..., None], fg, background[:, None, None, None]) + noise
-    concepts = np.concatenate([np.eye(4)[shape], np.eye(3)[colour],
-                               np.stack([large, top, left], axis=1)], axis=1).astype(np.uint8)
-    return {"image": np.clip(np.rint(image), 0, 255).astype(np.uint8),
-            "label": class_from_concepts(concepts), "concepts": concepts}
+    concepts = np.concatenate(
+        [np.eye(4)[shape], np.eye(3)[colour], np.stack([large, top, left], axis=1)], axis=1
+    ).astype(np.uint8)
+    return {
+        "image": np.clip(np.rint(image), 0, 255).astype(np.uint8),
+        "label": class_from_concepts(concepts),
+        "concepts": concepts,
+    }

@@ -64,8 +64,7 @@ def _spirals(data: Any) -> Dataset:
     named = {"train": sp.train, "test": sp.test}
     if sp.ood is not None:
         named["ood"] = sp.ood
-    splits = {name: _columns(read_split(ArraySource({"image": x, "label": y})))
-              for name, (x, y) in named.items()}
+    splits = {name: _columns(read_split(ArraySource({"image": x, "label": y}))) for name, (x, y) in named.items()}
     num_classes = int(max(sp.train[1].max(), sp.test[1].max())) + 1
     return Dataset(splits, num_classes)
 
@@ -75,8 +74,9 @@ def _image_set(data: Any) -> Dataset:
     spec = DATASETS[data.name]
     builder_kwargs = None
     if data.name == "concept_shapes":
-        builder_kwargs = {"config": local.concept_shapes_config(
-            data.seed, data.num_train or 2000, data.num_test or 500)}
+        builder_kwargs = {
+            "config": local.concept_shapes_config(data.seed, data.num_train or 2000, data.num_test or 500)
+        }
     extra_keys = {k: v for k, v in spec.extra_keys.items() if k == "concepts"}
     splits = {}
     for split, count in (("train", data.num_train), ("test", data.num_test)):
@@ -84,10 +84,10 @@ def _image_set(data: Any) -> Dataset:
         batch = read_split(source, count, label_key=spec.label_key, extra_keys=extra_keys)
         splits[split] = _columns(batch)
     num_concepts = splits["train"]["concepts"].shape[1] if extra_keys else 0
-    preprocess = functools.partial(_normalise, mean=np.asarray(spec.mean, np.float32),
-                                   std=np.asarray(spec.std, np.float32))
-    return Dataset(splits, spec.num_classes, num_concepts, preprocess,
-                   crop_flip if data.augment else None)
+    preprocess = functools.partial(
+        _normalise, mean=np.asarray(spec.mean, np.float32), std=np.asarray(spec.std, np.float32)
+    )
+    return Dataset(splits, spec.num_classes, num_concepts, preprocess, crop_flip if data.augment else None)
 
 
 def _columns(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

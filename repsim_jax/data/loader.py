@@ -67,17 +67,17 @@ class ImageLoader:
         process_count: int | None = None,
     ):
         """Args:
-          source: random-access source of feature dicts with key ``"image"``.
-          batch_size: GLOBAL batch size, divisible by ``process_count``.
-          mean, std: per-channel normalisation constants in pixel units, both or
-            neither; None keeps the images as stored.
-          label_key: feature holding the integer class.
-          extra_keys: output key → feature keys concatenated into an int32 (B, k) array.
-          shuffle, drop_remainder: see the module docstring.
-          seed: non-negative int seeding the shuffle.
-          num_epochs: stop after this many epochs; None repeats forever.
-          process_index, process_count: this host's slot; default ``jax.process_index()``
-            and ``jax.process_count()``.
+        source: random-access source of feature dicts with key ``"image"``.
+        batch_size: GLOBAL batch size, divisible by ``process_count``.
+        mean, std: per-channel normalisation constants in pixel units, both or
+          neither; None keeps the images as stored.
+        label_key: feature holding the integer class.
+        extra_keys: output key → feature keys concatenated into an int32 (B, k) array.
+        shuffle, drop_remainder: see the module docstring.
+        seed: non-negative int seeding the shuffle.
+        num_epochs: stop after this many epochs; None repeats forever.
+        process_index, process_count: this host's slot; default ``jax.process_index()``
+          and ``jax.process_count()``.
         """
         self.process_index = jax.process_index() if process_index is None else process_index
         self.process_count = jax.process_count() if process_count is None else process_count
@@ -93,8 +93,9 @@ class ImageLoader:
         full, partial = divmod(self.num_examples, batch_size)
         self.steps_per_epoch = full + (1 if partial and not drop_remainder else 0)
         if self.steps_per_epoch == 0:
-            raise ValueError(f"{self.num_examples} examples give no batch of {batch_size} "
-                             f"(drop_remainder={drop_remainder})")
+            raise ValueError(
+                f"{self.num_examples} examples give no batch of {batch_size} (drop_remainder={drop_remainder})"
+            )
         self._order_cache: tuple[int, np.ndarray] | None = None
         self.restore({"seed": seed, "epoch": 0, "position": 0})
 
@@ -149,9 +150,9 @@ class ImageLoader:
             "label": np.asarray([r[self.label_key] for r in records], np.int32)[:rows],
         }
         for out_key, keys in self.extra_keys.items():
-            batch[out_key] = np.stack(
-                [np.concatenate([np.atleast_1d(r[k]) for k in keys]) for r in records]
-            ).astype(np.int32)[:rows]
+            batch[out_key] = np.stack([np.concatenate([np.atleast_1d(r[k]) for k in keys]) for r in records]).astype(
+                np.int32
+            )[:rows]
         return batch
 
 
@@ -179,6 +180,7 @@ def read_split(
     size n and no mean/std, so in-memory splits are read by the same loader as batches.
     """
     n = min(count, len(source)) if count else len(source)
-    loader = ImageLoader(source, batch_size=n, label_key=label_key, extra_keys=extra_keys,
-                         num_epochs=1, process_index=0, process_count=1)
+    loader = ImageLoader(
+        source, batch_size=n, label_key=label_key, extra_keys=extra_keys, num_epochs=1, process_index=0, process_count=1
+    )
     return next(loader)

@@ -56,17 +56,21 @@ class SklearnDigits(_LocalBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description="scikit-learn digits, 8x8x1 uint8 in 0..16, 10 classes.",
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
-                "label": tfds.features.Tensor(shape=(), dtype=np.int32),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
+                    "label": tfds.features.Tensor(shape=(), dtype=np.int32),
+                }
+            ),
             supervised_keys=("image", "label"),
             disable_shuffling=True,
         )
 
     def _split_generators(self, dl_manager):
-        return {"train": self._generate_examples(0, DIGITS_NUM_TRAIN),
-                "test": self._generate_examples(DIGITS_NUM_TRAIN, None)}
+        return {
+            "train": self._generate_examples(0, DIGITS_NUM_TRAIN),
+            "test": self._generate_examples(DIGITS_NUM_TRAIN, None),
+        }
 
     def _generate_examples(self, start, stop):
         from sklearn.datasets import load_digits
@@ -112,19 +116,23 @@ class ConceptShapes(_LocalBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=concepts.__doc__,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(size, size, 3), dtype=np.uint8),
-                "label": tfds.features.Tensor(shape=(), dtype=np.int32),
-                "concepts": tfds.features.Tensor(shape=(len(concepts.CONCEPT_NAMES),), dtype=np.uint8),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Tensor(shape=(size, size, 3), dtype=np.uint8),
+                    "label": tfds.features.Tensor(shape=(), dtype=np.int32),
+                    "concepts": tfds.features.Tensor(shape=(len(concepts.CONCEPT_NAMES),), dtype=np.uint8),
+                }
+            ),
             supervised_keys=("image", "label"),
             disable_shuffling=True,
         )
 
     def _split_generators(self, dl_manager):
         cfg = self.builder_config
-        return {"train": self._generate_examples((cfg.seed, 0), cfg.num_train),
-                "test": self._generate_examples((cfg.seed, 1), cfg.num_test)}
+        return {
+            "train": self._generate_examples((cfg.seed, 0), cfg.num_train),
+            "test": self._generate_examples((cfg.seed, 1), cfg.num_test),
+        }
 
     def _generate_examples(self, seed, num_examples):
         data = concepts.generate_concept_shapes(seed, num_examples)

@@ -113,8 +113,10 @@ def spiral_splits(
     ring = ring_mask(x, min_radius, max_radius)
     in_dist = {"standard": np.ones_like(ring), "interpolation": ~ring, "extrapolation": ring}[modality]
     if not in_dist.any():
-        raise ValueError(f"no spiral points left for training with modality={modality!r}, "
-                         f"min_radius={min_radius}, max_radius={max_radius}")
+        raise ValueError(
+            f"no spiral points left for training with modality={modality!r}, "
+            f"min_radius={min_radius}, max_radius={max_radius}"
+        )
     keep = np.flatnonzero(in_dist)
     parts = stratified_split(y[keep], (0.5, 0.25, 0.25), seed if split_seed is None else split_seed)
     train, val, test = ((x[keep[p]], y[keep[p]]) for p in parts)

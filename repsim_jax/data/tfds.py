@@ -52,28 +52,32 @@ class DatasetSpec:
 
 
 _DSPRITES_FACTORS = ("label_scale", "label_orientation", "label_x_position", "label_y_position")
-_SHAPES3D_FACTORS = ("label_floor_hue", "label_wall_hue", "label_object_hue", "label_scale",
-                     "label_orientation")
+_SHAPES3D_FACTORS = ("label_floor_hue", "label_wall_hue", "label_object_hue", "label_scale", "label_orientation")
 
 DATASETS: dict[str, DatasetSpec] = {
     # Per-channel train-set statistics as commonly quoted for each set.
-    "cifar10": DatasetSpec(("train", "test"), 10, _unit(0.4914, 0.4822, 0.4465),
-                           _unit(0.2470, 0.2435, 0.2616)),
-    "cifar100": DatasetSpec(("train", "test"), 100, _unit(0.5071, 0.4865, 0.4409),
-                            _unit(0.2673, 0.2564, 0.2762)),
+    "cifar10": DatasetSpec(("train", "test"), 10, _unit(0.4914, 0.4822, 0.4465), _unit(0.2470, 0.2435, 0.2616)),
+    "cifar100": DatasetSpec(("train", "test"), 100, _unit(0.5071, 0.4865, 0.4409), _unit(0.2673, 0.2564, 0.2762)),
     "mnist": DatasetSpec(("train", "test"), 10, _unit(0.1307), _unit(0.3081)),
     "fashion_mnist": DatasetSpec(("train", "test"), 10, _unit(0.2860), _unit(0.3530)),
     # dsprites pixels are 0/1 and are left as they are; shapes3d is mapped to [-1, 1].
-    "dsprites": DatasetSpec(("train",), 3, (0.0,), (1.0,), label_key="label_shape",
-                            extra_keys={"factors": _DSPRITES_FACTORS}),
-    "shapes3d": DatasetSpec(("train",), 4, (127.5,) * 3, (127.5,) * 3, label_key="label_shape",
-                            extra_keys={"factors": _SHAPES3D_FACTORS}),
+    "dsprites": DatasetSpec(
+        ("train",), 3, (0.0,), (1.0,), label_key="label_shape", extra_keys={"factors": _DSPRITES_FACTORS}
+    ),
+    "shapes3d": DatasetSpec(
+        ("train",), 4, (127.5,) * 3, (127.5,) * 3, label_key="label_shape", extra_keys={"factors": _SHAPES3D_FACTORS}
+    ),
     # Train-split statistics computed here (digits: pixel values 0..16; concept
     # shapes: default config).
     "sklearn_digits": DatasetSpec(("train", "test"), 10, (4.8916,), (6.0095,), local=True),
-    "concept_shapes": DatasetSpec(("train", "test"), 24, (34.92, 34.87, 34.93),
-                                  (33.39, 33.14, 33.35), extra_keys={"concepts": ("concepts",)},
-                                  local=True),
+    "concept_shapes": DatasetSpec(
+        ("train", "test"),
+        24,
+        (34.92, 34.87, 34.93),
+        (33.39, 33.14, 33.35),
+        extra_keys={"concepts": ("concepts",)},
+        local=True,
+    ),
 }
 
 
@@ -89,8 +93,10 @@ def _check_split(name: str, split: str) -> None:
     known = dataset_spec(name).splits
     for part in str(split).split("+"):
         if part.split("[")[0].strip() not in known:
-            raise ValueError(f"unknown split {split!r} for {name}; available: {list(known)} "
-                             "(TFDS slicing such as 'train[:90%]' is allowed)")
+            raise ValueError(
+                f"unknown split {split!r} for {name}; available: {list(known)} "
+                "(TFDS slicing such as 'train[:90%]' is allowed)"
+            )
 
 
 def _not_prepared(name: str, data_dir: Any) -> FileNotFoundError:
@@ -103,8 +109,7 @@ def _not_prepared(name: str, data_dir: Any) -> FileNotFoundError:
     )
 
 
-def open_source(name: str, split: str, data_dir: Any = None,
-                builder_kwargs: Mapping[str, Any] | None = None) -> Any:
+def open_source(name: str, split: str, data_dir: Any = None, builder_kwargs: Mapping[str, Any] | None = None) -> Any:
     """The random-access ``tfds.data_source`` of ``name``/``split``.
 
     Catalogue sets are never downloaded (``download=False``): an unprepared set
@@ -116,13 +121,17 @@ def open_source(name: str, split: str, data_dir: Any = None,
     _check_split(name, split)
     if dataset_spec(name).local:
         return tfds.data_source(
-            name, split=split, data_dir=data_dir or local.default_data_dir(), download=True,
+            name,
+            split=split,
+            data_dir=data_dir or local.default_data_dir(),
+            download=True,
             builder_kwargs=dict(builder_kwargs or {}),
             download_and_prepare_kwargs={"file_format": "array_record"},
         )
     try:
-        return tfds.data_source(name, split=split, data_dir=data_dir, download=False,
-                                builder_kwargs=dict(builder_kwargs or {}))
+        return tfds.data_source(
+            name, split=split, data_dir=data_dir, download=False, builder_kwargs=dict(builder_kwargs or {})
+        )
     except (NotImplementedError, FileNotFoundError, AssertionError) as err:
         raise _not_prepared(name, data_dir) from err
 

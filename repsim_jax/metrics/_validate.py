@@ -48,7 +48,7 @@ def to_device(value, alignment: int = 64) -> jax.Array:
     host = np.asarray(value)
     raw = np.empty(host.nbytes + alignment, np.uint8)
     offset = -raw.ctypes.data % alignment
-    copy = raw[offset:offset + host.nbytes].view(host.dtype).reshape(host.shape)
+    copy = raw[offset : offset + host.nbytes].view(host.dtype).reshape(host.shape)
     np.copyto(copy, host)
     return jax.device_put(copy)
 

@@ -14,15 +14,11 @@ block stacked on ``√λ I``. The same code serves streamed :class:`Moments`.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import center_columns, matmul
-from repsim_jax.metrics._linalg import upper_factor
+from repsim_jax.metrics._linalg import center_columns, matmul, upper_factor
 from repsim_jax.metrics.moments import Moments
 
 
@@ -83,7 +79,8 @@ def _validate_pair(x, y, ridge):
     if ridge == 0 and n <= dims:
         raise ValueError(
             f"too few samples for CCA: n={n} <= dx+dy={dims} makes every canonical correlation 1; "
-            "pass ridge > 0 or use more samples")
+            "pass ridge > 0 or use more samples"
+        )
     _validate.min_rows(x, 2, "CCA")
     return x, y, ridge
 

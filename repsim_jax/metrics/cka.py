@@ -33,9 +33,12 @@ def cka_from_grams(sxx, sxy, syy):
 def _unbiased_hsic(cross_squared_norm, a, b):
     n = a.shape[-1]
     sum_ab = jnp.sum(a * b, axis=-1)
-    value = (cross_squared_norm - sum_ab
-             + jnp.sum(a, axis=-1) * jnp.sum(b, axis=-1) / ((n - 1) * (n - 2))
-             - 2.0 * sum_ab / (n - 2))
+    value = (
+        cross_squared_norm
+        - sum_ab
+        + jnp.sum(a, axis=-1) * jnp.sum(b, axis=-1) / ((n - 1) * (n - 2))
+        - 2.0 * sum_ab / (n - 2)
+    )
     return value / (n * (n - 3))
 
 
@@ -62,8 +65,7 @@ def linear_cka(x, y, debiased: bool = False, validate: bool = True) -> jax.Array
     which removes the upward bias of CKA for n not much larger than the dimension.
     """
     if validate:
-        x, y = validate_pair(x, y, minimum_rows=4 if debiased else 2,
-                             why="debiased CKA" if debiased else "CKA")
+        x, y = validate_pair(x, y, minimum_rows=4 if debiased else 2, why="debiased CKA" if debiased else "CKA")
     return _linear_cka(x, y, debiased)
 
 

@@ -31,8 +31,10 @@ def _binary_concepts(concepts) -> np.ndarray:
     c = np.asarray(concepts) > 0
     constant = np.flatnonzero(c.all(0) | ~c.any(0))
     if constant.size:
-        raise ValueError(f"concepts {constant.tolist()} take only one value; every concept needs examples "
-                         "with both values to define a direction")
+        raise ValueError(
+            f"concepts {constant.tolist()} take only one value; every concept needs examples "
+            "with both values to define a direction"
+        )
     return c
 
 
@@ -65,9 +67,11 @@ def concept_class_pairs() -> dict[str, list[tuple[int, int]]]:
     """
     from repsim_jax.data.concepts import COLOURS, SHAPES
 
-    return {"large": [(6 * s + 2 * c, 6 * s + 2 * c + 1) for s in range(len(SHAPES)) for c in range(len(COLOURS))],
-            "colour": [(6 * s + l, 6 * s + 2 + l) for s in range(len(SHAPES)) for l in range(2)],
-            "shape": [(2 * c + l, 6 + 2 * c + l) for c in range(len(COLOURS)) for l in range(2)]}
+    return {
+        "large": [(6 * s + 2 * c, 6 * s + 2 * c + 1) for s in range(len(SHAPES)) for c in range(len(COLOURS))],
+        "colour": [(6 * s + big, 6 * s + 2 + big) for s in range(len(SHAPES)) for big in range(2)],
+        "shape": [(2 * c + big, 6 + 2 * c + big) for c in range(len(COLOURS)) for big in range(2)],
+    }
 
 
 def class_means(embeddings, labels, num_classes: int) -> np.ndarray:
@@ -107,10 +111,13 @@ def linear_properties(train, test, unembedding, num_classes: int) -> dict:
     """
     means = class_means(train[0], train[1], num_classes)
     pairs = concept_class_pairs()
-    return {"direction_auc": float(direction_auc(test[0], test[2], concept_directions(train[0], train[2])).mean()),
-            "parallelism": float(np.mean([parallelism(means, p) for p in pairs.values()])),
-            "steering_success": float(np.mean([steering_success(test[0], test[1], unembedding, means, p)
-                                               for p in pairs.values()]))}
+    return {
+        "direction_auc": float(direction_auc(test[0], test[2], concept_directions(train[0], train[2])).mean()),
+        "parallelism": float(np.mean([parallelism(means, p) for p in pairs.values()])),
+        "steering_success": float(
+            np.mean([steering_success(test[0], test[1], unembedding, means, p) for p in pairs.values()])
+        ),
+    }
 
 
 def transfer_properties(student, teacher, concepts) -> dict:
@@ -126,9 +133,13 @@ def transfer_properties(student, teacher, concepts) -> dict:
     predicted = np.asarray(amap.apply(student[1]), np.float64)
     target = np.asarray(teacher[1], np.float64)
     r2 = 1 - np.sum((predicted - target) ** 2) / np.sum((target - target.mean(0)) ** 2)
-    moved = np.stack([np.asarray(amap.transfer_direction(v), np.float64)
-                      for v in concept_directions(student[0], concepts[0])])
+    moved = np.stack(
+        [np.asarray(amap.transfer_direction(v), np.float64) for v in concept_directions(student[0], concepts[0])]
+    )
     own = concept_directions(teacher[0], concepts[0])
     cosine = np.sum(moved * own, 1) / (np.linalg.norm(moved, axis=1) * np.linalg.norm(own, axis=1))
-    return {"transfer_r2": float(r2), "transfer_auc": float(direction_auc(target, concepts[1], moved).mean()),
-            "transfer_cosine": float(cosine.mean())}
+    return {
+        "transfer_r2": float(r2),
+        "transfer_auc": float(direction_auc(target, concepts[1], moved).mean()),
+        "transfer_cosine": float(cosine.mean()),
+    }

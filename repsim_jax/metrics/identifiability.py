@@ -72,8 +72,9 @@ def sample_pivot_subsets(key, num_labels: int, dim: int, num_pivots: int, num_su
     if dim < 1 or num_pivots < 1 or num_subsets < 1:
         raise ValueError("dim, num_pivots and num_subsets must all be >= 1")
     if num_labels - 1 < dim:
-        raise ValueError(f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, "
-                         f"got {num_labels}")
+        raise ValueError(
+            f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, got {num_labels}"
+        )
     if num_pivots > num_labels:
         raise ValueError(f"num_pivots={num_pivots} exceeds num_labels={num_labels}")
     pivot_key, subset_key = jax.random.split(key)
@@ -95,8 +96,9 @@ def all_pivot_subsets(num_labels: int, dim: int):
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
     if num_labels < dim + 1:
-        raise ValueError(f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, "
-                         f"got {num_labels}")
+        raise ValueError(
+            f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, got {num_labels}"
+        )
     others = np.array(list(itertools.combinations(range(num_labels - 1), dim)), np.int32)  # labels 0..K−2
     pivots = np.arange(num_labels, dtype=np.int32)
     subsets = others[None] + (others[None] >= pivots[:, None, None])  # skip the pivot, order kept
@@ -147,13 +149,15 @@ def _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared):
 
 
 @functools.partial(jax.jit, static_argnames="squared")
-def rep_dissimilarity_from_moments(state: Moments, g1, g2, pivots, subsets, squared: bool = False,
-                                   max_condition=DEFAULT_MAX_CONDITION) -> RepDissimilarity:
+def rep_dissimilarity_from_moments(
+    state: Moments, g1, g2, pivots, subsets, squared: bool = False, max_condition=DEFAULT_MAX_CONDITION
+) -> RepDissimilarity:
     """:func:`rep_dissimilarity_details` from streamed :class:`Moments` of ``[F₁, F₂]``."""
     d1 = state.widths[0]
     reordered = jnp.concatenate([state.factor[:, d1:], state.factor[:, :d1]], axis=1)
-    moved = Moments(state.count, jnp.concatenate([state.mean[d1:], state.mean[:d1]]),
-                    upper_factor(reordered), (state.widths[1], d1))
+    moved = Moments(
+        state.count, jnp.concatenate([state.mean[d1:], state.mean[:d1]]), upper_factor(reordered), (state.widths[1], d1)
+    )
     errors, condition = _subset_errors(raw_factor(moved), state.count, g1, g2, pivots, subsets)
     return _summarise(errors, condition, max_condition, squared)
 
@@ -173,8 +177,17 @@ def _validate_subsets(pivots, subsets, num_labels, dim):
     return pivots, subsets
 
 
-def rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared: bool = False,
-                              max_condition: float = DEFAULT_MAX_CONDITION, validate: bool = True) -> RepDissimilarity:
+def rep_dissimilarity_details(
+    f1,
+    g1,
+    f2,
+    g2,
+    pivots,
+    subsets,
+    squared: bool = False,
+    max_condition: float = DEFAULT_MAX_CONDITION,
+    validate: bool = True,
+) -> RepDissimilarity:
     """d_rep with its per-subset errors, condition numbers and exclusions; see module doc.
 
     Args:
@@ -193,8 +206,17 @@ def rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared: bool = F
     return _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared)
 
 
-def rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, squared: bool = False,
-                      max_condition: float = DEFAULT_MAX_CONDITION, validate: bool = True) -> jax.Array:
+def rep_dissimilarity(
+    f1,
+    g1,
+    f2,
+    g2,
+    pivots,
+    subsets,
+    squared: bool = False,
+    max_condition: float = DEFAULT_MAX_CONDITION,
+    validate: bool = True,
+) -> jax.Array:
     """d_rep = sqrt(mean_pS (1/n)Σ_x‖f₁(x) − L₁⁻¹L₂ f₂(x)‖²) (arXiv 2602.15438); 0 when identifiable.
 
     Ill-conditioned subsets are excluded (a warning gives their count when validating);
@@ -205,9 +227,13 @@ def rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, squared: bool = False,
     if validate:
         excluded = int(result.num_excluded)
         if excluded == result.included.size:
-            raise ValueError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned "
-                             f"(condition > {max_condition:g})")
+            raise ValueError(
+                f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned "
+                f"(condition > {max_condition:g})"
+            )
         if excluded:
-            warnings.warn(f"rep_dissimilarity: {excluded} of {result.included.size} ill-conditioned subsets excluded",
-                          stacklevel=2)
+            warnings.warn(
+                f"rep_dissimilarity: {excluded} of {result.included.size} ill-conditioned subsets excluded",
+                stacklevel=2,
+            )
     return result.value

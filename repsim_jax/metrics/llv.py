@@ -31,7 +31,6 @@ both sides; 0 for models in the same identifiability class.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -172,9 +171,19 @@ def _validate_llv(logits1, logits2, dim, labels, label_pivot, input_sets, weight
     return logits1, logits2, labels, label_pivot, input_sets, _validate.non_negative("weight", weight)
 
 
-def llv_distance_details(logits1, logits2, dim=None, *, labels=None, label_pivot=None, input_sets=None,
-                         weight: float = DEFAULT_WEIGHT, num_input_sets: int = 100, seed: int = 0,
-                         validate: bool = True) -> LLVDistance:
+def llv_distance_details(
+    logits1,
+    logits2,
+    dim=None,
+    *,
+    labels=None,
+    label_pivot=None,
+    input_sets=None,
+    weight: float = DEFAULT_WEIGHT,
+    num_input_sets: int = 100,
+    seed: int = 0,
+    validate: bool = True,
+) -> LLVDistance:
     """d^λ_LLV with its terms and the pivots it chose; see the module docstring.
 
     Args:
@@ -188,7 +197,8 @@ def llv_distance_details(logits1, logits2, dim=None, *, labels=None, label_pivot
     """
     if validate:
         logits1, logits2, labels, label_pivot, input_sets, weight = _validate_llv(
-            logits1, logits2, dim, labels, label_pivot, input_sets, weight, num_input_sets, seed)
+            logits1, logits2, dim, labels, label_pivot, input_sets, weight, num_input_sets, seed
+        )
     else:
         labels, input_sets = _defaults(jnp.shape(logits1), dim, labels, input_sets, num_input_sets, seed)
     result = llv_kernel(logits1, logits2, labels, label_pivot, input_sets, weight)
@@ -224,8 +234,13 @@ def svd_kernel(f1, g1, f2, g2, pivots, subsets, input_sets):
     input_similarity = jax.vmap(lambda s: _side(g1, f1, g2, f2, s[0], s[1:]))(input_sets)
     embedding_part = 1.0 - jnp.min(label_similarity)
     unembedding_part = 1.0 - jnp.min(input_similarity)
-    return SVDDissimilarity(jnp.maximum(embedding_part, unembedding_part), embedding_part, unembedding_part,
-                            label_similarity, input_similarity)
+    return SVDDissimilarity(
+        jnp.maximum(embedding_part, unembedding_part),
+        embedding_part,
+        unembedding_part,
+        label_similarity,
+        input_similarity,
+    )
 
 
 def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, validate: bool = True):

@@ -17,7 +17,6 @@ metric on the diagonal too (options such as a CCA ridge change that value).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -27,7 +26,14 @@ import numpy as np
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
 from repsim_jax.metrics._linalg import (
-    center_columns, gram, matmul, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius)
+    center_columns,
+    gram,
+    matmul,
+    nuclear_norm,
+    safe_sqrt,
+    squared_norm,
+    unit_frobenius,
+)
 
 
 class _GramForm(NamedTuple):
@@ -47,8 +53,9 @@ def _prepare_cca(x):
 
 
 _GRAM_FORMS = {
-    "mean_cca": _GramForm(_prepare_cca, lambda c, ei, ej: jnp.mean(
-        jnp.clip(jnp.linalg.svd(c, compute_uv=False), 0.0, 1.0))),
+    "mean_cca": _GramForm(
+        _prepare_cca, lambda c, ei, ej: jnp.mean(jnp.clip(jnp.linalg.svd(c, compute_uv=False), 0.0, 1.0))
+    ),
     "linear_cka": _GramForm(_prepare_normalized, lambda c, ei, ej: squared_norm(c) / jnp.sqrt(ei * ej)),
     "procrustes_distance": _GramForm(_prepare_normalized, lambda c, ei, ej: safe_sqrt(2.0 - 2.0 * nuclear_norm(c))),
     "gram_distance": _GramForm(_prepare_normalized, lambda c, ei, ej: safe_sqrt(ei + ej - 2.0 * squared_norm(c))),
@@ -71,8 +78,7 @@ def _cross_blocks(prepared, rows, cols, tile):
     tile_a, tile_b = np.triu_indices(num_tiles)
     tile_index = np.full((num_tiles, num_tiles), -1, np.int32)
     tile_index[tile_a, tile_b] = np.arange(tile_a.size)
-    products = jax.lax.map(lambda ab: matmul(tiles[ab[0]].T, tiles[ab[1]]),
-                           jnp.stack([tile_a, tile_b], axis=1))
+    products = jax.lax.map(lambda ab: matmul(tiles[ab[0]].T, tiles[ab[1]]), jnp.stack([tile_a, tile_b], axis=1))
     products = products.reshape(-1, tile, w, tile, w)
     which = tile_index[rows // tile, cols // tile]
     return products[which, rows % tile, :, cols % tile, :]

@@ -19,17 +19,33 @@ from repsim_jax.reproduce.students import distil_students, reproduction_config, 
 
 __all__ = ["CONCEPT_METRICS", "run_concepts", "run_concept_students"]
 
-CONCEPT_METRICS = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca",
-                   "rep_dissimilarity", "linear_cka", "procrustes_distance", "concept_probe_accuracy",
-                   "concept_probe_f1", "direction_auc", "parallelism", "steering_success", "transfer_r2",
-                   "transfer_auc", "transfer_cosine")
+CONCEPT_METRICS = (
+    "accuracy",
+    "agreement",
+    "kl_divergence",
+    "logit_distance",
+    "mean_cca",
+    "rep_dissimilarity",
+    "linear_cka",
+    "procrustes_distance",
+    "concept_probe_accuracy",
+    "concept_probe_f1",
+    "direction_auc",
+    "parallelism",
+    "steering_success",
+    "transfer_r2",
+    "transfer_auc",
+    "transfer_cosine",
+)
 
 
 def _embeddings(model, data) -> dict:
     """Train/test embeddings and the unembedding ``G`` of a :class:`TrainedModel`."""
-    return {"train": model.outputs(data.splits["train"]["x"], data.preprocess)[0],
-            "test": model.outputs(data.splits["test"]["x"], data.preprocess)[0],
-            "G": model.unembeddings}
+    return {
+        "train": model.outputs(data.splits["train"]["x"], data.preprocess)[0],
+        "test": model.outputs(data.splits["test"]["x"], data.preprocess)[0],
+        "G": model.unembeddings,
+    }
 
 
 def _concept_row(seed_report: dict, outs: dict, data, teacher_outs: dict | None) -> dict:
@@ -38,11 +54,15 @@ def _concept_row(seed_report: dict, outs: dict, data, teacher_outs: dict | None)
     row = dict(seed_report["test"])
     row["concept_probe_accuracy"] = seed_report["test"]["concept_probe"]["accuracy"]
     row["concept_probe_f1"] = seed_report["test"]["concept_probe"]["f1"]
-    row |= linear_properties((outs["train"], tr["y"], tr["concepts"]), (outs["test"], te["y"], te["concepts"]),
-                             outs["G"], data.num_classes)
+    row |= linear_properties(
+        (outs["train"], tr["y"], tr["concepts"]), (outs["test"], te["y"], te["concepts"]), outs["G"], data.num_classes
+    )
     if teacher_outs is not None:
-        row |= transfer_properties((outs["train"], outs["test"]), (teacher_outs["train"], teacher_outs["test"]),
-                                   (tr["concepts"], te["concepts"]))
+        row |= transfer_properties(
+            (outs["train"], outs["test"]),
+            (teacher_outs["train"], teacher_outs["test"]),
+            (tr["concepts"], te["concepts"]),
+        )
     return row
 
 
@@ -53,24 +73,37 @@ def run_concept_students(title: str, config, losses, tested, out, progress: bool
     teacher_run = train_teacher(config, out, progress, **{"model.concept_bottleneck": True})
     teacher, data = teacher_run.model, teacher_run.built.data
     t_outs = _embeddings(teacher, data)
-    teacher_summary = report.summarise_seeds([_concept_row(teacher_run.reports[0], t_outs, data, None)],
-                                             CONCEPT_METRICS)
+    teacher_summary = report.summarise_seeds(
+        [_concept_row(teacher_run.reports[0], t_outs, data, None)], CONCEPT_METRICS
+    )
     summary = {}
     for loss in losses:
         students = distil_students(config, teacher, loss, out, progress)
-        rows = [_concept_row(r, _embeddings(m, data), data, t_outs)
-                for m, r in zip(students.models, students.reports)]
+        rows = [_concept_row(r, _embeddings(m, data), data, t_outs) for m, r in zip(students.models, students.reports)]
         summary[loss] = report.summarise_seeds(rows, CONCEPT_METRICS)
     tests = report.compare_to_reference(summary, keys=tested) if "kl" in summary else {}
     plots.metric_bars(summary, out / "metrics.png")
-    return write_summary(out, f"{title}: concept-bottleneck teacher on concept_shapes", summary, tests,
-                         CONCEPT_METRICS, teacher_summary, config, start)
+    return write_summary(
+        out,
+        f"{title}: concept-bottleneck teacher on concept_shapes",
+        summary,
+        tests,
+        CONCEPT_METRICS,
+        teacher_summary,
+        config,
+        start,
+    )
 
 
-def run_concepts(preset: str = "quick", out: str = "runs/concepts", progress: bool = True,
-                 overrides=()) -> dict:
+def run_concepts(preset: str = "quick", out: str = "runs/concepts", progress: bool = True, overrides=()) -> dict:
     """KL vs logit-distance students of a concept-bottleneck teacher; see the module
     docstring. ``preset``: of ``experiments/configs/concepts.py``."""
     config = reproduction_config("concepts", preset, overrides)
-    return run_concept_students(f"Concepts ({preset})", config, config.sweep.losses,
-                                ("concept_probe_accuracy", "mean_cca", "rep_dissimilarity"), out, progress)
+    return run_concept_students(
+        f"Concepts ({preset})",
+        config,
+        config.sweep.losses,
+        ("concept_probe_accuracy", "mean_cca", "rep_dissimilarity"),
+        out,
+        progress,
+    )

@@ -14,9 +14,14 @@ from repsim_jax.reproduce.students import reproduction_config
 __all__ = ["run_geometry"]
 
 
-def run_geometry(preset: str = "quick", out: str = "runs/geometry", progress: bool = True,
-                 overrides=()) -> dict:
+def run_geometry(preset: str = "quick", out: str = "runs/geometry", progress: bool = True, overrides=()) -> dict:
     """KD alone vs KD + each feature-geometry loss; see the module docstring."""
     config = reproduction_config("concepts", preset, overrides)
-    return run_concept_students(f"Geometry ({preset})", config, config.reproduce.geometry_losses,
-                                ("procrustes_distance", "mean_cca", "concept_probe_accuracy"), out, progress)
+    return run_concept_students(
+        f"Geometry ({preset})",
+        config,
+        config.reproduce.geometry_losses,
+        ("procrustes_distance", "mean_cca", "concept_probe_accuracy"),
+        out,
+        progress,
+    )

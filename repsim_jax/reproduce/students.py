@@ -22,8 +22,14 @@ from repsim_jax.experiment import Run, train_and_evaluate, trained_models
 from repsim_jax.models import TrainedModel
 from repsim_jax.train.checkpoint import Checkpointer
 
-__all__ = ["reproduction_config", "train_teacher", "distil_students", "checkpoint_epochs", "bound_over_training",
-           "write_summary"]
+__all__ = [
+    "reproduction_config",
+    "train_teacher",
+    "distil_students",
+    "checkpoint_epochs",
+    "bound_over_training",
+    "write_summary",
+]
 
 
 def reproduction_config(name: str, preset: str, overrides=()):
@@ -40,8 +46,16 @@ def train_teacher(config, out, progress: bool = True, **changes) -> Run:
     """The teacher run in ``OUT/teacher`` (first seed of ``config.seeds``); ``changes``
     are extra ``{"section.key": value}`` settings (e.g. a concept bottleneck)."""
     epochs = config.reproduce.teacher_epochs
-    teacher_config = with_values(config, {"loss.name": "ce", "num_epochs": epochs, "checkpoint.every": epochs,
-                                          "seeds": (int(config.seeds[0]),), **changes})
+    teacher_config = with_values(
+        config,
+        {
+            "loss.name": "ce",
+            "num_epochs": epochs,
+            "checkpoint.every": epochs,
+            "seeds": (int(config.seeds[0]),),
+            **changes,
+        },
+    )
     return train_and_evaluate(teacher_config, str(pathlib.Path(out) / "teacher"), progress=progress)
 
 
@@ -51,9 +65,16 @@ def distil_students(config, teacher: TrainedModel, loss: str, out, progress: boo
     epochs, every = config.reproduce.student_epochs, config.reproduce.bound_every
     if every < 1:
         raise ValueError(f"reproduce.bound_every must be >= 1, got {every}")
-    student_config = with_values(config, {
-        "loss.name": loss, "num_epochs": epochs, "seeds": tuple(int(s) for s in config.sweep.seeds),
-        "checkpoint.every": every, "checkpoint.keep": epochs // every + 1})
+    student_config = with_values(
+        config,
+        {
+            "loss.name": loss,
+            "num_epochs": epochs,
+            "seeds": tuple(int(s) for s in config.sweep.seeds),
+            "checkpoint.every": every,
+            "checkpoint.keep": epochs // every + 1,
+        },
+    )
     workdir = pathlib.Path(out) / "students" / loss.replace("+", "_")
     return train_and_evaluate(student_config, str(workdir), teacher, progress=progress)
 
@@ -78,20 +99,24 @@ def bound_over_training(students: Run, teacher: TrainedModel, x, epochs) -> dict
         for step in epochs:
             state, _ = ckpt.restore(students.state, step)
             outs = [m.outputs(x, preprocess) for m in trained_models(students.built.model, state, students.seeds)]
-            columns.append(bounds.cca_logit_bound(t_emb, np.stack([o[0] for o in outs]), t_logits,
-                                                  np.stack([o[1] for o in outs])))
+            columns.append(
+                bounds.cca_logit_bound(t_emb, np.stack([o[0] for o in outs]), t_logits, np.stack([o[1] for o in outs]))
+            )
     finally:
         ckpt.close()
     stack = lambda name: np.stack([np.asarray(getattr(r, name)) for r in columns], axis=1)
     return {"epochs": np.asarray(epochs), "lhs": stack("lhs"), "rhs": stack("rhs"), "holds": stack("holds")}
 
 
-def write_summary(out, title: str, summary: dict, tests: dict, keys, teacher: dict, config,
-                  start: float) -> dict:
+def write_summary(out, title: str, summary: dict, tests: dict, keys, teacher: dict, config, start: float) -> dict:
     """Write ``summary.md`` and ``summary.json`` to ``out``; returns the JSON content."""
     out = pathlib.Path(out)
     (out / "summary.md").write_text(report.markdown_summary(title, summary, tests, keys, teacher))
-    result = summary | {"teacher": teacher, "significance": tests, "config": config.to_dict(),
-                        "wall_time_s": time.time() - start}
+    result = summary | {
+        "teacher": teacher,
+        "significance": tests,
+        "config": config.to_dict(),
+        "wall_time_s": time.time() - start,
+    }
     (out / "summary.json").write_text(json.dumps(result, indent=1, default=list))
     return result

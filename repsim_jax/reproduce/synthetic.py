@@ -17,8 +17,14 @@ import time
 import numpy as np
 
 from repsim_jax import plots, report
-from repsim_jax.reproduce.students import (bound_over_training, checkpoint_epochs, distil_students,
-                                           reproduction_config, train_teacher, write_summary)
+from repsim_jax.reproduce.students import (
+    bound_over_training,
+    checkpoint_epochs,
+    distil_students,
+    reproduction_config,
+    train_teacher,
+    write_summary,
+)
 
 __all__ = ["run_synthetic", "decision_grid"]
 
@@ -37,8 +43,9 @@ def _split_summary(reports: list[dict], keys) -> dict:
     return out
 
 
-def run_synthetic(preset: str = "quick", out: str = "runs/quick", progress: bool = True,
-                  modality: str | None = None, overrides=()) -> dict:
+def run_synthetic(
+    preset: str = "quick", out: str = "runs/quick", progress: bool = True, modality: str | None = None, overrides=()
+) -> dict:
     """The spirals reproduction; see the module docstring.
 
     Args:
@@ -49,8 +56,9 @@ def run_synthetic(preset: str = "quick", out: str = "runs/quick", progress: bool
     Returns the content of ``summary.json``.
     """
     start, out = time.time(), pathlib.Path(out)
-    config = reproduction_config("synthetic", preset, [*overrides, *([f"--config.data.modality={modality}"]
-                                                                  if modality else [])])
+    config = reproduction_config(
+        "synthetic", preset, [*overrides, *([f"--config.data.modality={modality}"] if modality else [])]
+    )
     teacher_run = train_teacher(config, out, progress)
     teacher, data = teacher_run.model, teacher_run.built.data
     summary, curves, seed0 = {}, {}, {"teacher": teacher}
@@ -62,11 +70,20 @@ def run_synthetic(preset: str = "quick", out: str = "runs/quick", progress: bool
         seed0[loss] = students.models[0]
     tests = report.compare_to_reference(summary) if "kl" in summary else {}
     keys = [*report.STUDENT_METRICS, *(f"ood_{k}" for k in report.STUDENT_METRICS)]
-    plots.metric_bars({l: {k: summary[l][k] for k in keys if k in summary[l]} for l in summary},
-                      out / "metrics.png")
+    plots.metric_bars(
+        {loss: {k: v for k, v in s.items() if k in keys} for loss, s in summary.items()}, out / "metrics.png"
+    )
     axis, labels = decision_grid(seed0)
     train = data.splits["train"]
     plots.decision_regions(axis, labels, train["x"], train["y"], out / "decision_regions.png")
     plots.bound_curves(curves, out / "cca_logit_bound.png")
-    return write_summary(out, f"Synthetic spirals ({preset}, {config.data.modality})", summary, tests, keys,
-                         _split_summary(teacher_run.reports, ("accuracy",)), config, start)
+    return write_summary(
+        out,
+        f"Synthetic spirals ({preset}, {config.data.modality})",
+        summary,
+        tests,
+        keys,
+        _split_summary(teacher_run.reports, ("accuracy",)),
+        config,
+        start,
+    )

@@ -137,17 +137,17 @@ def gram_distance(x, y):
 # --------------------------------------------------------------------------- CKA
 
 
-def _unbiased_hsic(k, l):
+def _unbiased_hsic(k, m):
     """Unbiased HSIC estimator (Song et al. 2012) on n×n Gram matrices."""
     n = k.shape[0]
     k = k.copy()
-    l = l.copy()
+    m = m.copy()
     np.fill_diagonal(k, 0.0)
-    np.fill_diagonal(l, 0.0)
+    np.fill_diagonal(m, 0.0)
     one = np.ones(n)
-    term1 = np.trace(k @ l)
-    term2 = (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
-    term3 = 2.0 / (n - 2) * (one @ k @ l @ one)
+    term1 = np.trace(k @ m)
+    term2 = (one @ k @ one) * (one @ m @ one) / ((n - 1) * (n - 2))
+    term3 = 2.0 / (n - 2) * (one @ k @ m @ one)
     return (term1 + term2 - term3) / (n * (n - 3))
 
 
@@ -158,10 +158,10 @@ def linear_cka(x, y, debiased=False):
         den = np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc)
         return float(num / den)
     k = xc @ xc.T
-    l = yc @ yc.T
-    hxy = _unbiased_hsic(k, l)
+    m = yc @ yc.T
+    hxy = _unbiased_hsic(k, m)
     hxx = _unbiased_hsic(k, k)
-    hyy = _unbiased_hsic(l, l)
+    hyy = _unbiased_hsic(m, m)
     return float(hxy / np.sqrt(hxx * hyy))
 
 
@@ -171,8 +171,8 @@ def linear_cka_biased_hsic(x, y):
     n = x.shape[0]
     h = np.eye(n) - np.ones((n, n)) / n
     k = h @ (x @ x.T) @ h
-    l = h @ (y @ y.T) @ h
-    return float(np.sum(k * l) / np.sqrt(np.sum(k * k) * np.sum(l * l)))
+    m = h @ (y @ y.T) @ h
+    return float(np.sum(k * m) / np.sqrt(np.sum(k * k) * np.sum(m * m)))
 
 
 # --------------------------------------------------------------------------- d_rep

@@ -26,9 +26,7 @@ class Checkpointer:
         path = epath.Path(workdir)
         # orbax refuses relative local paths ("Checkpoint path should be absolute")
         self.directory = (path if "://" in str(workdir) else path.absolute()) / "checkpoints"
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, enable_async_checkpointing=async_save
-        )
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def latest_step(self) -> int | None:
@@ -52,9 +50,7 @@ class Checkpointer:
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
         restored = self._manager.restore(
             step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()
-            ),
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),
         )
         return restored["state"], restored["meta"]
 

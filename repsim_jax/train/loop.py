@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from etils import epath
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from repsim_jax.losses import Loss
@@ -181,7 +181,8 @@ def fit(
 
     Args:
       loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
-        ``teacher`` (a :class:`repsim_jax.models.TrainedModel`) or precomputed ``teacher_embeddings``/``teacher_logits`` columns.
+        ``teacher`` (a :class:`repsim_jax.models.TrainedModel`) or precomputed
+        ``teacher_embeddings``/``teacher_logits`` columns.
       seeds: an int, or a sequence of seeds trained together under ``vmap``.
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).
@@ -225,9 +226,7 @@ def fit(
         if eval_data is not None:
             eval_data.update(teacher_outputs(teacher, eval_data["x"], preprocess=preprocess))
         sample = preprocess(train_data["x"][:1]) if preprocess else train_data["x"][:1]
-        teacher_dim = jax.eval_shape(
-            lambda v, s: teacher.model.apply(v, s), teacher.variables, sample
-        )[0].shape[-1]
+        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample)[0].shape[-1]
     elif "teacher_embeddings" in train_data:
         teacher_dim = train_data["teacher_embeddings"].shape[-1]
 
@@ -236,9 +235,7 @@ def fit(
     if vmapped:
         state = init_states(seed_list, model, loss, tx, sample_x, teacher_dim)
     else:
-        state = jax.jit(lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim))(
-            jax.random.key(seed_list[0])
-        )
+        state = jax.jit(lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim))(jax.random.key(seed_list[0]))
     teacher_vars = teacher.variables if online else None
 
     step = make_train_step(model, loss, tx, concept_weight)
@@ -274,8 +271,13 @@ def fit(
     last_good = start
     history: list[dict] = []
     end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
-    bar = tqdm(range(start, end), initial=start, total=num_epochs, desc="epochs",
-               disable=not progress or jax.process_index() != 0)
+    bar = tqdm(
+        range(start, end),
+        initial=start,
+        total=num_epochs,
+        desc="epochs",
+        disable=not progress or jax.process_index() != 0,
+    )
     try:
         for epoch in bar:
             state, per_step = epoch_jit(state, train_data, teacher_vars)

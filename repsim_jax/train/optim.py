@@ -8,9 +8,7 @@ import optax
 __all__ = ["reference_schedule", "make_optimizer"]
 
 
-def reference_schedule(
-    learning_rate: float, warmup_epochs: int, decay: float, steps_per_epoch: int
-) -> optax.Schedule:
+def reference_schedule(learning_rate: float, warmup_epochs: int, decay: float, steps_per_epoch: int) -> optax.Schedule:
     """The reference schedule: ``lr·10⁻³`` for the first ``E`` epochs, then ``lr·γ^(e−E)``.
 
     ``e = ⌊step / steps_per_epoch⌋`` is the epoch, ``E = warmup_epochs``, ``γ = decay``

@@ -57,9 +57,7 @@ def create_state(
     )
 
 
-def init_states(
-    seeds: Sequence[int], model, loss: Loss, tx, sample_x, teacher_dim: int | None = None
-) -> TrainState:
+def init_states(seeds: Sequence[int], model, loss: Loss, tx, sample_x, teacher_dim: int | None = None) -> TrainState:
     """States for several seeds stacked on a leading axis (``vmap`` of :func:`create_state`)."""
     keys = jnp.stack([jax.random.key(int(s)) for s in seeds])
     init = lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim)

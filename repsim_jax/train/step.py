@@ -21,7 +21,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from repsim_jax.losses import Loss
 from repsim_jax.train.state import TrainState
@@ -76,9 +77,7 @@ def make_train_step(
                 value = value + concept_weight * parts["concept_bce"]
             return value, (parts, outputs[1], updates.get("batch_stats", {}))
 
-        (value, (parts, logits, batch_stats)), grads = jax.value_and_grad(
-            objective, has_aux=True
-        )(state.params)
+        (value, (parts, logits, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {
@@ -137,13 +136,9 @@ def shard_batch(local_batch: dict, mesh: Mesh) -> dict:
     sharding = NamedSharding(mesh, P("data"))
     n = jax.tree.leaves(local_batch)[0].shape[0] * jax.process_count()
     if n % mesh.shape["data"]:
-        raise ValueError(
-            f"global batch size {n} is not divisible by the {mesh.shape['data']} devices"
-        )
+        raise ValueError(f"global batch size {n} is not divisible by the {mesh.shape['data']} devices")
     if jax.process_count() > 1:
-        return jax.tree.map(
-            lambda a: jax.make_array_from_process_local_data(sharding, a), local_batch
-        )
+        return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), local_batch)
     return jax.device_put(local_batch, sharding)
 
 
@@ -152,6 +147,4 @@ def data_parallel_step(step: Callable, mesh: Mesh) -> Callable:
     mesh = data_mesh(mesh)
     replicated = NamedSharding(mesh, P())
     sharded = NamedSharding(mesh, P("data"))
-    return jax.jit(
-        step, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated)
-    )
+    return jax.jit(step, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated))

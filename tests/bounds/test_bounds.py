@@ -3,16 +3,23 @@
 import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repsim_jax import bounds
-from repsim_jax.metrics import rep_dissimilarity_details, sample_pivot_subsets, sample_input_sets
+from repsim_jax.metrics import rep_dissimilarity_details, sample_input_sets, sample_pivot_subsets
 from repsim_jax.testing import bounds_reference as reference
 from tests.bounds.conftest import random_pair
 
 SETTINGS = settings(max_examples=6, deadline=None)
-shapes = st.tuples(st.sampled_from([40, 90]), st.sampled_from([6, 9]), st.sampled_from([2, 3]),
-                   st.sampled_from([2, 4]), st.floats(0.05, 2.0), st.integers(0, 2**16))
+shapes = st.tuples(
+    st.sampled_from([40, 90]),
+    st.sampled_from([6, 9]),
+    st.sampled_from([2, 3]),
+    st.sampled_from([2, 4]),
+    st.floats(0.05, 2.0),
+    st.integers(0, 2**16),
+)
 
 
 @SETTINGS
@@ -55,8 +62,7 @@ def test_kl_logit_bound_holds_and_matches_reference(shape):
         result = bounds.kl_logit_bound(z1, z2)
     lhs_x, kl_x, tau_x = reference.kl_logit(z1, z2)
     assert np.all(lhs_x <= kl_x / tau_x**2) and bool(result.holds_per_input) and bool(result.holds)
-    np.testing.assert_allclose([result.lhs, result.kl, result.tau], [lhs_x.mean(), kl_x.mean(), tau_x.min()],
-                               rtol=1e-7)
+    np.testing.assert_allclose([result.lhs, result.kl, result.tau], [lhs_x.mean(), kl_x.mean(), tau_x.min()], rtol=1e-7)
     np.testing.assert_allclose(result.rhs_per_input, np.mean(kl_x / tau_x**2), rtol=1e-7)
     assert float(result.slack) >= float(result.slack_per_input) >= 1.0
 
@@ -102,29 +108,36 @@ def test_many_pairs_equal_per_pair(rng):
     sets = sample_input_sets(jax.random.key(1), 70, 2, 10)
     with jax.enable_x64(True):
         z2s = np.einsum("pnd,pkd->pnk", f2s, g2s)
-        stacked = [bounds.cca_logit_bound(f1, f2s, f1 @ g1.T, z2s, batch_size=3),
-                   bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets, batch_size=3),
-                   bounds.kl_logit_bound(f1 @ g1.T, z2s, batch_size=3),
-                   bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[..., :2], g2s[..., :2], [[0, 1], [2, 3]], sets)]
+        stacked = [
+            bounds.cca_logit_bound(f1, f2s, f1 @ g1.T, z2s, batch_size=3),
+            bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets, batch_size=3),
+            bounds.kl_logit_bound(f1 @ g1.T, z2s, batch_size=3),
+            bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[..., :2], g2s[..., :2], [[0, 1], [2, 3]], sets),
+        ]
         both_stacked = bounds.kl_logit_bound(np.stack([f1 @ g1.T] * 4), z2s)
         for i in range(4):
-            single = [bounds.cca_logit_bound(f1, f2s[i], f1 @ g1.T, z2s[i]),
-                      bounds.rep_logit_bound(f1, g1, f2s[i], g2s[i], pivots, subsets),
-                      bounds.kl_logit_bound(f1 @ g1.T, z2s[i]),
-                      bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[i, :, :2], g2s[i, :, :2], [[0, 1], [2, 3]], sets)]
+            single = [
+                bounds.cca_logit_bound(f1, f2s[i], f1 @ g1.T, z2s[i]),
+                bounds.rep_logit_bound(f1, g1, f2s[i], g2s[i], pivots, subsets),
+                bounds.kl_logit_bound(f1 @ g1.T, z2s[i]),
+                bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[i, :, :2], g2s[i, :, :2], [[0, 1], [2, 3]], sets),
+            ]
             for many, one in zip(stacked, single):
                 for a, b in zip(many, one):
                     np.testing.assert_allclose(np.asarray(a)[i], b, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(both_stacked.lhs[i], single[2].lhs, rtol=1e-12)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda f, g: bounds.cca_logit_bound(f[:5], f[:5], f[:5] @ g.T, f[:5] @ g.T), "too few samples"),
-    (lambda f, g: bounds.kl_logit_bound(f @ g.T, (f @ g.T)[:, :3]), "logit shapes differ"),
-    (lambda f, g: bounds.cca_logit_bound(f, f[None], f @ g.T, (f @ g.T)[None, :, :2]), "same number K"),
-    (lambda f, g: bounds.rep_logit_bound(f, g, f, np.full_like(g, np.nan), [0], [[[1, 2, 3]]]), "NaN"),
-    (lambda f, g: bounds.kl_logit_bound(f @ g.T, np.stack([f @ g.T] * 2)[..., None]), "2-D"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, g: bounds.cca_logit_bound(f[:5], f[:5], f[:5] @ g.T, f[:5] @ g.T), "too few samples"),
+        (lambda f, g: bounds.kl_logit_bound(f @ g.T, (f @ g.T)[:, :3]), "logit shapes differ"),
+        (lambda f, g: bounds.cca_logit_bound(f, f[None], f @ g.T, (f @ g.T)[None, :, :2]), "same number K"),
+        (lambda f, g: bounds.rep_logit_bound(f, g, f, np.full_like(g, np.nan), [0], [[[1, 2, 3]]]), "NaN"),
+        (lambda f, g: bounds.kl_logit_bound(f @ g.T, np.stack([f @ g.T] * 2)[..., None]), "2-D"),
+    ],
+)
 def test_bad_input_raises_clear_value_error(rng, call, message):
     f, g = rng.normal(size=(40, 3)), rng.normal(size=(7, 3))
     with pytest.raises(ValueError, match=message):
@@ -139,8 +152,11 @@ def test_logit_bounds_equal_the_three_calls(rng):
     pivots, subsets = sample_pivot_subsets(jax.random.key(2), 7, 3, 2, 3)
     with jax.enable_x64(True):
         combined = bounds.logit_bounds(f1, g1, z1, f2s, g2s, z2s, pivots, subsets, batch_size=3)
-        separate = (bounds.cca_logit_bound(f1, f2s, z1, z2s), bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets),
-                    bounds.kl_logit_bound(z1, z2s))
+        separate = (
+            bounds.cca_logit_bound(f1, f2s, z1, z2s),
+            bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets),
+            bounds.kl_logit_bound(z1, z2s),
+        )
     for many, each in zip(combined, separate):
         for a, b in zip(many, each):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
@@ -191,8 +207,9 @@ def test_batch_sizes_give_the_same_bounds(rng):
     stack = np.stack([f2, 2 * f2, f2 + 1, -f2, f2 * 0.5])
     pivots, subsets = sample_pivot_subsets(jax.random.key(1), 6, 2, 2, 2)
     with jax.enable_x64(True):
-        one, three = (bounds.rep_logit_bound(f1, g1, stack, np.stack([g2] * 5), pivots, subsets, batch_size=b)
-                      for b in (1, 3))
+        one, three = (
+            bounds.rep_logit_bound(f1, g1, stack, np.stack([g2] * 5), pivots, subsets, batch_size=b) for b in (1, 3)
+        )
     np.testing.assert_allclose(one.lhs, three.lhs, rtol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
         bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T, batch_size=0)

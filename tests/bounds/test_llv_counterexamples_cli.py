@@ -54,8 +54,10 @@ def test_counterexample_a_reproduces_papers_figures():
     own1, own2 = l1[rows, labels], l2[rows, labels]
     ref_target2 = np.mean(np.exp(own2) * (own2 - own1))
     ref_target1 = np.mean(np.exp(own1) * (own1 - own2))
-    ours = [counterexamples.labelled_kl_term(f2 @ g2.T, f1 @ g1.T, labels),
-            counterexamples.labelled_kl_term(f1 @ g1.T, f2 @ g2.T, labels)]
+    ours = [
+        counterexamples.labelled_kl_term(f2 @ g2.T, f1 @ g1.T, labels),
+        counterexamples.labelled_kl_term(f1 @ g1.T, f2 @ g2.T, labels),
+    ]
     np.testing.assert_allclose(ours, [ref_target2, ref_target1], rtol=1e-10)
     np.testing.assert_allclose(ours, [0.0020, 0.0017], atol=5e-5)  # the paper's printed figures
     rho = _np_canonical_correlations(g1, g2)
@@ -122,8 +124,16 @@ def test_cli_pair_json(models, capsys):
 def test_cli_students_csv_and_plot_and_note(models, capsys):
     path, _ = models
     out_csv, plot = path / "table.csv", path / "plot.png"
-    argv = ["bounds", str(path / "teacher.npz"), "--students", str(path / "students"), "--out", str(out_csv),
-            "--plot", str(plot)]
+    argv = [
+        "bounds",
+        str(path / "teacher.npz"),
+        "--students",
+        str(path / "students"),
+        "--out",
+        str(out_csv),
+        "--plot",
+        str(plot),
+    ]
     assert _run(argv) == 0
     import csv
 
@@ -146,12 +156,15 @@ def test_cli_all_pairs_matches_pair_mode(models, capsys):
         np.testing.assert_allclose(one[name]["lhs"], pair[name]["lhs"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("make_argv, message", [
-    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "missing.npz")], "no such file"),
-    (lambda p: ["bounds", str(p / "teacher.npz")], "give TEACHER.npz STUDENT.npz"),
-    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "short.npz")], "row (input) counts differ"),
-    (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "nan.npz")], "NaN"),
-])
+@pytest.mark.parametrize(
+    "make_argv, message",
+    [
+        (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "missing.npz")], "no such file"),
+        (lambda p: ["bounds", str(p / "teacher.npz")], "give TEACHER.npz STUDENT.npz"),
+        (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "short.npz")], "row (input) counts differ"),
+        (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "nan.npz")], "NaN"),
+    ],
+)
 def test_cli_bad_input_exit_2_one_line(models, capsys, make_argv, message):
     path, (f1, g1, _, _) = models
     np.savez(path / "short.npz", embeddings=f1[:10], unembeddings=g1)

@@ -17,8 +17,11 @@ def _matches(image, out, pad=PAD):
     for dy in range(2 * pad + 1):
         for dx in range(2 * pad + 1):
             crop = padded[dy : dy + height, dx : dx + width]
-            found += [(dy, dx, flipped) for flipped, candidate in ((False, crop), (True, crop[:, ::-1]))
-                      if np.array_equal(candidate, out)]
+            found += [
+                (dy, dx, flipped)
+                for flipped, candidate in ((False, crop), (True, crop[:, ::-1]))
+                if np.array_equal(candidate, out)
+            ]
     return found
 
 

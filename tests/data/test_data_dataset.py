@@ -20,8 +20,16 @@ CIFAR10_STD = 255 * np.array([0.2470, 0.2435, 0.2616])
 
 def _data(**values):
     """A ``data`` config section with exactly the keys load_dataset reads."""
-    section = dict(name="spirals", data_dir="", num_train=0, num_test=0, points_per_arm=20,
-                   modality="standard", augment=False, seed=0)
+    section = dict(
+        name="spirals",
+        data_dir="",
+        num_train=0,
+        num_test=0,
+        points_per_arm=20,
+        modality="standard",
+        augment=False,
+        seed=0,
+    )
     return ml_collections.ConfigDict({**section, **values})
 
 
@@ -35,8 +43,9 @@ def test_spirals_equal_spiral_splits(modality):
     data = load_dataset(_data(points_per_arm=30, modality=modality))
     sp = spiral_splits(seed=0, points_per_arm=30, modality=modality)
     expected = {"train": sp.train, "test": sp.test, **({} if sp.ood is None else {"ood": sp.ood})}
-    assert set(data.splits) == set(expected) == ({"train", "test"} if modality == "standard"
-                                                 else {"train", "test", "ood"})
+    assert (
+        set(data.splits) == set(expected) == ({"train", "test"} if modality == "standard" else {"train", "test", "ood"})
+    )
     for name, (x, y) in expected.items():
         assert set(data.splits[name]) == {"x", "y"}
         _assert_same(data.splits[name]["x"], x)
@@ -51,12 +60,12 @@ def _records(source, count):
 
 
 def test_concept_shapes_equal_the_prepared_records(tmp_path):
-    data = load_dataset(_data(name="concept_shapes", data_dir=str(tmp_path), num_train=40,
-                              num_test=12, seed=3))
+    data = load_dataset(_data(name="concept_shapes", data_dir=str(tmp_path), num_train=40, num_test=12, seed=3))
     config = concept_shapes_config(seed=3, num_train=40, num_test=12)
     for split, n in (("train", 40), ("test", 12)):
-        records = _records(tfds.data_source("concept_shapes", split=split, data_dir=tmp_path,
-                                            builder_kwargs={"config": config}), 0)
+        records = _records(
+            tfds.data_source("concept_shapes", split=split, data_dir=tmp_path, builder_kwargs={"config": config}), 0
+        )
         assert len(records) == n
         got = data.splits[split]
         assert set(got) == {"x", "y", "concepts"}
@@ -79,8 +88,9 @@ def test_cifar10_prefix_and_whole_split_through_mock_tfds():
     assert data.num_classes == 10 and data.num_concepts == 0 and data.augment is crop_flip
     normalised = data.preprocess(data.splits["test"]["x"])
     assert isinstance(normalised, jnp.ndarray) and normalised.dtype == jnp.float32
-    np.testing.assert_allclose(normalised, (data.splits["test"]["x"] - CIFAR10_MEAN) / CIFAR10_STD,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        normalised, (data.splits["test"]["x"] - CIFAR10_MEAN) / CIFAR10_STD, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_bad_names_and_options():

@@ -11,8 +11,7 @@ from repsim_jax.data import ArraySource, ImageLoader, read_split
 def _source(n, size=6):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
-    return [{"image": images[i], "label": np.int64(i), "attr": np.array([i % 2, i % 3])}
-            for i in range(n)]
+    return [{"image": images[i], "label": np.int64(i), "attr": np.array([i % 2, i % 3])} for i in range(n)]
 
 
 def _loader(source, **kw):
@@ -107,23 +106,29 @@ def test_host_slices_are_disjoint_and_cover_the_global_batch(n, batch_size, host
             assert {len(p["label"]) for p in parts} == {batch_size // hosts}
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(batch_size=6, process_count=4, process_index=0), "divisible"),
-    (dict(process_count=2, process_index=2), "process_index"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(batch_size=20, drop_remainder=True), "no batch"),
-    (dict(std=None), "mean and std"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(batch_size=6, process_count=4, process_index=0), "divisible"),
+        (dict(process_count=2, process_index=2), "process_index"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(batch_size=20, drop_remainder=True), "no batch"),
+        (dict(std=None), "mean and std"),
+    ],
+)
 def test_loader_rejects_bad_layout(kw, match):
     with pytest.raises(ValueError, match=match):
         _loader(_source(10), **kw)
 
 
-@pytest.mark.parametrize("state,match", [
-    ({"seed": 0, "epoch": 0}, "keys"),
-    ({"seed": 0, "epoch": 0, "position": 3}, "invalid state"),
-    ({"seed": -1, "epoch": 0, "position": 0}, "invalid state"),
-])
+@pytest.mark.parametrize(
+    "state,match",
+    [
+        ({"seed": 0, "epoch": 0}, "keys"),
+        ({"seed": 0, "epoch": 0, "position": 3}, "invalid state"),
+        ({"seed": -1, "epoch": 0, "position": 0}, "invalid state"),
+    ],
+)
 def test_restore_rejects_bad_state(state, match):
     with pytest.raises(ValueError, match=match):
         _loader(_source(10)).restore(state)

@@ -64,8 +64,7 @@ def test_concepts_are_visible_in_the_pixels():
         named = dict(zip(CONCEPT_NAMES, row.tolist()))
         fg = image.max(axis=-1) > 120
         rows, cols = np.nonzero(fg)
-        assert COLOURS[int(np.argmax(image[fg].mean(axis=0)))] == next(
-            c for c in COLOURS if named[f"colour_{c}"])
+        assert COLOURS[int(np.argmax(image[fg].mean(axis=0)))] == next(c for c in COLOURS if named[f"colour_{c}"])
         assert (rows.mean() < 16) == bool(named["top"]) and (cols.mean() < 16) == bool(named["left"])
         assert (fg.sum() > 75) == bool(named["large"])
 
@@ -73,8 +72,9 @@ def test_concepts_are_visible_in_the_pixels():
 def test_concept_shapes_loader_yields_concepts(cache):
     config = concept_shapes_config(seed=2, num_train=48, num_test=16)
     expected = generate_concept_shapes((2, 0), 48)
-    loader = load_image_dataset("concept_shapes", "train", batch_size=16, data_dir=cache,
-                                builder_kwargs={"config": config}, shuffle=False)
+    loader = load_image_dataset(
+        "concept_shapes", "train", batch_size=16, data_dir=cache, builder_kwargs={"config": config}, shuffle=False
+    )
     batches = [next(loader) for _ in range(3)]
     concepts = np.concatenate([b["concepts"] for b in batches])
     assert batches[0]["concepts"].dtype == np.int32 and batches[0]["image"].shape == (16, 32, 32, 3)

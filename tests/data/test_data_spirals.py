@@ -76,8 +76,9 @@ def test_ring_modalities(modality):
     lo, hi = 3.5, 6.0
     s = spiral_splits(seed=1, points_per_arm=60, modality=modality, min_radius=lo, max_radius=hi)
     x, _ = make_spirals(1, 60)
-    in_ring = lambda pts: (np.linalg.norm(pts.astype(np.float64), axis=1) > lo) & (
-        np.linalg.norm(pts.astype(np.float64), axis=1) < hi)
+    in_ring = lambda pts: (
+        (np.linalg.norm(pts.astype(np.float64), axis=1) > lo) & (np.linalg.norm(pts.astype(np.float64), axis=1) < hi)
+    )
     fit = np.concatenate([s.train[0], s.val[0], s.test[0]])
     expect_fit_in_ring = modality == "extrapolation"
     assert np.all(in_ring(fit) == expect_fit_in_ring)

@@ -26,14 +26,41 @@ def test_presets_describe_the_paper_setting():
 
 @pytest.mark.slow
 def test_teacher_and_student_sweep_on_mock_cifar100(tmp_path):
-    tiny = ["--config.data.num_train=16", "--config.data.num_test=16", "--config.num_epochs=1",
-            "--config.batch_size=8", "--config.eval.every=1"]
+    tiny = [
+        "--config.data.num_train=16",
+        "--config.data.num_test=16",
+        "--config.num_epochs=1",
+        "--config.batch_size=8",
+        "--config.eval.every=1",
+    ]
     with tfds.testing.mock_data(num_examples=16):
-        assert main(["train", f"--config={CONFIG}:teacher", f"--workdir={tmp_path}/t",
-                     "--config.model.name=resnet18", *tiny]) == 0
-        assert main(["sweep", f"--config={CONFIG}:students", f"--workdir={tmp_path}/s",
-                     f"--config.teacher.workdir={tmp_path}/t", "--config.sweep.losses=('l2',)",
-                     "--config.sweep.seeds=(0,)", "--config.sweep.dims=(25,)", *tiny]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    f"--config={CONFIG}:teacher",
+                    f"--workdir={tmp_path}/t",
+                    "--config.model.name=resnet18",
+                    *tiny,
+                ]
+            )
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "sweep",
+                    f"--config={CONFIG}:students",
+                    f"--workdir={tmp_path}/s",
+                    f"--config.teacher.workdir={tmp_path}/t",
+                    "--config.sweep.losses=('l2',)",
+                    "--config.sweep.seeds=(0,)",
+                    "--config.sweep.dims=(25,)",
+                    *tiny,
+                ]
+            )
+            == 0
+        )
     report = json.loads((tmp_path / "s" / "l2_d25" / "report.json").read_text())
     assert 0 <= report["test"]["agreement"] <= 1
     assert math.isfinite(report["test"]["logit_distance"]) and math.isfinite(report["test"]["kl_divergence"])

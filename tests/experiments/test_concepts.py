@@ -11,8 +11,13 @@ from repsim_jax.cli import main
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("experiment, losses", [("concepts", "--config.sweep.losses=('kl','l2')"),
-                                                ("geometry", "--config.reproduce.geometry_losses=('kl','kl+procrustes')")])
+@pytest.mark.parametrize(
+    "experiment, losses",
+    [
+        ("concepts", "--config.sweep.losses=('kl','l2')"),
+        ("geometry", "--config.reproduce.geometry_losses=('kl','kl+procrustes')"),
+    ],
+)
 def test_reproduce_concepts_smoke_writes_summary(tmp_path, experiment, losses):
     assert main(["reproduce", experiment, "--preset", "smoke", "--out", str(tmp_path), "--quiet", losses]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())

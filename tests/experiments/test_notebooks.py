@@ -16,16 +16,22 @@ EXPECTED = {
 
 
 def _stream_text(nb) -> str:
-    return "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                   for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+    return "".join(
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+    )
 
 
 def test_every_notebook_is_listed_and_stored_without_outputs():
     assert {p.stem for p in NOTEBOOKS.glob("*.ipynb")} == set(EXPECTED)
     for path in NOTEBOOKS.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") and not c.get("execution_count")
-                   for c in nb.cells if c.cell_type == "code"), path.name
+        assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), (
+            path.name
+        )
 
 
 @pytest.mark.slow
@@ -37,8 +43,7 @@ def test_notebook_runs_at_smoke_settings(name, tmp_path, monkeypatch):
     # run where the notebook lives (relative config paths), writing runs/ under tmp_path
     work = tmp_path / "notebooks"
     work.mkdir()
-    client = NotebookClient(nb, kernel_name="python3", timeout=200,
-                            resources={"metadata": {"path": str(work)}})
+    client = NotebookClient(nb, kernel_name="python3", timeout=200, resources={"metadata": {"path": str(work)}})
     (work.parent / "experiments").symlink_to(NOTEBOOKS.parent / "experiments")
     client.execute()  # the kernel inherits the environment set above
     text = _stream_text(nb)

@@ -44,8 +44,9 @@ def test_summary_structure_and_finite_values(synthetic_run):
 @pytest.mark.slow
 def test_bound_over_epochs_holds_for_every_seed(synthetic_run):
     _, summary = synthetic_run
-    epochs = checkpoint_epochs(summary["config"]["reproduce"]["student_epochs"],
-                               summary["config"]["reproduce"]["bound_every"])
+    epochs = checkpoint_epochs(
+        summary["config"]["reproduce"]["student_epochs"], summary["config"]["reproduce"]["bound_every"]
+    )
     for loss in summary["config"]["sweep"]["losses"]:
         lhs, rhs = (np.asarray(summary[loss][f"cca_bound_{s}"]["values"]) for s in ("lhs", "rhs"))
         assert summary[loss]["cca_bound_lhs"]["epochs"] == epochs
@@ -80,8 +81,9 @@ def test_evaluate_command_on_a_student_group_gives_one_report_per_seed(synthetic
     before = [json.loads(p.read_text())["test"] for p in reports]
     for p in reports:
         p.unlink()
-    result = subprocess.run([sys.executable, "-m", "repsim_jax.cli", "evaluate", f"--workdir={group}"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "repsim_jax.cli", "evaluate", f"--workdir={group}"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     for p, old in zip(reports, before):
         new = json.loads(p.read_text())["test"]
@@ -95,11 +97,14 @@ def test_checkpoint_epochs_include_the_last():
     assert checkpoint_epochs(10, 5) == [5, 10]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--preset", "nope"], "unknown preset"),
-    (["--preset", "smoke", "--config.sweep.seeds=(0,)"], ">= 2 distinct student seeds"),
-    (["--preset", "smoke", "--config.nope=1"], "unknown config key"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "nope"], "unknown preset"),
+        (["--preset", "smoke", "--config.sweep.seeds=(0,)"], ">= 2 distinct student seeds"),
+        (["--preset", "smoke", "--config.nope=1"], "unknown config key"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
     assert main(["reproduce", "synthetic", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err

@@ -136,11 +136,8 @@ def test_property_cka_in_unit_interval(seed, dims, noise):
     np.testing.assert_allclose(u, ref.linear_cka(x, y, debiased=True), atol=1e-3)
 
 
-
 @pytest.mark.parametrize("debiased", [False, True])
-@pytest.mark.parametrize(
-    "scale", [1e-3, 1e3, pytest.param(1e-6), pytest.param(1e4)]
-)
+@pytest.mark.parametrize("scale", [1e-3, 1e3, pytest.param(1e-6), pytest.param(1e4)])
 def test_cka_float32_isotropic_scale_of_both_inputs(scale, debiased):
     # CKA is invariant to isotropic scaling; entries of size 1e4 or 1e-6 are ordinary float32 numbers.
     x, y = _xy(11)

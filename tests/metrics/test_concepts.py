@@ -120,8 +120,9 @@ def test_transfer_through_an_exact_invertible_affine_map():
     teacher = student @ matrix.T + rng.standard_normal(10)
     half = rng.permutation(len(f)) < len(f) // 2
     with jax.enable_x64(True):
-        props = M.transfer_properties((student[half], student[~half]), (teacher[half], teacher[~half]),
-                                      (concepts[half], concepts[~half]))
+        props = M.transfer_properties(
+            (student[half], student[~half]), (teacher[half], teacher[~half]), (concepts[half], concepts[~half])
+        )
     own = M.concept_directions(teacher[half], concepts[half])
     want_auc = np.mean([_auc(concepts[~half][:, j], teacher[~half] @ own[j]) for j in range(own.shape[0])])
     assert props["transfer_r2"] == pytest.approx(1.0, abs=1e-9)

@@ -175,10 +175,16 @@ def test_rep_dissimilarity_gradient_matches_finite_differences():
     with jax.enable_x64(True):
         gf, gg = jax.grad(fn, argnums=(0, 1))(f1, g1)
     np.testing.assert_allclose(
-        np.asarray(gf), _fd_grad(lambda f: ref.rep_dissimilarity(f, g1, f2, g2, pivots, subsets), f1), rtol=1e-5, atol=1e-7
+        np.asarray(gf),
+        _fd_grad(lambda f: ref.rep_dissimilarity(f, g1, f2, g2, pivots, subsets), f1),
+        rtol=1e-5,
+        atol=1e-7,
     )
     np.testing.assert_allclose(
-        np.asarray(gg), _fd_grad(lambda g: ref.rep_dissimilarity(f1, g, f2, g2, pivots, subsets), g1), rtol=1e-5, atol=1e-7
+        np.asarray(gg),
+        _fd_grad(lambda g: ref.rep_dissimilarity(f1, g, f2, g2, pivots, subsets), g1),
+        rtol=1e-5,
+        atol=1e-7,
     )
 
 

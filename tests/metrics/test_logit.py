@@ -86,8 +86,8 @@ def test_logit_distance_accepts_jax_arrays():
 
 def test_logit_distance_hand_computed():
     # One input, K=2: centred logits are ±(a−b)/2; diff ±1 ⇒ d² = 2 · 1² = 2.
-    z1 = np.array([[3.0, 1.0]], np.float32)   # centred (1, −1)
-    z2 = np.array([[0.0, 0.0]], np.float32)   # centred (0, 0)
+    z1 = np.array([[3.0, 1.0]], np.float32)  # centred (1, −1)
+    z2 = np.array([[0.0, 0.0]], np.float32)  # centred (0, 0)
     np.testing.assert_allclose(float(M.logit_distance(z1, z2, squared=True)), 2.0, rtol=1e-6)
     np.testing.assert_allclose(float(M.logit_distance(z1, z2)), np.sqrt(2.0), rtol=1e-6)
 

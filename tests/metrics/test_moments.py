@@ -64,16 +64,27 @@ def test_streamed_metrics_equal_in_memory_and_reference_float64():
     with jax.enable_x64(True):
         s = _accumulate(f1, f2)
         checks = {
-            "logit": (float(M.logit_distance_from_moments(s, g1, g2)), float(M.logit_distance_from_reps(f1, g1, f2, g2)),
-                      ref.logit_distance_from_reps(f1, g1, f2, g2)),
-            "logit2": (float(M.logit_distance_from_moments(s, g1, g2, squared=True)),
-                       float(M.logit_distance_from_reps(f1, g1, f2, g2, squared=True)),
-                       ref.logit_distance_from_reps(f1, g1, f2, g2, squared=True)),
+            "logit": (
+                float(M.logit_distance_from_moments(s, g1, g2)),
+                float(M.logit_distance_from_reps(f1, g1, f2, g2)),
+                ref.logit_distance_from_reps(f1, g1, f2, g2),
+            ),
+            "logit2": (
+                float(M.logit_distance_from_moments(s, g1, g2, squared=True)),
+                float(M.logit_distance_from_reps(f1, g1, f2, g2, squared=True)),
+                ref.logit_distance_from_reps(f1, g1, f2, g2, squared=True),
+            ),
             "cka": (float(M.linear_cka_from_moments(s)), float(M.linear_cka(f1, f2)), ref.linear_cka(f1, f2)),
-            "procrustes": (float(M.procrustes_distance_from_moments(s)), float(M.procrustes_distance(f1, f2)),
-                           ref.procrustes_distance(f1, f2)),
-            "angular": (float(M.procrustes_distance_from_moments(s, angular=True)),
-                        float(M.procrustes_distance(f1, f2, angular=True)), ref.procrustes_distance(f1, f2, angular=True)),
+            "procrustes": (
+                float(M.procrustes_distance_from_moments(s)),
+                float(M.procrustes_distance(f1, f2)),
+                ref.procrustes_distance(f1, f2),
+            ),
+            "angular": (
+                float(M.procrustes_distance_from_moments(s, angular=True)),
+                float(M.procrustes_distance(f1, f2, angular=True)),
+                ref.procrustes_distance(f1, f2, angular=True),
+            ),
             "gram": (float(M.gram_distance_from_moments(s)), float(M.gram_distance(f1, f2)), ref.gram_distance(f1, f2)),
         }
         rho_s = np.asarray(M.canonical_correlations_from_moments(s))
@@ -166,7 +177,7 @@ def test_update_is_scannable():
 def test_accumulator_errors():
     acc = M.MomentAccumulator()
     with pytest.raises(ValueError, match="no samples"):
-        acc.moments
+        _ = acc.moments
     f1, _, f2, _ = _data(7)
     f1, f2 = f1.astype(np.float32), f2.astype(np.float32)
     acc.add(f1[:5], f2[:5])

@@ -77,7 +77,6 @@ def test_pairwise_shape_metrics_detect_similar_models():
     assert p[0, 3] < 1e-6 and abs(c[0, 3] - 1.0) < 1e-9
 
 
-
 @pytest.mark.parametrize(
     "name,kwargs",
     [
@@ -157,7 +156,6 @@ def test_pairwise_many_models_float32():
         got = np.asarray(M.pairwise(name, stack.astype(np.float32)))
         want = np.array([[REF[name](stack[i], stack[j]) for j in range(m)] for i in range(m)])
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3, err_msg=name)
-
 
 
 def test_pairwise_llv_distance_uses_its_default_labels_and_input_sets():

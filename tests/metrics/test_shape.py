@@ -183,7 +183,6 @@ def test_property_procrustes_and_gram_ranges(seed, dims, noise):
     np.testing.assert_allclose(g, ref.gram_distance(x, y), atol=2e-3)
 
 
-
 @pytest.mark.parametrize(
     "metric,scale",
     [

@@ -244,7 +244,9 @@ def test_validate_false_skips_checks():
     # n <= dx + dy: no error, and the trivial correlations are all 1
     rho = np.asarray(M.canonical_correlations(X[:5], Y[:5], validate=False))
     assert rho.shape == (3,) and np.all(np.isfinite(rho))
-    np.testing.assert_allclose(float(M.linear_cka(X[:3], Y[:3], validate=False)), _ref.linear_cka(X[:3], Y[:3]), rtol=1e-4)
+    np.testing.assert_allclose(
+        float(M.linear_cka(X[:3], Y[:3], validate=False)), _ref.linear_cka(X[:3], Y[:3]), rtol=1e-4
+    )
 
 
 ZNAN = Z1.copy()
@@ -253,12 +255,10 @@ XNAN = X.copy()
 XNAN[0, 0] = np.nan
 NAN_CASES = {
     "procrustes_distance": pytest.param(lambda: M.procrustes_distance(XNAN, Y, validate=False)),
-    "procrustes_angular": pytest.param(
-        lambda: M.procrustes_distance(XNAN, Y, angular=True, validate=False)),
+    "procrustes_angular": pytest.param(lambda: M.procrustes_distance(XNAN, Y, angular=True, validate=False)),
     "gram_distance": pytest.param(lambda: M.gram_distance(XNAN, Y, validate=False)),
     "logit_distance": pytest.param(lambda: M.logit_distance(ZNAN, Z2, validate=False)),
-    "logit_distance_from_reps": pytest.param(
-        lambda: M.logit_distance_from_reps(XNAN, G1, F2, G2, validate=False)),
+    "logit_distance_from_reps": pytest.param(lambda: M.logit_distance_from_reps(XNAN, G1, F2, G2, validate=False)),
     "logit_distance_squared": lambda: M.logit_distance(ZNAN, Z2, squared=True, validate=False),
     "kl_divergence": lambda: M.kl_divergence(ZNAN, Z2, validate=False),
     "linear_cka": lambda: M.linear_cka(XNAN, Y, validate=False),

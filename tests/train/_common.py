@@ -78,7 +78,16 @@ def run_fit(workdir, epochs, mesh=None, seeds=0, num_epochs=3, **kwargs):
     model = Classifier(MLPEncoder(4, hidden=(16, 16)), NUM_CLASSES)
     data = distill_data()
     return fit(
-        model, get_loss("l2"), make_optimizer("adam", 1e-2), data, workdir,
-        num_epochs=num_epochs, batch_size=BATCH, seeds=seeds, mesh=mesh,
-        stop_after_epochs=epochs, progress=False, **kwargs,
+        model,
+        get_loss("l2"),
+        make_optimizer("adam", 1e-2),
+        data,
+        workdir,
+        num_epochs=num_epochs,
+        batch_size=BATCH,
+        seeds=seeds,
+        mesh=mesh,
+        stop_after_epochs=epochs,
+        progress=False,
+        **kwargs,
     )

@@ -25,9 +25,11 @@ def worker_env():
 @pytest.fixture
 def run_worker():
     def run(*args, timeout=240):
-        proc = subprocess.run([sys.executable, WORKER, *map(str, args)], env=worker_env(),
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, WORKER, *map(str, args)], env=worker_env(), capture_output=True, text=True, timeout=timeout
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
+
     return run
 
 

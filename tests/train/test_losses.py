@@ -26,8 +26,13 @@ def _pad(x, width):
 @pytest.fixture
 def pair():
     rng = np.random.default_rng(0)
-    return (rng.normal(size=(12, 5)), rng.normal(size=(12, 5)) * 2 + 1,
-            rng.normal(size=(12, 4)), rng.normal(size=(12, 3)), rng.integers(0, 5, 12))
+    return (
+        rng.normal(size=(12, 5)),
+        rng.normal(size=(12, 5)) * 2 + 1,
+        rng.normal(size=(12, 4)),
+        rng.normal(size=(12, 3)),
+        rng.integers(0, 5, 12),
+    )
 
 
 def test_cross_entropy(pair):
@@ -48,27 +53,32 @@ def test_kl_is_teacher_to_student_with_t_squared(pair, temperature):
 def test_logit_l2_centered_and_reference(pair):
     zs, zt, *_ = pair
     c = lambda z: z - z.mean(-1, keepdims=True)
-    np.testing.assert_allclose(losses.logit_l2(jnp.float32(zs), jnp.float32(zt)),
-                               np.sum((c(zs) - c(zt)) ** 2) / 12, rtol=1e-5)
-    np.testing.assert_allclose(losses.logit_l2(jnp.float32(zs), jnp.float32(zt), centered=False),
-                               np.sum((zs - zt) ** 2) / 12, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.logit_l2(jnp.float32(zs), jnp.float32(zt)), np.sum((c(zs) - c(zt)) ** 2) / 12, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        losses.logit_l2(jnp.float32(zs), jnp.float32(zt), centered=False), np.sum((zs - zt) ** 2) / 12, rtol=1e-5
+    )
 
 
 def test_logit_l1_centered_and_reference(pair):
     zs, zt, *_ = pair
     c = lambda z: z - z.mean(-1, keepdims=True)
-    np.testing.assert_allclose(losses.logit_l1(jnp.float32(zs), jnp.float32(zt)),
-                               np.sum(np.abs(c(zs) - c(zt))) / 12, rtol=1e-5)
-    np.testing.assert_allclose(losses.logit_l1(jnp.float32(zs), jnp.float32(zt), centered=False),
-                               np.mean(np.abs(zs - zt)), rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.logit_l1(jnp.float32(zs), jnp.float32(zt)), np.sum(np.abs(c(zs) - c(zt))) / 12, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        losses.logit_l1(jnp.float32(zs), jnp.float32(zt), centered=False), np.mean(np.abs(zs - zt)), rtol=1e-5
+    )
 
 
 def test_centered_logit_losses_ignore_per_input_shifts(pair):
     zs, zt, *_ = pair
     shift = np.arange(12.0)[:, None]
     for fn in (losses.logit_l2, losses.logit_l1):
-        np.testing.assert_allclose(fn(jnp.float32(zs + shift), jnp.float32(zt)),
-                                   fn(jnp.float32(zs), jnp.float32(zt)), rtol=1e-4)
+        np.testing.assert_allclose(
+            fn(jnp.float32(zs + shift), jnp.float32(zt)), fn(jnp.float32(zs), jnp.float32(zt)), rtol=1e-4
+        )
 
 
 def test_feature_losses_match_numpy(pair):
@@ -87,8 +97,9 @@ def test_feature_losses_match_numpy(pair):
 def test_projection_mse(pair):
     *_, fs, ft, _ = pair
     w = np.random.default_rng(1).normal(size=(4, 3))
-    np.testing.assert_allclose(losses.projection_mse(jnp.float32(w), jnp.float32(fs), jnp.float32(ft)),
-                               np.mean((fs @ w - ft) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.projection_mse(jnp.float32(w), jnp.float32(fs), jnp.float32(ft)), np.mean((fs @ w - ft) ** 2), rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", ["kl", "l2", "l1", "l2+procrustes", "l1+gram", "kl+cka", "l2+proj_mse"])
@@ -101,9 +112,9 @@ def test_gradients_finite_at_identical_inputs(name):
     params = loss.init(jax.random.key(0), 3, 3)
     if "projection" in params:
         params = {"projection": jnp.eye(3)}
-    value, grads = jax.value_and_grad(
-        lambda s: loss.apply(params, s, (emb, logits), jnp.zeros(10, jnp.int32))[0]
-    )((emb, logits))
+    value, grads = jax.value_and_grad(lambda s: loss.apply(params, s, (emb, logits), jnp.zeros(10, jnp.int32))[0])(
+        (emb, logits)
+    )
     assert np.isfinite(value)
     for g in jax.tree.leaves(grads):
         assert np.all(np.isfinite(np.asarray(g)))
@@ -112,8 +123,7 @@ def test_gradients_finite_at_identical_inputs(name):
 def test_get_loss_combines_weighted_terms(pair):
     zs, zt, fs, ft, y = pair
     loss = losses.get_loss("l2+cka", ce_weight=0.3, logit_weight=2.0, feature_weight=0.5)
-    total, parts = loss.apply({}, (jnp.float32(fs), jnp.float32(zs)),
-                              (jnp.float32(ft), jnp.float32(zt)), y)
+    total, parts = loss.apply({}, (jnp.float32(fs), jnp.float32(zs)), (jnp.float32(ft), jnp.float32(zt)), y)
     assert set(parts) == {"ce", "l2", "cka"}
     np.testing.assert_allclose(total, 0.3 * parts["ce"] + 2 * parts["l2"] + 0.5 * parts["cka"], rtol=1e-6)
     assert losses.get_loss("ce").needs_teacher is False

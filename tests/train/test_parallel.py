@@ -3,11 +3,10 @@
 import subprocess
 import sys
 
+import _common
 import jax
 import numpy as np
 import pytest
-
-import _common
 from conftest import WORKER, assert_same, flat_state, worker_env
 
 
@@ -29,9 +28,16 @@ def test_data_parallel_fit_equals_single_device_fit(run_worker, tmp_path):
 def test_two_processes_equal_one_process(tmp_path, free_port):
     """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
     out = tmp_path / "mh.npz"
-    procs = [subprocess.Popen([sys.executable, WORKER, "multihost", str(out), str(pid), "2",
-                               str(free_port)], env=worker_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "multihost", str(out), str(pid), "2", str(free_port)],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err[-3000:]

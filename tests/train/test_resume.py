@@ -8,12 +8,12 @@ import subprocess
 import sys
 import time
 
+import _common
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import _common
 from conftest import WORKER, assert_same, flat_state, worker_env
+
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
 from repsim_jax.train import fit, make_optimizer, reference_schedule
@@ -31,8 +31,11 @@ def _committed(workdir):
 @pytest.mark.slow
 def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
     workdir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, WORKER, "fit", str(tmp_path / "x.npz"), str(workdir),
-                             str(EPOCHS)], env=worker_env(), stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, WORKER, "fit", str(tmp_path / "x.npz"), str(workdir), str(EPOCHS)],
+        env=worker_env(),
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 180
     while not _committed(workdir) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -43,7 +46,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
     run_worker("fit", tmp_path / "resumed.npz", workdir, EPOCHS)
     uninterrupted = _common.run_fit(tmp_path / "straight", None, num_epochs=EPOCHS)
     assert_same(flat_state(uninterrupted.state), tmp_path / "resumed.npz", atol=1e-6)
-    rows = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
 
 
@@ -77,8 +80,15 @@ def test_bad_inputs_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match="batch_size"):
         fit(model, get_loss("ce"), make_optimizer(), data, tmp_path, num_epochs=1, batch_size=1000)
     with pytest.raises(ValueError, match="needs a teacher"):
-        fit(model, get_loss("kl"), make_optimizer(), {"x": data["x"], "y": data["y"]}, tmp_path,
-            num_epochs=1, batch_size=8)
+        fit(
+            model,
+            get_loss("kl"),
+            make_optimizer(),
+            {"x": data["x"], "y": data["y"]},
+            tmp_path,
+            num_epochs=1,
+            batch_size=8,
+        )
     data["x"][0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
         fit(model, get_loss("l2"), make_optimizer(), data, tmp_path, num_epochs=1, batch_size=8)

@@ -33,8 +33,11 @@ def test_resnet18_step_on_mock_cifar():
 @pytest.mark.slow
 def test_concept_bottleneck_step_trains_concepts():
     rng = np.random.default_rng(0)
-    batch = {"x": jnp.float32(rng.normal(size=(8, 2))), "y": jnp.int32(rng.integers(0, 3, 8)),
-             "concepts": jnp.float32(rng.integers(0, 2, (8, 5)))}
+    batch = {
+        "x": jnp.float32(rng.normal(size=(8, 2))),
+        "y": jnp.int32(rng.integers(0, 3, 8)),
+        "concepts": jnp.float32(rng.integers(0, 2, (8, 5))),
+    }
     model = models.ConceptBottleneckClassifier(models.MLPEncoder(8, hidden=(16,)), 5, 4, 3)
     loss, tx = get_loss("ce"), make_optimizer()
     state = create_state(jax.random.key(0), model, loss, tx, batch["x"])
