@@ -10,18 +10,15 @@ one compiled call. ``write_table`` writes rows as CSV or JSON.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
 
 import numpy as np
 
 from repsim_jax import bounds
-from repsim_jax.io import Representation, check_compatible, load_representation
+from repsim_jax.io import Representation, check_compatible, load_representation, write_rows
 from repsim_jax.metrics import pivot_subsets
 
-__all__ = ["NAMES", "teacher_against", "all_pairs", "npz_files", "write_table"]
+__all__ = ["NAMES", "teacher_against", "all_pairs", "write_table"]
 
 NAMES = ("cca_logit", "rep_logit", "kl_logit")
 
@@ -151,13 +148,14 @@ def _signature(rep: Representation):
     )
 
 
-def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None = None):
+def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None = None, load=load_representation):
     """Rows ``{"teacher", "student", <bound>: {...}}`` for every student, grouped by shape;
-    ``pivot_options`` go to :func:`repsim_jax.metrics.pivot_subsets` (its defaults when None)."""
-    teacher = load_representation(teacher_path)
+    ``pivot_options`` go to :func:`repsim_jax.metrics.pivot_subsets` (its defaults when None);
+    ``load(path) -> Representation`` reads each model (default: an ``.npz`` file)."""
+    teacher = load(teacher_path)
     students = {}
     for path in student_paths:
-        student = load_representation(path)
+        student = load(path)
         check_compatible(teacher_path, teacher, path, student)
         students.setdefault(_signature(student), []).append((path, student))
     rows = {}
@@ -166,16 +164,6 @@ def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None
         for (path, _), result in zip(group, results):
             rows[path] = {"teacher": teacher_path, "student": path, **result}
     return [rows[path] for path in student_paths]
-
-
-def npz_files(directory: str) -> list[str]:
-    """The ``.npz`` files of ``directory``, sorted; ValueError when there are none."""
-    if not os.path.isdir(directory):
-        raise ValueError(f"{directory}: not a directory")
-    files = sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".npz"))
-    if not files:
-        raise ValueError(f"{directory}: no .npz files")
-    return files
 
 
 def _flatten(row):
@@ -189,20 +177,11 @@ def _flatten(row):
 
 def write_table(rows, path) -> None:
     """Rows as JSON (``.json``) or flattened CSV (``bound.key`` columns)."""
-    flat = [_flatten(row) for row in rows]
-    if path.endswith(".json"):
-        with open(path, "w") as handle:
-            json.dump(rows, handle, indent=2)
-        return
-    columns = list(dict.fromkeys(key for row in flat for key in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(flat)
+    write_rows(rows, path, _flatten)
 
 
-def all_pairs(files, pivot_options: dict | None = None) -> list[dict]:
-    """Rows for every ordered pair of distinct files (each file as teacher of the rest)."""
+def all_pairs(files, pivot_options: dict | None = None, load=load_representation) -> list[dict]:
+    """Rows for every ordered pair of distinct models (each as teacher of the rest)."""
     if len(files) < 2:
         raise ValueError(f"all pairs need at least 2 models, got {len(files)}")
-    return [row for t in files for row in teacher_against(t, [s for s in files if s != t], pivot_options)]
+    return [row for t in files for row in teacher_against(t, [s for s in files if s != t], pivot_options, load)]

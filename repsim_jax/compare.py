@@ -2,13 +2,14 @@
 
 Keys are the metric function names of :mod:`repsim_jax.metrics`. A metric the arrays
 do not allow (no logits, too few samples for CCA, too few labels for d_rep) is left out
-and its reason recorded under ``"skipped"``.
+and its reason recorded under ``"skipped"``. :func:`all_pairs` compares every ordered
+pair of a set of models (a model zoo).
 """
 
 from __future__ import annotations
 
-from repsim_jax import metrics
-from repsim_jax.io import Representation
+from repsim_jax import bounds, metrics
+from repsim_jax.io import Representation, check_compatible, load_representation
 
 
 def _embedding_metrics(x, y) -> dict:
@@ -58,3 +59,27 @@ def compare(a: Representation, b: Representation, pivot_options: dict | None = N
             skipped[name] = str(error)
     results["skipped"] = skipped
     return results
+
+
+def _cca_floor(a: Representation, b: Representation) -> float | None:
+    """``sqrt(Σᵢ(1 − ρᵢ²)λᵢ)``: the least d_logit the CCA–logit bound allows (a as teacher)."""
+    za, zb = a.all_logits, b.all_logits
+    if za is None or zb is None or len(za) <= a.embeddings.shape[1] + b.embeddings.shape[1]:
+        return None
+    return float(bounds.cca_logit_bound(a.embeddings, b.embeddings, za, zb).lhs) ** 0.5
+
+
+def all_pairs(paths, pivot_options: dict | None = None, load=load_representation) -> list[dict]:
+    """``{"a", "b", <metrics>, "cca_logit_floor"}`` for every ordered pair of distinct
+    models; ``load(path) -> Representation`` reads each (default: an ``.npz`` file)."""
+    if len(paths) < 2:
+        raise ValueError(f"all pairs need at least 2 models, got {len(paths)}")
+    models = {path: load(path) for path in paths}
+    rows = []
+    for a in paths:
+        for b in paths:
+            if a != b:
+                check_compatible(a, models[a], b, models[b])
+                values = compare(models[a], models[b], pivot_options)
+                rows.append({"a": a, "b": b, **values, "cca_logit_floor": _cca_floor(models[a], models[b])})
+    return rows

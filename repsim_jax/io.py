@@ -7,6 +7,8 @@ matching n, d and K) and raises ``ValueError`` naming the file and the problem.
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import zipfile
 from typing import NamedTuple, Optional
@@ -92,3 +94,17 @@ def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]
     a, b = load_representation(path_a), load_representation(path_b)
     check_compatible(path_a, a, path_b, b)
     return a, b
+
+
+def write_rows(rows: list[dict], path: str, flatten=lambda row: row) -> None:
+    """``rows`` as JSON (a ``.json`` path) or as CSV of ``flatten(row)`` (columns in
+    order of first appearance)."""
+    if path.endswith(".json"):
+        with open(path, "w") as handle:
+            json.dump(rows, handle, indent=2)
+        return
+    flat = [flatten(row) for row in rows]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(key for row in flat for key in row)))
+        writer.writeheader()
+        writer.writerows(flat)

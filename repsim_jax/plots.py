@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals", "curves"]
+__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals", "curves", "model_zoo"]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
 
@@ -151,4 +151,36 @@ def curves(x, series: dict, path, xlabel: str, title: str) -> pathlib.Path:
     ax.set_xlabel(xlabel)
     ax.legend()
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def model_zoo(rows: list[dict], path, metrics=("logit_distance", "mean_cca", "rep_dissimilarity")) -> pathlib.Path:
+    """Heatmaps of each metric over ordered model pairs (row a against column b), and a
+    scatter of d_logit against m_CCA with each pair's CCA–logit floor
+    ``sqrt(Σᵢ(1 − ρᵢ²)λᵢ)`` (d_logit can never fall below it).
+
+    ``rows``: ``{"a", "b", <metric>: value, "cca_logit_floor"}`` per ordered pair."""
+    names = list(dict.fromkeys([r["a"] for r in rows] + [r["b"] for r in rows]))
+    index = {name: i for i, name in enumerate(names)}
+    labels = [pathlib.Path(name).name or name for name in names]
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(4.4 * (len(metrics) + 1), 4), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        grid = np.full((len(names), len(names)), np.nan)
+        for r in rows:
+            grid[index[r["a"]], index[r["b"]]] = r.get(metric, np.nan)
+        image = ax.imshow(grid, cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ax.set_xticks(range(len(names)), labels, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(names)), labels, fontsize=6)
+        ax.set_title(metric, fontsize=9)
+    ax = axes.flat[-1]
+    pairs = [r for r in rows if r.get("logit_distance") is not None and r.get("mean_cca") is not None]
+    ax.plot([r["mean_cca"] for r in pairs], [r["logit_distance"] for r in pairs], "o", ms=4, label="d_logit")
+    floors = [r for r in pairs if r.get("cca_logit_floor") is not None]
+    ax.plot(
+        [r["mean_cca"] for r in floors], [r["cca_logit_floor"] for r in floors], "k_", ms=8, label="CCA–logit floor"
+    )
+    ax.set_xlabel("m_CCA")
+    ax.set_ylabel("d_logit")
+    ax.legend(fontsize=7)
     return _save(fig, path)

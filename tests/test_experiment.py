@@ -93,17 +93,51 @@ def test_distillation_without_a_teacher_is_refused(tmp_path):
         experiment.train_and_evaluate(_config(**{"loss.name": "kl"}), str(tmp_path), progress=False)
 
 
-def test_compare_and_evaluate_draw_the_same_pivots(group, teacher, tmp_path, capsys):
-    """Defect: `compare` sampled 10 pivots × 20 subsets and `evaluate` min(K,5) × 10."""
-    x = group.built.data.splits["test"]["x"]
-    for name, model in (("t", teacher.model), ("s", group.models[0])):
-        emb, logits = model.outputs(x)
-        np.savez(tmp_path / f"{name}.npz", embeddings=emb, unembeddings=model.unembeddings, logits=logits)
-    assert main(["compare", str(tmp_path / "t.npz"), str(tmp_path / "s.npz"), "--json"]) == 0
-    values = json.loads(capsys.readouterr().out)
-    assert values["rep_dissimilarity"] == pytest.approx(group.reports[0]["test"]["rep_dissimilarity"], rel=1e-5)
-    used = group.reports[0]["test"]["pivot_subsets"]
+def test_export_round_trip_and_workdir_inputs_match_the_report(group, teacher, tmp_path, capsys):
+    """Defect: `compare` sampled 10 pivots × 20 subsets and `evaluate` min(K,5) × 10; now
+    `export` then `compare` (and `compare` on the workdirs themselves) give report.json's numbers."""
+    assert main(["export", f"--workdir={teacher.workdir}", f"--out={tmp_path}/t.npz"]) == 0
+    assert main(["export", f"--workdir={group.workdir}", f"--out={tmp_path}/s.npz"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_seed0.npz", "s_seed1.npz", "t.npz"]
+    with np.load(tmp_path / "s_seed1.npz") as arrays:
+        emb, g, logits = arrays["embeddings"], arrays["unembeddings"], arrays["logits"]
+        assert np.allclose(emb @ g.T, logits, atol=1e-4)
+        assert np.array_equal(arrays["labels"], group.built.data.splits["test"]["y"])
+    capsys.readouterr()
+    expected = group.reports[1]["test"]
+    for pair in ([f"{tmp_path}/t.npz", f"{tmp_path}/s_seed1.npz"], [teacher.workdir, f"{group.workdir}/seed1"]):
+        assert main(["compare", *pair, "--json"]) == 0
+        values = json.loads(capsys.readouterr().out)
+        for key in ("rep_dissimilarity", "mean_cca", "logit_distance", "kl_divergence", "linear_cka"):
+            assert values[key] == pytest.approx(expected[key], rel=1e-5), key
+    used = expected["pivot_subsets"]
     assert used["pivots_used"] == 7 and used["subsets_per_pivot"] == 15  # K = 7, d = 4: all C(6, 4) subsets
+
+
+def test_a_group_workdir_needs_a_seed_to_be_compared(group, teacher, capsys):
+    assert main(["compare", teacher.workdir, group.workdir]) == 2
+    assert "pass" in capsys.readouterr().err
+
+
+def test_model_zoo_over_workdirs(group, teacher, tmp_path, capsys):
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "teacher").symlink_to(teacher.workdir)
+    (zoo / "students").symlink_to(group.workdir)
+    out, plot = tmp_path / "zoo.csv", tmp_path / "zoo.png"
+    assert main(["compare", "--all-pairs", str(zoo), "--out", str(out), "--plot", str(plot)]) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 6  # 3 models: teacher, students/seed0, students/seed1
+    for row in rows:
+        assert float(row["cca_logit_floor"]) <= float(row["logit_distance"]) * (1 + 1e-4)
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["bounds", str(zoo / "teacher"), "--students", str(zoo / "students"), "--json"]) == 0
+    checks = json.loads(capsys.readouterr().out)
+    assert [c["student"] for c in checks] == [f"{zoo}/students/seed0", f"{zoo}/students/seed1"]
+    assert all(c[name]["holds"] for c in checks for name in ("cca_logit", "rep_logit", "kl_logit"))
 
 
 def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):

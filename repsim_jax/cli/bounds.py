@@ -1,4 +1,5 @@
-"""``repsim-jax bounds``: the bound checks of :mod:`repsim_jax.bounds` on saved ``.npz`` models.
+"""``repsim-jax bounds``: the bound checks of :mod:`repsim_jax.bounds` on saved models
+(``.npz`` files or workdirs).
 
 repsim-jax bounds TEACHER.npz STUDENT.npz [--json]
 repsim-jax bounds TEACHER.npz --students DIR [--out table.csv|.json] [--plot lhs_rhs.png]
@@ -12,7 +13,8 @@ import os
 
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
-from repsim_jax.cli._args import add_pivot_arguments, pivot_options
+from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, model_loader, pivot_options
+from repsim_jax.export import model_paths
 
 
 def _fmt(value, width=""):
@@ -48,17 +50,18 @@ def _print_rows(rows):
 
 
 def _rows(args, options):
+    load = model_loader(args)
     if args.all_pairs:
         if args.paths or args.students:
             raise ValueError("--all-pairs DIR takes no other model paths or --students")
-        return bound_table.all_pairs(bound_table.npz_files(args.all_pairs), options)
+        return bound_table.all_pairs(model_paths(args.all_pairs), options, load)
     if args.students:
         if len(args.paths) != 1:
-            raise ValueError("--students DIR needs exactly one TEACHER.npz")
-        return bound_table.teacher_against(args.paths[0], bound_table.npz_files(args.students), options)
+            raise ValueError("--students DIR needs exactly one TEACHER (.npz or workdir)")
+        return bound_table.teacher_against(args.paths[0], model_paths(args.students), options, load)
     if len(args.paths) != 2:
-        raise ValueError("give TEACHER.npz STUDENT.npz, or TEACHER.npz --students DIR, or --all-pairs DIR")
-    return bound_table.teacher_against(args.paths[0], [args.paths[1]], options)
+        raise ValueError("give TEACHER STUDENT, or TEACHER --students DIR, or --all-pairs DIR (.npz files or workdirs)")
+    return bound_table.teacher_against(args.paths[0], [args.paths[1]], options, load)
 
 
 def _handle(args, extra) -> int:
@@ -80,11 +83,12 @@ def _handle(args, extra) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("bounds", help="check the logit/representation bounds on saved models (.npz)")
-    parser.add_argument("paths", nargs="*", help="TEACHER.npz [STUDENT.npz]")
-    parser.add_argument("--students", metavar="DIR", help="check TEACHER against every .npz in DIR")
-    parser.add_argument("--all-pairs", metavar="DIR", help="check every ordered pair of .npz files in DIR")
+    parser.add_argument("paths", nargs="*", help="TEACHER [STUDENT]: .npz files or workdirs")
+    parser.add_argument("--students", metavar="DIR", help="check TEACHER against every model (.npz, workdir) in DIR")
+    parser.add_argument("--all-pairs", metavar="DIR", help="check every ordered pair of models in DIR")
     parser.add_argument("--json", action="store_true", help="print JSON (keys cca_logit, rep_logit, kl_logit)")
     parser.add_argument("--out", metavar="FILE", help="write the per-pair table (.csv, or .json)")
     parser.add_argument("--plot", metavar="FILE", help="write lhs vs rhs per pair (log-log, y = x line) as an image")
+    add_split_argument(parser)
     add_pivot_arguments(parser)
     parser.set_defaults(func=_handle)

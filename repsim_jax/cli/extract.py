@@ -1,0 +1,70 @@
+"""``repsim-jax extract --hf MODEL_DIR --text FILE --out m.npz``: a causal LM's f and g as an ``.npz``.
+
+Writes ``embeddings`` (n, d') — the final hidden state at each token of the text file's
+non-empty lines, in order — and ``unembeddings`` (K, d') — the LM head's weight, a bias
+folded in as an extra column (d' = d + 1) so that ``logits = embeddings @ unembeddingsᵀ``
+exactly; ``logits`` (n, K) too when n·K ≤ 5·10⁷. torch and transformers (the ``[torch]``
+extra) are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_LOGIT_ENTRIES = 5 * 10**7
+INSTALL_HINT = "install the [torch] extra: pip install torch==2.13.0 && pip install -e .[torch]"
+
+
+def _import_hf():
+    """:mod:`repsim_jax.adapters.hf`, with transformers' logging and progress bars silenced."""
+    try:
+        import transformers
+
+        from repsim_jax.adapters import hf
+    except ImportError as error:
+        raise ValueError(f"{error.name or error} is not installed; {INSTALL_HINT}") from None
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return hf
+
+
+def _arrays(hf, model, tokenizer, texts, max_tokens) -> dict:
+    unembeddings = hf.lm_unembeddings(model)
+    chunks = list(hf.lm_hidden_chunks(model, tokenizer, texts, max_tokens=max_tokens))
+    if not chunks:
+        raise ValueError("the tokenizer produced no tokens from the text file")
+    arrays = {"embeddings": np.concatenate(chunks), "unembeddings": unembeddings}
+    if arrays["embeddings"].shape[0] * unembeddings.shape[0] <= MAX_LOGIT_ENTRIES:
+        arrays["logits"] = arrays["embeddings"] @ unembeddings.T
+    return arrays
+
+
+def _handle(args, extra) -> int:
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    hf = _import_hf()
+    texts = hf.read_texts(args.text)
+    model, tokenizer = hf.load_causal_lm(args.hf)
+    arrays = _arrays(hf, model, tokenizer, texts, args.max_tokens)
+    with open(args.out, "wb") as file:
+        np.savez(file, **arrays)
+    (n, width), k = arrays["embeddings"].shape, arrays["unembeddings"].shape[0]
+    logits = "with logits" if "logits" in arrays else f"without logits (n·K > {MAX_LOGIT_ENTRIES:.0e})"
+    print(f"{args.out}: {n} tokens, width {width}, {k} labels, {logits}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "extract", help="a local Hugging Face causal LM's embeddings and unembeddings on a text file, as .npz"
+    )
+    parser.add_argument(
+        "--hf",
+        required=True,
+        metavar="MODEL_DIR",
+        help="local directory with a causal LM and its tokenizer (save_pretrained layout)",
+    )
+    parser.add_argument("--text", required=True, metavar="FILE", help="UTF-8 text, one input per non-empty line")
+    parser.add_argument("--max-tokens", type=int, default=None, help="keep at most this many tokens (default: all)")
+    parser.add_argument("--out", required=True, help="output .npz (embeddings, unembeddings, logits when small)")
+    parser.set_defaults(func=_handle)

@@ -1,0 +1,100 @@
+"""Trained models as representation files: workdirs in, ``.npz`` (and comparisons) out.
+
+A model trained here is described on one data split by its ``embeddings`` (n, d),
+``unembeddings`` (K, d), ``logits`` (n, K) and the split's ``labels`` (and
+``concepts``), the layout :mod:`repsim_jax.io` reads. :func:`load_model` accepts either
+an ``.npz`` file or a workdir (a single run, or one seed of a group: ``GROUP/seed<s>``),
+so ``compare`` and ``bounds`` take both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from etils import epath
+
+from repsim_jax.experiment import Run, restore
+from repsim_jax.io import Representation, load_representation
+
+__all__ = ["split_arrays", "export", "is_workdir", "load_model", "model_paths"]
+
+
+def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarray]]:
+    """``{seed: {"embeddings", "unembeddings", "logits", "labels"[, "concepts"]}}`` of
+    every model of ``run`` on ``split``."""
+    data = run.built.data
+    if split not in data.splits:
+        raise ValueError(f"{run.workdir}: no split {split!r}; splits {sorted(data.splits)}")
+    rows = data.splits[split]
+    out = {}
+    for model in run.models:
+        emb, logits = model.outputs(rows["x"], data.preprocess)
+        arrays = {
+            "embeddings": emb,
+            "unembeddings": model.unembeddings,
+            "logits": logits,
+            "labels": np.asarray(rows["y"]),
+        }
+        if "concepts" in rows:
+            arrays["concepts"] = np.asarray(rows["concepts"])
+        out[model.seed] = arrays
+    return out
+
+
+def export(workdir: str, out: str, split: str = "test", seed: int | None = None) -> list[str]:
+    """Write the models of ``workdir`` on ``split`` as ``.npz``: to ``out`` for one
+    model (or the chosen ``seed``), else to ``<out stem>_seed<s>.npz`` per seed."""
+    run = restore(workdir)
+    if seed is not None and seed not in run.seeds:
+        raise ValueError(f"{workdir} has no seed {seed}; seeds {run.seeds}")
+    chosen = {s: a for s, a in split_arrays(run, split).items() if seed is None or s == seed}
+    stem = str(out).removesuffix(".npz")
+    paths = [f"{stem}.npz"] if len(chosen) == 1 else [f"{stem}_seed{s}.npz" for s in chosen]
+    for path, arrays in zip(paths, chosen.values()):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        np.savez(path, **arrays)
+    return paths
+
+
+def is_workdir(path: str) -> bool:
+    """A directory this project wrote (or one seed of a group in it)."""
+    p = epath.Path(path)
+    return (p / "config.json").exists() or (p.name.startswith("seed") and (p.parent / "config.json").exists())
+
+
+def load_model(path: str, split: str = "test") -> Representation:
+    """An ``.npz`` representation, or the model of a workdir on ``split``."""
+    if not is_workdir(path):
+        return load_representation(path)
+    run = restore(path)
+    if len(run.models) != 1:
+        raise ValueError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
+    arrays = next(iter(split_arrays(run, split).values()))
+    return Representation(arrays["embeddings"], arrays["unembeddings"], arrays["logits"])
+
+
+def _workdir_models(workdir: epath.Path) -> list[str]:
+    seeds = json.loads((workdir / "config.json").read_text())["seeds"]
+    return [str(workdir)] if len(seeds) == 1 else [str(workdir / f"seed{s}") for s in seeds]
+
+
+def model_paths(directory: str) -> list[str]:
+    """Every model in ``directory``: the seeds of a workdir, or the ``.npz`` files and
+    workdirs (a group expanded to ``GROUP/seed<s>``) inside a directory, sorted;
+    ValueError when there is none."""
+    root = epath.Path(directory)
+    if not root.is_dir():
+        raise ValueError(f"{directory}: not a directory")
+    if (root / "config.json").exists():
+        return _workdir_models(root)
+    found = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.endswith(".npz"):
+            found.append(str(entry))
+        elif entry.is_dir() and (entry / "config.json").exists():
+            found += _workdir_models(entry)
+    if not found:
+        raise ValueError(f"{directory}: no .npz files or workdirs")
+    return found
