@@ -28,9 +28,9 @@ def _import_hf():
     return hf
 
 
-def _arrays(hf, model, tokenizer, texts, max_tokens) -> dict:
+def _arrays(hf, model, tokenizer, texts, args) -> dict:
     unembeddings = hf.lm_unembeddings(model)
-    chunks = list(hf.lm_hidden_chunks(model, tokenizer, texts, max_tokens=max_tokens))
+    chunks = list(hf.lm_hidden_chunks(model, tokenizer, texts, max_tokens=args.max_tokens, max_length=args.max_length))
     if not chunks:
         raise ValueError("the tokenizer produced no tokens from the text file")
     arrays = {"embeddings": np.concatenate(chunks), "unembeddings": unembeddings}
@@ -40,12 +40,13 @@ def _arrays(hf, model, tokenizer, texts, max_tokens) -> dict:
 
 
 def _handle(args, extra) -> int:
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    for option, value in (("--max-tokens", args.max_tokens), ("--max-length", args.max_length)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be >= 1, got {value}")
     hf = _import_hf()
     texts = hf.read_texts(args.text)
     model, tokenizer = hf.load_causal_lm(args.hf)
-    arrays = _arrays(hf, model, tokenizer, texts, args.max_tokens)
+    arrays = _arrays(hf, model, tokenizer, texts, args)
     with open(args.out, "wb") as file:
         np.savez(file, **arrays)
     (n, width), k = arrays["embeddings"].shape, arrays["unembeddings"].shape[0]
@@ -66,5 +67,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--text", required=True, metavar="FILE", help="UTF-8 text, one input per non-empty line")
     parser.add_argument("--max-tokens", type=int, default=None, help="keep at most this many tokens (default: all)")
+    parser.add_argument(
+        "--max-length", type=int, default=None, help="cut each line to this many tokens (default: not cut)"
+    )
     parser.add_argument("--out", required=True, help="output .npz (embeddings, unembeddings, logits when small)")
     parser.set_defaults(func=_handle)

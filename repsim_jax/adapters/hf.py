@@ -1,0 +1,246 @@
+"""Hugging Face models as ``logits = f gᵀ``: final hidden states and the output head's weight.
+
+- Causal LMs: ``f`` is the final hidden state (after the final norm: the base model's
+  ``last_hidden_state``, the very input of the LM head) at every non-padding token, and
+  ``g`` is ``model.get_output_embeddings().weight`` (K, d), tied or not.
+- Sequence classifiers: ``f`` is the input of the classification head (its final
+  ``nn.Linear``); for models that score every position (GPT-2 style) it is taken at
+  the last non-padding token, the position the model pools.
+
+A head bias ``b`` is folded in as a constant-1 column of ``f`` and the column ``b`` of
+``g``, so ``logits = f gᵀ`` holds exactly (up to float32 rounding). Texts are tokenized
+one by one (the tokenizer's own special tokens, no padding, never cut to a model's own
+context), then right-padded in batches with an attention mask, so the rows never depend
+on the batch and two models sharing a tokenizer give aligned rows. Models are loaded in float32, local files only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
+from repsim_jax.adapters.torch_classifier import HeadCapture, final_linear
+from repsim_jax.io import Representation
+
+# Tokens of the first text whose logits are recomputed by the full model to check f gᵀ.
+_CHECK_TOKENS = 16
+
+
+def read_texts(path: str) -> list[str]:
+    """The non-empty (not whitespace-only) lines of a UTF-8 file, without line endings."""
+    with open(path, encoding="utf-8") as file:
+        texts = [line.rstrip("\r\n") for line in file if line.strip()]
+    if not texts:
+        raise ValueError(f"{path}: no non-empty lines of text")
+    return texts
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def _output_head(model) -> torch.nn.Linear:
+    head = model.get_output_embeddings()
+    if not isinstance(head, torch.nn.Linear):
+        raise ValueError(f"{type(model).__name__} has no linear output head (got {type(head).__name__})")
+    return head
+
+
+def load_causal_lm(model_dir: str):
+    """``(model, tokenizer)`` from a local directory: float32 model in eval mode.
+
+    Raises FileNotFoundError for a missing directory, ValueError when the directory does
+    not hold a loadable causal LM and tokenizer, or when the tokenizer has more tokens than
+    the model has outputs (fewer is accepted: heads are often padded beyond the vocabulary).
+    """
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"{model_dir}: no such model directory")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{model_dir}: cannot load a causal LM and its tokenizer: {_one_line(error)}") from None
+    outputs = _output_head(model).out_features
+    if len(tokenizer) > outputs:
+        raise ValueError(
+            f"{model_dir}: tokenizer vocabulary ({len(tokenizer)} tokens) does not match the model's {outputs} outputs"
+        )
+    return model.eval(), tokenizer
+
+
+def lm_unembeddings(model) -> np.ndarray:
+    """``g``: the output head's weight (K, d), or ``[W, b]`` (K, d+1) when it has a bias; float32."""
+    return head_unembeddings(_output_head(model))
+
+
+def _pad_id(model, tokenizer) -> int:
+    """The id written at padded positions: the model's pad token, else the tokenizer's, else 0."""
+    for candidate in (model.config.pad_token_id, tokenizer.pad_token_id):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+def _token_ids(model, tokenizer, text: str, max_length: Optional[int]) -> list[int]:
+    """The text's token ids alone, cut to ``max_length``; ValueError beyond the model's context.
+
+    Texts are never cut silently to a model's own context length: two models with
+    different contexts would then see different tokens and their rows would not align.
+    """
+    ids = tokenizer(text)["input_ids"][:max_length]
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context is not None and len(ids) > context:
+        raise ValueError(
+            f"a text has {len(ids)} tokens, more than the model's context length {context}; "
+            "pass max_length (--max-length) to cut every text alike"
+        )
+    return ids
+
+
+def _batches(model, tokenizer, texts, batch_size: int, max_length: Optional[int]):
+    """Right-padded ``(input_ids, attention_mask)`` on the model's device, texts in order.
+
+    Each text is tokenized alone (:func:`_token_ids`); texts with no tokens are skipped.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    pad = _pad_id(model, tokenizer)
+    for start in range(0, len(texts), batch_size):
+        ids = [_token_ids(model, tokenizer, text, max_length) for text in texts[start : start + batch_size]]
+        ids = [row for row in ids if row]
+        if not ids:
+            continue
+        width = max(len(row) for row in ids)
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids], device=model.device)
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids], device=model.device)
+        yield input_ids, mask
+
+
+def _head_matches(head: torch.nn.Linear, features: torch.Tensor, expected: torch.Tensor) -> bool:
+    """``head(features) == expected`` up to float32 rounding (relative to the largest logit).
+
+    Applies the head's weight and bias directly, so hooks on the head do not fire.
+    """
+    got = torch.nn.functional.linear(features, head.weight, head.bias).float()
+    scale = max(1.0, expected.abs().max().item())
+    return torch.allclose(got, expected.float(), rtol=1e-4, atol=1e-4 * scale)
+
+
+def _check_head_exact(model, head, input_ids, hidden) -> None:
+    """ValueError unless the model's logits on the first text's first tokens are ``head(hidden)``.
+
+    Catches models that post-process their logits (soft-capping, scaling), for which the
+    final hidden state times the head weight is not the model's prediction.
+    """
+    length = min(_CHECK_TOKENS, hidden.shape[0])
+    expected = model(input_ids=input_ids[:length][None]).logits[0]
+    if not _head_matches(head, hidden[:length], expected):
+        raise ValueError(
+            f"{type(model).__name__}: its logits are not its output head applied to the final "
+            "hidden state (scaled or soft-capped logits?), so logits = f gᵀ would not hold"
+        )
+
+
+@torch.no_grad()
+def _hidden_rows(model, tokenizer, texts, batch_size, max_length) -> Iterator[np.ndarray]:
+    """Per batch, the (bias-folded) final hidden states at non-padding tokens, text by text.
+
+    The first batch's first text is checked against the model's own logits.
+    """
+    head = _output_head(model)
+    for index, (input_ids, mask) in enumerate(_batches(model, tokenizer, texts, batch_size, max_length)):
+        hidden = model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        if index == 0:
+            _check_head_exact(model, head, input_ids[0][mask[0].bool()], hidden[0][mask[0].bool()])
+        yield head_embeddings(hidden[mask.bool()], head)
+
+
+def _take(rows: Iterator[np.ndarray], limit: float) -> Iterator[np.ndarray]:
+    """The first ``limit`` rows of a stream of row blocks; stops pulling blocks once it has them."""
+    if limit <= 0:
+        return
+    for block in rows:
+        block = block[: int(min(limit, block.shape[0]))]
+        limit -= block.shape[0]
+        yield block
+        if limit <= 0:
+            return
+
+
+def _rechunk(rows: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The same rows regrouped in blocks of ``size`` rows (the last one may be shorter)."""
+    pending = None
+    for block in rows:
+        pending = block if pending is None else np.concatenate([pending, block])
+        while pending.shape[0] >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending is not None and pending.shape[0]:
+        yield pending
+
+
+def lm_hidden_chunks(
+    model,
+    tokenizer,
+    texts,
+    max_tokens: Optional[int] = None,
+    chunk_tokens: int = 4096,
+    batch_size: int = 8,
+    max_length: Optional[int] = None,
+) -> Iterator[np.ndarray]:
+    """``f`` of a causal LM in float32 blocks of ``chunk_tokens`` rows (the last may be shorter).
+
+    One row per non-padding token: the final hidden state (after the final norm, the LM
+    head's input), with a constant-1 column appended when the head has a bias, so that
+    ``f @ lm_unembeddings(model)ᵀ`` are the model's logits. Rows go text by text, position
+    by position, at most ``max_tokens`` in all; each text is cut to ``max_length`` tokens
+    (default: not cut; ValueError for a text beyond the model's context length). The first
+    text is checked against the model's own logits (ValueError when they differ, e.g. for
+    scaled or soft-capped logits). The forward passes run under ``torch.no_grad``.
+    """
+    if chunk_tokens < 1:
+        raise ValueError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
+    model.eval()
+    limit = math.inf if max_tokens is None else max_tokens
+    yield from _rechunk(_take(_hidden_rows(model, tokenizer, texts, batch_size, max_length), limit), chunk_tokens)
+
+
+def _pooled_features(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The head's input per text: as is when 2-D, else at the last non-padding position."""
+    if features.ndim == 2:
+        return features
+    last = mask.sum(dim=1) - 1
+    return features[torch.arange(features.shape[0], device=features.device), last]
+
+
+def sequence_classifier_representation(model, tokenizer, texts, batch_size: int = 8) -> Representation:
+    """``Representation(f (n, d[+1]), g (K, d[+1]), logits (n, K))`` of a sequence classifier.
+
+    ``f`` is the input of the classification head (the last ``nn.Linear`` of the model),
+    at the last non-padding token for models that score every position; ``g`` its weight
+    (bias folded). ``logits`` are the model's own; every batch is checked to equal
+    ``f gᵀ`` (ValueError otherwise). ValueError for a text beyond the model's context length.
+    """
+    head = final_linear(model)
+    model.eval()
+    features, logits = [], []
+    with torch.no_grad(), HeadCapture(head) as capture:
+        for input_ids, mask in _batches(model, tokenizer, texts, batch_size, None):
+            batch_logits = model(input_ids=input_ids, attention_mask=mask).logits
+            pooled = _pooled_features(capture.single_call()[0], mask)
+            if not _head_matches(head, pooled, batch_logits):
+                raise ValueError(
+                    f"{type(model).__name__}: its logits are not its head applied to the pooled "
+                    "features, so logits = f gᵀ would not hold"
+                )
+            features.append(head_embeddings(pooled, head))
+            logits.append(batch_logits.float().cpu().numpy())
+    if not features:
+        raise ValueError("the texts produced no tokens")
+    return Representation(np.concatenate(features), head_unembeddings(head), np.concatenate(logits))
