@@ -11,10 +11,10 @@ import argparse
 import sys
 import warnings
 
-from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, reproduce, sweep, train
+from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, extract, reproduce, sweep, train
 from repsim_jax.train.loop import NonFiniteLossError
 
-COMMANDS = (compare, bounds, export, train, distill, evaluate, sweep, reproduce, demo)
+COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, reproduce, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
