@@ -65,8 +65,15 @@ def _stream(n):
     seconds = time.perf_counter() - start
     start = time.perf_counter()
     result = stream.result()
-    return dict(n=n, seconds=seconds, positions_per_s=(n - CHUNK) / seconds, result_s=time.perf_counter() - start,
-                baseline_rss_gb=baseline, peak_rss_gb=_peak_rss_gb(), result=result)
+    return dict(
+        n=n,
+        seconds=seconds,
+        positions_per_s=(n - CHUNK) / seconds,
+        result_s=time.perf_counter() - start,
+        baseline_rss_gb=baseline,
+        peak_rss_gb=_peak_rss_gb(),
+        result=result,
+    )
 
 
 def _materialise(n):
@@ -79,16 +86,19 @@ def _materialise(n):
     start = time.perf_counter()
     z1, z2 = jax.device_put(f1) @ g1.T, jax.device_put(f2) @ g2.T
     kl = bounds.kl_logit_bound(z1, z2)
-    values = dict(logit_distance=float(metrics.logit_distance(z1, z2)),
-                  kl_divergence=float(metrics.kl_divergence(z1, z2)),
-                  kl_logit=dict(lhs=float(kl.lhs), rhs=float(kl.rhs), holds=bool(kl.holds), tau=float(kl.tau)))
+    values = dict(
+        logit_distance=float(metrics.logit_distance(z1, z2)),
+        kl_divergence=float(metrics.kl_divergence(z1, z2)),
+        kl_logit=dict(lhs=float(kl.lhs), rhs=float(kl.rhs), holds=bool(kl.holds), tau=float(kl.tau)),
+    )
     return dict(n=n, seconds=time.perf_counter() - start, peak_rss_gb=_peak_rss_gb(), result=values)
 
 
 def _run(mode, n):
     """One measurement in a fresh process; returns its JSON record."""
-    output = subprocess.run([sys.executable, __file__, "--worker", mode, "--n", str(n)], check=True,
-                            capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--worker", mode, "--n", str(n)], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -100,16 +110,20 @@ def _agreement(a, b):
 def _report(streams, reference, load_before, load_after):
     rows = "\n".join(
         f"| stream | {s['n']:,} | {s['positions_per_s']:,.0f} | {s['seconds']:.1f} | {s['result_s']:.1f} "
-        f"| {s['baseline_rss_gb']:.2f} | **{s['peak_rss_gb']:.2f}** |" for s in streams)
+        f"| {s['baseline_rss_gb']:.2f} | **{s['peak_rss_gb']:.2f}** |"
+        for s in streams
+    )
     at_reference = next(s for s in streams if s["n"] == reference["n"])
-    pairs = [("d_logit", at_reference["result"]["logit_distance"], reference["result"]["logit_distance"]),
-             ("KL", at_reference["result"]["kl_divergence"], reference["result"]["kl_divergence"]),
-             ("KL–logit rhs", at_reference["result"]["kl_logit"]["rhs"], reference["result"]["kl_logit"]["rhs"])]
+    pairs = [
+        ("d_logit", at_reference["result"]["logit_distance"], reference["result"]["logit_distance"]),
+        ("KL", at_reference["result"]["kl_divergence"], reference["result"]["kl_divergence"]),
+        ("KL–logit rhs", at_reference["result"]["kl_logit"]["rhs"], reference["result"]["kl_logit"]["rhs"]),
+    ]
     checks = ", ".join(f"{name} {_agreement(a, b)}" for name, a, b in pairs)
     largest = streams[-1]["result"]
     body = f"""
 Machine: {machine()}; 1-min load average {load_before:.1f} at the start and {load_after:.1f} at the end
-(shared with other jobs: rates are noisy). Command: `python benchmarks/bench_streaming.py --sizes {' '.join(str(s['n']) for s in streams)}`.
+(shared with other jobs: rates are noisy). Command: `python benchmarks/bench_streaming.py --sizes {" ".join(str(s["n"]) for s in streams)}`.
 Two random models, d₁ = d₂ = {DIM}, K = {LABELS:,}, float32 chunks of {CHUNK:,} rows drawn on the fly
 (seeded NumPy generator); each row below is a separate process (peak RSS = `ru_maxrss`). Rates
 exclude the first chunk (compilation); `result()` includes its compilation.
@@ -117,14 +131,14 @@ exclude the first chunk (compilation); `result()` includes its compilation.
 | run | n | positions/s | stream (s) | result() (s) | RSS before streaming (GB) | peak RSS (GB) |
 |---|---:|---:|---:|---:|---:|---:|
 {rows}
-| materialised logits | {reference['n']:,} | — | {reference['seconds']:.1f} (logits, d_logit, KL, KL–logit bound) | — | — | **{reference['peak_rss_gb']:.2f}** |
+| materialised logits | {reference["n"]:,} | — | {reference["seconds"]:.1f} (logits, d_logit, KL, KL–logit bound) | — | — | **{reference["peak_rss_gb"]:.2f}** |
 
 Materialising the two (n, K) float32 logit arrays takes n·K·8 bytes: 40 GB at n = 10⁵ (more
-than this machine's 23 GiB), so the in-memory reference runs at n = {reference['n']:,}; there the
+than this machine's 23 GiB), so the in-memory reference runs at n = {reference["n"]:,}; there the
 streamed values agree with it (relative difference of the float32 results): {checks}. Peak RSS of the stream is flat in n:
 the state is O(d² + K·d), and each chunk's logits are formed {ROW_BLOCK} rows at a time.
-At n = {streams[-1]['n']:,}: d_logit {largest['logit_distance']:.4g}, KL {largest['kl_divergence']:.4g},
-mean CCA {largest['mean_cca']:.4g}, all three bounds hold: {all(largest[b]['holds'] for b in ('cca_logit', 'rep_logit', 'kl_logit'))}.
+At n = {streams[-1]["n"]:,}: d_logit {largest["logit_distance"]:.4g}, KL {largest["kl_divergence"]:.4g},
+mean CCA {largest["mean_cca"]:.4g}, all three bounds hold: {all(largest[b]["holds"] for b in ("cca_logit", "rep_logit", "kl_logit"))}.
 """
     write_section("Streaming comparison (PairStream)", body)
     print(body)

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 from repsim_jax.bounds import _holds, _label_centred, _unexplained
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
-from repsim_jax.metrics.cca import canonical_correlations_from_moments
+from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
 from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_from_moments
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
@@ -106,8 +106,11 @@ def _add(state: PairState, g1t, g2t, f1, f2) -> PairState:
     kl_sum, min_log_prob = _chunk_kl(f1, g1t, f2, g2t)
     moments = update(state.moments, f1, f2)
     share = f1.shape[0] / moments.count
-    return PairState(moments, state.kl_mean + share * (kl_sum / f1.shape[0] - state.kl_mean),
-                     jnp.minimum(state.min_log_prob, min_log_prob))
+    return PairState(
+        moments,
+        state.kl_mean + share * (kl_sum / f1.shape[0] - state.kl_mean),
+        jnp.minimum(state.min_log_prob, min_log_prob),
+    )
 
 
 def _unembedding_factors(g1, g2):
@@ -178,7 +181,7 @@ def _summary(state: PairState, g1, g2, pivots, subsets):
     return dict(
         logit_distance=safe_sqrt(logit_sq),
         kl_divergence=state.kl_mean,
-        mean_cca=jnp.mean(canonical_correlations_from_moments(moments)),
+        mean_cca=mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype)),
         linear_cka=linear_cka_from_moments(moments),
         rep_dissimilarity=safe_sqrt(details.value),
         rep_excluded=details.num_excluded,
@@ -206,8 +209,10 @@ class PairStream:
         g1 = _validate.as_float_array("g1", g1, ndim=2)
         g2 = _validate.as_float_array("g2", g2, ndim=2)
         if g1.shape[0] != g2.shape[0]:
-            raise ValueError(f"logits over different label sets are not comparable: g1 has {g1.shape[0]} labels "
-                             f"and g2 has {g2.shape[0]}")
+            raise ValueError(
+                f"logits over different label sets are not comparable: g1 has {g1.shape[0]} labels "
+                f"and g2 has {g2.shape[0]}"
+            )
         if g1.shape[0] < g1.shape[1] + 1:
             raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {g1.shape[1] + 1}, got K={g1.shape[0]}")
         self.g1, self.g2 = g1, g2
@@ -224,8 +229,9 @@ class PairStream:
                 raise ValueError(f"{name} has {f.shape[1]} features but {g} has {getattr(self, g).shape[1]}")
         if self._state is None:
             dtype = jnp.result_type(f1, f2)
-            self._state = PairState(empty((f1.shape[1], f2.shape[1]), dtype), jnp.zeros((), dtype),
-                                    jnp.zeros((2,), dtype))
+            self._state = PairState(
+                empty((f1.shape[1], f2.shape[1]), dtype), jnp.zeros((), dtype), jnp.zeros((2,), dtype)
+            )
         self._state = _add(self._state, *self._transposed, f1, f2)
         return self
 
@@ -238,7 +244,9 @@ class PairStream:
         """The comparison and the three logit bounds over every input added.
 
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
-        teacher first), ``mean_cca``, ``linear_cka`` (biased), ``rep_dissimilarity`` (d_rep on
+        teacher first), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
+        a LayerNorm output or a bias-fold column is rank-deficient once centred),
+        ``linear_cka`` (biased), ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
         (``lhs``, ``middle``, ``rhs``, ``holds``), ``rep_logit`` (``lhs``, ``rhs``, ``holds``)
         and ``kl_logit`` (``lhs``, ``rhs``, ``holds``, ``tau``), as Python floats and bools,
@@ -250,14 +258,19 @@ class PairStream:
         """
         d1, d2 = self.g1.shape[1], self.g2.shape[1]
         if self.count <= d1 + d2:
-            raise ValueError(f"too few inputs: n={self.count} <= d1+d2={d1 + d2} makes every canonical "
-                             "correlation 1; add more chunks")
+            raise ValueError(
+                f"too few inputs: n={self.count} <= d1+d2={d1 + d2} makes every canonical "
+                "correlation 1; add more chunks"
+            )
         pivots, subsets = pivot_subsets(self.g1.shape[0], d1, **(pivot_options or {}))
         summary = jax.device_get(_summary(self._state, self.g1, self.g2, pivots, subsets))
         excluded = int(summary.pop("rep_excluded"))
         if excluded == subsets.shape[0] * subsets.shape[1]:
             raise ValueError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned")
         if excluded:
-            warnings.warn(f"PairStream: {excluded} of {subsets.shape[0] * subsets.shape[1]} ill-conditioned subsets "
-                          "excluded from d_rep", stacklevel=2)
+            warnings.warn(
+                f"PairStream: {excluded} of {subsets.shape[0] * subsets.shape[1]} ill-conditioned subsets "
+                "excluded from d_rep",
+                stacklevel=2,
+            )
         return jax.tree.map(lambda x: x.item(), summary)

@@ -40,7 +40,7 @@ def _stream(f1, g1, f2, g2, chunks=CHUNKS, order=None):
     starts = np.cumsum([0, *chunks])
     stream = PairStream(g1, g2)
     for i in order if order is not None else range(len(chunks)):
-        assert stream.add(f1[starts[i]:starts[i + 1]], f2[starts[i]:starts[i + 1]]) is stream
+        assert stream.add(f1[starts[i] : starts[i + 1]], f2[starts[i] : starts[i + 1]]) is stream
     assert stream.count == f1.shape[0]
     return stream.result()
 
@@ -157,7 +157,7 @@ def test_bad_input_raises():
             stream.add(f1[:10], chunk)
     with pytest.raises(ValueError, match="too few inputs: n=0"):
         stream.result()
-    stream.add(f1[:D1 + D2], f2[:D1 + D2])
+    stream.add(f1[: D1 + D2], f2[: D1 + D2])
     with pytest.raises(ValueError, match=f"too few inputs: n={D1 + D2} <= d1\\+d2"):
         stream.result()
     assert stream.count == D1 + D2  # rejected chunks left the state untouched

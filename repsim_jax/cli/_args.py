@@ -53,3 +53,19 @@ def model_loader(args):
 def add_split_argument(parser) -> None:
     """``--split``: the data split a workdir's model is described on."""
     parser.add_argument("--split", default="test", help="data split for workdir inputs (default: test)")
+
+
+INSTALL_HINT = "install the [torch] extra: pip install torch==2.13.0 && pip install -e .[torch]"
+
+
+def import_hf():
+    """:mod:`repsim_jax.adapters.hf`, with transformers' logging and progress bars silenced."""
+    try:
+        import transformers
+
+        from repsim_jax.adapters import hf
+    except ImportError as error:
+        raise ValueError(f"{error.name or error} is not installed; {INSTALL_HINT}") from None
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return hf

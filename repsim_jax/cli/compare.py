@@ -1,12 +1,14 @@
 """``repsim-jax compare``: every metric between two models (``.npz`` files or workdirs),
-or between every ordered pair of models in a directory (``--all-pairs DIR``)."""
+between every ordered pair of models in a directory (``--all-pairs DIR``), or between
+two local Hugging Face causal LMs streamed over a text file (``--hf A --hf B --text F``,
+with the three logit bounds, in memory independent of the number of tokens)."""
 
 from __future__ import annotations
 
 import json
 
 from repsim_jax import compare, plots
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, model_loader, pivot_options
+from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, import_hf, model_loader, pivot_options
 from repsim_jax.export import model_paths
 from repsim_jax.io import check_compatible, write_rows
 
@@ -31,7 +33,40 @@ def _zoo(args, load) -> int:
     return 0
 
 
+def _print_streamed(values: dict) -> None:
+    for name, value in values.items():
+        if isinstance(value, dict):
+            verdict = "holds" if value["holds"] else "FAILS"
+            print(f"{name:24s} lhs {value['lhs']:.6g} rhs {value['rhs']:.6g} {verdict}")
+        else:
+            print(f"{name:24s} {value:.6g}")
+
+
+def _language_models(args) -> int:
+    if len(args.hf) != 2 or not args.text or args.models or args.all_pairs:
+        raise ValueError("give exactly --hf A --hf B --text FILE (two local causal LM directories)")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    hf = import_hf()
+    from repsim_jax.adapters.lm_compare import compare_language_models
+
+    values = compare_language_models(
+        *args.hf,
+        hf.read_texts(args.text),
+        max_tokens=args.max_tokens,
+        max_length=args.max_length,
+        pivot_options=pivot_options(args),
+    )
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        _print_streamed(values)
+    return 0
+
+
 def _handle(args, extra) -> int:
+    if args.hf:
+        return _language_models(args)
     load = model_loader(args)
     if args.all_pairs:
         return _zoo(args, load)
@@ -60,6 +95,10 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON keyed by metric function names")
     parser.add_argument("--out", metavar="FILE", help="--all-pairs: write the table (.csv, or .json)")
     parser.add_argument("--plot", metavar="FILE", help="--all-pairs: heatmaps and d_logit vs m_CCA (.png)")
+    parser.add_argument("--hf", action="append", metavar="MODEL_DIR", help="a local causal LM directory (twice)")
+    parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
+    parser.add_argument("--max-tokens", type=int, default=None, help="--hf: compare at most this many tokens")
+    parser.add_argument("--max-length", type=int, default=None, help="--hf: cut each line to this many tokens")
     add_split_argument(parser)
     add_pivot_arguments(parser)
     parser.set_defaults(func=_handle)

@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from repsim_jax.cli._args import import_hf
+
 MAX_LOGIT_ENTRIES = 5 * 10**7
-INSTALL_HINT = "install the [torch] extra: pip install torch==2.13.0 && pip install -e .[torch]"
-
-
-def _import_hf():
-    """:mod:`repsim_jax.adapters.hf`, with transformers' logging and progress bars silenced."""
-    try:
-        import transformers
-
-        from repsim_jax.adapters import hf
-    except ImportError as error:
-        raise ValueError(f"{error.name or error} is not installed; {INSTALL_HINT}") from None
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    return hf
 
 
 def _arrays(hf, model, tokenizer, texts, args) -> dict:
@@ -43,7 +31,7 @@ def _handle(args, extra) -> int:
     for option, value in (("--max-tokens", args.max_tokens), ("--max-length", args.max_length)):
         if value is not None and value < 1:
             raise ValueError(f"{option} must be >= 1, got {value}")
-    hf = _import_hf()
+    hf = import_hf()
     texts = hf.read_texts(args.text)
     model, tokenizer = hf.load_causal_lm(args.hf)
     arrays = _arrays(hf, model, tokenizer, texts, args)

@@ -6,7 +6,13 @@ outside jit; pass ``validate=False`` inside jitted or vmapped code. The linear c
 properties of :mod:`repsim_jax.metrics.concepts` are float64 NumPy, not jitted.
 """
 
-from repsim_jax.metrics.cca import canonical_correlations, canonical_correlations_from_moments, mean_cca
+from repsim_jax.metrics.cca import (
+    canonical_correlations,
+    canonical_correlations_from_moments,
+    default_rank_tol,
+    mean_cca,
+    mean_cca_from_moments,
+)
 from repsim_jax.metrics.cka import linear_cka, linear_cka_from_moments
 from repsim_jax.metrics.concepts import (
     class_means,
@@ -81,6 +87,8 @@ __all__ = [
     "logit_distance_from_moments",
     "logit_distance_from_reps",
     "mean_cca",
+    "mean_cca_from_moments",
+    "default_rank_tol",
     "pairwise",
     "parallelism",
     "pivot_subsets",

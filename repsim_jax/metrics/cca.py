@@ -10,6 +10,13 @@ basis ``Qₓ = [I; 0]`` and ``Q_y = [R₁₂; R₂₂] L_y⁻¹`` with ``L_y`` t
 ``[R₁₂; R₂₂]``, so ``ρ = svd(R₁₂ L_y⁻¹)``. With a ridge ``λ`` the scatter matrices become
 ``X̃ᵀX̃ + λI`` and ``ỸᵀỸ + λI`` (not divided by n), i.e. each factor is taken of its
 block stacked on ``√λ I``. The same code serves streamed :class:`Moments`.
+
+Rank-deficient inputs (a constant or bias-fold column, the output of a LayerNorm,
+which loses one direction once centred) have no whitener. With ``rank_tol`` the
+correlations are those of the column spaces instead: each side's orthonormal basis is
+the left singular vectors whose singular values exceed ``rank_tol·s_max`` (the others
+contribute ρ = 0), and ``m_CCA`` averages over ``r = min(rank x̃, rank ỹ)`` values, so
+that identical inputs still give 1.
 """
 
 from __future__ import annotations
@@ -49,6 +56,28 @@ def _relative_pivot(factor):
     return jnp.min(pivots) / jnp.maximum(jnp.max(pivots), jnp.finfo(factor.dtype).tiny)
 
 
+def default_rank_tol(dtype) -> float:
+    """``100·eps`` of ``dtype``: singular values below this fraction of the largest are
+    rounding noise of a rank-deficient input (≈ 1.2e-5 in float32)."""
+    return 100 * float(jnp.finfo(dtype).eps)
+
+
+def _column_space(block, rank_tol):
+    """Left singular vectors of ``block`` above ``rank_tol·s_max`` (others zeroed), and the rank."""
+    u, s, _ = jnp.linalg.svd(block, full_matrices=False)
+    keep = s > rank_tol * s[0]
+    return u * keep, jnp.sum(keep)
+
+
+def _subspace_correlations(x_block, y_block, rank_tol):
+    """``(ρ, r)``: cosines of the principal angles between the column spaces, and
+    ``r = min(rank x, rank y)``."""
+    basis_x, rank_x = _column_space(x_block, rank_tol)
+    basis_y, rank_y = _column_space(y_block, rank_tol)
+    rho = jnp.clip(jnp.linalg.svd(matmul(basis_x.T, basis_y), compute_uv=False), 0.0, 1.0)
+    return rho, jnp.minimum(rank_x, rank_y)
+
+
 @jax.jit
 def _canonical_correlations(x, y, ridge):
     """The factor form with ``X̃ = QₓRₓ``: ``cross = (RₓLₓ⁻¹)ᵀ Qₓᵀ (ỸL_y⁻¹)``.
@@ -64,10 +93,31 @@ def _canonical_correlations(x, y, ridge):
 
 
 @jax.jit
-def canonical_correlations_from_moments(state: Moments, ridge=0.0) -> jax.Array:
-    """Canonical correlations of the first two blocks of streamed :class:`Moments`."""
+def canonical_correlations_from_moments(state: Moments, ridge=0.0, rank_tol: float | None = None) -> jax.Array:
+    """Canonical correlations of the first two blocks of streamed :class:`Moments`
+    (with ``rank_tol``: of their column spaces, see the module docstring)."""
     factor = state.factor[:, : state.widths[0] + state.widths[1]]
+    if rank_tol is not None:
+        return _subspace_correlations(factor[:, : state.widths[0]], factor[:, state.widths[0] :], rank_tol)[0]
     return _correlations_from_factor(factor, state.widths[0], ridge)[0]
+
+
+def mean_cca_from_moments(state: Moments, rank_tol: float | None = None, num_components: int | None = None):
+    """``m_CCA`` of the first two blocks of streamed :class:`Moments` (see :func:`mean_cca`)."""
+    factor = state.factor[:, : state.widths[0] + state.widths[1]]
+    dx = state.widths[0]
+    if rank_tol is None:
+        rho = _correlations_from_factor(factor, dx, 0.0)[0]
+        return _top_mean(rho, rho.shape[0], num_components)
+    rho, rank = _subspace_correlations(factor[:, :dx], factor[:, dx:], rank_tol)
+    return _top_mean(rho, rank, num_components)
+
+
+def _top_mean(rho, count, num_components):
+    """Mean of the ``min(count, num_components)`` largest ρ (ρ is sorted descending)."""
+    if num_components is not None:
+        count = jnp.minimum(count, num_components)
+    return jnp.sum(jnp.where(jnp.arange(rho.shape[0]) < count, rho, 0.0)) / count
 
 
 def _validate_pair(x, y, ridge):
@@ -85,7 +135,7 @@ def _validate_pair(x, y, ridge):
     return x, y, ridge
 
 
-def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True) -> jax.Array:
+def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None) -> jax.Array:
     """Canonical correlations ρ of (x, y), descending, ``min(dx, dy)`` values in [0, 1].
 
     ``ρ = svd(QₓᵀQ_y)`` of thin QR factors of the column-centred inputs (exact, not
@@ -93,17 +143,34 @@ def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True) -> j
 
     Raises ValueError for n ≤ dx + dy without a ridge (then at least dx + dy − n + 1 of
     the ρ are 1 whatever the data; docs/theory.md §2.3) and for rank-deficient
-    (collinear) columns without a ridge.
+    (collinear) columns without a ridge or a ``rank_tol`` (then ρ are those of the
+    column spaces, zero-padded; module docstring).
     """
+    if rank_tol is not None:
+        if validate:
+            x, y, _ = _validate_pair(x, y, 0.0)
+        return _subspace_correlations(center_columns(x), center_columns(y), rank_tol)[0]
     if not validate:
         return _canonical_correlations(x, y, ridge)[0]
     x, y, ridge = _validate_pair(x, y, ridge)
     rho, pivot = _canonical_correlations(x, y, ridge)
     if ridge == 0 and float(pivot) < 10 * max(x.shape[1], y.shape[1]) * float(jnp.finfo(x.dtype).eps):
-        raise ValueError("singular case: x or y has (nearly) collinear columns; pass ridge > 0")
+        raise ValueError("singular case: x or y has (nearly) collinear columns; pass ridge > 0 or rank_tol")
     return rho
 
 
-def mean_cca(x, y, ridge: float = 0.0, validate: bool = True) -> jax.Array:
-    """``m_CCA = mean ρ`` (arXiv 2602.15438): 1 for identical inputs, 0 for unrelated ones."""
-    return jnp.mean(canonical_correlations(x, y, ridge=ridge, validate=validate))
+def mean_cca(
+    x, y, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None, num_components: int | None = None
+) -> jax.Array:
+    """``m_CCA = mean ρ`` (arXiv 2602.15438): 1 for identical inputs, 0 for unrelated ones.
+
+    ``num_components``: the mean of the top-k ρ only (the authors report the top 2 on
+    their concept data). ``rank_tol``: ρ of the column spaces, averaged over
+    ``min(rank x̃, rank ỹ)`` values (module docstring).
+    """
+    if num_components is not None and num_components < 1:
+        raise ValueError(f"num_components must be >= 1, got {num_components}")
+    rho = canonical_correlations(x, y, ridge=ridge, validate=validate, rank_tol=rank_tol)
+    if rank_tol is None:
+        return _top_mean(rho, rho.shape[0], num_components)
+    return _top_mean(rho, _subspace_correlations(center_columns(x), center_columns(y), rank_tol)[1], num_components)

@@ -17,10 +17,8 @@ from tests.adapters.conftest import VOCAB, make_lm, make_tokenizer, save_lm  # n
 
 
 @pytest.fixture
-def run(monkeypatch):
-    """``repsim_jax.cli.main`` with ``extract`` registered (whether or not COMMANDS lists it yet)."""
-    if extract not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + (extract,))
+def run():
+    """``repsim-jax extract ARGS`` through ``repsim_jax.cli.main``."""
     return lambda *args: cli.main(["extract", *args])
 
 

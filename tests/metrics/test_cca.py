@@ -183,3 +183,38 @@ def test_property_cca_values_in_unit_interval_descending(seed, dims, coupling):
     assert np.all(got >= -1e-6) and np.all(got <= 1 + 1e-5)
     assert np.all(np.diff(got) <= 1e-6)
     np.testing.assert_allclose(got, ref.canonical_correlations(x, y), atol=5e-4)
+
+
+def test_column_space_correlations_of_rank_deficient_inputs_match_principal_angles():
+    """rank_tol: a LayerNorm-like x (rows sum to zero) and y with a constant column have
+    no whitener; their ρ are the cosines of the angles between the centred column spaces."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((400, 6))
+    x -= x.mean(1, keepdims=True)  # rank 5 once centred
+    y = np.concatenate(
+        [x[:, :3] @ rng.standard_normal((3, 3)) + 0.3 * rng.standard_normal((400, 3)), np.ones((400, 1))], 1
+    )  # rank 3 once centred
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    cosines = np.sort(np.cos(scipy.linalg.subspace_angles(xc, yc)))[::-1]  # 3 angles
+    rho = np.asarray(M.canonical_correlations(x.astype("f4"), y.astype("f4"), rank_tol=1e-5))
+    np.testing.assert_allclose(rho[:3], cosines, atol=1e-5)
+    assert np.all(rho[3:] == 0)
+    mean = float(M.mean_cca(x.astype("f4"), y.astype("f4"), rank_tol=1e-5))
+    assert mean == pytest.approx(cosines.mean(), abs=1e-5)  # averaged over min(rank) = 3
+    assert float(M.mean_cca(x.astype("f4"), (2 * x + 1).astype("f4"), rank_tol=1e-5)) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="singular case"):
+        M.mean_cca(x.astype("f4"), y.astype("f4"))
+
+
+def test_mean_cca_top_components_and_full_rank_agreement():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((300, 5)), rng.standard_normal((300, 4))
+    x[:, :2] += y[:, :2]
+    expected = np.sort(ref.canonical_correlations(x, y))[::-1]
+    top2 = float(M.mean_cca(x.astype("f4"), y.astype("f4"), num_components=2))
+    assert top2 == pytest.approx(expected[:2].mean(), abs=1e-5)
+    assert float(M.mean_cca(x.astype("f4"), y.astype("f4"), rank_tol=1e-5)) == pytest.approx(expected.mean(), abs=1e-5)
+    with pytest.raises(ValueError, match="num_components"):
+        M.mean_cca(x, y, num_components=0)
