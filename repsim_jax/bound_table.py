@@ -5,7 +5,10 @@
 ``lhs``, ``rhs``, ``holds`` and scalar ingredients. A bound the arrays cannot support
 (no unembeddings: no rep_logit; neither logits nor unembeddings: no logit-based bound)
 is left out with a note. Students of one shape are checked against their teacher in
-one compiled call. ``write_table`` writes rows as CSV or JSON.
+one compiled call. A model whose logits are not stored and would have more than
+``STREAM_ENTRIES`` entries (e.g. a language model over many tokens) is checked from its
+representations in chunks instead, in memory independent of n
+(:class:`repsim_jax.streaming.PairStream`). ``write_table`` writes rows as CSV or JSON.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import numpy as np
 from repsim_jax import bounds
 from repsim_jax.io import Representation, check_compatible, load_representation, write_rows
 from repsim_jax.metrics import pivot_subsets
+from repsim_jax.streaming import PairStream
 
 __all__ = ["NAMES", "teacher_against", "all_pairs", "write_table"]
 
 NAMES = ("cca_logit", "rep_logit", "kl_logit")
+STREAM_ENTRIES = 5 * 10**7
+STREAM_CHUNK = 4096
 
 
 def _scalar(value):
@@ -140,12 +146,30 @@ def _group_results(teacher: Representation, students, pivot_options):
 
 
 def _signature(rep: Representation):
-    logits = rep.all_logits
+    return (rep.embeddings.shape, None if rep.unembeddings is None else rep.unembeddings.shape, rep.num_labels)
+
+
+def _streams(rep: Representation) -> bool:
+    """Logits not stored and too large to form: ``n·K > STREAM_ENTRIES`` (with unembeddings)."""
     return (
-        rep.embeddings.shape,
-        None if rep.unembeddings is None else rep.unembeddings.shape,
-        None if logits is None else logits.shape,
+        rep.logits is None
+        and rep.unembeddings is not None
+        and rep.embeddings.shape[0] * rep.num_labels > STREAM_ENTRIES
     )
+
+
+def _streamed_row(teacher: Representation, student: Representation, pivot_options) -> dict:
+    """The three bounds from f and g chunk by chunk (:class:`repsim_jax.streaming.PairStream`)."""
+    stream = PairStream(teacher.unembeddings, student.unembeddings)
+    for start in range(0, teacher.embeddings.shape[0], STREAM_CHUNK):
+        stream.add(teacher.embeddings[start : start + STREAM_CHUNK], student.embeddings[start : start + STREAM_CHUNK])
+    result = stream.result(pivot_options)
+    row = {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
+    for values in row.values():
+        values["slack"] = _scalar(float(values["rhs"]) / float(values["lhs"]) if values["lhs"] else np.inf)
+    return row | {
+        "notes": {"streamed": f"logits not stored and n·K > {STREAM_ENTRIES:.0e}: bounds from f, g in chunks"}
+    }
 
 
 def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None = None, load=load_representation):
@@ -160,7 +184,10 @@ def teacher_against(teacher_path: str, student_paths, pivot_options: dict | None
         students.setdefault(_signature(student), []).append((path, student))
     rows = {}
     for group in students.values():
-        results = _group_results(teacher, [s for _, s in group], pivot_options or {})
+        if _streams(teacher) or _streams(group[0][1]):
+            results = [_streamed_row(teacher, student, pivot_options or {}) for _, student in group]
+        else:
+            results = _group_results(teacher, [s for _, s in group], pivot_options or {})
         for (path, _), result in zip(group, results):
             rows[path] = {"teacher": teacher_path, "student": path, **result}
     return [rows[path] for path in student_paths]
