@@ -115,6 +115,8 @@ def mean_cca_from_moments(state: Moments, rank_tol: float | None = None, num_com
 
 def _top_mean(rho, count, num_components):
     """Mean of the ``min(count, num_components)`` largest ρ (ρ is sorted descending)."""
+    if num_components is None and count is rho.shape[0]:
+        return jnp.mean(rho)
     if num_components is not None:
         count = jnp.minimum(count, num_components)
     return jnp.sum(jnp.where(jnp.arange(rho.shape[0]) < count, rho, 0.0)) / count

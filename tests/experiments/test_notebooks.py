@@ -12,7 +12,9 @@ EXPECTED = {
     "quickstart": ["all bounds hold: True", "mean_cca"],
     "synthetic": ["CCA-logit bound holds everywhere: True", "l2_vs_kl"],
     "sweep": ["student reports", "mean_cca"],
+    "language_models": ["all bounds hold: True", "mean_cca"],
 }
+NEEDS = {"language_models": "transformers"}  # the [torch] extra
 
 
 def _stream_text(nb) -> str:
@@ -37,6 +39,8 @@ def test_every_notebook_is_listed_and_stored_without_outputs():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_at_smoke_settings(name, tmp_path, monkeypatch):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name])
     monkeypatch.setenv("REPSIM_JAX_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
