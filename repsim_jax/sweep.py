@@ -18,18 +18,7 @@ from repsim_jax.config import with_values
 from repsim_jax.experiment import report_path, restore, train_and_evaluate
 from repsim_jax.losses import get_loss
 
-__all__ = ["SUMMARY_KEYS", "cell_dir", "run_sweep"]
-
-SUMMARY_KEYS = (
-    "accuracy",
-    "agreement",
-    "kl_divergence",
-    "logit_distance",
-    "mean_cca",
-    "linear_cka",
-    "procrustes_distance",
-    "rep_dissimilarity",
-)
+__all__ = ["cell_dir", "run_sweep"]
 
 
 def cell_dir(workdir, loss: str, dim: int) -> epath.Path:
@@ -59,10 +48,11 @@ def run_sweep(config, workdir: str, progress: bool = False) -> str:
         cell = _cell_config(config, loss, dim)
         paths = [report_path(cell_dir(workdir, loss, dim), cell, s) for s in cell.seeds]
         if not all(p.exists() for p in paths):
-            print(f"run {loss} d={dim} seeds={list(cell.seeds)} (vmapped) in {cell_dir(workdir, loss, dim)}")
+            if progress:
+                print(f"run {loss} d={dim} seeds={list(cell.seeds)} (vmapped) in {cell_dir(workdir, loss, dim)}")
             train_and_evaluate(cell, str(cell_dir(workdir, loss, dim)), teacher, progress=progress)
         reports = [json.loads(p.read_text())["test"] for p in paths]
-        summary[f"{loss} d={dim}"] = report.summarise_seeds(reports, SUMMARY_KEYS)
-    table = report.markdown_summary("Sweep", summary, {}, SUMMARY_KEYS, row_label="cell")
+        summary[f"{loss} d={dim}"] = report.summarise_seeds(reports, report.STUDENT_METRICS)
+    table = report.markdown_summary("Sweep", summary, {}, report.STUDENT_METRICS, row_label="cell")
     (epath.Path(workdir) / "summary.md").write_text(table)
     return table
