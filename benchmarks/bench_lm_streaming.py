@@ -46,6 +46,8 @@ def _build(root: str, lines: int) -> tuple[str, str, str]:
             n_head=2,
             tie_word_embeddings=False,
             pad_token_id=1,
+            bos_token_id=None,
+            eos_token_id=None,
         )
         path = os.path.join(root, f"lm{seed}")
         GPT2LMHeadModel(config).save_pretrained(path)
