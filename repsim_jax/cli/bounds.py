@@ -82,7 +82,9 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("bounds", help="check the logit/representation bounds on saved models (.npz or workdirs)")
+    parser = subparsers.add_parser(
+        "bounds", help="check the logit/representation bounds on saved models (.npz or workdirs)"
+    )
     parser.add_argument("paths", nargs="*", help="TEACHER [STUDENT]: .npz files or workdirs")
     parser.add_argument("--students", metavar="DIR", help="check TEACHER against every model (.npz, workdir) in DIR")
     parser.add_argument("--all-pairs", metavar="DIR", help="check every ordered pair of models in DIR")
