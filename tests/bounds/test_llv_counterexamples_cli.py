@@ -160,7 +160,7 @@ def test_cli_all_pairs_matches_pair_mode(models, capsys):
     "make_argv, message",
     [
         (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "missing.npz")], "no such file"),
-        (lambda p: ["bounds", str(p / "teacher.npz")], "give TEACHER.npz STUDENT.npz"),
+        (lambda p: ["bounds", str(p / "teacher.npz")], "give TEACHER STUDENT"),
         (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "short.npz")], "row (input) counts differ"),
         (lambda p: ["bounds", str(p / "teacher.npz"), str(p / "nan.npz")], "NaN"),
     ],
