@@ -119,6 +119,7 @@ def test_a_group_workdir_needs_a_seed_to_be_compared(group, teacher, capsys):
     assert "pass" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_model_zoo_over_workdirs(group, teacher, tmp_path, capsys):
     zoo = tmp_path / "zoo"
     zoo.mkdir()

@@ -102,12 +102,14 @@ def test_random_pair_equals_in_memory_and_float64_reference():
     _assert_close(streamed, _float64_reference(*arrays), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_float64_stream_equals_float64_reference():
     arrays = tuple(a.astype(np.float64) for a in _random_pair(3, d2=8))
     with jax.enable_x64(True):  # also samples the same pivots/subsets for the reference
         _assert_close(_stream(*arrays), _float64_reference(*arrays), rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_equivalent_pair_is_at_zero_and_bounds_hold():
     arrays = _equivalent_pair()
     streamed, expected = _stream(*arrays), _in_memory(*arrays)

@@ -62,6 +62,7 @@ def test_identifiability_class_is_seen_as_the_same_model(lms, texts, capsys):
     assert all(other[name]["holds"] for name in ("cca_logit", "rep_logit", "kl_logit"))
 
 
+@pytest.mark.slow
 def test_streaming_equals_the_in_memory_comparison_and_bounds(lms, texts, tmp_path, capsys):
     streamed = _streamed(capsys, lms["base"], lms["other"], texts)
     for name in ("base", "other"):

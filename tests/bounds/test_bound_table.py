@@ -18,6 +18,7 @@ def files(tmp_path):
     return {k: str(v) for k, v in paths.items()}
 
 
+@pytest.mark.slow
 def test_streamed_rows_equal_in_memory_rows(files, monkeypatch):
     [in_memory] = bound_table.teacher_against(files["t"], [files["s"]])
     monkeypatch.setattr(bound_table, "STREAM_ENTRIES", 0)

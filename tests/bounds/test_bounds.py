@@ -38,6 +38,7 @@ def test_cca_logit_bound_holds_and_matches_reference(shape):
 
 @SETTINGS
 @given(shapes)
+@pytest.mark.slow
 def test_rep_logit_bound_holds_and_matches_reference(shape):
     n, k, d1, d2, noise, seed = shape
     f1, g1, f2, g2 = random_pair(np.random.default_rng(seed), n, k, d1, d2, noise)
@@ -144,6 +145,7 @@ def test_bad_input_raises_clear_value_error(rng, call, message):
         call(f, g)
 
 
+@pytest.mark.slow
 def test_logit_bounds_equal_the_three_calls(rng):
     pairs = [random_pair(np.random.default_rng(s), 60, 7, 3, 2) for s in range(3)]
     f1, g1 = pairs[0][:2]

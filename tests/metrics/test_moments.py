@@ -58,6 +58,7 @@ def test_moment_state_statistics_float64():
         np.testing.assert_allclose(np.asarray(state.factor), np.triu(np.asarray(state.factor)), atol=0)
 
 
+@pytest.mark.slow
 def test_streamed_metrics_equal_in_memory_and_reference_float64():
     f1, g1, f2, g2 = _data(2)
     pivots, subsets = _pivots_subsets()
