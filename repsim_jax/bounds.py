@@ -91,14 +91,16 @@ class LLVSVDBound(NamedTuple):
     input_set: jax.Array
 
 
-def _holds(lhs, rhs, scale=0.0):
-    """``lhs ≤ rhs`` up to rounding: ``1000·eps·(|lhs| + |rhs|)`` plus ``(1000·eps)²·scale``.
+def _holds(lhs, rhs, scale=0.0, unit=0.0):
+    """``lhs ≤ rhs`` up to rounding: ``1000·eps·(|lhs| + |rhs| + unit)`` plus ``(1000·eps)²·scale``.
 
-    The second term is for models equal up to rounding: their squared distances are then
-    O(eps²·scale), with ``scale`` the mean squared size of the arrays they come from.
+    The ``scale`` term is for models equal up to rounding: their squared distances are then
+    O(eps²·scale), with ``scale`` the mean squared size of the arrays they come from. The
+    ``unit`` term is for quantities computed as ``1 − cos`` of size ``unit``, whose
+    rounding error is O(eps·unit) even when they are 0.
     """
     tolerance = 1e3 * jnp.finfo(jnp.result_type(lhs, rhs)).eps
-    return lhs <= rhs + tolerance * (jnp.abs(lhs) + jnp.abs(rhs)) + jnp.square(tolerance) * scale
+    return lhs <= rhs + tolerance * (jnp.abs(lhs) + jnp.abs(rhs) + unit) + jnp.square(tolerance) * scale
 
 
 def _slack(lhs, rhs):
@@ -561,10 +563,10 @@ def _llv_pair(state, f2, g2):
     return LLVSVDBound(
         lhs,
         rhs,
-        _holds(lhs, rhs),
+        _holds(lhs, rhs, unit=1.0),
         _slack(lhs, rhs),
         sharp_rhs,
-        _holds(lhs, sharp_rhs),
+        _holds(lhs, sharp_rhs, unit=1.0),
         llv.value,
         llv.label_term,
         llv.input_term,

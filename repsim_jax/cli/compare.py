@@ -34,7 +34,8 @@ def _zoo(args, load) -> int:
 
 
 def _print_streamed(values: dict) -> None:
-    for name, value in values.items():
+    """Metrics first, then the bounds (lhs, rhs, verdict)."""
+    for name, value in sorted(values.items(), key=lambda item: isinstance(item[1], dict)):
         if isinstance(value, dict):
             verdict = "holds" if value["holds"] else "FAILS"
             print(f"{name:24s} lhs {value['lhs']:.6g} rhs {value['rhs']:.6g} {verdict}")

@@ -172,3 +172,14 @@ def test_cli_bad_input_exit_2_one_line(models, capsys, make_argv, message):
     assert _run(make_argv(path)) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_llv_svd_bound_holds_for_a_model_against_itself():
+    """Equal models: lhs = 1 − cos is rounding noise (~1e-16) while the sharp rhs is ~1e-31;
+    both checks must hold."""
+    f1, g1, _, _ = random_pair(np.random.default_rng(5), 80, 7, 2, 2)
+    sets = sample_input_sets(jax.random.key(0), 80, 2, 20)
+    with jax.enable_x64(True):
+        result = bounds.llv_svd_bound(f1, g1, f1, g1, [[0, 1], [1, 2], [3, 5], [0, 4]], sets)
+    assert float(result.lhs) < 1e-12 and float(result.sharp_rhs) < 1e-12
+    assert bool(result.holds) and bool(result.sharp_holds)
