@@ -12,20 +12,10 @@ from repsim_jax import bounds, metrics
 from repsim_jax.io import Representation, check_compatible, load_representation
 
 
-def _column_space_cca(x, y) -> float:
-    """m_CCA; for rank-deficient inputs (a LayerNorm output, a constant column) that of
-    the column spaces (:func:`repsim_jax.metrics.mean_cca` with ``rank_tol``)."""
-    try:
-        return metrics.mean_cca(x, y)
-    except ValueError as error:
-        if "singular case" not in str(error):
-            raise
-        return metrics.mean_cca(x, y, rank_tol=metrics.default_rank_tol(x.dtype))
-
-
 def _embedding_metrics(x, y) -> dict:
     return {
-        "mean_cca": lambda: _column_space_cca(x, y),
+        # column spaces: defined for rank-deficient inputs too (LayerNorm outputs, bias columns)
+        "mean_cca": lambda: metrics.mean_cca(x, y, rank_tol=metrics.default_rank_tol(x.dtype)),
         "procrustes_distance": lambda: metrics.procrustes_distance(x, y),
         "gram_distance": lambda: metrics.gram_distance(x, y),
         "linear_cka": lambda: metrics.linear_cka(x, y),

@@ -33,7 +33,17 @@ from repsim_jax.train.loop import fit
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import create_state, init_states
 
-__all__ = ["Built", "Run", "build", "train_and_evaluate", "evaluate_run", "restore", "report_path", "trained_models"]
+__all__ = [
+    "Built",
+    "Run",
+    "build",
+    "train_and_evaluate",
+    "evaluate_run",
+    "restore",
+    "locate",
+    "report_path",
+    "trained_models",
+]
 
 
 class Built(NamedTuple):
@@ -68,6 +78,14 @@ class Run:
         if len(self.models) != 1:
             raise ValueError(f"{self.workdir} holds {len(self.models)} seeds {self.seeds}; pick one of run.models")
         return self.models[0]
+
+    def seed_run(self, seed: int | str) -> Run:
+        """This run narrowed to one of its seeds (its model and report)."""
+        chosen = [i for i, m in enumerate(self.models) if str(m.seed) == str(seed)]
+        if not chosen:
+            raise FileNotFoundError(f"{self.workdir} has no seed {seed}; seeds {self.seeds}")
+        i = chosen[0]
+        return dataclasses.replace(self, models=[self.models[i]], reports=self.reports[i : i + 1])
 
 
 def _seeds(config) -> list[int]:
@@ -216,15 +234,30 @@ def _read_reports(workdir, config, seeds) -> list[dict]:
     return [json.loads(p.read_text()) for p in paths] if all(p.exists() for p in paths) else []
 
 
+def locate(workdir: str) -> tuple[str, str | None] | None:
+    """``(run directory, seed)`` of a workdir this project wrote: ``(WORKDIR, None)``, or
+    ``(GROUP, "<s>")`` for one seed of a group (``GROUP/seed<s>``); ``None`` otherwise."""
+    path = epath.Path(workdir)
+    if (path / "config.json").exists():
+        return str(workdir), None
+    if path.name.startswith("seed") and (path.parent / "config.json").exists():
+        return str(path.parent), path.name.removeprefix("seed")
+    return None
+
+
 def restore(workdir: str) -> Run:
     """The run in ``workdir`` at its latest checkpoint: a single run, a vmapped group
     (one model per seed) or one seed of a group (``GROUP/seed<s>``)."""
-    path = epath.Path(workdir)
-    if not (path / "config.json").exists():
-        parent = path.parent
-        if path.name.startswith("seed") and (parent / "config.json").exists():
-            return _one_seed(restore(str(parent)), path.name.removeprefix("seed"))
+    found = locate(workdir)
+    if found is None:
         raise FileNotFoundError(f"no config.json in {workdir}: not a workdir written by repsim-jax")
+    root, seed = found
+    run = _restore_run(root)
+    return run if seed is None else run.seed_run(seed)
+
+
+def _restore_run(workdir: str) -> Run:
+    path = epath.Path(workdir)
     config = ml_collections.ConfigDict(json.loads((path / "config.json").read_text()))
     seeds = _seeds(config)
     built = build(config)
@@ -237,11 +270,3 @@ def restore(workdir: str) -> Run:
         ckpt.close()
     models = trained_models(built.model, state, seeds, str(workdir))
     return Run(config, str(workdir), built, state, models, _read_reports(workdir, config, seeds))
-
-
-def _one_seed(group: Run, seed_text: str) -> Run:
-    chosen = [i for i, m in enumerate(group.models) if str(m.seed) == seed_text]
-    if not chosen:
-        raise FileNotFoundError(f"{group.workdir} has no seed {seed_text}; seeds {group.seeds}")
-    i = chosen[0]
-    return dataclasses.replace(group, models=[group.models[i]], reports=group.reports[i : i + 1])

@@ -9,16 +9,17 @@ so ``compare`` and ``bounds`` take both.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
 import numpy as np
 from etils import epath
 
-from repsim_jax.experiment import Run, restore
+from repsim_jax.experiment import Run, locate, restore
 from repsim_jax.io import Representation, load_representation
 
-__all__ = ["split_arrays", "export", "is_workdir", "load_model", "model_paths"]
+__all__ = ["split_arrays", "export", "model_loader", "load_model", "model_paths"]
 
 
 def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarray]]:
@@ -58,21 +59,30 @@ def export(workdir: str, out: str, split: str = "test", seed: int | None = None)
     return paths
 
 
-def is_workdir(path: str) -> bool:
-    """A directory this project wrote (or one seed of a group in it)."""
-    p = epath.Path(path)
-    return (p / "config.json").exists() or (p.name.startswith("seed") and (p.parent / "config.json").exists())
+def model_loader(split: str = "test"):
+    """``load(path) -> Representation``: an ``.npz`` file, or the model of a workdir (or
+    of ``GROUP/seed<s>``) on ``split``. Each run is restored once, however many of its
+    seeds are loaded, and each model's outputs are computed once."""
+    runs = functools.lru_cache(maxsize=None)(restore)
+
+    @functools.lru_cache(maxsize=None)
+    def load(path: str) -> Representation:
+        found = locate(path)
+        if found is None:
+            return load_representation(path)
+        root, seed = found
+        run = runs(root) if seed is None else runs(root).seed_run(seed)
+        if len(run.models) != 1:
+            raise ValueError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
+        arrays = next(iter(split_arrays(run, split).values()))
+        return Representation(arrays["embeddings"], arrays["unembeddings"], arrays["logits"])
+
+    return load
 
 
 def load_model(path: str, split: str = "test") -> Representation:
     """An ``.npz`` representation, or the model of a workdir on ``split``."""
-    if not is_workdir(path):
-        return load_representation(path)
-    run = restore(path)
-    if len(run.models) != 1:
-        raise ValueError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
-    arrays = next(iter(split_arrays(run, split).values()))
-    return Representation(arrays["embeddings"], arrays["unembeddings"], arrays["logits"])
+    return model_loader(split)(path)
 
 
 def _workdir_models(workdir: epath.Path) -> list[str]:

@@ -13,6 +13,7 @@ Dropout draws from the ``dropout`` RNG stream.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -200,14 +201,21 @@ def predict(
     model: nn.Module, variables, x, batch_size: int = 4096, preprocess: Callable | None = None
 ) -> tuple[jax.Array, jax.Array]:
     """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x``, in chunks."""
+    run = _inference(model, preprocess)
+    outs = [run(variables, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
 
-    @jax.jit
-    def run(chunk):
+
+@functools.lru_cache(maxsize=32)
+def _inference(model: nn.Module, preprocess: Callable | None):
+    """One jitted ``(variables, chunk) -> (embeddings, logits)`` per (model, preprocess),
+    so repeated predictions (every seed, split and checkpoint) compile once per shape."""
+
+    def run(variables, chunk):
         chunk = preprocess(chunk) if preprocess else chunk
         return model.apply(variables, chunk, train=False)[:2]
 
-    outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
+    return jax.jit(run)
 
 
 @dataclasses.dataclass(frozen=True)

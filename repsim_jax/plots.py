@@ -6,6 +6,7 @@ returning the path.
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import matplotlib
@@ -162,7 +163,8 @@ def model_zoo(rows: list[dict], path, metrics=("logit_distance", "mean_cca", "re
     ``rows``: ``{"a", "b", <metric>: value, "cca_logit_floor"}`` per ordered pair."""
     names = list(dict.fromkeys([r["a"] for r in rows] + [r["b"] for r in rows]))
     index = {name: i for i, name in enumerate(names)}
-    labels = [pathlib.Path(name).name or name for name in names]
+    root = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    labels = [os.path.relpath(name, root) for name in names]  # e.g. "kl/seed0", not "seed0"
     fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(4.4 * (len(metrics) + 1), 4), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         grid = np.full((len(names), len(names)), np.nan)

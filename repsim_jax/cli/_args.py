@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 SHOWN = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca", "rep_dissimilarity")
 
 
@@ -41,13 +39,6 @@ def pivot_options(args) -> dict:
     if options.get("num_pivots", 1) < 1 or options.get("num_subsets", 1) < 1:
         raise ValueError("--pivots and --subsets must be >= 1")
     return options
-
-
-def model_loader(args):
-    """``load(path)``: an ``.npz`` file or a workdir's model on ``--split``, each read once."""
-    from repsim_jax.export import load_model
-
-    return functools.lru_cache(maxsize=None)(functools.partial(load_model, split=args.split))
 
 
 def add_split_argument(parser) -> None:

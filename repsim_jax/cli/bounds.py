@@ -13,8 +13,8 @@ import os
 
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, model_loader, pivot_options
-from repsim_jax.export import model_paths
+from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, pivot_options
+from repsim_jax.export import model_loader, model_paths
 
 
 def _fmt(value, width=""):
@@ -50,7 +50,7 @@ def _print_rows(rows):
 
 
 def _rows(args, options):
-    load = model_loader(args)
+    load = model_loader(args.split)
     if args.all_pairs:
         if args.paths or args.students:
             raise ValueError("--all-pairs DIR takes no other model paths or --students")

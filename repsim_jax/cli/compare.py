@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from repsim_jax import compare, plots
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, import_hf, model_loader, pivot_options
-from repsim_jax.export import model_paths
+from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, import_hf, pivot_options
+from repsim_jax.export import model_loader, model_paths
 from repsim_jax.io import check_compatible, write_rows
 
 
@@ -68,7 +68,7 @@ def _language_models(args) -> int:
 def _handle(args, extra) -> int:
     if args.hf:
         return _language_models(args)
-    load = model_loader(args)
+    load = model_loader(args.split)
     if args.all_pairs:
         return _zoo(args, load)
     if len(args.models) != 2:

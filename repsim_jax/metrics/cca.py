@@ -69,6 +69,7 @@ def _column_space(block, rank_tol):
     return u * keep, jnp.sum(keep)
 
 
+@jax.jit
 def _subspace_correlations(x_block, y_block, rank_tol):
     """``(ρ, r)``: cosines of the principal angles between the column spaces, and
     ``r = min(rank x, rank y)``."""
@@ -108,15 +109,17 @@ def mean_cca_from_moments(state: Moments, rank_tol: float | None = None, num_com
     dx = state.widths[0]
     if rank_tol is None:
         rho = _correlations_from_factor(factor, dx, 0.0)[0]
-        return _top_mean(rho, rho.shape[0], num_components)
+        return _top_mean(rho, num_components=num_components)
     rho, rank = _subspace_correlations(factor[:, :dx], factor[:, dx:], rank_tol)
     return _top_mean(rho, rank, num_components)
 
 
-def _top_mean(rho, count, num_components):
-    """Mean of the ``min(count, num_components)`` largest ρ (ρ is sorted descending)."""
-    if num_components is None and count is rho.shape[0]:
+def _top_mean(rho, count=None, num_components=None):
+    """Mean of the ``min(count, num_components)`` largest ρ (ρ sorted descending; all ρ
+    when neither is given)."""
+    if count is None and num_components is None:
         return jnp.mean(rho)
+    count = rho.shape[0] if count is None else count
     if num_components is not None:
         count = jnp.minimum(count, num_components)
     return jnp.sum(jnp.where(jnp.arange(rho.shape[0]) < count, rho, 0.0)) / count
@@ -172,7 +175,10 @@ def mean_cca(
     """
     if num_components is not None and num_components < 1:
         raise ValueError(f"num_components must be >= 1, got {num_components}")
-    rho = canonical_correlations(x, y, ridge=ridge, validate=validate, rank_tol=rank_tol)
     if rank_tol is None:
-        return _top_mean(rho, rho.shape[0], num_components)
-    return _top_mean(rho, _subspace_correlations(center_columns(x), center_columns(y), rank_tol)[1], num_components)
+        rho = canonical_correlations(x, y, ridge=ridge, validate=validate)
+        return _top_mean(rho, num_components=num_components)
+    if validate:
+        x, y, _ = _validate_pair(x, y, 0.0)
+    rho, rank = _subspace_correlations(center_columns(x), center_columns(y), rank_tol)
+    return _top_mean(rho, rank, num_components)
