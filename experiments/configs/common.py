@@ -6,7 +6,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 - top level: ``seeds`` (one seed: a single run; several: trained together under
   ``vmap``), ``num_epochs``, ``batch_size``;
 - ``data``: ``name`` (``spirals`` or a TFDS/local set), ``data_dir``, ``num_train``,
-  ``num_test`` (0 = whole split), ``points_per_arm``, ``modality`` (spirals),
+  ``num_test`` (0 = whole split), ``points_per_arm``, ``modality`` and ``ring_radii``
+  (spirals; ``()`` = the modality's held-out ring, interpolation 4–7, extrapolation 3–7),
   ``augment`` (crop/flip), ``seed`` (generation seed of local sets);
 - ``model``: ``name`` (``mlp``, ``resnet18``, ``resnet50``), ``hidden``, ``dropout``,
   ``embedding_dim``, ``concept_bottleneck``;
@@ -42,6 +43,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             num_test=0,
             points_per_arm=1000,
             modality="standard",
+            ring_radii=(),
             augment=False,
             seed=0,
         )

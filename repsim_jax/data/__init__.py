@@ -32,6 +32,7 @@ from repsim_jax.data.sources import ArraySource
 from repsim_jax.data.splits import stratified_split
 from repsim_jax.data.synthetic import (
     MODALITIES,
+    RING_RADII,
     SpiralSplits,
     make_spirals,
     ring_mask,
@@ -43,6 +44,7 @@ __all__ = [
     "CONCEPT_NAMES",
     "DATASETS",
     "MODALITIES",
+    "RING_RADII",
     "ArraySource",
     "ConceptShapes",
     "Dataset",

@@ -46,7 +46,7 @@ def load_dataset(data: Any) -> Dataset:
     """The dataset named by config section ``data`` (``data.name``: spirals or a TFDS/local set).
 
     Keys read: ``name``, ``data_dir`` ("" = default), ``num_train``, ``num_test`` (0 =
-    whole split), ``points_per_arm``, ``modality`` (spirals), ``augment`` (image sets:
+    whole split), ``points_per_arm``, ``modality`` and ``ring_radii`` (spirals), ``augment`` (image sets:
     :func:`repsim_jax.data.augment.crop_flip`), ``seed`` (concept_shapes generation).
     """
     if data.name == "spirals":
@@ -57,10 +57,13 @@ def load_dataset(data: Any) -> Dataset:
 
 
 def _spirals(data: Any) -> Dataset:
-    """``spiral_splits(seed=0, ...)``'s train and test (and ood unless ``standard``)."""
+    """``spiral_splits(seed=0, ...)``'s train and test (and ood unless ``standard``);
+    ``data.ring_radii`` = ``()`` takes the modality's default ring."""
     if data.augment:
         raise ValueError("data.augment (crop + flip) applies to image sets, not spirals")
-    sp = spiral_splits(seed=0, points_per_arm=data.points_per_arm, modality=data.modality)
+    if len(data.ring_radii) not in (0, 2):
+        raise ValueError(f"data.ring_radii must be () or (min_radius, max_radius), got {data.ring_radii}")
+    sp = spiral_splits(0, data.points_per_arm, data.modality, *data.ring_radii)
     named = {"train": sp.train, "test": sp.test}
     if sp.ood is not None:
         named["ood"] = sp.ood

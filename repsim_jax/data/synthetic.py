@@ -28,6 +28,9 @@ from repsim_jax.data.splits import stratified_split
 NUM_ARMS = 28
 NUM_LABELS = 7
 MODALITIES = ("standard", "interpolation", "extrapolation")
+# The held-out ring ``(min_radius, max_radius)`` of each modality, as in the paper's
+# code: interpolation holds out 4 < r < 7, extrapolation trains on 3 < r < 7.
+RING_RADII = {"standard": (4.0, 7.0), "interpolation": (4.0, 7.0), "extrapolation": (3.0, 7.0)}
 
 
 def spiral_arm_labels(rng: np.random.Generator) -> np.ndarray:
@@ -85,8 +88,8 @@ def spiral_splits(
     seed: int = 0,
     points_per_arm: int = 1000,
     modality: str = "standard",
-    min_radius: float = 4.0,
-    max_radius: float = 7.0,
+    min_radius: float | None = None,
+    max_radius: float | None = None,
     split_seed: int | None = None,
 ) -> SpiralSplits:
     """Spirals split 50/25/25 into train/val/test, stratified by label.
@@ -102,11 +105,15 @@ def spiral_splits(
       seed: seed of :func:`make_spirals`.
       points_per_arm: N of :func:`make_spirals`.
       modality: one of ``MODALITIES``.
-      min_radius, max_radius: the ring (ignored by ``standard`` but validated).
+      min_radius, max_radius: the ring (ignored by ``standard`` but validated); None
+        takes the modality's ``RING_RADII`` (interpolation 4–7, extrapolation 3–7).
       split_seed: seed of :func:`stratified_split`; defaults to ``seed``.
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    default_min, default_max = RING_RADII[modality]
+    min_radius = default_min if min_radius is None else min_radius
+    max_radius = default_max if max_radius is None else max_radius
     if not min_radius < max_radius:
         raise ValueError(f"need min_radius < max_radius, got {min_radius} >= {max_radius}")
     x, y = make_spirals(seed, points_per_arm)

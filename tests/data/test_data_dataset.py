@@ -27,6 +27,7 @@ def _data(**values):
         num_test=0,
         points_per_arm=20,
         modality="standard",
+        ring_radii=(),
         augment=False,
         seed=0,
     )
@@ -52,6 +53,15 @@ def test_spirals_equal_spiral_splits(modality):
         _assert_same(data.splits[name]["y"], y)
     assert data.num_classes == 7 and data.num_concepts == 0
     assert data.preprocess is None and data.augment is None
+
+
+def test_spirals_ring_radii_key():
+    """``data.ring_radii`` moves the held-out ring; a malformed value is refused."""
+    data = load_dataset(_data(points_per_arm=30, modality="interpolation", ring_radii=(2.0, 5.0)))
+    sp = spiral_splits(seed=0, points_per_arm=30, modality="interpolation", min_radius=2.0, max_radius=5.0)
+    _assert_same(data.splits["ood"]["x"], sp.ood[0])
+    with pytest.raises(ValueError, match="ring_radii"):
+        load_dataset(_data(modality="interpolation", ring_radii=(2.0,)))
 
 
 def _records(source, count):

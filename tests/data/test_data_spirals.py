@@ -113,3 +113,13 @@ def test_stratified_split_sizes_partition_and_seed():
 def test_stratified_split_rejects_bad_fractions(fractions):
     with pytest.raises(ValueError, match="fractions"):
         stratified_split(np.zeros(4, int), fractions)
+
+
+@pytest.mark.parametrize("modality, ring", [("interpolation", (4.0, 7.0)), ("extrapolation", (3.0, 7.0))])
+def test_default_ring_per_modality(modality, ring):
+    """The held-out ring defaults to the paper code's radii: interpolation 4–7, extrapolation 3–7."""
+    s = spiral_splits(seed=0, points_per_arm=40, modality=modality)
+    assert (s.min_radius, s.max_radius) == ring
+    norms = np.linalg.norm(s.ood[0].astype(np.float64), axis=1)
+    inside = (norms > ring[0]) & (norms < ring[1])
+    assert np.all(inside == (modality == "interpolation"))
