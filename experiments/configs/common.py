@@ -22,9 +22,11 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample);
 - ``checkpoint``: ``every`` (epochs), ``keep``;
 - ``sweep``: ``losses``, ``seeds``, ``dims``;
-- ``reproduce``: ``teacher_epochs``, ``student_epochs``, ``bound_every`` (epochs between
+- ``reproduce``: ``teacher_seeds`` (one teacher per seed, each with its own students),
+  ``teacher_epochs``, ``student_epochs``, ``bound_every`` (epochs between
   the CCA–logit bound evaluations of the students), ``geometry_losses`` (the losses of
-  ``reproduce geometry``).
+  ``reproduce geometry``), ``finetune_sizes`` (the training-set sizes N of
+  ``reproduce finetune``).
 """
 
 import ml_collections
@@ -74,10 +76,12 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.sweep = ml_collections.ConfigDict(dict(losses=("kl", "l1", "l2"), seeds=(0, 1, 2), dims=(6,)))
     c.reproduce = ml_collections.ConfigDict(
         dict(
+            teacher_seeds=(0,),
             teacher_epochs=100,
             student_epochs=100,
             bound_every=10,
             geometry_losses=("kl", "kl+procrustes", "kl+gram", "kl+cka", "kl+proj_mse"),
+            finetune_sizes=tuple(range(70, 701, 70)),
         )
     )
     return c
