@@ -12,6 +12,8 @@ __all__ = [
     "STUDENT_METRICS",
     "TESTED_METRICS",
     "summarise_seeds",
+    "summarise_teachers",
+    "inverse_variance_mean",
     "significance",
     "compare_to_reference",
     "markdown_summary",
@@ -43,6 +45,59 @@ def summarise_seeds(reports: list[dict], keys=STUDENT_METRICS, prefix: str = "")
     return out
 
 
+def inverse_variance_mean(groups) -> tuple[float, float]:
+    """Inverse-variance weighted mean over teachers and its standard deviation.
+
+    Each teacher ``t`` is one measuring instrument whose ``n_t`` student values ``y_ti``
+    have sample variance ``s_t²`` (ddof=1); every value is weighted by ``1/s_t²``:
+    ``ŷ = Σ_t Σ_i y_ti/s_t² / Σ_t n_t/s_t²`` and ``Var(ŷ) = 1 / Σ_t n_t/s_t²``, as in
+    the figures of arXiv 2602.15438. Raises ValueError when a teacher has fewer than
+    two values or zero variance (the weight is then undefined).
+    """
+    arrays = [np.asarray(g, np.float64) for g in groups]
+    if any(a.size < 2 for a in arrays):
+        raise ValueError("inverse-variance weighting needs >= 2 student values per teacher")
+    variances = np.array([a.var(ddof=1) for a in arrays])
+    if np.any(variances == 0):
+        raise ValueError("inverse-variance weighting is undefined: a teacher's students have zero variance")
+    weight = sum(a.size / v for a, v in zip(arrays, variances))
+    mean = sum(a.sum() / v for a, v in zip(arrays, variances)) / weight
+    return float(mean), float(np.sqrt(1.0 / weight))
+
+
+def summarise_teachers(groups: list[list[dict]], keys=STUDENT_METRICS, prefix: str = "") -> dict:
+    """Summaries over teachers: ``groups[t]`` holds teacher ``t``'s per-seed student reports.
+
+    Per metric: ``mean``/``std`` = :func:`inverse_variance_mean` (its standard deviation,
+    i.e. the standard error of the weighted mean; the equal-weight mean of the teacher
+    means and its standard error where a teacher's students have zero variance, with
+    ``weighting`` saying which), ``teacher_means``/``teacher_stds`` (ddof=0 over each
+    teacher's students) and ``values`` (every student, teacher-major).
+    """
+    per_teacher = [summarise_seeds(g, keys, prefix) for g in groups]
+    out = {}
+    for key in per_teacher[0]:
+        if not all(key in t for t in per_teacher):
+            continue
+        values = [t[key]["values"] for t in per_teacher]
+        means = np.array([t[key]["mean"] for t in per_teacher])
+        try:
+            mean, std = inverse_variance_mean(values)
+            weighting = "inverse-variance"
+        except ValueError:
+            mean, std = float(means.mean()), float(means.std(ddof=1) / np.sqrt(means.size))
+            weighting = "equal"
+        out[key] = {
+            "mean": mean,
+            "std": std,
+            "weighting": weighting,
+            "teacher_means": means.tolist(),
+            "teacher_stds": [t[key]["std"] for t in per_teacher],
+            "values": [v for vs in values for v in vs],
+        }
+    return out
+
+
 def significance(a, b) -> dict:
     """Two-sided tests of equal location of samples ``a`` and ``b`` (e.g. seeds of two losses).
 
@@ -65,14 +120,37 @@ def significance(a, b) -> dict:
     }
 
 
+def _teacher_level(a: dict, b: dict) -> dict:
+    """Tests on per-teacher means: :func:`significance` plus the paired t-test over
+    teachers (``scipy.stats.ttest_rel``: each teacher has students of both losses)."""
+    paired = scipy.stats.ttest_rel(a["teacher_means"], b["teacher_means"])
+    return significance(a["teacher_means"], b["teacher_means"]) | {
+        "level": "teachers",
+        "n": len(a["teacher_means"]),
+        "paired_t": float(paired.statistic),
+        "paired_p": float(paired.pvalue),
+    }
+
+
 def compare_to_reference(summary: dict, reference: str = "kl", keys=TESTED_METRICS) -> dict:
     """:func:`significance` of every other loss against ``reference`` per metric:
-    ``{"<loss>_vs_<reference>": {metric: {...}}}``."""
+    ``{"<loss>_vs_<reference>": {metric: {...}}}``.
+
+    Summaries over several teachers (:func:`summarise_teachers`) are tested at the
+    teacher level, on the per-teacher means (students of one teacher are not independent
+    draws); single-teacher summaries over student seeds. ``level`` and ``n`` say which.
+    """
     if reference not in summary:
         raise ValueError(f"reference loss {reference!r} not among {sorted(summary)}")
+
+    def test(a: dict, b: dict) -> dict:
+        if "teacher_means" in a and len(a["teacher_means"]) >= 2:
+            return _teacher_level(a, b)
+        return significance(a["values"], b["values"]) | {"level": "student seeds", "n": len(a["values"])}
+
     return {
         f"{loss}_vs_{reference}": {
-            k: significance(summary[loss][k]["values"], summary[reference][k]["values"])
+            k: test(summary[loss][k], summary[reference][k])
             for k in keys
             if k in summary[loss] and k in summary[reference]
         }
@@ -84,17 +162,43 @@ def compare_to_reference(summary: dict, reference: str = "kl", keys=TESTED_METRI
 def _tests_table(tests: dict) -> list[str]:
     lines = [
         "",
-        "Two-sided Welch t-test (unequal variances) and Mann–Whitney U test over seeds (scipy.stats):",
+        "Two-sided Welch t-test (unequal variances) and Mann–Whitney U test (scipy.stats), over"
+        " student seeds of one teacher or, with several teachers, over the per-teacher means"
+        " (`level`, `n`); there also the paired t-test over teachers:",
         "",
-        "| comparison | metric | difference | Welch t | Welch p | MWU U | MWU p |",
-        "|---|---|---|---|---|---|---|",
+        "| comparison | metric | level (n) | difference | Welch t | Welch p | MWU U | MWU p | paired p |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, per_metric in tests.items():
         for metric, t in per_metric.items():
+            paired = f"{t['paired_p']:.3g}" if "paired_p" in t else "–"
             lines.append(
-                f"| {name} | {metric} | {t['difference']:.4g} | {t['welch_t']:.3g} | "
-                f"{t['welch_p']:.3g} | {t['mannwhitney_u']:.3g} | {t['mannwhitney_p']:.3g} |"
+                f"| {name} | {metric} | {t['level']} ({t['n']}) | {t['difference']:.4g} | {t['welch_t']:.3g} | "
+                f"{t['welch_p']:.3g} | {t['mannwhitney_u']:.3g} | {t['mannwhitney_p']:.3g} | {paired} |"
             )
+    return lines
+
+
+def _teacher_table(summary: dict, keys, row_label: str) -> list[str]:
+    """Per-teacher means ± std of ``keys``: one row per group and teacher."""
+    groups = list(summary)
+    num_teachers = len(next(iter(summary[groups[0]].values()))["teacher_means"])
+    lines = [
+        "",
+        "Per teacher, mean ± std over its students:",
+        "",
+        f"| {row_label} | teacher | " + " | ".join(keys) + " |",
+        "|---" * (len(keys) + 2) + "|",
+    ]
+    for g in groups:
+        for t in range(num_teachers):
+            cells = [
+                f"{summary[g][k]['teacher_means'][t]:.4g} ± {summary[g][k]['teacher_stds'][t]:.2g}"
+                if k in summary[g]
+                else "n/a"
+                for k in keys
+            ]
+            lines.append(f"| {g} | {t} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -102,21 +206,29 @@ def markdown_summary(
     title: str, summary: dict, tests: dict, keys, teacher: dict | None = None, row_label: str = "loss"
 ) -> str:
     """Markdown: one row per group (a loss, or ``loss d=dim``) of ``mean ± std`` per
-    metric, then the tests."""
+    metric, then the tests. Summaries over several teachers (:func:`summarise_teachers`)
+    show the weighted mean ± its standard error, then a per-teacher table."""
     groups = list(summary)
     shown = [k for k in keys if any(k in summary[g] for g in groups)]
     cell = lambda s: f"{s['mean']:.4g} ± {s['std']:.2g}" if s else "n/a"
     lines = [f"# {title}", ""]
     if teacher:
         lines += ["Teacher: " + ", ".join(f"{k} = {v['mean']:.4g}" for k, v in teacher.items()), ""]
-    n = len(next(iter(summary[groups[0]].values()))["values"]) if summary[groups[0]] else 0
-    lines += [
-        f"Students, mean ± std over {n} seeds (test split):",
-        "",
-        f"| {row_label} | " + " | ".join(shown) + " |",
-        "|---" * (len(shown) + 1) + "|",
-    ]
+    first = next(iter(summary[groups[0]].values()), None)
+    if first is not None and "teacher_means" in first:
+        num_teachers = len(first["teacher_means"])
+        per_teacher = len(first["values"]) // num_teachers
+        lines += [
+            f"Students, {num_teachers} teachers × {per_teacher} seeds (test split): inverse-variance weighted"
+            " mean over teachers ± its standard error:",
+            "",
+        ]
+    else:
+        lines += [f"Students, mean ± std over {len(first['values']) if first else 0} seeds (test split):", ""]
+    lines += [f"| {row_label} | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
     lines += [f"| {g} | " + " | ".join(cell(summary[g].get(k)) for k in shown) + " |" for g in groups]
+    if first is not None and "teacher_means" in first:
+        lines += _teacher_table(summary, [k for k in TESTED_METRICS + ("accuracy",) if k in shown], row_label)
     if tests:
         lines += _tests_table(tests)
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ import pytest
 from repsim_jax.config import experiment_config, load_config, with_values
 
 CONFIGS = {
-    "synthetic": ("default", "smoke", "paper", "quick"),
+    "synthetic": ("default", "smoke", "paper", "paper-centred", "paper-cpu", "quick"),
     "concepts": ("default", "quick", "smoke"),
     "cifar100": ("default", "resnet50", "teacher", "students", "smoke"),
 }

@@ -5,7 +5,8 @@ loss, students over ``sweep.seeds`` (vmapped) for ``reproduce.student_epochs``,
 checkpointed every ``reproduce.bound_every`` epochs; both through
 :func:`repsim_jax.experiment.train_and_evaluate`. Output layout: ``OUT/teacher/`` and
 ``OUT/students/<loss>/`` (``seed<s>/report.json`` per seed), then ``summary.json`` and
-``summary.md``.
+``summary.md``. With several ``reproduce.teacher_seeds`` each teacher and its students
+get that layout in ``OUT/teacher_seed<t>/`` (:func:`teacher_dirs`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from repsim_jax.train.checkpoint import Checkpointer
 
 __all__ = [
     "reproduction_config",
+    "teacher_dirs",
     "train_teacher",
     "distil_students",
     "checkpoint_epochs",
@@ -42,17 +44,29 @@ def reproduction_config(name: str, preset: str, overrides=()):
     return config
 
 
-def train_teacher(config, out, progress: bool = True, **changes) -> Run:
-    """The teacher run in ``OUT/teacher`` (first seed of ``config.seeds``); ``changes``
-    are extra ``{"section.key": value}`` settings (e.g. a concept bottleneck)."""
+def teacher_dirs(config, out) -> list[tuple[int, pathlib.Path]]:
+    """``(seed, directory)`` of each teacher of ``reproduce.teacher_seeds``: ``OUT``
+    itself for one teacher, ``OUT/teacher_seed<t>`` for each of several."""
+    seeds = [int(s) for s in config.reproduce.teacher_seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"reproduce.teacher_seeds must be distinct and non-empty, got {seeds}")
+    out = pathlib.Path(out)
+    return [(seeds[0], out)] if len(seeds) == 1 else [(s, out / f"teacher_seed{s}") for s in seeds]
+
+
+def train_teacher(config, out, progress: bool = True, seed: int | None = None, **changes) -> Run:
+    """The teacher run in ``OUT/teacher`` with ``seed`` (default: the first of
+    ``reproduce.teacher_seeds``); ``changes`` are extra ``{"section.key": value}``
+    settings (e.g. a concept bottleneck)."""
     epochs = config.reproduce.teacher_epochs
+    seed = int(config.reproduce.teacher_seeds[0]) if seed is None else seed
     teacher_config = with_values(
         config,
         {
             "loss.name": "ce",
             "num_epochs": epochs,
             "checkpoint.every": epochs,
-            "seeds": (int(config.seeds[0]),),
+            "seeds": (seed,),
             **changes,
         },
     )

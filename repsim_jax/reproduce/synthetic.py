@@ -3,7 +3,11 @@
 ``run_synthetic(preset, out)``: an MLP teacher (cross-entropy), then students distilled
 with each loss of ``sweep.losses`` over ``sweep.seeds``; per loss the test metrics
 (``ood_<metric>`` on the held-out ring of the interpolation/extrapolation modalities),
-Welch and Mann–Whitney tests against KL, and the CCA–logit bound over training. Writes
+Welch and Mann–Whitney tests against KL, and the CCA–logit bound over training. With
+several ``reproduce.teacher_seeds`` (the paper's 5 teachers × 5 students) every teacher
+gets its own students; the summary is then the inverse-variance weighted mean over
+teachers with per-teacher means, tested at the teacher level
+(:func:`repsim_jax.report.compare_to_reference`); figures show the first teacher. Writes
 ``summary.json`` (``{loss: {metric: {"mean", "std", "values"}}}`` plus ``teacher``,
 ``significance``, ``config``, ``wall_time_s``), ``summary.md``, ``metrics.png``,
 ``decision_regions.png`` and ``cca_logit_bound.png`` to ``out``.
@@ -22,6 +26,7 @@ from repsim_jax.reproduce.students import (
     checkpoint_epochs,
     distil_students,
     reproduction_config,
+    teacher_dirs,
     train_teacher,
     write_summary,
 )
@@ -43,13 +48,55 @@ def _split_summary(reports: list[dict], keys) -> dict:
     return out
 
 
+def _teachers_summary(groups: list[list[dict]], keys) -> dict:
+    """:func:`report.summarise_teachers` of the test (and ood) splits."""
+    out = report.summarise_teachers([[r["test"] for r in g] for g in groups], keys)
+    if "ood" in groups[0][0]:
+        out |= report.summarise_teachers([[r["ood"] for r in g] for g in groups], keys, prefix="ood_")
+    return out
+
+
+def _one_teacher(config, seed: int, out: pathlib.Path, progress: bool) -> dict:
+    """A teacher and its students of every loss: their reports, CCA–logit bound curves,
+    first-seed models and the data."""
+    teacher_run = train_teacher(config, out, progress, seed=seed)
+    teacher, data = teacher_run.model, teacher_run.built.data
+    epochs = checkpoint_epochs(config.reproduce.student_epochs, config.reproduce.bound_every)
+    result = {"teacher": teacher_run, "data": data, "reports": {}, "curves": {}, "models": {"teacher": teacher}}
+    for loss in config.sweep.losses:
+        students = distil_students(config, teacher, loss, out, progress)
+        result["curves"][loss] = bound_over_training(students, teacher, data.splits["test"]["x"], epochs)
+        result["reports"][loss] = students.reports
+        result["models"][loss] = students.models[0]
+    return result
+
+
+def _summaries(runs: list[dict], losses) -> tuple[dict, dict]:
+    """Student summaries per loss (over seeds, or over teachers when several) with the
+    bound statistics, and the teachers' accuracy."""
+    several = len(runs) > 1
+    summary = {}
+    for loss in losses:
+        curves = {k: np.concatenate([r["curves"][loss][k] for r in runs]) for k in ("lhs", "rhs", "holds")}
+        groups = [r["reports"][loss] for r in runs]
+        students = (
+            _teachers_summary(groups, report.STUDENT_METRICS)
+            if several
+            else _split_summary(groups[0], report.STUDENT_METRICS)
+        )
+        summary[loss] = students | report.bound_stats({"epochs": runs[0]["curves"][loss]["epochs"], **curves})
+    teachers = _split_summary([r["teacher"].reports[0] for r in runs], ("accuracy",))
+    return summary, teachers
+
+
 def run_synthetic(
     preset: str = "quick", out: str = "runs/quick", progress: bool = True, modality: str | None = None, overrides=()
 ) -> dict:
     """The spirals reproduction; see the module docstring.
 
     Args:
-      preset: a preset of ``experiments/configs/synthetic.py`` (``quick``, ``paper``, ``smoke``).
+      preset: a preset of ``experiments/configs/synthetic.py`` (``quick``, ``paper``,
+        ``paper-cpu``, ``paper-centred``, ``smoke``).
       modality: ``standard``, ``interpolation`` or ``extrapolation`` (overrides ``data.modality``).
       overrides: ``--config.section.key=value`` tokens.
 
@@ -59,31 +106,16 @@ def run_synthetic(
     config = reproduction_config(
         "synthetic", preset, [*overrides, *([f"--config.data.modality={modality}"] if modality else [])]
     )
-    teacher_run = train_teacher(config, out, progress)
-    teacher, data = teacher_run.model, teacher_run.built.data
-    summary, curves, seed0 = {}, {}, {"teacher": teacher}
-    epochs = checkpoint_epochs(config.reproduce.student_epochs, config.reproduce.bound_every)
-    for loss in config.sweep.losses:
-        students = distil_students(config, teacher, loss, out, progress)
-        curves[loss] = bound_over_training(students, teacher, data.splits["test"]["x"], epochs)
-        summary[loss] = _split_summary(students.reports, report.STUDENT_METRICS) | report.bound_stats(curves[loss])
-        seed0[loss] = students.models[0]
+    runs = [_one_teacher(config, seed, where, progress) for seed, where in teacher_dirs(config, out)]
+    summary, teachers = _summaries(runs, config.sweep.losses)
     tests = report.compare_to_reference(summary) if "kl" in summary else {}
     keys = [*report.STUDENT_METRICS, *(f"ood_{k}" for k in report.STUDENT_METRICS)]
     plots.metric_bars(
         {loss: {k: v for k, v in s.items() if k in keys} for loss, s in summary.items()}, out / "metrics.png"
     )
-    axis, labels = decision_grid(seed0)
-    train = data.splits["train"]
+    axis, labels = decision_grid(runs[0]["models"])
+    train = runs[0]["data"].splits["train"]
     plots.decision_regions(axis, labels, train["x"], train["y"], out / "decision_regions.png")
-    plots.bound_curves(curves, out / "cca_logit_bound.png")
-    return write_summary(
-        out,
-        f"Synthetic spirals ({preset}, {config.data.modality})",
-        summary,
-        tests,
-        keys,
-        _split_summary(teacher_run.reports, ("accuracy",)),
-        config,
-        start,
-    )
+    plots.bound_curves({loss: runs[0]["curves"][loss] for loss in config.sweep.losses}, out / "cca_logit_bound.png")
+    title = f"Synthetic spirals ({preset}, {config.data.modality}, d = {config.model.embedding_dim})"
+    return write_summary(out, title, summary, tests, keys, teachers, config, start)
