@@ -92,6 +92,39 @@ def test_evaluate_command_on_a_student_group_gives_one_report_per_seed(synthetic
     assert summary["kl"]["mean_cca"]["values"] == pytest.approx([r["mean_cca"] for r in before])
 
 
+@pytest.mark.slow
+def test_several_teachers_each_with_their_students(tmp_path):
+    """Two teachers (the paper's teachers × students design): each run in its own
+    directory; the summary's per-teacher means are those of the reports on disk, and the
+    tests are at the teacher level."""
+    out = tmp_path / "two"
+    argv = ["reproduce", "synthetic", "--preset", "smoke", "--out", str(out), "--quiet"]
+    assert main([*argv, "--config.reproduce.teacher_seeds=(3,5)", "--config.reproduce.student_epochs=2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    seeds = summary["config"]["sweep"]["seeds"]
+    for loss in summary["config"]["sweep"]["losses"]:
+        on_disk = [
+            [
+                json.loads((out / f"teacher_seed{t}" / "students" / loss / f"seed{s}" / "report.json").read_text())[
+                    "test"
+                ]
+                for s in seeds
+            ]
+            for t in (3, 5)
+        ]
+        for metric in ("mean_cca", "rep_dissimilarity", "accuracy"):
+            stats = summary[loss][metric]
+            assert stats["teacher_means"] == pytest.approx([np.mean([r[metric] for r in g]) for g in on_disk])
+            assert len(stats["values"]) == 2 * len(seeds)
+        assert np.asarray(summary[loss]["cca_bound_lhs"]["values"]).shape[0] == 2 * len(seeds)
+    teacher_seeds = [
+        json.loads((out / f"teacher_seed{t}" / "teacher" / "config.json").read_text())["seeds"] for t in (3, 5)
+    ]
+    assert teacher_seeds == [[3], [5]]
+    assert {t["level"] for per_metric in summary["significance"].values() for t in per_metric.values()} == {"teachers"}
+    assert "2 teachers × 2 seeds" in (out / "summary.md").read_text()
+
+
 def test_checkpoint_epochs_include_the_last():
     assert checkpoint_epochs(10, 4) == [4, 8, 10]
     assert checkpoint_epochs(10, 5) == [5, 10]
