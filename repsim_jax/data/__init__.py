@@ -29,7 +29,7 @@ from repsim_jax.data.local import (
     default_data_dir,
 )
 from repsim_jax.data.sources import ArraySource
-from repsim_jax.data.splits import stratified_split
+from repsim_jax.data.splits import stratified_split, stratified_subset
 from repsim_jax.data.synthetic import (
     MODALITIES,
     RING_RADII,
@@ -65,4 +65,5 @@ __all__ = [
     "ring_mask",
     "spiral_splits",
     "stratified_split",
+    "stratified_subset",
 ]

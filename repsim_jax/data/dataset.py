@@ -20,6 +20,7 @@ from repsim_jax.data import local
 from repsim_jax.data.augment import crop_flip
 from repsim_jax.data.loader import read_split
 from repsim_jax.data.sources import ArraySource
+from repsim_jax.data.splits import stratified_subset
 from repsim_jax.data.synthetic import spiral_splits
 from repsim_jax.data.tfds import DATASETS, open_source
 
@@ -58,18 +59,27 @@ def load_dataset(data: Any) -> Dataset:
 
 def _spirals(data: Any) -> Dataset:
     """``spiral_splits(seed=0, ...)``'s train and test (and ood unless ``standard``);
-    ``data.ring_radii`` = ``()`` takes the modality's default ring."""
+    ``data.ring_radii`` = ``()`` takes the modality's default ring; ``num_train`` /
+    ``num_test`` > 0 keep a label-stratified subset of that many points."""
     if data.augment:
         raise ValueError("data.augment (crop + flip) applies to image sets, not spirals")
     if len(data.ring_radii) not in (0, 2):
         raise ValueError(f"data.ring_radii must be () or (min_radius, max_radius), got {data.ring_radii}")
     sp = spiral_splits(0, data.points_per_arm, data.modality, *data.ring_radii)
-    named = {"train": sp.train, "test": sp.test}
+    named = {"train": _subset(sp.train, data.num_train), "test": _subset(sp.test, data.num_test)}
     if sp.ood is not None:
         named["ood"] = sp.ood
     splits = {name: _columns(read_split(ArraySource({"image": x, "label": y}))) for name, (x, y) in named.items()}
     num_classes = int(max(sp.train[1].max(), sp.test[1].max())) + 1
     return Dataset(splits, num_classes)
+
+
+def _subset(split: tuple[np.ndarray, np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A label-stratified subset of ``size`` points (:func:`stratified_subset`, seed 0); 0 = all."""
+    if not size:
+        return split
+    keep = stratified_subset(split[1], size)
+    return split[0][keep], split[1][keep]
 
 
 def _image_set(data: Any) -> Dataset:

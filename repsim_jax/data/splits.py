@@ -43,3 +43,27 @@ def stratified_split(
         for k, chunk in enumerate(np.split(members, np.cumsum(sizes))):
             parts[k].append(chunk)
     return tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``size`` examples with the labels as balanced as possible.
+
+    With K labels, label ``c`` (in increasing order) gets ``⌊size/K⌋`` examples, plus one
+    for the first ``size mod K`` labels, drawn by ``np.random.default_rng(seed)``'s
+    permutation of its indices. Raises ValueError when a label has too few examples.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    if not 0 < size <= labels.size:
+        raise ValueError(f"subset size must be in 1..{labels.size}, got {size}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for rank, label in enumerate(classes):
+        want = size // classes.size + (rank < size % classes.size)
+        members = np.flatnonzero(labels == label)
+        if members.size < want:
+            raise ValueError(
+                f"label {label} has {members.size} examples, fewer than the {want} a subset of {size} needs"
+            )
+        chosen.append(rng.permutation(members)[:want])
+    return np.sort(np.concatenate(chosen))

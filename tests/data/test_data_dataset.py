@@ -55,6 +55,15 @@ def test_spirals_equal_spiral_splits(modality):
     assert data.preprocess is None and data.augment is None
 
 
+def test_spirals_num_train_keeps_a_stratified_subset():
+    data = load_dataset(_data(points_per_arm=30, num_train=70, num_test=14))
+    sp = spiral_splits(seed=0, points_per_arm=30)
+    assert np.bincount(data.splits["train"]["y"]).tolist() == [10] * 7
+    assert np.bincount(data.splits["test"]["y"]).tolist() == [2] * 7
+    full = {tuple(row) for row in sp.train[0].tolist()}
+    assert all(tuple(row) in full for row in data.splits["train"]["x"].tolist())
+
+
 def test_spirals_ring_radii_key():
     """``data.ring_radii`` moves the held-out ring; a malformed value is refused."""
     data = load_dataset(_data(points_per_arm=30, modality="interpolation", ring_radii=(2.0, 5.0)))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from repsim_jax.data import make_spirals, spiral_splits, stratified_split
+from repsim_jax.data import make_spirals, spiral_splits, stratified_split, stratified_subset
 
 
 def _reference_spirals(seed, n):
@@ -123,3 +123,21 @@ def test_default_ring_per_modality(modality, ring):
     norms = np.linalg.norm(s.ood[0].astype(np.float64), axis=1)
     inside = (norms > ring[0]) & (norms < ring[1])
     assert np.all(inside == (modality == "interpolation"))
+
+
+@pytest.mark.parametrize("size", [70, 75, 7])
+def test_stratified_subset_sizes_and_balance(size):
+    labels = np.repeat(np.arange(7), [30, 12, 40, 25, 11, 50, 20])
+    keep = stratified_subset(labels, size, seed=3)
+    assert keep.size == size == np.unique(keep).size and np.all(np.diff(keep) > 0)
+    counts = np.bincount(labels[keep], minlength=7)
+    assert counts.max() - counts.min() <= 1 and counts.sum() == size
+    assert np.array_equal(keep, stratified_subset(labels, size, seed=3))
+
+
+def test_stratified_subset_refuses_impossible_sizes():
+    labels = np.repeat(np.arange(3), [5, 1, 5])
+    with pytest.raises(ValueError, match="label 1 has 1 examples"):
+        stratified_subset(labels, 9)
+    with pytest.raises(ValueError, match="subset size"):
+        stratified_subset(labels, 0)
