@@ -2,8 +2,11 @@
 
 Model family (arXiv 2602.15438): an encoder ``f`` maps an input to an embedding
 ``f(x) ∈ R^d``; a bias-free unembedding ``G ∈ R^{K×d}`` gives logits ``z = G f(x)``.
-Every classifier returns ``(embeddings, logits)``; the concept-bottleneck classifier also
-returns the concept logits.
+Every classifier returns ``(embeddings, logits)``; the concept-bottleneck and
+attribute-head classifiers also return concept (attribute) logits.
+
+A classifier built with ``init_from`` (config key ``model.init_from``) starts from the
+variables stored in a file instead of its random initialisation (:func:`load_variables`).
 
 BatchNorm statistics live in the ``batch_stats`` collection: apply with
 ``mutable=["batch_stats"]`` when ``train=True`` and thread the returned state explicitly.
@@ -14,12 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import pathlib
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
+
+STEMS = ("cifar", "imagenet")
 
 __all__ = [
     "MLPEncoder",
@@ -29,6 +36,10 @@ __all__ = [
     "Unembedding",
     "Classifier",
     "ConceptBottleneckClassifier",
+    "AttributeHeadClassifier",
+    "STEMS",
+    "load_variables",
+    "with_variables",
     "unembedding_matrix",
     "build_model",
     "predict",
@@ -56,17 +67,21 @@ class MLPEncoder(nn.Module):
 
 
 class _BasicBlock(nn.Module):
-    """ResNet basic block: two 3×3 convolutions with a projection shortcut when needed."""
+    """ResNet basic block: two 3×3 convolutions with a projection shortcut when needed.
+
+    ``padding`` of the 3×3 convolutions: Flax's ``"SAME"`` or torch's 1 pixel per side
+    (they differ at stride 2 on even sizes, where ``"SAME"`` pads only the far side)."""
 
     filters: int
     strides: int
+    padding: Any = "SAME"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
-        y = nn.Conv(self.filters, (3, 3), self.strides, use_bias=False)(x)
+        y = nn.Conv(self.filters, (3, 3), self.strides, padding=self.padding, use_bias=False)(x)
         y = nn.relu(norm()(y))
-        y = nn.Conv(self.filters, (3, 3), 1, use_bias=False)(y)
+        y = nn.Conv(self.filters, (3, 3), 1, padding=self.padding, use_bias=False)(y)
         y = norm()(y)
         if x.shape[-1] != self.filters or self.strides != 1:
             x = nn.Conv(self.filters, (1, 1), self.strides, use_bias=False)(x)
@@ -75,17 +90,19 @@ class _BasicBlock(nn.Module):
 
 
 class _Bottleneck(nn.Module):
-    """ResNet bottleneck block ``1×1 → 3×3 → 1×1`` with expansion 4."""
+    """ResNet bottleneck block ``1×1 → 3×3 → 1×1`` with expansion 4, the stride on the
+    3×3 convolution (torchvision's "ResNet v1.5"); ``padding`` as in :class:`_BasicBlock`."""
 
     filters: int
     strides: int
+    padding: Any = "SAME"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
         out = 4 * self.filters
         y = nn.relu(norm()(nn.Conv(self.filters, (1, 1), use_bias=False)(x)))
-        y = nn.Conv(self.filters, (3, 3), self.strides, use_bias=False)(y)
+        y = nn.Conv(self.filters, (3, 3), self.strides, padding=self.padding, use_bias=False)(y)
         y = nn.relu(norm()(y))
         y = norm()(nn.Conv(out, (1, 1), use_bias=False)(y))
         if x.shape[-1] != out or self.strides != 1:
@@ -94,37 +111,53 @@ class _Bottleneck(nn.Module):
 
 
 class ResNetEncoder(nn.Module):
-    """CIFAR ResNet (3×3 stem, no max-pool) ending in a linear ``d``-dim embedding.
+    """ResNet trunk ending in a linear ``d``-dim embedding.
 
-    Stages of ``stage_sizes`` blocks with widths 64·2^i, stride 2 from the second stage,
-    global average pooling, then ``Dense(embedding_dim)``.
+    ``stem="cifar"`` (default): a 3×3 stride-1 convolution, no max-pool, Flax ``"SAME"``
+    padding. ``stem="imagenet"``: torchvision's ResNet (He et al. 2016 as in
+    ``torchvision.models.resnet``): a 7×7 stride-2 convolution padded 3, BatchNorm, ReLU,
+    a 3×3 stride-2 max-pool padded 1, and torch's symmetric padding in every block, so
+    that converted torchvision weights (:mod:`repsim_jax.adapters.torchvision_resnet`)
+    give torchvision's outputs. Then stages of ``stage_sizes`` blocks with widths 64·2^i,
+    stride 2 from the second stage, global average pooling and ``Dense(embedding_dim)``
+    (with bias: the ``d``-dim embedding head that replaces torchvision's ``fc``).
     """
 
     embedding_dim: int
     stage_sizes: Sequence[int]
     bottleneck: bool = False
+    stem: str = "cifar"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if self.stem not in STEMS:
+            raise ValueError(f"unknown ResNet stem (model.stem) {self.stem!r}; choose one of {STEMS}")
         block = _Bottleneck if self.bottleneck else _BasicBlock
-        h = nn.Conv(64, (3, 3), use_bias=False)(x)
+        imagenet = self.stem == "imagenet"
+        padding = ((1, 1), (1, 1)) if imagenet else "SAME"
+        if imagenet:
+            h = nn.Conv(64, (7, 7), 2, padding=((3, 3), (3, 3)), use_bias=False)(x)
+        else:
+            h = nn.Conv(64, (3, 3), use_bias=False)(x)
         h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(h))
+        if imagenet:
+            h = nn.max_pool(h, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
         for i, size in enumerate(self.stage_sizes):
             for j in range(size):
                 strides = 2 if i > 0 and j == 0 else 1
-                h = block(64 * 2**i, strides)(h, train)
+                h = block(64 * 2**i, strides, padding)(h, train)
         h = jnp.mean(h, axis=(1, 2))
         return nn.Dense(self.embedding_dim)(h)
 
 
-def resnet18_encoder(embedding_dim: int) -> ResNetEncoder:
-    """CIFAR ResNet-18 encoder (basic blocks, stages 2-2-2-2)."""
-    return ResNetEncoder(embedding_dim, (2, 2, 2, 2), bottleneck=False)
+def resnet18_encoder(embedding_dim: int, stem: str = "cifar") -> ResNetEncoder:
+    """ResNet-18 encoder (basic blocks, stages 2-2-2-2); ``stem`` as in :class:`ResNetEncoder`."""
+    return ResNetEncoder(embedding_dim, (2, 2, 2, 2), bottleneck=False, stem=stem)
 
 
-def resnet50_encoder(embedding_dim: int) -> ResNetEncoder:
-    """CIFAR ResNet-50 encoder (bottleneck blocks, stages 3-4-6-3)."""
-    return ResNetEncoder(embedding_dim, (3, 4, 6, 3), bottleneck=True)
+def resnet50_encoder(embedding_dim: int, stem: str = "cifar") -> ResNetEncoder:
+    """ResNet-50 encoder (bottleneck blocks, stages 3-4-6-3); ``stem`` as in :class:`ResNetEncoder`."""
+    return ResNetEncoder(embedding_dim, (3, 4, 6, 3), bottleneck=True, stem=stem)
 
 
 class Unembedding(nn.Module):
@@ -142,15 +175,29 @@ class Unembedding(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Encoder followed by the bias-free unembedding; returns ``(embeddings, logits)``."""
+    """Encoder followed by the bias-free unembedding; returns ``(embeddings, logits)``.
+
+    ``init_from``: a variables file (:func:`load_variables`); ``init`` then returns its
+    arrays in place of the random ones, and keeps the random initialisation of the
+    variables the file lacks (e.g. the embedding head and unembedding of an ImageNet
+    trunk), see :func:`with_variables`.
+    """
 
     encoder: nn.Module
     num_classes: int
+    init_from: str = ""
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         f = self.encoder(x, train=train)
         return f, Unembedding(self.num_classes, name="unembedding")(f)
+
+    @nn.nowrap
+    def init(self, rngs, *args, **kwargs):
+        variables = super().init(rngs, *args, **kwargs)
+        if not self.init_from:
+            return variables
+        return with_variables(variables, load_variables(self.init_from), self.init_from)
 
 
 class ConceptBottleneckClassifier(nn.Module):
@@ -175,26 +222,115 @@ class ConceptBottleneckClassifier(nn.Module):
         return f, logits, concept_logits
 
 
+class AttributeHeadClassifier(nn.Module):
+    """Classifier with a second bias-free linear head on the embedding: attribute logits.
+
+    ``f = encoder(x)``, label logits ``z = G f`` and attribute logits ``a = W_a f``
+    (``W_a ∈ R^{A×d}``), both heads reading the same embedding (no bottleneck). This is
+    the SUB teacher of arXiv 2602.15438 (the authors' ``models/cbm.py``: a shallow
+    encoder with a label head and an attribute head trained jointly). Returns
+    ``(embeddings, logits, attribute_logits)``; training adds the concept loss of
+    :mod:`repsim_jax.train.step` against the one-hot attributes.
+    """
+
+    encoder: nn.Module
+    num_classes: int
+    num_attributes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False):
+        f = self.encoder(x, train=train)
+        logits = Unembedding(self.num_classes, name="unembedding")(f)
+        return f, logits, nn.Dense(self.num_attributes, use_bias=False, name="attributes")(f)
+
+
 def unembedding_matrix(params) -> jax.Array:
     """The unembedding ``G`` (K, d) of a classifier's parameters."""
     return params["unembedding"]["Dense_0"]["kernel"].T
 
 
-def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
-    """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
-    ``embedding_dim``, ``concept_bottleneck``)."""
+def load_variables(path: str) -> dict[str, np.ndarray]:
+    """Flat model variables ``{"params/encoder/Conv_0/kernel": array, ...}`` from a file.
+
+    ``.npz``: keys are ``/``-joined paths starting with ``params/`` or ``batch_stats/``
+    (what :func:`repsim_jax.adapters.torchvision_resnet.convert` writes). ``.pth``/``.pt``:
+    a torchvision ResNet ``state_dict``, converted on the fly (needs the ``[torch]``
+    extra). Read once per file version (path and modification time). ValueError for a
+    missing file, another suffix, other keys or non-finite values.
+    """
+    file = pathlib.Path(path)
+    if not file.is_file():
+        raise ValueError(f"model.init_from: no such file {path}")
+    return _read_variables(str(file), file.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_variables(path: str, _mtime: int) -> dict[str, np.ndarray]:
+    if path.endswith((".pth", ".pt")):
+        from repsim_jax.adapters.torchvision_resnet import read_resnet_variables
+
+        return read_resnet_variables(path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"model.init_from {path}: expected a .npz of variables or a torchvision .pth state_dict")
+    with np.load(path) as stored:
+        flat = {key: stored[key] for key in stored.files}
+    for key, value in flat.items():
+        if key.split("/")[0] not in ("params", "batch_stats"):
+            raise ValueError(f"{path}: key {key!r} is not a model variable (params/... or batch_stats/...)")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{path}: {key} has NaN or Inf values")
+    return flat
+
+
+def with_variables(variables, stored: dict[str, np.ndarray], source: str):
+    """``variables`` with every array of ``stored`` (flat ``/``-joined paths) put in place.
+
+    Each stored array must name a variable of the model and have its shape (ValueError
+    naming the key otherwise, e.g. for a ResNet-50 file given to a ResNet-18 or a
+    torchvision trunk given to a ``cifar``-stem model); it takes the variable's dtype.
+    Variables absent from ``stored`` keep their values.
+    """
+    flat = traverse_util.flatten_dict(dict(variables), sep="/")
+    unknown = sorted(set(stored) - set(flat))
+    if unknown:
+        raise ValueError(
+            f"{source}: {len(unknown)} arrays match no variable of the model (e.g. {unknown[0]}); "
+            "check model.name and model.stem"
+        )
+    for key, value in stored.items():
+        if value.shape != flat[key].shape:
+            raise ValueError(f"{source}: {key} has shape {value.shape}, the model's has {flat[key].shape}")
+        flat[key] = jnp.asarray(value, flat[key].dtype)
+    return traverse_util.unflatten_dict(flat, sep="/")
+
+
+def _encoder(config) -> nn.Module:
     d = config.embedding_dim
     if config.name == "mlp":
-        encoder = MLPEncoder(d, tuple(config.hidden), config.dropout)
-    elif config.name in ("resnet18", "resnet50"):
-        encoder = {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d)
-    else:
-        raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
-    if not config.concept_bottleneck:
-        return Classifier(encoder, num_classes)
+        return MLPEncoder(d, tuple(config.hidden), config.dropout)
+    if config.name in ("resnet18", "resnet50"):
+        stem = config.get("stem", "cifar")
+        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, stem)
+    raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
+
+
+def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
+    """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
+    ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``)."""
+    encoder = _encoder(config)
+    heads = [key for key in ("concept_bottleneck", "attribute_head") if config.get(key, False)]
+    init_from = config.get("init_from", "")
+    if heads and init_from:
+        raise ValueError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
+    if len(heads) > 1:
+        raise ValueError("choose model.concept_bottleneck or model.attribute_head, not both")
+    if not heads:
+        return Classifier(encoder, num_classes, init_from)
     if not num_concepts:
-        raise ValueError("model.concept_bottleneck needs a dataset with concepts")
-    return ConceptBottleneckClassifier(encoder, num_concepts, d, num_classes)
+        raise ValueError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
+    if heads[0] == "attribute_head":
+        return AttributeHeadClassifier(encoder, num_classes, num_concepts)
+    return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes)
 
 
 def predict(
