@@ -15,7 +15,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["metric_bars", "decision_regions", "bound_curves", "bound_pairs", "spirals", "curves", "model_zoo"]
+__all__ = [
+    "metric_bars",
+    "metric_by_size",
+    "decision_regions",
+    "bound_curves",
+    "bound_pairs",
+    "spirals",
+    "curves",
+    "model_zoo",
+]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
 
@@ -58,6 +67,26 @@ def metric_bars(summary: dict, path) -> pathlib.Path:
         ax.set_xticks(range(len(losses)), losses)
         arrow = "↓" if name.removeprefix("ood_") in _LOWER_IS_BETTER else "↑"
         ax.set_title(f"{name} {arrow}", fontsize=9)
+    return _save(fig, path)
+
+
+def metric_by_size(summary: dict, losses, sizes, metrics, path) -> pathlib.Path:
+    """One panel per metric: its mean ± std over seeds against the training-set size N,
+    one line per loss. ``summary["<loss> N=<N>"][metric]`` = ``{"mean", "std", ...}``."""
+    shown = [m for m in metrics if all(m in summary[f"{loss} N={n}"] for loss in losses for n in sizes)]
+    if not shown:
+        raise ValueError(f"metric_by_size: none of {list(metrics)} is in every cell")
+    fig, axes = _grid(len(shown), columns=3)
+    for ax, name in zip(axes, shown):
+        for loss, marker in zip(losses, "os^vDx"):
+            cells = [summary[f"{loss} N={n}"][name] for n in sizes]
+            mean, std = np.array([c["mean"] for c in cells]), np.array([c["std"] for c in cells])
+            ax.plot(sizes, mean, f"{marker}-", ms=3, label=loss)
+            ax.fill_between(sizes, mean - std, mean + std, alpha=0.2)
+        arrow = "↓" if name in _LOWER_IS_BETTER else "↑"
+        ax.set_title(f"{name} {arrow}", fontsize=9)
+        ax.set_xlabel("training points N")
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 

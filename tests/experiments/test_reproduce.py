@@ -148,3 +148,37 @@ def test_cli_rejects_unknown_modality(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "synthetic", "--out", str(tmp_path), "--modality", "sideways"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_finetune_students_train_on_n_points(tmp_path):
+    """`reproduce finetune`: per N, students distilled on a stratified subset of N training
+    points (batch capped at N), evaluated on the whole test split; a figure against N."""
+    out = tmp_path / "finetune"
+    argv = ["reproduce", "finetune", "--preset", "smoke", "--out", str(out), "--quiet"]
+    assert main([*argv, "--config.reproduce.finetune_sizes=(14,70)", "--config.reproduce.student_epochs=2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["reproduce"]["finetune_sizes"] == [14, 70]
+    for n in (14, 70):
+        config = json.loads((out / f"n{n}" / "students" / "l2" / "config.json").read_text())
+        assert config["data"]["num_train"] == n and config["batch_size"] == min(64, n)
+        for loss in ("kl", "l1", "l2"):
+            assert len(summary[f"{loss} N={n}"]["mean_cca"]["values"]) == 2
+        assert set(summary["significance"][f"l2_vs_kl N={n}"]) == set(report.TESTED_METRICS)
+    teacher = json.loads((out / "teacher" / "config.json").read_text())
+    assert teacher["data"]["num_train"] == 0
+    assert (out / "metrics_by_size.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_finetune_refuses_empty_sizes(tmp_path, capsys):
+    argv = [
+        "reproduce",
+        "finetune",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--config.reproduce.finetune_sizes=()",
+    ]
+    assert main(argv) == 2
+    assert "finetune_sizes is empty" in capsys.readouterr().err
