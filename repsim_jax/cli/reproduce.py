@@ -49,7 +49,11 @@ def register(subparsers) -> None:
             help=help_text,
             description=f"{help_text}; override keys with --config.key=value (experiments/configs/{config}.py)",
         )
-        p.add_argument("--preset", default="quick", help="config preset (quick, paper, smoke)")
+        p.add_argument(
+            "--preset",
+            default="quick",
+            help="config preset: quick, smoke, paper; synthetic/finetune also paper-cpu, paper-centred",
+        )
         p.add_argument("--out", required=True, help="output directory")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "synthetic":
