@@ -5,12 +5,19 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 
 - top level: ``seeds`` (one seed: a single run; several: trained together under
   ``vmap``), ``num_epochs``, ``batch_size``;
-- ``data``: ``name`` (``spirals`` or a TFDS/local set), ``data_dir``, ``num_train``,
+- ``data``: ``name`` (``spirals``, ``features`` or a TFDS/local set), ``data_dir``, ``num_train``,
   ``num_test`` (0 = whole split), ``points_per_arm``, ``modality`` and ``ring_radii``
   (spirals; ``()`` = the modality's held-out ring, interpolation 4–7, extrapolation 3–7),
-  ``augment`` (crop/flip), ``seed`` (generation seed of local sets);
+  ``augment`` (crop/flip), ``seed`` (generation seed of local sets; the split seed of
+  ``features``), ``path`` (the ``.npz`` of ``features``: ``features``, ``labels``,
+  ``attributes``), ``normalization`` (image sets: ``dataset`` = the set's per-channel
+  mean/std, ``unit`` = pixels/255 as torchvision's ``ToTensor``);
 - ``model``: ``name`` (``mlp``, ``resnet18``, ``resnet50``), ``hidden``, ``dropout``,
-  ``embedding_dim``, ``concept_bottleneck``;
+  ``embedding_dim``, ``stem`` (ResNets: ``cifar`` 3×3 stem, or ``imagenet`` = torchvision's
+  7×7 stem and max-pool), ``concept_bottleneck``, ``attribute_head`` (a bias-free
+  attribute head on the embedding, trained on the data's attributes), ``init_from`` (a
+  ``.npz`` of variables or a torchvision ``.pth`` the model starts from, e.g. ImageNet
+  weights; see ``repsim_jax.adapters.torchvision_resnet``);
 - ``optim``: ``name``, ``learning_rate``, ``schedule`` (``constant``/``reference``),
   ``warmup_epochs``, ``decay``;
 - ``loss``: ``name`` (e.g. ``ce``, ``kl``, ``l2+procrustes``), ``ce_weight``,
@@ -19,7 +26,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 - ``teacher``: ``workdir`` of a trained teacher, ``mode`` (``cached``/``online``);
 - ``eval``: ``every`` (epochs), ``splits`` (reported where the data has them),
   ``num_pivots``, ``num_subsets``, ``pivot_seed`` (d_rep's
-  pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample);
+  pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample),
+  ``cca_components`` (m_CCA over the top-k canonical correlations; 0 = all);
 - ``checkpoint``: ``every`` (epochs), ``keep``;
 - ``sweep``: ``losses``, ``seeds``, ``dims``;
 - ``reproduce``: ``teacher_seeds`` (one teacher per seed, each with its own students),
@@ -48,10 +56,21 @@ def get_base_config() -> ml_collections.ConfigDict:
             ring_radii=(),
             augment=False,
             seed=0,
+            path="",
+            normalization="dataset",
         )
     )
     c.model = ml_collections.ConfigDict(
-        dict(name="mlp", hidden=(512, 512, 512), dropout=0.1, embedding_dim=6, concept_bottleneck=False)
+        dict(
+            name="mlp",
+            hidden=(512, 512, 512),
+            dropout=0.1,
+            embedding_dim=6,
+            stem="cifar",
+            concept_bottleneck=False,
+            attribute_head=False,
+            init_from="",
+        )
     )
     c.optim = ml_collections.ConfigDict(
         dict(name="adam", learning_rate=1e-3, schedule="constant", warmup_epochs=0, decay=1.0)
@@ -70,7 +89,14 @@ def get_base_config() -> ml_collections.ConfigDict:
     )
     c.teacher = ml_collections.ConfigDict(dict(workdir="", mode="cached"))
     c.eval = ml_collections.ConfigDict(
-        dict(every=10, splits=("train", "test", "ood"), num_pivots=10, num_subsets=20, pivot_seed=0)
+        dict(
+            every=10,
+            splits=("train", "test", "ood"),
+            num_pivots=10,
+            num_subsets=20,
+            pivot_seed=0,
+            cca_components=0,
+        )
     )
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=3))
     c.sweep = ml_collections.ConfigDict(dict(losses=("kl", "l1", "l2"), seeds=(0, 1, 2), dims=(6,)))

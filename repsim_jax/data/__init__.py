@@ -1,4 +1,5 @@
-"""Data: synthetic spirals, TFDS image sets via ``tfds.data_source``, local offline sets.
+"""Data: synthetic spirals, TFDS image sets via ``tfds.data_source``, local offline sets,
+precomputed features (:mod:`repsim_jax.data.features`).
 
 Preparing a TFDS catalogue set for offline use (once, where TensorFlow exists,
 e.g. Colab)::
@@ -21,6 +22,7 @@ from repsim_jax.data.concepts import (
     generate_concept_shapes,
 )
 from repsim_jax.data.dataset import Dataset, load_dataset
+from repsim_jax.data.features import feature_splits, read_features, write_features
 from repsim_jax.data.loader import ImageLoader, read_split
 from repsim_jax.data.local import (
     ConceptShapes,
@@ -56,14 +58,17 @@ __all__ = [
     "concept_shapes_config",
     "crop_flip",
     "default_data_dir",
+    "feature_splits",
     "generate_concept_shapes",
     "load_dataset",
     "load_image_dataset",
     "make_spirals",
     "open_source",
+    "read_features",
     "read_split",
     "ring_mask",
     "spiral_splits",
     "stratified_split",
     "stratified_subset",
+    "write_features",
 ]

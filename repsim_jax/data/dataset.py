@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from repsim_jax.data import local
+from repsim_jax.data import features, local
 from repsim_jax.data.augment import crop_flip
 from repsim_jax.data.loader import read_split
 from repsim_jax.data.sources import ArraySource
@@ -48,13 +48,17 @@ def load_dataset(data: Any) -> Dataset:
 
     Keys read: ``name``, ``data_dir`` ("" = default), ``num_train``, ``num_test`` (0 =
     whole split), ``points_per_arm``, ``modality`` and ``ring_radii`` (spirals), ``augment`` (image sets:
-    :func:`repsim_jax.data.augment.crop_flip`), ``seed`` (concept_shapes generation).
+    :func:`repsim_jax.data.augment.crop_flip`), ``seed`` (concept_shapes generation; the
+    split seed of ``features``), ``path`` (``features``: :mod:`repsim_jax.data.features`),
+    ``normalization`` (image sets: ``dataset`` or ``unit``, see :func:`_normalisation`).
     """
     if data.name == "spirals":
         return _spirals(data)
+    if data.name == "features":
+        return _features(data)
     if data.name in DATASETS:
         return _image_set(data)
-    raise ValueError(f"unknown dataset {data.name!r}; choose spirals or one of {sorted(DATASETS)}")
+    raise ValueError(f"unknown dataset {data.name!r}; choose spirals, features or one of {sorted(DATASETS)}")
 
 
 def _spirals(data: Any) -> Dataset:
@@ -97,10 +101,33 @@ def _image_set(data: Any) -> Dataset:
         batch = read_split(source, count, label_key=spec.label_key, extra_keys=extra_keys)
         splits[split] = _columns(batch)
     num_concepts = splits["train"]["concepts"].shape[1] if extra_keys else 0
-    preprocess = functools.partial(
-        _normalise, mean=np.asarray(spec.mean, np.float32), std=np.asarray(spec.std, np.float32)
-    )
+    mean, std = _normalisation(spec, data.get("normalization", "dataset"))
+    preprocess = functools.partial(_normalise, mean=mean, std=std)
     return Dataset(splits, spec.num_classes, num_concepts, preprocess, crop_flip if data.augment else None)
+
+
+def _normalisation(spec, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(mean, std)`` in pixel units: the set's own statistics (``dataset``),
+    or 0 and 255 (``unit``: pixels scaled to [0, 1], torchvision's ``ToTensor``, as the
+    reference code of arXiv 2602.15438 feeds CIFAR-100)."""
+    if name == "dataset":
+        return np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    if name == "unit":
+        return np.zeros(len(spec.mean), np.float32), np.full(len(spec.std), 255.0, np.float32)
+    raise ValueError(f"unknown data.normalization {name!r}; choose 'dataset' or 'unit'")
+
+
+def _features(data: Any) -> Dataset:
+    """Train, val and test of a features ``.npz`` (:mod:`repsim_jax.data.features`), the
+    first ``num_train``/``num_test`` rows of train/test; no preprocessing."""
+    if data.augment:
+        raise ValueError("data.augment (crop + flip) applies to image sets, not features")
+    arrays = features.read_features(data.path)
+    splits = features.feature_splits(arrays, data.seed)
+    for name, count in (("train", data.num_train), ("test", data.num_test)):
+        splits[name] = {key: value[: count or None] for key, value in splits[name].items()}
+    num_concepts = arrays["concepts"].shape[1] if "concepts" in arrays else 0
+    return Dataset(splits, int(arrays["labels"].max()) + 1, num_concepts)
 
 
 def _columns(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
