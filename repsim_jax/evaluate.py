@@ -6,8 +6,10 @@ For each split, with student probabilities ``q`` and teacher probabilities ``p``
 - agreement with the teacher: ``agreement`` (same argmax), ``kl_divergence``
   ``(1/n)Σ KL(p‖q)``, ``min_probability`` (smallest probability of each model: the τ of
   the KL–logit bound, arXiv 2602.15438), ``logit_distance`` (clr distance);
-- representations (teacher = model 1): ``rep_dissimilarity``, ``mean_cca``,
-  ``linear_cka``, ``procrustes_distance`` (see :mod:`repsim_jax.metrics`), and
+- representations (teacher = model 1): ``rep_dissimilarity``, ``mean_cca`` (the mean of
+  the top ``cca_components`` canonical correlations when given, as the authors report
+  top-2 on SUB; all otherwise), ``linear_cka``, ``procrustes_distance`` (see
+  :mod:`repsim_jax.metrics`), and
   ``rep_dissimilarity_reference = rep_dissimilarity² / (P·C)``, the value the authors'
   code returns on the same P pivots × C subsets (equal when no subset is excluded as
   ill-conditioned; docs/theory.md §4), with the counts under ``pivot_subsets``;
@@ -26,6 +28,7 @@ is ``null`` and its reason is listed under ``skipped``.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from typing import Callable
@@ -115,8 +118,9 @@ def concept_probe(train_emb, train_concepts, splits: dict) -> dict[str, dict[str
     return {name: {k: float(np.mean(v)) if v else None for k, v in d.items()} for name, d in out.items()}
 
 
-def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict, dict]:
-    """d_rep, m_CCA, CKA and Procrustes with the teacher as model 1; errors → skipped."""
+def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options, cca_components=None) -> tuple[dict, dict]:
+    """d_rep, m_CCA (top ``cca_components``), CKA and Procrustes with the teacher as
+    model 1; errors → skipped."""
     values, skipped = {}, {}
     num_labels, dim = t_g.shape
     try:
@@ -134,7 +138,7 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict
     except ValueError as err:
         values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
     kernels = {
-        "mean_cca": metrics.mean_cca,
+        "mean_cca": functools.partial(metrics.mean_cca, num_components=cca_components),
         "linear_cka": metrics.linear_cka,
         "procrustes_distance": metrics.procrustes_distance,
     }
@@ -146,10 +150,13 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options) -> tuple[dict
     return {k: v if v is None or isinstance(v, dict) else float(v) for k, v in values.items()}, skipped
 
 
-def split_report(student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None) -> dict:
+def split_report(
+    student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None, cca_components: int | None = None
+) -> dict:
     """Every metric for one split. ``student``/``teacher`` are
     ``(embeddings, logits, unembedding G)`` as NumPy arrays; ``pivot_options``
-    (``num_pivots``, ``num_subsets``, ``seed``) go to :func:`repsim_jax.metrics.pivot_subsets`."""
+    (``num_pivots``, ``num_subsets``, ``seed``) go to :func:`repsim_jax.metrics.pivot_subsets`;
+    ``cca_components``: m_CCA over the top-k canonical correlations (None or 0: all)."""
     s_emb, s_logits, s_g = (np.asarray(a, np.float64) for a in student)
     labels = np.asarray(labels)
     q = _softmax(s_logits)
@@ -171,7 +178,7 @@ def split_report(student: tuple, teacher: tuple | None, labels, pivot_options: d
     report["min_probability"]["teacher"] = float(p.min())
     report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))
     report["logit_distance"] = float(metrics.logit_distance(t_logits, s_logits))
-    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options or {})
+    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options or {}, cca_components or None)
     report.update(reps)
     report["skipped"].update(skipped)
     report["ranking"] = ranking_agreement(p, q)
@@ -189,6 +196,7 @@ def evaluate(
     teacher=None,
     preprocess: Callable | None = None,
     pivot_options: dict | None = None,
+    cca_components: int | None = None,
 ) -> dict:
     """Report for a student (and optional teacher), written to ``WORKDIR/report.json``.
 
@@ -199,6 +207,8 @@ def evaluate(
       pivot_options: keyword arguments of :func:`repsim_jax.metrics.pivot_subsets`
         for d_rep (its defaults when ``None``); each split's report records them and
         the pivot/subset counts used under ``pivot_subsets``.
+      cca_components: m_CCA over the top-k canonical correlations (None or 0: all;
+        config key ``eval.cca_components``).
     """
     if not splits:
         raise ValueError("evaluate needs at least one data split")
@@ -209,7 +219,7 @@ def evaluate(
         s = _outputs(student, data["x"], preprocess)
         t = None if teacher is None else _outputs(teacher, data["x"], preprocess)
         outs[name] = s
-        report[name] = split_report(s, t, data["y"], pivot_options)
+        report[name] = split_report(s, t, data["y"], pivot_options, cca_components)
     with_concepts = {n: d for n, d in splits.items() if "concepts" in d}
     if "train" in with_concepts:
         probe = concept_probe(

@@ -1,0 +1,23 @@
+"""``cca_components`` (config key ``eval.cca_components``): the report's m_CCA is the mean
+of the top-k canonical correlations, against the float64 NumPy reference."""
+
+import numpy as np
+import pytest
+
+from repsim_jax.evaluate import split_report
+from repsim_jax.testing import reference
+
+
+@pytest.mark.parametrize("k", [None, 0, 2])
+def test_mean_cca_over_the_top_components(k):
+    rng = np.random.default_rng(0)
+    n, d, num_labels = 400, 5, 8
+    f_t = rng.normal(size=(n, d))
+    f_s = f_t @ rng.normal(size=(d, d)) + rng.normal(scale=[0.1, 0.5, 1.0, 2.0, 4.0], size=(n, d))
+    g_t, g_s = rng.normal(size=(num_labels, d)), rng.normal(size=(num_labels, d))
+    labels = rng.integers(num_labels, size=n)
+    report = split_report((f_s, f_s @ g_s.T, g_s), (f_t, f_t @ g_t.T, g_t), labels, cca_components=k)
+    rho = np.sort(reference.canonical_correlations(f_t, f_s))[::-1]
+    expected = rho[:k].mean() if k else rho.mean()
+    assert report["mean_cca"] == pytest.approx(expected, abs=1e-6)
+    assert k != 2 or report["mean_cca"] > rho.mean() + 0.05  # the top two are well above the rest
