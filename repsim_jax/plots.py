@@ -21,6 +21,7 @@ __all__ = [
     "decision_regions",
     "bound_curves",
     "bound_pairs",
+    "theorem_f1",
     "spirals",
     "curves",
     "model_zoo",
@@ -152,6 +153,34 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
         ax.set_title(f"{name} ({len(points)} of {len(checked)} pairs drawn)")
         ax.set_xlabel("lhs")
         ax.set_ylabel("rhs")
+    return _save(fig, path)
+
+
+def theorem_f1(curves: dict, path) -> pathlib.Path:
+    """Theorem F.1 of arXiv 2602.15438 over training, one panel per form, one colour per
+    student seed: the right side (dashed) and the left side (solid) at each epoch.
+
+    ``curves``: ``{"epochs": (E,), "seeds", "centred": {"lhs", "rhs"}, "raw": {"lhs",
+    "rhs"}}`` with (S, E) arrays (:func:`repsim_jax.reproduce.theorem_f1.theorem_f1_curves`).
+    Centred: ``Σᵢ(1 − ρᵢ²)λᵢ ≤ d²_logit`` (λ: covariance of the label-centred teacher
+    logits). Raw, the authors' figure's quantities: ``Σᵢ(1 − ρᵢ²)μᵢ`` against
+    ``(1/n)Σ‖z_t − z_s‖²`` (μ: eigenvalues of the raw teacher logits' second moment
+    ``Z_tᵀZ_t/n``). λ and μ are sorted descending against descending ρ; the authors'
+    figure sorts nothing.
+    """
+    forms = [("centred", "centred: Σ(1−ρ²)λ ≤ d²_logit"), ("raw", "raw logits: Σ(1−ρ²)μ vs (1/n)Σ‖z_t−z_s‖²")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (form, title) in zip(axes.flat, forms):
+        for i, seed in enumerate(curves["seeds"]):
+            colour = colours[i % len(colours)]
+            ax.plot(curves["epochs"], curves[form]["rhs"][i], "--o", color=colour, ms=3)
+            ax.plot(curves["epochs"], curves[form]["lhs"][i], "-o", color=colour, ms=3, label=f"seed {seed}")
+        ax.plot([], [], "k--", label="rhs")
+        ax.plot([], [], "k-", label="lhs")
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
