@@ -3,7 +3,10 @@
 The dataset lives on the device(s); one epoch is a single compiled program: a
 permutation drawn from the state's key, then ``lax.scan`` of the pure step over the
 batches (the last partial batch is dropped). Several seeds run as one program with
-``vmap``; a mesh runs the same program data-parallel (batches sharded on ``"data"``).
+``vmap``. On a ``("seeds", "data")`` mesh (:mod:`repsim_jax.train.mesh`) the same program
+runs with the seed members' states sharded on ``"seeds"``, the training rows and every
+batch on ``"data"`` (rows padded to a multiple of the data axis; padding is never
+drawn); evaluation data and an online teacher's variables are replicated.
 
 Resumption: a checkpoint is written every ``checkpoint_every`` epochs; its JSON part
 holds the data-iterator state ``{"epoch": e}``. Every random draw derives from the
@@ -29,8 +32,9 @@ from tqdm.auto import tqdm
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.state import TrainState, create_state, init_states
-from repsim_jax.train.step import data_mesh, make_eval_fn, make_train_step, replicate
+from repsim_jax.train.step import make_eval_fn, make_train_step
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
 
@@ -69,6 +73,27 @@ def _check_data(data: dict, name: str, batch_size: int | None = None) -> int:
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         raise ValueError(f"{name} data: 'x' contains NaN or Inf")
     return n
+
+
+def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
+    """``mesh`` as ``("seeds", "data")``, checked against the run: a single run
+    (``num_seeds`` None) needs a seeds axis of 1, a group a seeds axis dividing it."""
+    mesh = seeds_data_mesh(mesh)
+    seeds, data = mesh.shape["seeds"], mesh.shape["data"]
+    if num_seeds is None and seeds != 1:
+        raise ValueError(f"a single-seed run needs a seeds axis of 1, got a mesh of seeds={seeds}, data={data}")
+    if num_seeds is not None and num_seeds % seeds:
+        raise ValueError(f"{num_seeds} seeds do not divide over the mesh's seeds axis of {seeds}")
+    if batch_size % data:
+        raise ValueError(f"batch_size {batch_size} not divisible by the mesh's data axis of {data} devices")
+    return mesh
+
+
+def _pad_rows(data: dict, multiple: int) -> dict:
+    """Rows repeated from the last one up to a multiple of ``multiple`` (to shard them
+    evenly); the epoch's permutation only draws the first ``n``."""
+    pad = -len(data["x"]) % multiple
+    return {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in data.items()} if pad else data
 
 
 def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding):
@@ -186,7 +211,8 @@ def fit(
       seeds: an int, or a sequence of seeds trained together under ``vmap``.
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).
-      mesh: a 1-D mesh with axis ``"data"`` for data-parallel training.
+      mesh: a ``("seeds", "data")`` mesh (:func:`repsim_jax.train.mesh.make_mesh`), or a
+        1-D ``("data",)`` one for a single seed; None: the default device.
       preprocess: ``x -> x`` applied to each batch in-graph (e.g. uint8 → float).
       augment: ``(key, x) -> x`` applied in-graph after the teacher sees the batch.
       stop_after_epochs: stop (checkpointed) after this many epochs in this call,
@@ -207,12 +233,8 @@ def fit(
     seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
     if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
         raise ValueError(f"seeds must be distinct and non-empty, got {seed_list}")
-    if vmapped and mesh is not None:
-        raise ValueError("vmapped seeds and a data-parallel mesh cannot be combined")
     if mesh is not None:
-        mesh = data_mesh(mesh)
-    if mesh is not None and batch_size % mesh.shape["data"]:
-        raise ValueError(f"batch_size {batch_size} not divisible by {mesh.shape['data']} devices")
+        mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
 
     train_data = {k: np.asarray(v) for k, v in train_data.items()}
     eval_data = None if eval_data is None else {k: np.asarray(v) for k, v in eval_data.items()}
@@ -245,15 +267,17 @@ def fit(
     )
     eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
     if vmapped:
-        epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None))
-        eval_fn = jax.vmap(eval_fn, in_axes=(0, None))
+        axis = "seeds" if mesh is not None else None
+        epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None), spmd_axis_name=axis)
+        eval_fn = jax.vmap(eval_fn, in_axes=(0, None), spmd_axis_name=axis)
     if mesh is not None:
-        state, train_data, teacher_vars = replicate((state, train_data, teacher_vars), mesh)
-        if eval_data is not None:
-            eval_data = replicate(eval_data, mesh)
+        per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
         rep = NamedSharding(mesh, P())
-        epoch_jit = jax.jit(epoch_fn, out_shardings=(rep, rep))
-        eval_jit = jax.jit(eval_fn, out_shardings=rep)
+        state = jax.device_put(state, per_seed)
+        train_data = jax.device_put(_pad_rows(train_data, mesh.shape["data"]), NamedSharding(mesh, P("data")))
+        teacher_vars, eval_data = jax.device_put((teacher_vars, eval_data), rep)
+        epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, per_seed), donate_argnums=0)
+        eval_jit = jax.jit(eval_fn, out_shardings=per_seed)
     else:
         train_data = jax.device_put(train_data)
         eval_data = None if eval_data is None else jax.device_put(eval_data)

@@ -16,6 +16,7 @@ from repsim_jax.train.step import data_parallel_step
 NUM_CLASSES = 7
 BATCH = 16
 NUM_STEPS = 4
+MESH_SEEDS = (3, 5, 7, 9)
 
 
 class BatchNormEncoder(nn.Module):

@@ -7,6 +7,7 @@ Modes:
   steps OUT NUM_DEVICES      several data-parallel steps on a mesh of NUM_DEVICES
   fit OUT WORKDIR EPOCHS     ``fit`` for EPOCHS epochs (resumes from WORKDIR)
   fit_mesh OUT WORKDIR       ``fit`` data-parallel over all devices
+  fit_seeds_mesh OUT WORKDIR four vmapped seeds on a (seeds=4, data=2) mesh of 8 devices
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
 """
 
@@ -20,6 +21,8 @@ if MODE == "steps":
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[3]}"
 elif MODE == "fit_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+elif MODE == "fit_seeds_mesh":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -42,6 +45,14 @@ def main():
     elif MODE == "fit_mesh":
         mesh = jax.make_mesh((jax.device_count(),), ("data",))
         save(out, _common.run_fit(sys.argv[3], 3, mesh=mesh).state)
+    elif MODE == "fit_seeds_mesh":
+        from repsim_jax.train.mesh import make_mesh
+
+        mesh = make_mesh(len(_common.MESH_SEEDS))
+        assert dict(mesh.shape) == {"seeds": 4, "data": 2}, mesh.shape
+        result = _common.run_fit(sys.argv[3], None, mesh=mesh, seeds=list(_common.MESH_SEEDS), num_epochs=2)
+        assert len(result.state.params["model"]["encoder"]["Dense_0"]["kernel"].sharding.device_set) == 8
+        save(out, result.state)
     elif MODE == "multihost":
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

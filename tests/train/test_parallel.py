@@ -25,6 +25,18 @@ def test_data_parallel_fit_equals_single_device_fit(run_worker, tmp_path):
 
 
 @pytest.mark.slow
+def test_vmapped_seeds_on_a_seeds_by_data_mesh_equal_seeds_one_by_one(run_worker, tmp_path):
+    """Four vmapped seeds on a (seeds=4, data=2) mesh of 8 fake devices: the parameters
+    and optimiser state of each equal that seed trained alone on one device."""
+    run_worker("fit_seeds_mesh", tmp_path / "seeds_mesh.npz", tmp_path / "seeds_mesh")
+    together = np.load(tmp_path / "seeds_mesh.npz")
+    for i, seed in enumerate(_common.MESH_SEEDS):
+        alone = _common.run_fit(tmp_path / f"s{seed}", None, seeds=seed, num_epochs=2).state
+        for a, key in zip(flat_state(alone), together.files):
+            np.testing.assert_allclose(together[key][i], a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
 def test_two_processes_equal_one_process(tmp_path, free_port):
     """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
     out = tmp_path / "mh.npz"

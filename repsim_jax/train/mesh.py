@@ -1,0 +1,63 @@
+"""The ``("seeds", "data")`` device mesh of a training run.
+
+A vmapped group of S seeds is sharded on ``"seeds"`` (each device holds S/s of the seed
+members' parameters and optimiser state) and every batch on ``"data"`` (XLA inserts the
+gradient all-reduce over ``"data"``): one jitted program, no ``pmap``. A single run is
+the case S = 1 with every device on ``"data"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh
+
+__all__ = ["mesh_shape", "make_mesh", "seeds_data_mesh"]
+
+
+def mesh_shape(num_seeds: int, seeds: int = 0, data: int = 0, num_devices: int | None = None) -> tuple[int, int]:
+    """The ``(seeds, data)`` axis sizes for a group of ``num_seeds`` seed members.
+
+    ``seeds``/``data`` (config section ``mesh``): a positive size, ``-1`` = every device
+    the other axis leaves, ``0`` = the default: a single run puts every device on
+    ``data``; a group of S seeds puts ``gcd(S, devices)`` on ``seeds`` (= min(S, devices)
+    when one divides the other) and the rest on ``data``. Seeds that do not divide the
+    ``seeds`` axis are refused (no padding), as is a product that is not the device count.
+    """
+    devices = jax.device_count() if num_devices is None else num_devices
+    if num_seeds < 1:
+        raise ValueError(f"need at least one seed, got {num_seeds}")
+    if seeds == 0 and data == 0:
+        seeds = math.gcd(num_seeds, devices)
+    if seeds in (0, -1) and data in (0, -1):
+        raise ValueError(f"mesh.seeds and mesh.data cannot both be left open, got {seeds} and {data}")
+    if seeds in (0, -1):
+        seeds = devices // data if data > 0 and devices % data == 0 else 0
+    if data in (0, -1):
+        data = devices // seeds if seeds > 0 and devices % seeds == 0 else 0
+    if seeds < 1 or data < 1 or seeds * data != devices:
+        raise ValueError(f"mesh seeds × data must use all {devices} devices, got seeds={seeds}, data={data}")
+    if num_seeds % seeds:
+        raise ValueError(f"{num_seeds} seeds do not divide over a seeds axis of {seeds}: pick mesh.seeds dividing both")
+    return seeds, data
+
+
+def make_mesh(num_seeds: int, seeds: int = 0, data: int = 0) -> Mesh:
+    """A ``("seeds", "data")`` mesh of every device with :func:`mesh_shape`'s sizes
+    (Auto axis types, so ordinary model code needs no sharding annotations)."""
+    shape = mesh_shape(num_seeds, seeds, data)
+    return Mesh(np.asarray(jax.devices()).reshape(shape), ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
+
+
+def seeds_data_mesh(mesh: Mesh) -> Mesh:
+    """``mesh`` as a 2-D ``("seeds", "data")`` mesh with Auto axes; a 1-D ``("data",)``
+    mesh gets a ``seeds`` axis of size 1."""
+    if tuple(mesh.axis_names) == ("data",):
+        devices = np.asarray(mesh.devices).reshape(1, -1)
+    elif tuple(mesh.axis_names) == ("seeds", "data"):
+        devices = np.asarray(mesh.devices)
+    else:
+        raise ValueError(f"need a ('seeds', 'data') or ('data',) mesh, got axes {tuple(mesh.axis_names)}")
+    return Mesh(devices, ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
