@@ -30,6 +30,7 @@ from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.loop import fit
+from repsim_jax.train.mesh import make_mesh
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import create_state, init_states
 
@@ -177,6 +178,14 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None) -> list[dict]:
     ]
 
 
+def training_mesh(config, num_seeds: int):
+    """The ``("seeds", "data")`` mesh of config section ``mesh`` for ``num_seeds`` seed
+    members (:func:`repsim_jax.train.mesh.make_mesh`); None on a single device."""
+    if jax.device_count() == 1:
+        return None
+    return make_mesh(num_seeds, config.mesh.seeds, config.mesh.data)
+
+
 def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None, *, progress: bool = True) -> Run:
     """Train ``config`` in ``workdir`` (resuming from its checkpoints), evaluate every
     seed against ``teacher`` (default: the model in ``config.teacher.workdir``, if any)
@@ -212,6 +221,7 @@ def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None
         preprocess=data.preprocess,
         augment=data.augment,
         concept_weight=config.loss.concept_weight,
+        mesh=training_mesh(config, len(seeds)),
         progress=progress,
     )
     models = trained_models(built.model, result.state, seeds, str(workdir))

@@ -29,6 +29,10 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample),
   ``cca_components`` (m_CCA over the top-k canonical correlations; 0 = all);
 - ``checkpoint``: ``every`` (epochs), ``keep``;
+- ``mesh``: ``seeds``, ``data``: the device mesh's axis sizes (``0`` = default: a
+  single run puts every device on ``data``, a group of S seeds ``gcd(S, devices)`` on
+  ``seeds`` and the rest on ``data``; ``-1`` = every device the other axis leaves);
+  with one device no mesh is built;
 - ``sweep``: ``losses``, ``seeds``, ``dims``;
 - ``reproduce``: ``teacher_seeds`` (one teacher per seed, each with its own students),
   ``teacher_epochs``, ``student_epochs``, ``bound_every`` (epochs between
@@ -99,6 +103,7 @@ def get_base_config() -> ml_collections.ConfigDict:
         )
     )
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=3))
+    c.mesh = ml_collections.ConfigDict(dict(seeds=0, data=0))
     c.sweep = ml_collections.ConfigDict(dict(losses=("kl", "l1", "l2"), seeds=(0, 1, 2), dims=(6,)))
     c.reproduce = ml_collections.ConfigDict(
         dict(
