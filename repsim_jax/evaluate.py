@@ -197,6 +197,7 @@ def evaluate(
     preprocess: Callable | None = None,
     pivot_options: dict | None = None,
     cca_components: int | None = None,
+    run: dict | None = None,
 ) -> dict:
     """Report for a student (and optional teacher), written to ``WORKDIR/report.json``.
 
@@ -209,6 +210,7 @@ def evaluate(
         the pivot/subset counts used under ``pivot_subsets``.
       cca_components: m_CCA over the top-k canonical correlations (None or 0: all;
         config key ``eval.cca_components``).
+      run: where the model was trained (devices, mesh, ...), stored as the report's ``run``.
     """
     if not splits:
         raise ValueError("evaluate needs at least one data split")
@@ -229,6 +231,8 @@ def evaluate(
         )
         for name, values in probe.items():
             report[name]["concept_probe"] = values
+    if run is not None:
+        report["run"] = run
     if workdir is not None and jax.process_index() == 0:
         path = epath.Path(workdir)
         path.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,8 @@ __all__ = [
     "build",
     "train_and_evaluate",
     "evaluate_run",
+    "run_info",
+    "training_mesh",
     "restore",
     "locate",
     "report_path",
@@ -159,23 +161,45 @@ def _teacher_for(config, teacher: TrainedModel | None, needs_teacher: bool) -> T
     return teacher
 
 
-def evaluate_run(run: Run, teacher: TrainedModel | None = None) -> list[dict]:
+def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict | None = None) -> list[dict]:
     """Evaluate every seed of ``run`` on the splits in ``config.eval.splits`` against
-    ``teacher``, writing each seed's ``report.json`` (see :func:`report_path`)."""
+    ``teacher``, writing each seed's ``report.json`` (see :func:`report_path`) with
+    ``run_info`` (:func:`run_info`) as its ``run`` section (default: the section of the
+    report being replaced, if any)."""
     data, e = run.built.data, run.config.eval
     splits = {name: data.splits[name] for name in e.splits if name in data.splits}
     options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
-    return [
-        evaluate(
-            m,
-            splits,
-            str(report_path(run.workdir, run.config, m.seed).parent),
-            teacher=teacher,
-            preprocess=data.preprocess,
-            pivot_options=options,
+    reports = []
+    for m in run.models:
+        path = report_path(run.workdir, run.config, m.seed)
+        info = run_info if run_info is not None or not path.exists() else json.loads(path.read_text()).get("run")
+        reports.append(
+            evaluate(
+                m,
+                splits,
+                str(path.parent),
+                teacher=teacher,
+                preprocess=data.preprocess,
+                pivot_options=options,
+                cca_components=e.cca_components,
+                run=info,
+            )
         )
-        for m in run.models
-    ]
+    return reports
+
+
+def run_info(mesh) -> dict:
+    """Where a run trained: ``devices``, ``processes``, ``mesh`` (``{"seeds", "data"}``
+    axis sizes; 1 × 1 without a mesh), ``platform``, ``jax_version`` and compute ``dtype``."""
+    shape = {"seeds": 1, "data": 1} if mesh is None else {k: int(v) for k, v in mesh.shape.items()}
+    return {
+        "devices": jax.device_count(),
+        "processes": jax.process_count(),
+        "mesh": shape,
+        "platform": jax.default_backend(),
+        "jax_version": jax.__version__,
+        "dtype": "float32",
+    }
 
 
 def training_mesh(config, num_seeds: int):
@@ -202,7 +226,7 @@ def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None
     path = epath.Path(workdir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(config.to_json(indent=2))
-    data = built.data
+    data, mesh = built.data, training_mesh(config, len(seeds))
     result = fit(
         built.model,
         built.loss,
@@ -221,12 +245,12 @@ def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None
         preprocess=data.preprocess,
         augment=data.augment,
         concept_weight=config.loss.concept_weight,
-        mesh=training_mesh(config, len(seeds)),
+        mesh=mesh,
         progress=progress,
     )
     models = trained_models(built.model, result.state, seeds, str(workdir))
     run = Run(config, str(workdir), built, result.state, models, [])
-    run.reports = evaluate_run(run, teacher)
+    run.reports = evaluate_run(run, teacher, run_info(mesh))
     return run
 
 

@@ -53,7 +53,15 @@ def test_report_accuracy_is_the_argmax_of_the_models_logits(teacher):
     assert teacher.reports[0]["test"]["accuracy"] == pytest.approx(expected)
     saved = json.loads((epath.Path(teacher.workdir) / "report.json").read_text())
     assert saved["test"]["accuracy"] == pytest.approx(expected)
-    assert set(saved) == {"test"}  # eval.splits of the spirals config; no "ood" in the standard modality
+    assert set(saved) == {"test", "run"}  # eval.splits of the spirals config; no "ood" in the standard modality
+    assert saved["run"] == {
+        "devices": 1,
+        "processes": 1,
+        "mesh": {"seeds": 1, "data": 1},
+        "platform": "cpu",
+        "jax_version": jax.__version__,
+        "dtype": "float32",
+    }
 
 
 def test_restore_single_run_gives_the_trained_variables(teacher):

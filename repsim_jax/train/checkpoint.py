@@ -13,8 +13,16 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 from etils import epath
+from jax.sharding import SingleDeviceSharding
 
 __all__ = ["Checkpointer"]
+
+
+def _with_sharding(leaf) -> jax.ShapeDtypeStruct:
+    struct = ocp.utils.to_shape_dtype_struct(leaf)
+    if struct.sharding is not None:
+        return struct
+    return jax.ShapeDtypeStruct(struct.shape, struct.dtype, sharding=SingleDeviceSharding(jax.local_devices()[0]))
 
 
 class Checkpointer:
@@ -43,11 +51,13 @@ class Checkpointer:
 
     def restore(self, abstract_state, step: int | None = None) -> tuple[Any, dict[str, Any]]:
         """Restore ``(state, meta)`` at ``step`` (default: latest) onto the structure,
-        dtypes and shardings of ``abstract_state`` (a concrete or abstract pytree)."""
+        dtypes and shardings of ``abstract_state`` (a concrete or abstract pytree);
+        leaves without a sharding (e.g. from ``jax.eval_shape``) go to the first local
+        device, so a checkpoint written on a mesh restores on any machine."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+        target = jax.tree.map(_with_sharding, abstract_state)
         restored = self._manager.restore(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),

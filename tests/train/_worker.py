@@ -8,6 +8,8 @@ Modes:
   fit OUT WORKDIR EPOCHS     ``fit`` for EPOCHS epochs (resumes from WORKDIR)
   fit_mesh OUT WORKDIR       ``fit`` data-parallel over all devices
   fit_seeds_mesh OUT WORKDIR four vmapped seeds on a (seeds=4, data=2) mesh of 8 devices
+  cli OUT ARGS...            ``repsim-jax ARGS`` on 4 devices; OUT (JSON): the devices
+                             that the train step's input batch spans
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
 """
 
@@ -23,6 +25,8 @@ elif MODE == "fit_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "fit_seeds_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+elif MODE == "cli":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -34,6 +38,31 @@ import _common  # noqa: E402
 def save(path, state):
     leaves = jax.tree.leaves((state.params, state.opt_state, state.batch_stats))
     np.savez(path, *[np.asarray(jax.device_get(x)) for x in leaves])
+
+
+def _cli_recording_batch_sharding(out, argv):
+    """Run the CLI with the train step wrapped to record its batch's sharding."""
+    import json
+
+    import repsim_jax.train.loop as loop
+    from repsim_jax.cli import main as cli_main
+
+    seen = []
+    make_step = loop.make_train_step
+
+    def spying_make_train_step(*args, **kwargs):
+        step = make_step(*args, **kwargs)
+
+        def step_recording(state, batch):
+            jax.debug.inspect_array_sharding(batch["x"], callback=lambda s: seen.append(len(s.device_set)))
+            return step(state, batch)
+
+        return step_recording
+
+    loop.make_train_step = spying_make_train_step
+    code = cli_main(argv)
+    with open(out, "w") as file:
+        json.dump({"code": code, "batch_devices": seen}, file)
 
 
 def main():
@@ -53,6 +82,8 @@ def main():
         result = _common.run_fit(sys.argv[3], None, mesh=mesh, seeds=list(_common.MESH_SEEDS), num_epochs=2)
         assert len(result.state.params["model"]["encoder"]["Dense_0"]["kernel"].sharding.device_set) == 8
         save(out, result.state)
+    elif MODE == "cli":
+        _cli_recording_batch_sharding(out, sys.argv[3:])
     elif MODE == "multihost":
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

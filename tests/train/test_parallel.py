@@ -65,3 +65,27 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
             np.testing.assert_allclose(b[i], a, atol=1e-5, rtol=0)
     assert int(together.step[0]) == int(alone.step) == 2 * (64 // _common.BATCH)
     assert jax.device_count() == 1
+
+
+@pytest.mark.slow
+def test_distill_command_on_four_devices_shards_batches_and_equals_one_device(run_worker, tmp_path):
+    """`repsim-jax distill` on 4 fake devices: the step's batch spans the 4 devices, the
+    student equals the one trained on 1 device, and report.json says where it ran."""
+    import json
+
+    from repsim_jax.cli import main
+    from repsim_jax.experiment import restore
+
+    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
+    student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
+    run_worker("cli", tmp_path / "seen.json", "distill", f"--workdir={tmp_path / 'four'}", *student)
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["code"] == 0 and seen["batch_devices"] and set(seen["batch_devices"]) == {4}
+    assert main(["distill", f"--workdir={tmp_path / 'one'}", *student]) == 0
+    four, one = restore(str(tmp_path / "four")), restore(str(tmp_path / "one"))
+    for a, b in zip(flat_state(one.state), flat_state(four.state)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    run = json.loads((tmp_path / "four" / "report.json").read_text())["run"]
+    assert run["devices"] == 4 and run["mesh"] == {"seeds": 1, "data": 4} and run["processes"] == 1
+    assert json.loads((tmp_path / "one" / "report.json").read_text())["run"]["mesh"] == {"seeds": 1, "data": 1}
