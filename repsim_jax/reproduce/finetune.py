@@ -3,8 +3,9 @@
 ``run_finetune(preset, out)``: one teacher trained on the whole training split, then for
 every N of ``reproduce.finetune_sizes`` (the authors' grid N = 70·i, i = 1..10) students
 of each loss of ``sweep.losses`` over ``sweep.seeds`` distilled on a label-stratified
-subset of N training points (``data.num_train = N``; batch ``min(batch_size, N)``), all
-evaluated on the whole test split. Students start from a random initialisation: the
+subset of N training points (``data.num_train = N``), all evaluated on the whole test
+split. Every epoch is one full-batch step on the N points (batch = N), so the number of
+steps, ``reproduce.student_epochs``, does not change with N. Students start from a random initialisation: the
 authors' students start from a checkpoint given on their command line, which their
 public code does not fix.
 
@@ -29,10 +30,10 @@ FIGURE_METRICS = ("accuracy", "agreement", "mean_cca", "rep_dissimilarity", "log
 
 
 def _sized(config, size: int):
-    """``config`` with a training subset of ``size`` points and a batch that fits in it."""
+    """``config`` with a training subset of ``size`` points, trained full-batch."""
     if size < 1:
         raise ValueError(f"reproduce.finetune_sizes must be positive, got {size}")
-    return with_values(config, {"data.num_train": int(size), "batch_size": min(int(config.batch_size), int(size))})
+    return with_values(config, {"data.num_train": int(size), "batch_size": int(size)})
 
 
 def _tests_by_size(summary: dict, losses, sizes) -> dict:

@@ -152,8 +152,8 @@ def test_cli_rejects_unknown_modality(tmp_path):
 
 @pytest.mark.slow
 def test_finetune_students_train_on_n_points(tmp_path):
-    """`reproduce finetune`: per N, students distilled on a stratified subset of N training
-    points (batch capped at N), evaluated on the whole test split; a figure against N."""
+    """`reproduce finetune`: per N, students distilled full-batch on a stratified subset of
+    N training points, evaluated on the whole test split; a figure against N."""
     out = tmp_path / "finetune"
     argv = ["reproduce", "finetune", "--preset", "smoke", "--out", str(out), "--quiet"]
     assert main([*argv, "--config.reproduce.finetune_sizes=(14,70)", "--config.reproduce.student_epochs=2"]) == 0
@@ -161,7 +161,7 @@ def test_finetune_students_train_on_n_points(tmp_path):
     assert summary["config"]["reproduce"]["finetune_sizes"] == [14, 70]
     for n in (14, 70):
         config = json.loads((out / f"n{n}" / "students" / "l2" / "config.json").read_text())
-        assert config["data"]["num_train"] == n and config["batch_size"] == min(64, n)
+        assert config["data"]["num_train"] == n and config["batch_size"] == n
         for loss in ("kl", "l1", "l2"):
             assert len(summary[f"{loss} N={n}"]["mean_cca"]["values"]) == 2
         assert set(summary["significance"][f"l2_vs_kl N={n}"]) == set(report.TESTED_METRICS)
