@@ -12,7 +12,8 @@ Resumption: a checkpoint is written every ``checkpoint_every`` epochs; its JSON 
 holds the data-iterator state ``{"epoch": e}``. Every random draw derives from the
 state's key, so a run resumed from epoch ``e`` replays exactly what an uninterrupted
 run does after epoch ``e`` and ends with the same parameters. Rows of
-``metrics.jsonl`` written after the restored checkpoint are dropped on resume.
+``metrics.jsonl`` written after the restored checkpoint are dropped on resume, and
+TensorBoard (``WORKDIR/tb``) purges its events after the restored step.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from etils import epath
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
 from repsim_jax.losses import Loss
@@ -148,12 +150,18 @@ def _make_eval(model, preprocess, has_teacher):
 
 
 class _MetricsLog:
-    """``metrics.jsonl``: JSON rows appended by process 0."""
+    """``metrics.jsonl`` (JSON rows, appended) and TensorBoard event files under ``tb/``
+    (``tb/seed<s>/`` per member of a vmapped group), written by process 0."""
 
-    def __init__(self, workdir: epath.Path):
+    def __init__(self, workdir: epath.Path, seeds: list[int], grouped: bool):
         self.path = workdir / "metrics.jsonl"
+        self._tb = {s: workdir / "tb" / (f"seed{s}" if grouped else "") for s in seeds}
+        self._writers: dict[int, SummaryWriter] = {}
+        self._purge_step: int | None = None
 
-    def truncate_after(self, epoch: int) -> None:
+    def truncate_after(self, epoch: int, step: int) -> None:
+        """Drop rows after a restored checkpoint (``epoch``; TensorBoard: after ``step``)."""
+        self._purge_step = step + 1
         if jax.process_index() or not self.path.exists():
             return
         rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
@@ -165,6 +173,20 @@ class _MetricsLog:
             return
         with self.path.open("a") as file:
             file.write("".join(json.dumps(r) + "\n" for r in rows))
+        for row in rows:
+            writer = self._writer(row["seed"])
+            for key, value in row.items():
+                if "/" in key:
+                    writer.add_scalar(key, value, row["step"])
+
+    def _writer(self, seed: int) -> SummaryWriter:
+        if seed not in self._writers:
+            self._writers[seed] = SummaryWriter(str(self._tb[seed]), purge_step=self._purge_step)
+        return self._writers[seed]
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
 
 
 def _rows(epoch, step, seeds, train_metrics, eval_metrics):
@@ -286,12 +308,12 @@ def fit(
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpointer(workdir, keep=keep)
-    log = _MetricsLog(workdir)
+    log = _MetricsLog(workdir, seed_list, vmapped)
     start = 0
     if ckpt.latest_step() is not None:
         state, meta = ckpt.restore(state)
         start = int(meta["data_state"]["epoch"])
-        log.truncate_after(start)
+        log.truncate_after(start, int(np.asarray(state.step).reshape(-1)[0]))
     last_good = start
     history: list[dict] = []
     end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
@@ -329,4 +351,5 @@ def fit(
     finally:
         bar.close()
         ckpt.close()
+        log.close()
     return FitResult(state=state, history=history, epochs=end)
