@@ -180,7 +180,9 @@ class Classifier(nn.Module):
     ``init_from``: a variables file (:func:`load_variables`); ``init`` then returns its
     arrays in place of the random ones, and keeps the random initialisation of the
     variables the file lacks (e.g. the embedding head and unembedding of an ImageNet
-    trunk), see :func:`with_variables`.
+    trunk), see :func:`with_variables`. The file is read whenever ``init`` runs, which
+    includes restoring a run from its checkpoints (its shapes are traced from ``init``):
+    keep it where the run's config says.
     """
 
     encoder: nn.Module

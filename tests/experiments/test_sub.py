@@ -37,9 +37,9 @@ def test_attribute_probe_reads_separable_attributes_and_not_noise():
 @pytest.mark.slow
 def test_run_sub_on_generated_features(tmp_path):
     rng = np.random.default_rng(0)
-    labels = np.arange(600) % 6
+    labels = np.arange(600) % 12  # d_rep needs more labels than d + 1 = 11
     attributes = rng.integers(4, size=600)
-    features = np.eye(6, 32)[labels] * 3 + np.eye(4, 32, 10)[attributes] * 3 + rng.normal(size=(600, 32))
+    features = np.eye(12, 32)[labels] * 3 + np.eye(4, 32, 16)[attributes] * 3 + rng.normal(size=(600, 32))
     write_features(tmp_path / "f.npz", features.astype(np.float32), labels, attributes)
     summary = run_sub(
         "smoke", str(tmp_path / "out"), progress=False, overrides=[f"--config.data.path={tmp_path}/f.npz"]
