@@ -210,10 +210,13 @@ def training_mesh(config, num_seeds: int):
     return make_mesh(num_seeds, config.mesh.seeds, config.mesh.data)
 
 
-def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None, *, progress: bool = True) -> Run:
+def train_and_evaluate(
+    config, workdir: str, teacher: TrainedModel | None = None, *, progress: bool = True, stage: str = ""
+) -> Run:
     """Train ``config`` in ``workdir`` (resuming from its checkpoints), evaluate every
     seed against ``teacher`` (default: the model in ``config.teacher.workdir``, if any)
-    and write the reports. Returns the :class:`Run`."""
+    and write the reports. Returns the :class:`Run`. ``stage`` names the progress bar
+    (default: the loss and the number of seeds, e.g. "l2 (5 seeds)")."""
     config = config.copy_and_resolve_references()
     seeds = _seeds(config)
     built = build(config)
@@ -247,6 +250,7 @@ def train_and_evaluate(config, workdir: str, teacher: TrainedModel | None = None
         concept_weight=config.loss.concept_weight,
         mesh=mesh,
         progress=progress,
+        desc=stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
     )
     models = trained_models(built.model, result.state, seeds, str(workdir))
     run = Run(config, str(workdir), built, result.state, models, [])

@@ -50,7 +50,8 @@ def run_sweep(config, workdir: str, progress: bool = False) -> str:
         if not all(p.exists() for p in paths):
             if progress:
                 print(f"run {loss} d={dim} seeds={list(cell.seeds)} (vmapped) in {cell_dir(workdir, loss, dim)}")
-            train_and_evaluate(cell, str(cell_dir(workdir, loss, dim)), teacher, progress=progress)
+            stage = f"{loss} d={dim} ({len(cell.seeds)} seeds)"
+            train_and_evaluate(cell, str(cell_dir(workdir, loss, dim)), teacher, progress=progress, stage=stage)
         reports = [json.loads(p.read_text())["test"] for p in paths]
         summary[f"{loss} d={dim}"] = report.summarise_seeds(reports, report.STUDENT_METRICS)
     table = report.markdown_summary("Sweep", summary, {}, report.STUDENT_METRICS, row_label="cell")

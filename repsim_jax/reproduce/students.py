@@ -70,7 +70,8 @@ def train_teacher(config, out, progress: bool = True, seed: int | None = None, *
             **changes,
         },
     )
-    return train_and_evaluate(teacher_config, str(pathlib.Path(out) / "teacher"), progress=progress)
+    workdir = str(pathlib.Path(out) / "teacher")
+    return train_and_evaluate(teacher_config, workdir, progress=progress, stage=f"teacher (seed {seed})")
 
 
 def distil_students(config, teacher: TrainedModel, loss: str, out, progress: bool = True) -> Run:
@@ -90,7 +91,8 @@ def distil_students(config, teacher: TrainedModel, loss: str, out, progress: boo
         },
     )
     workdir = pathlib.Path(out) / "students" / loss.replace("+", "_")
-    return train_and_evaluate(student_config, str(workdir), teacher, progress=progress)
+    stage = f"{loss} students ({len(student_config.seeds)} seeds)"
+    return train_and_evaluate(student_config, str(workdir), teacher, progress=progress, stage=stage)
 
 
 def checkpoint_epochs(num_epochs: int, every: int) -> list[int]:

@@ -222,6 +222,7 @@ def fit(
     augment: Callable | None = None,
     concept_weight: float = 1.0,
     progress: bool = True,
+    desc: str = "epochs",
     stop_after_epochs: int | None = None,
 ) -> FitResult:
     """Train ``model`` on in-memory ``train_data`` (``x``, ``y``, optional ``concepts``).
@@ -237,6 +238,7 @@ def fit(
         1-D ``("data",)`` one for a single seed; None: the default device.
       preprocess: ``x -> x`` applied to each batch in-graph (e.g. uint8 → float).
       augment: ``(key, x) -> x`` applied in-graph after the teacher sees the batch.
+      desc: the progress bar's label (the stage, e.g. "teacher").
       stop_after_epochs: stop (checkpointed) after this many epochs in this call,
         as a preemption would; re-running resumes.
 
@@ -321,7 +323,7 @@ def fit(
         range(start, end),
         initial=start,
         total=num_epochs,
-        desc="epochs",
+        desc=desc,
         disable=not progress or jax.process_index() != 0,
     )
     try:

@@ -93,13 +93,15 @@ def test_evaluate_command_on_a_student_group_gives_one_report_per_seed(synthetic
 
 
 @pytest.mark.slow
-def test_several_teachers_each_with_their_students(tmp_path):
+def test_several_teachers_each_with_their_students(tmp_path, capsys):
     """Two teachers (the paper's teachers × students design): each run in its own
     directory; the summary's per-teacher means are those of the reports on disk, and the
-    tests are at the teacher level."""
+    tests are at the teacher level. Progress bars name the stage."""
     out = tmp_path / "two"
-    argv = ["reproduce", "synthetic", "--preset", "smoke", "--out", str(out), "--quiet"]
+    argv = ["reproduce", "synthetic", "--preset", "smoke", "--out", str(out)]
     assert main([*argv, "--config.reproduce.teacher_seeds=(3,5)", "--config.reproduce.student_epochs=2"]) == 0
+    progress = capsys.readouterr().err
+    assert "teacher (seed 3)" in progress and "teacher (seed 5)" in progress and "l2 students (2 seeds)" in progress
     summary = json.loads((out / "summary.json").read_text())
     seeds = summary["config"]["sweep"]["seeds"]
     for loss in summary["config"]["sweep"]["losses"]:
