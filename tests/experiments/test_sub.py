@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from repsim_jax.config import experiment_config
 from repsim_jax.data import generate_concept_shapes, read_features, write_features
@@ -22,6 +23,12 @@ def test_paper_preset_is_the_authors_settings():
     assert tuple(c.reproduce.teacher_seeds) == (0, 1, 2, 3, 4) and tuple(c.sweep.seeds) == (0, 1, 2, 3, 4)
     assert tuple(c.sweep.losses) == ("kl", "l1", "l2") and not c.loss.centered
     assert (c.eval.cca_components, c.eval.num_pivots, c.eval.num_subsets) == (2, 33, 250)
+
+
+def test_presets_share_the_common_schema():
+    schema = lambda c: traverse_util.flatten_dict(c.to_dict()).keys()
+    base = schema(experiment_config("synthetic", "default"))
+    assert all(schema(experiment_config("sub", p)) == base for p in ("default", "paper", "quick", "smoke"))
 
 
 def test_attribute_probe_reads_separable_attributes_and_not_noise():
