@@ -35,7 +35,7 @@ from repsim_jax.losses import Loss
 from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.mesh import seeds_data_mesh
-from repsim_jax.train.state import TrainState, create_state, init_states
+from repsim_jax.train.state import TrainState, create_state
 from repsim_jax.train.step import make_eval_fn, make_train_step
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
@@ -89,6 +89,25 @@ def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
     if batch_size % data:
         raise ValueError(f"batch_size {batch_size} not divisible by the mesh's data axis of {data} devices")
     return mesh
+
+
+def _initialiser(seeds: int | list[int], model, loss, tx, sample_x, teacher_dim) -> Callable[[], TrainState]:
+    """``() -> state``: one seed's :func:`create_state`, or a list's stacked under ``vmap``
+    (jitted with output shardings, it creates the state where it will live)."""
+    if isinstance(seeds, list):
+        init = lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim)
+        return lambda: jax.vmap(init)(jnp.stack([jax.random.key(s) for s in seeds]))
+    return lambda: create_state(jax.random.key(seeds), model, loss, tx, sample_x, teacher_dim)
+
+
+def place(tree, sharding: NamedSharding):
+    """Global arrays laid out by ``sharding`` from host values every process holds in
+    full; each process transfers only the blocks of its own devices
+    (``jax.make_array_from_callback``). ``None`` stays ``None``."""
+    if tree is None:
+        return None
+    host = jax.tree.map(np.asarray, tree)
+    return jax.tree.map(lambda a: jax.make_array_from_callback(a.shape, sharding, lambda index: a[index]), host)
 
 
 def _pad_rows(data: dict, multiple: int) -> dict:
@@ -278,10 +297,7 @@ def fit(
 
     sample_x = jnp.asarray(train_data["x"][:1])
     sample_x = preprocess(sample_x) if preprocess else sample_x
-    if vmapped:
-        state = init_states(seed_list, model, loss, tx, sample_x, teacher_dim)
-    else:
-        state = jax.jit(lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim))(jax.random.key(seed_list[0]))
+    init = _initialiser(seed_list if vmapped else seed_list[0], model, loss, tx, sample_x, teacher_dim)
     teacher_vars = teacher.variables if online else None
 
     step = make_train_step(model, loss, tx, concept_weight)
@@ -297,12 +313,13 @@ def fit(
     if mesh is not None:
         per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
         rep = NamedSharding(mesh, P())
-        state = jax.device_put(state, per_seed)
-        train_data = jax.device_put(_pad_rows(train_data, mesh.shape["data"]), NamedSharding(mesh, P("data")))
-        teacher_vars, eval_data = jax.device_put((teacher_vars, eval_data), rep)
-        epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, per_seed), donate_argnums=0)
-        eval_jit = jax.jit(eval_fn, out_shardings=per_seed)
+        state = jax.jit(init, out_shardings=per_seed)()
+        train_data = place(_pad_rows(train_data, mesh.shape["data"]), NamedSharding(mesh, P("data")))
+        teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
+        epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
+        eval_jit = jax.jit(eval_fn, out_shardings=rep)
     else:
+        state = jax.jit(init)()
         train_data = jax.device_put(train_data)
         eval_data = None if eval_data is None else jax.device_put(eval_data)
         epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
@@ -315,7 +332,7 @@ def fit(
     if ckpt.latest_step() is not None:
         state, meta = ckpt.restore(state)
         start = int(meta["data_state"]["epoch"])
-        log.truncate_after(start, int(np.asarray(state.step).reshape(-1)[0]))
+        log.truncate_after(start, start * (n // batch_size))
     last_good = start
     history: list[dict] = []
     end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
@@ -345,7 +362,7 @@ def fit(
             if done % checkpoint_every == 0 or done == end:
                 ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
                 last_good = done
-            steps = np.asarray(state.step).reshape(-1)
+            steps = np.full(len(seed_list), done * (n // batch_size))
             rows = _rows(done, steps, seed_list, means, evals)
             log.append(rows)
             history.extend(rows)
