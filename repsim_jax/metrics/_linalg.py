@@ -51,6 +51,49 @@ def nuclear_norm(x: jax.Array) -> jax.Array:
     return jnp.sum(jnp.linalg.svd(x, compute_uv=False), axis=-1)
 
 
+def upper_triangular_inverse(r: jax.Array, block: int = 4) -> jax.Array:
+    """``R⁻¹`` of (a batch of) upper-triangular ``R`` from batched matrix products only.
+
+    Block back substitution by block columns of width ``block`` (a power of 2): with
+    ``X = R⁻¹`` known for the leading ``j`` blocks, the next block column of ``R⁻¹`` is
+    ``[−X R[:j, j] R_jj⁻¹; R_jj⁻¹]``, and each diagonal block is inverted by halving,
+    ``[[A, B], [0, C]]⁻¹ = [[A⁻¹, −A⁻¹BC⁻¹], [0, C⁻¹]]`` (Golub & Van Loan, §3.1; the
+    error of either is that of a triangular solve, O(cond(R)·eps) relative). On CPU this
+    is faster for many small matrices than LAPACK's per-matrix triangular solves. A zero
+    diagonal entry gives non-finite entries.
+    """
+    d = r.shape[-1]
+    size = -(-d // block) * block
+    if size != d:  # diag(R, I)⁻¹ = diag(R⁻¹, I)
+        padded = jnp.broadcast_to(jnp.eye(size, dtype=r.dtype), r.shape[:-2] + (size, size))
+        r = padded.at[..., :d, :d].set(r)
+    starts = range(0, size, block)
+    diagonal = _halving_inverse(jnp.stack([r[..., s : s + block, s : s + block] for s in starts]))
+    inverse = diagonal[0]
+    for j, s in enumerate(starts[1:], start=1):
+        top = -matmul(matmul(inverse, r[..., :s, s : s + block]), diagonal[j])
+        below = jnp.zeros(r.shape[:-2] + (block, s), r.dtype)
+        inverse = jnp.concatenate(
+            [jnp.concatenate([inverse, top], axis=-1), jnp.concatenate([below, diagonal[j]], axis=-1)], axis=-2
+        )
+    return inverse[..., :d, :d]
+
+
+def _halving_inverse(r: jax.Array) -> jax.Array:
+    """Inverse of upper-triangular ``R`` whose size is a power of 2, by halving (both
+    diagonal blocks of a level inverted together, stacked on a new leading axis)."""
+    size = r.shape[-1]
+    if size == 1:
+        return 1.0 / r
+    half = size // 2
+    inner = _halving_inverse(jnp.stack([r[..., :half, :half], r[..., half:, half:]]))
+    top = -matmul(matmul(inner[0], r[..., :half, half:]), inner[1])
+    below = jnp.zeros_like(top)
+    return jnp.concatenate(
+        [jnp.concatenate([inner[0], top], axis=-1), jnp.concatenate([below, inner[1]], axis=-1)], axis=-2
+    )
+
+
 def upper_factor(x: jax.Array) -> jax.Array:
     """The R of a thin QR of ``x`` (rows ≥ columns not required): ``xᵀx = RᵀR``.
 
