@@ -23,6 +23,7 @@ import jax
 import ml_collections
 import optax
 from etils import epath
+from jax.experimental import multihost_utils
 
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.evaluate import evaluate
@@ -202,6 +203,15 @@ def run_info(mesh) -> dict:
     }
 
 
+def _on_every_process(state):
+    """``state`` with its parameters and BatchNorm statistics all-gathered onto every
+    process (a no-op with one process), so each can evaluate the trained models."""
+    if jax.process_count() == 1:
+        return state
+    gather = lambda tree: multihost_utils.process_allgather(tree, tiled=True)
+    return state.replace(params=gather(state.params), batch_stats=gather(state.batch_stats))
+
+
 def training_mesh(config, num_seeds: int):
     """The ``("seeds", "data")`` mesh of config section ``mesh`` for ``num_seeds`` seed
     members (:func:`repsim_jax.train.mesh.make_mesh`); None on a single device."""
@@ -228,7 +238,8 @@ def train_and_evaluate(
         )
     path = epath.Path(workdir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(config.to_json(indent=2))
+    if jax.process_index() == 0:
+        (path / "config.json").write_text(config.to_json(indent=2))
     data, mesh = built.data, training_mesh(config, len(seeds))
     result = fit(
         built.model,
@@ -252,8 +263,9 @@ def train_and_evaluate(
         progress=progress,
         desc=stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
     )
-    models = trained_models(built.model, result.state, seeds, str(workdir))
-    run = Run(config, str(workdir), built, result.state, models, [])
+    state = _on_every_process(result.state)
+    models = trained_models(built.model, state, seeds, str(workdir))
+    run = Run(config, str(workdir), built, state, models, [])
     run.reports = evaluate_run(run, teacher, run_info(mesh))
     return run
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 import warnings
 
+import jax
+
 from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, extract, reproduce, sweep, train
 from repsim_jax.train.loop import NonFiniteLossError
 
@@ -19,10 +21,28 @@ COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, r
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repsim-jax", description=__doc__.splitlines()[0])
+    group = parser.add_argument_group("multi-host (every process runs the same command)")
+    group.add_argument(
+        "--distributed", action="store_true", help="jax.distributed.initialize() from the cluster environment"
+    )
+    group.add_argument("--coordinator", default="", help="host:port of process 0 (implies --distributed)")
+    group.add_argument("--num_processes", type=int, default=None, help="number of processes (with --coordinator)")
+    group.add_argument("--process_id", type=int, default=None, help="this process's index (with --coordinator)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(subparsers)
     return parser
+
+
+def _initialise_distributed(args) -> None:
+    """``jax.distributed.initialize`` for ``--distributed`` / ``--coordinator`` (CPU
+    collectives through gloo, so a localhost multi-process run works on CPU too)."""
+    if not (args.distributed or args.coordinator):
+        return
+    if args.coordinator and (args.num_processes is None or args.process_id is None):
+        raise ValueError("--coordinator needs --num_processes and --process_id")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(args.coordinator or None, args.num_processes, args.process_id)
 
 
 def main(argv=None) -> int:
@@ -33,6 +53,7 @@ def main(argv=None) -> int:
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        _initialise_distributed(args)
         return args.func(args, extra)
     except NonFiniteLossError as error:
         print(f"repsim-jax {args.command}: stopped: {error}", file=sys.stderr)

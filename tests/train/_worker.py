@@ -10,6 +10,8 @@ Modes:
   fit_seeds_mesh OUT WORKDIR four vmapped seeds on a (seeds=4, data=2) mesh of 8 devices
   cli OUT ARGS...            ``repsim-jax ARGS`` on 4 devices; OUT (JSON): the devices
                              that the train step's input batch spans
+  cli_mp OUT PID NPROC PORT ARGS...  ``repsim-jax ARGS`` as process PID of NPROC (2
+                             devices each); OUT (JSON) also: the training rows it placed
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
 """
 
@@ -27,6 +29,8 @@ elif MODE == "fit_seeds_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 elif MODE == "cli":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+elif MODE == "cli_mp":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -40,7 +44,25 @@ def save(path, state):
     np.savez(path, *[np.asarray(jax.device_get(x)) for x in leaves])
 
 
-def _cli_recording_batch_sharding(out, argv):
+def _record_placed_rows() -> list:
+    """Record the rows of every row-sharded array this process builds (the training
+    data placed on the ``data`` axis) by wrapping ``jax.make_array_from_callback``."""
+    rows = []
+    make = jax.make_array_from_callback
+
+    def recording(shape, sharding, callback, *args, **kwargs):
+        def read(index):
+            if tuple(sharding.spec) == ("data",) and len(shape) == 2:  # the inputs x: (n, 2)
+                rows.extend(range(*index[0].indices(shape[0])))
+            return callback(index)
+
+        return make(shape, sharding, read, *args, **kwargs)
+
+    jax.make_array_from_callback = recording
+    return rows
+
+
+def _cli_recording_batch_sharding(out, argv, extra=None):
     """Run the CLI with the train step wrapped to record its batch's sharding."""
     import json
 
@@ -62,7 +84,7 @@ def _cli_recording_batch_sharding(out, argv):
     loop.make_train_step = spying_make_train_step
     code = cli_main(argv)
     with open(out, "w") as file:
-        json.dump({"code": code, "batch_devices": seen}, file)
+        json.dump({"code": code, "batch_devices": seen, **(extra or {})}, file)
 
 
 def main():
@@ -84,6 +106,11 @@ def main():
         save(out, result.state)
     elif MODE == "cli":
         _cli_recording_batch_sharding(out, sys.argv[3:])
+    elif MODE == "cli_mp":
+        pid, nproc, port = sys.argv[3:6]
+        rows = _record_placed_rows()
+        coordinator = ["--coordinator", f"localhost:{port}", "--num_processes", nproc, "--process_id", pid]
+        _cli_recording_batch_sharding(out, [*coordinator, *sys.argv[6:]], {"rows": rows})
     elif MODE == "multihost":
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -89,3 +89,43 @@ def test_distill_command_on_four_devices_shards_batches_and_equals_one_device(ru
     run = json.loads((tmp_path / "four" / "report.json").read_text())["run"]
     assert run["devices"] == 4 and run["mesh"] == {"seeds": 1, "data": 4} and run["processes"] == 1
     assert json.loads((tmp_path / "one" / "report.json").read_text())["run"]["mesh"] == {"seeds": 1, "data": 1}
+
+
+@pytest.mark.slow
+def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(tmp_path, free_port):
+    """`repsim-jax --coordinator ... distill` as 2 processes × 2 fake devices: each process
+    places disjoint training rows whose union is every row, the batch spans all 4 devices,
+    and the student equals the one trained on a single device."""
+    import json
+
+    from repsim_jax.cli import main
+    from repsim_jax.experiment import restore
+
+    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
+    student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
+    argv = ["distill", f"--workdir={tmp_path / 'two'}", *student]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "cli_mp", str(tmp_path / f"p{pid}.json"), str(pid), "2", str(free_port), *argv],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=400)
+        assert proc.returncode == 0, err[-3000:]
+    seen = [json.loads((tmp_path / f"p{pid}.json").read_text()) for pid in (0, 1)]
+    assert all(s["code"] == 0 and set(s["batch_devices"]) == {4} for s in seen)
+    rows = [set(s["rows"]) for s in seen]
+    n = len(restore(str(tmp_path / "teacher")).built.data.splits["train"]["y"])
+    assert rows[0] and not rows[0] & rows[1] and rows[0] | rows[1] == set(range(n + (-n % 4)))
+    assert main(["distill", f"--workdir={tmp_path / 'one'}", *student]) == 0
+    two, one = restore(str(tmp_path / "two")), restore(str(tmp_path / "one"))
+    for a, b in zip(flat_state(one.state), flat_state(two.state)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    run = json.loads((tmp_path / "two" / "report.json").read_text())["run"]
+    assert run["devices"] == 4 and run["processes"] == 2 and run["mesh"] == {"seeds": 1, "data": 4}
