@@ -151,13 +151,16 @@ def test_model_zoo_over_workdirs(group, teacher, tmp_path, capsys):
 
 def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):
     """Defect: metrics.jsonl was read and rewritten whole every epoch."""
-    log = _MetricsLog(epath.Path(tmp_path))
-    log.append([{"epoch": 1}])
+    log = _MetricsLog(epath.Path(tmp_path), [0, 1], grouped=True)
+    first = [{"epoch": 1, "step": 4, "seed": 0}]
+    second = [{"epoch": 2, "step": 8, "seed": 0}, {"epoch": 2, "step": 8, "seed": 1}]
+    log.append(first)
     monkeypatch.setattr(type(log.path), "read_text", lambda *a, **k: pytest.fail("append read the log"))
-    log.append([{"epoch": 2}, {"epoch": 2, "seed": 1}])
+    log.append(second)
     monkeypatch.undo()
+    log.close()
     rows = [json.loads(line) for line in log.path.read_text().splitlines()]
-    assert rows == [{"epoch": 1}, {"epoch": 2}, {"epoch": 2, "seed": 1}]
+    assert rows == first + second
 
 
 def test_train_distill_evaluate_commands(tmp_path, capsys):

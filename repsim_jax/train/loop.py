@@ -28,7 +28,6 @@ import numpy as np
 from etils import epath
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
 from repsim_jax.losses import Loss
@@ -175,7 +174,7 @@ class _MetricsLog:
     def __init__(self, workdir: epath.Path, seeds: list[int], grouped: bool):
         self.path = workdir / "metrics.jsonl"
         self._tb = {s: workdir / "tb" / (f"seed{s}" if grouped else "") for s in seeds}
-        self._writers: dict[int, SummaryWriter] = {}
+        self._writers: dict = {}
         self._purge_step: int | None = None
 
     def truncate_after(self, epoch: int, step: int) -> None:
@@ -198,8 +197,11 @@ class _MetricsLog:
                 if "/" in key:
                     writer.add_scalar(key, value, row["step"])
 
-    def _writer(self, seed: int) -> SummaryWriter:
+    def _writer(self, seed: int):
         if seed not in self._writers:
+            # imported here: tensorboardX imports torch whenever it is installed
+            from tensorboardX import SummaryWriter
+
             self._writers[seed] = SummaryWriter(str(self._tb[seed]), purge_step=self._purge_step)
         return self._writers[seed]
 

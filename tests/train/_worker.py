@@ -6,6 +6,7 @@ parameters and optimiser state, flattened, to ``OUT`` (an ``.npz``).
 Modes:
   steps OUT NUM_DEVICES      several data-parallel steps on a mesh of NUM_DEVICES
   fit OUT WORKDIR EPOCHS     ``fit`` for EPOCHS epochs (resumes from WORKDIR)
+  fit_meshed OUT WORKDIR EPOCHS  the same for seeds 5 and 7 on a (seeds=2, data=2) mesh
   fit_mesh OUT WORKDIR       ``fit`` data-parallel over all devices
   fit_seeds_mesh OUT WORKDIR four vmapped seeds on a (seeds=4, data=2) mesh of 8 devices
   cli OUT ARGS...            ``repsim-jax ARGS`` on 4 devices; OUT (JSON): the devices
@@ -23,7 +24,7 @@ import sys
 MODE = sys.argv[1]
 if MODE == "steps":
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[3]}"
-elif MODE == "fit_mesh":
+elif MODE in ("fit_mesh", "fit_meshed"):
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "fit_seeds_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
@@ -93,6 +94,12 @@ def main():
         save(out, _common.run_steps(jax.make_mesh((int(sys.argv[3]),), ("data",))))
     elif MODE == "fit":
         save(out, _common.run_fit(sys.argv[3], None, num_epochs=int(sys.argv[4])).state)
+    elif MODE == "fit_meshed":
+        from repsim_jax.train.mesh import make_mesh
+
+        mesh = make_mesh(2)
+        assert dict(mesh.shape) == {"seeds": 2, "data": 2}, mesh.shape
+        save(out, _common.run_fit(sys.argv[3], None, mesh=mesh, seeds=[5, 7], num_epochs=int(sys.argv[4])).state)
     elif MODE == "fit_mesh":
         mesh = jax.make_mesh((jax.device_count(),), ("data",))
         save(out, _common.run_fit(sys.argv[3], 3, mesh=mesh).state)

@@ -28,11 +28,9 @@ def _committed(workdir):
     return ckpts.exists() and any(p.name.isdigit() for p in ckpts.iterdir())
 
 
-@pytest.mark.slow
-def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
-    workdir = tmp_path / "killed"
+def _kill_after_first_checkpoint(mode, tmp_path, workdir):
     proc = subprocess.Popen(
-        [sys.executable, WORKER, "fit", str(tmp_path / "x.npz"), str(workdir), str(EPOCHS)],
+        [sys.executable, WORKER, mode, str(tmp_path / "x.npz"), str(workdir), str(EPOCHS)],
         env=worker_env(),
         stderr=subprocess.PIPE,
     )
@@ -43,11 +41,33 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
     proc.wait()
     killed_at = Checkpointer(workdir).latest_step()
     assert killed_at is not None and killed_at < EPOCHS, "the run was not interrupted mid-way"
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_equals_uninterrupted(tmp_path, run_worker):
+    workdir = tmp_path / "killed"
+    _kill_after_first_checkpoint("fit", tmp_path, workdir)
     run_worker("fit", tmp_path / "resumed.npz", workdir, EPOCHS)
     uninterrupted = _common.run_fit(tmp_path / "straight", None, num_epochs=EPOCHS)
     assert_same(flat_state(uninterrupted.state), tmp_path / "resumed.npz", atol=1e-6)
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
+
+
+@pytest.mark.slow
+def test_killed_meshed_run_resumes_to_the_uninterrupted_result(tmp_path, run_worker):
+    """kill -9 during two vmapped seeds on a (seeds=2, data=2) mesh of 4 fake devices,
+    then resume there: equal to the same seeds trained without interruption on one device
+    (the data order lives in the state's key, so the iterator state resumes exactly)."""
+    workdir = tmp_path / "killed"
+    _kill_after_first_checkpoint("fit_meshed", tmp_path, workdir)
+    run_worker("fit_meshed", tmp_path / "resumed.npz", workdir, EPOCHS)
+    uninterrupted = _common.run_fit(tmp_path / "straight", None, seeds=[5, 7], num_epochs=EPOCHS)
+    resumed = np.load(tmp_path / "resumed.npz")
+    for a, key in zip(flat_state(uninterrupted.state), resumed.files):
+        np.testing.assert_allclose(resumed[key], a, rtol=1e-5, atol=1e-6)
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert sorted((r["epoch"], r["seed"]) for r in rows) == [(e, s) for e in range(1, EPOCHS + 1) for s in (5, 7)]
 
 
 @pytest.mark.slow
