@@ -8,7 +8,8 @@ from repsim_jax.config import experiment_config, load_config, with_values
 CONFIGS = {
     "synthetic": ("default", "smoke", "paper", "paper-centred", "paper-cpu", "quick"),
     "concepts": ("default", "quick", "smoke"),
-    "cifar100": ("default", "resnet50", "teacher", "students", "smoke"),
+    "cifar100": ("default", "resnet50", "teacher", "students", "smoke", "paper-teacher", "paper-students"),
+    "sub": ("default", "paper", "quick", "smoke"),
 }
 
 

@@ -1,4 +1,4 @@
-"""``repsim-jax reproduce {synthetic,concepts,geometry,finetune}``: thin handlers over :mod:`repsim_jax.reproduce`.
+"""``repsim-jax reproduce {synthetic,concepts,geometry,finetune,sub}``: thin handlers over :mod:`repsim_jax.reproduce`.
 
 Each handler is ``handler(args, extra) -> int``; ``extra`` holds ``--config.key=value``
 overrides; bad input raises ValueError (the dispatcher prints one line, exit 2).
@@ -36,11 +36,12 @@ _SPECS = {
     "concepts": ("concept shapes: concept-bottleneck teacher, students, concept probes, transfer", "concepts"),
     "geometry": ("concept shapes: KD alone vs KD + Procrustes/Gram/CKA/projection-MSE", "concepts"),
     "finetune": ("spirals: KL/L1/L2 students distilled on N = 70..700 training points, metrics against N", "synthetic"),
+    "sub": ("SUB features: attribute-head teacher, KL/L1/L2 students, attribute probes", "sub"),
 }
 
 
 def register(subparsers) -> None:
-    """Add ``reproduce`` with its ``synthetic``, ``concepts``, ``geometry`` and ``finetune`` subcommands."""
+    """Add ``reproduce`` with its ``synthetic``, ``concepts``, ``geometry``, ``finetune`` and ``sub`` subcommands."""
     parser = subparsers.add_parser("reproduce", help="run a paper reproduction (figures, tables)")
     inner = parser.add_subparsers(dest="experiment", required=True)
     for name, (help_text, config) in _SPECS.items():

@@ -4,12 +4,14 @@ One driver per experiment, each on :func:`repsim_jax.experiment.train_and_evalua
 :func:`run_synthetic` (spirals, arXiv 2602.15438), :func:`run_concepts` (concept
 probes, transfer and linear properties on concept shapes) and :func:`run_geometry`
 (feature-geometry distillation losses, arXiv 2509.25253) and :func:`run_finetune`
-(students distilled on N training points, for each N).
+(students distilled on N training points, for each N) and :func:`run_sub` (SUB
+features: an attribute-head teacher, students and attribute probes).
 """
 
 from repsim_jax.reproduce.concepts import run_concepts
 from repsim_jax.reproduce.finetune import run_finetune
 from repsim_jax.reproduce.geometry import run_geometry
+from repsim_jax.reproduce.sub import run_sub
 from repsim_jax.reproduce.synthetic import run_synthetic
 
-__all__ = ["run_synthetic", "run_concepts", "run_geometry", "run_finetune"]
+__all__ = ["run_synthetic", "run_concepts", "run_geometry", "run_finetune", "run_sub"]
