@@ -46,7 +46,7 @@ def add_split_argument(parser) -> None:
     parser.add_argument("--split", default="test", help="data split for workdir inputs (default: test)")
 
 
-INSTALL_HINT = "install the [torch] extra: pip install torch==2.13.0 && pip install -e .[torch]"
+INSTALL_HINT = "install the [torch] extra: pip install torch==2.14.1 torchvision==0.29.1 && pip install -e .[torch]"
 
 
 def import_hf():

@@ -72,7 +72,7 @@ def test_extract_bad_input_is_one_line_and_status_2(run, lm_dirs, text_file, tmp
     assert len(err.splitlines()) == 1 and err.startswith("repsim-jax extract: error: "), err
     assert not out.exists()
     if case == "no torch":
-        assert "pip install torch==2.13.0 && pip install -e .[torch]" in err
+        assert "pip install torch==2.14.1 torchvision==0.29.1 && pip install -e .[torch]" in err
 
 
 def test_core_and_cli_do_not_import_torch():
