@@ -25,7 +25,7 @@ import numpy as np
 
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
-from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm
+from repsim_jax.metrics._linalg import center_columns, matmul, orthonormal_basis, squared_norm
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
 
@@ -169,11 +169,13 @@ def _model(a):
 
 
 def _teacher_basis(f):
-    """``Q`` (n × (d+1)), an orthonormal basis of span[1, F] whose first column is ±1/√n,
-    and F's coordinates ``R = QᵀF``; ``Q[:, 1:]`` spans the centred F."""
-    ones = jnp.ones((f.shape[0], 1), f.dtype)
-    basis, factor = jnp.linalg.qr(jnp.concatenate([ones, f], axis=1))
-    return basis, factor[:, 1:]
+    """``Q`` (n × (d+1)), an orthonormal basis of span[1, F]: ``1/√n`` and an orthonormal
+    basis of the centred F (:func:`~repsim_jax.metrics._linalg.orthonormal_basis`), so
+    ``Q[:, 1:]`` spans the centred F; and F's coordinates ``R = QᵀF`` (``F = QR``)."""
+    n = f.shape[0]
+    ones = jnp.full((n, 1), 1.0 / np.sqrt(n), f.dtype)
+    basis = jnp.concatenate([ones, orthonormal_basis(center_columns(f))], axis=1)
+    return basis, matmul(basis.T, f)
 
 
 def _split(basis, f):
@@ -198,16 +200,116 @@ def _label_centred(x):
     return x - jnp.mean(x, axis=-1, keepdims=True)
 
 
+# --------------------------------------------------------------------------- one pass over logits
+
+
+class _TeacherLogits(NamedTuple):
+    """What each student's pass needs from the teacher's logits ``t`` (n × K), computed once."""
+
+    logits: jax.Array
+    probs: jax.Array  # p = softmax(t)
+    normaliser: jax.Array  # (n,) lse(t)
+    row_mean: jax.Array  # (n,) mean_y t
+    prob_dot: jax.Array  # (n,) Σ_y p t
+    min_log_prob: jax.Array  # (n,) min_y log p
+    clr_sq: jax.Array  # (n,) ‖t̄(x)‖²
+    column_mean: jax.Array  # (K,) mean_x t̄: t̄ label-centred
+
+
+def _teacher_logits(logits):
+    normaliser = jax.nn.logsumexp(logits, axis=-1)
+    log_p = logits - normaliser[:, None]
+    probs = jnp.exp(log_p)
+    centred = _label_centred(logits)
+    return _TeacherLogits(
+        logits,
+        probs,
+        normaliser,
+        jnp.mean(logits, axis=-1),
+        jnp.sum(probs * logits, axis=-1),
+        jnp.min(log_p, axis=-1),
+        jnp.sum(jnp.square(centred), axis=-1),
+        jnp.mean(centred, axis=0),
+    )
+
+
+class _LogitStats(NamedTuple):
+    """A student's logit statistics against the teacher (:func:`_logit_stats`)."""
+
+    diff_sq: jax.Array  # (n,) ‖Z̄_t(x) − Z̄_s(x)‖²
+    kl: jax.Array  # (n,) KL_x(p ‖ q)
+    log_tau: jax.Array  # (n,) log τ_x: smallest log-probability of either model
+    student_clr_sq: jax.Array  # (n,) ‖Z̄_s(x)‖²
+    centred_diff_sq: jax.Array  # Σ_x ‖D̄(x) − mean_x D̄‖², D̄ = Z̄_t − Z̄_s (0 without column sums)
+    student_row_mean: jax.Array  # (n,) mean_y z
+
+
+def _logit_stats(teacher: _TeacherLogits, logits, column_sum=None):
+    """Everything the CCA and KL bounds need from the student's logits z, in two
+    elementwise passes (row sums, then the centred and exponential terms) and no log-softmax.
+
+    With ``δ = t − z``, ``s_x = Σ_y p δ`` and ``u = s_x − δ`` (so ``Σ_y p u = 0``):
+    ``KL_x = Σ_y p δ + lse(z) − lse(t) = log Σ_y p e^u = log1p(Σ_y p (expm1(u) − u))``, a sum
+    of non-negative terms whose rounding is relative to |u| (not to lse, whose rounding
+    swamps a KL near 0), and ``lse(z) = lse(t) + KL_x − s_x`` gives ``log q``. Should
+    ``p e^u`` overflow (a KL_x beyond the float range's log), the pair falls back to
+    ``KL_x = s_x + lse(z) − lse(t)``. ``column_sum`` (``Σ_x z``, from the CCA cross
+    product) adds the column-centred ``Σ_x ‖D̄ − mean_x D̄‖²``.
+    """
+    n, k = logits.shape
+    row_mean = jnp.mean(logits, axis=-1)
+    shift = teacher.prob_dot - jnp.sum(teacher.probs * logits, axis=-1)
+    difference = teacher.logits - logits
+    centred = difference - (teacher.row_mean - row_mean)[:, None]
+    u = shift[:, None] - difference
+    kl = jnp.log1p(jnp.sum(teacher.probs * jnp.maximum(jnp.expm1(u) - u, 0.0), axis=-1))
+    kl, student_normaliser = jax.lax.cond(
+        jnp.all(jnp.isfinite(kl)),
+        lambda: (kl, teacher.normaliser + kl - shift),
+        lambda: _kl_by_normalisers(teacher, logits, shift),
+    )
+    log_tau = jnp.minimum(teacher.min_log_prob, jnp.min(logits, axis=-1) - student_normaliser)
+    centred_diff_sq = jnp.zeros((), logits.dtype)
+    if column_sum is not None:
+        column_mean = teacher.column_mean - (column_sum / n - jnp.mean(row_mean))
+        centred_diff_sq = squared_norm(centred - column_mean)
+    return _LogitStats(
+        jnp.sum(jnp.square(centred), axis=-1),
+        jnp.maximum(kl, 0.0),
+        log_tau,
+        jnp.sum(jnp.square(logits - row_mean[:, None]), axis=-1),
+        centred_diff_sq,
+        row_mean,
+    )
+
+
+def _kl_by_normalisers(teacher, logits, shift):
+    """``(KL_x, lse(z))`` as ``Σ_y p δ + lse(z) − lse(t)``: never overflows, rounding O(eps·|lse|)."""
+    normaliser = jax.nn.logsumexp(logits, axis=-1)
+    return shift + normaliser - teacher.normaliser, normaliser
+
+
 # --------------------------------------------------------------------------- CCA–logit
 
 
-def _cca_teacher(embeddings, logits):
-    basis, _ = _teacher_basis(embeddings)
+def _cca_teacher(basis, logits):
+    """The teacher's share of the CCA bound, from its basis of span[1, F_t] and logits."""
     centred = center_columns(_label_centred(logits))
-    eigenvalues = jnp.square(jnp.linalg.svd(centred, compute_uv=False)) / logits.shape[0]
+    eigenvalues = _squared_singular_values(centred) / logits.shape[0]
     span = basis[:, 1:]
     residual = squared_norm(centred - matmul(span, matmul(span.T, centred))) / logits.shape[0]
-    return basis, logits, eigenvalues, residual
+    return eigenvalues, residual, _teacher_logits(logits)
+
+
+def _squared_singular_values(x):
+    """σ² of x, descending: the eigenvalues of the Gram matrix of its shorter side (an
+    n × K SVD through LAPACK costs seconds on CPU). The Gram resolves eigenvalues only
+    down to its rounding, ``w·eps·σ²_max`` (w its width); smaller ones are set to 0, which
+    can only lower the CCA bound's lhs, so the bound stays valid."""
+    short = x if x.shape[0] >= x.shape[1] else x.T
+    values = jnp.linalg.eigvalsh(matmul(short.T, short))[::-1]
+    resolved = values > short.shape[1] * jnp.finfo(x.dtype).eps * values[0]
+    return jnp.where(resolved, values, 0.0)
 
 
 def _unexplained(coords, gram):
@@ -228,27 +330,46 @@ def _unexplained(coords, gram):
     return jnp.clip(unexplained, 0.0, 1.0), whitening
 
 
-def _cca_pair(state, embeddings, logits):
-    basis, teacher_logits, eigenvalues, residual_t = state
-    n = logits.shape[0]
-    coords, gram = _split(basis, embeddings)
+def _cca_cross(embeddings, logits):
+    """``(Σ_x z, F̃ᵀZ)``: the student's column sums and cross product, one matmul."""
+    ones = jnp.ones((embeddings.shape[0], 1), embeddings.dtype)
+    sums = matmul(jnp.concatenate([ones, center_columns(embeddings)], axis=1).T, logits)
+    return sums[0], sums[1:]
+
+
+def _cca_from(teacher, coords, gram, cross, stats: _LogitStats):
+    """The CCA–logit bound of one student from its split, cross product and logit statistics."""
+    eigenvalues, residual_t, _ = teacher
+    n = stats.diff_sq.shape[0]
     unexplained, whitening = _unexplained(coords[1:], gram)
     unexplained = unexplained[: min(coords.shape[0] - 1, coords.shape[1])]
     size = max(unexplained.shape[0], eigenvalues.shape[0])
     weights = jnp.pad(unexplained, (0, size - unexplained.shape[0]), constant_values=1.0)
     lam = jnp.pad(eigenvalues, (0, size - eigenvalues.shape[0]))
     lhs = jnp.sum(weights * lam)
-    difference = _label_centred(teacher_logits - logits)
-    rhs = squared_norm(difference) / n
-    middle = squared_norm(center_columns(difference)) / n
-    # ‖(I − P)Z̃‖² = ‖Z̃‖² − ‖WᵀF̃ᵀZ̃‖², with F̃ᵀZ̃ = F̃ᵀZ(I − 11ᵀ/K) as F̃ᵀ1 = 0
-    cross = _label_centred(matmul(center_columns(embeddings).T, logits))
-    total = squared_norm(center_columns(_label_centred(logits)))
-    residual_s = jnp.maximum(total - squared_norm(matmul(whitening.T, cross)), 0.0) / n
+    rhs = jnp.sum(stats.diff_sq) / n
+    middle = stats.centred_diff_sq / n
+    # ‖(I − P)Z̃‖² = ‖Z̃‖² − ‖WᵀF̃ᵀZ̃‖², with F̃ᵀZ̃ = F̃ᵀZ(I − 11ᵀ/K) as F̃ᵀ1 = 0; ‖Z̃‖² from
+    # the row statistics: Σ_x ‖Z̄_s(x)‖² − n‖mean_x Z̄_s‖²
+    column_mean = cross[0] / n - jnp.mean(stats.student_row_mean)
+    total = jnp.maximum(jnp.sum(stats.student_clr_sq) - n * jnp.sum(jnp.square(column_mean)), 0.0)
+    residual_s = jnp.maximum(total - squared_norm(matmul(whitening.T, _label_centred(cross[1]))), 0.0) / n
     scale = jnp.sum(eigenvalues) + total / n
     holds = _holds(lhs, middle, scale) & _holds(middle, rhs, scale)
     rho = jnp.sqrt(1.0 - weights)
     return CCALogitBound(lhs, middle, rhs, holds, _slack(lhs, rhs), lam, rho, residual_t, residual_s)
+
+
+def _cca_prepare(embeddings, logits):
+    basis, _ = _teacher_basis(embeddings)
+    return basis, _cca_teacher(basis, logits)
+
+
+def _cca_pair(state, embeddings, logits):
+    basis, teacher = state
+    coords, gram = _split(basis, embeddings)
+    cross = _cca_cross(embeddings, logits)
+    return _cca_from(teacher, coords, gram, cross, _logit_stats(teacher[2], logits, cross[0]))
 
 
 def _checked_cca(teacher, student):
@@ -299,11 +420,12 @@ def cca_logit_bound(
     rounding-level. The bound is attained when ``Z̃_s = P_s Z̃_t`` with the top canonical
     directions aligned to the top eigenvectors.
 
-    Computation: the teacher's basis, eigenvalues and residual are computed once; each
-    student costs the products of :func:`_split` and ``F̃_sᵀZ_s``, two d_s × d_s
-    eigen-decompositions (``1 − ρ²`` directly, so it stays accurate for ρ near 1; a
-    rank-deficient student's null directions count as ρ = 0) and elementwise passes over
-    its logits.
+    Computation: the teacher's basis (Cholesky-QR2), eigenvalues (of the logits' Gram
+    matrix; those below its rounding level are set to 0, which only lowers lhs) and
+    residual are computed once; each student costs the products of :func:`_split` and
+    ``[1, F̃_s]ᵀZ_s``, two d_s × d_s eigen-decompositions (``1 − ρ²`` directly, so it stays
+    accurate for ρ near 1; a rank-deficient student's null directions count as ρ = 0) and
+    two elementwise passes over its logits (:func:`_logit_stats`).
 
     Args:
       teacher_embeddings (n, d_t), student_embeddings (n, d_s), teacher_logits (n, K),
@@ -316,37 +438,28 @@ def cca_logit_bound(
     teacher, student = (teacher_embeddings, teacher_logits), (student_embeddings, student_logits)
     if validate:
         teacher, student = _checked_cca(teacher, student)
-    return _pairs(_cca_teacher, _cca_pair, teacher, student, (), batch_size)
+    return _pairs(_cca_prepare, _cca_pair, teacher, student, (), batch_size)
 
 
 # --------------------------------------------------------------------------- rep–logit
 
 
-def _rep_teacher(f1, g1, pivots, subsets, max_condition):
-    basis, factor = _teacher_basis(f1)
+def _rep_teacher(factor, g1, pivots, subsets, max_condition):
+    """The teacher's share of the rep–logit bound, from the coordinates R of F₁ on its basis."""
     l1 = g1[subsets] - g1[pivots][:, None, None, :]
     singular = jnp.linalg.svd(l1, compute_uv=False)
     condition = jnp.sqrt(jnp.sum(jnp.square(singular), -1) * jnp.sum(1.0 / jnp.square(singular), -1))
     included = jnp.isfinite(condition) & (condition <= max_condition)
     logit_target = matmul(factor, _label_centred(g1.T))
     delta_target = matmul(factor, jnp.swapaxes(l1, -1, -2))
-    return (
-        basis,
-        factor,
-        logit_target,
-        delta_target,
-        jnp.linalg.inv(l1),
-        1.0 / jnp.square(singular[..., -1]),
-        included,
-        pivots,
-        subsets,
-    )
+    inverse_norm_sq = 1.0 / jnp.square(singular[..., -1])
+    return factor, logit_target, delta_target, jnp.linalg.inv(l1), inverse_norm_sq, included, pivots, subsets
 
 
-def _rep_pair(state, f2, g2):
-    basis, factor, logit_target, delta_target, inverse, inverse_norm_sq, included, pivots, subsets = state
-    n, d1 = f2.shape[0], factor.shape[1]
-    coords, gram = _split(basis, f2)
+def _rep_from(teacher, coords, gram, g2, n):
+    """The rep–logit bound of one student (n inputs) from its split ``(C, S)`` on the teacher's basis."""
+    factor, logit_target, delta_target, inverse, inverse_norm_sq, included, pivots, subsets = teacher
+    d1 = factor.shape[1]
     logit_sq = _distance_sq(logit_target, coords, gram, _label_centred(g2.T)) / n
     l2_t = jnp.swapaxes(g2[subsets] - g2[pivots][:, None, None, :], -1, -2)
     maps_t = matmul(l2_t, jnp.swapaxes(inverse, -1, -2))  # Aᵀ = L₂ᵀL₁⁻ᵀ
@@ -362,6 +475,17 @@ def _rep_pair(state, f2, g2):
     return RepLogitBound(
         lhs, rhs, holds, _slack(lhs, rhs), logit_sq, errors, subset_rhs, subset_holds, inverse_norm_sq, included
     )
+
+
+def _rep_prepare(f1, g1, pivots, subsets, max_condition):
+    basis, factor = _teacher_basis(f1)
+    return basis, _rep_teacher(factor, g1, pivots, subsets, max_condition)
+
+
+def _rep_pair(state, f2, g2):
+    basis, teacher = state
+    coords, gram = _split(basis, f2)
+    return _rep_from(teacher, coords, gram, g2, f2.shape[0])
 
 
 def _checked_rep(teacher, student, pivots, subsets, max_condition):
@@ -419,31 +543,19 @@ def rep_logit_bound(
             teacher, student, pivots, subsets, max_condition
         )
     extra = (pivots, subsets, jnp.asarray(max_condition))
-    return _pairs(_rep_teacher, _rep_pair, teacher, student, extra, batch_size)
+    return _pairs(_rep_prepare, _rep_pair, teacher, student, extra, batch_size)
 
 
 # --------------------------------------------------------------------------- KL–logit
 
 
-def _kl_teacher(logits):
-    normaliser = jax.nn.logsumexp(logits, axis=-1)
-    log_p = logits - normaliser[:, None]
-    clr_sq = jnp.sum(jnp.square(_label_centred(logits)), axis=-1)
-    return logits, jnp.exp(log_p), jnp.min(log_p, axis=-1), normaliser, clr_sq
-
-
-def _kl_pair(state, logits):
-    teacher_logits, p, min_log_p, teacher_normaliser, teacher_clr_sq = state
-    normaliser = jax.nn.logsumexp(logits, axis=-1)
-    difference = teacher_logits - logits
-    # log p − log q = (Z_p − Z_q) + (lse_q − lse_p), and Σ_y p = 1
-    kl_x = jnp.maximum(jnp.sum(p * difference, axis=-1) + normaliser - teacher_normaliser, 0.0)
-    lhs_x = jnp.sum(jnp.square(_label_centred(difference)), axis=-1)
-    log_tau_x = jnp.minimum(min_log_p, jnp.min(logits, axis=-1) - normaliser)
+def _kl_from(teacher: _TeacherLogits, stats: _LogitStats):
+    """The KL–logit bound of one student from its logit statistics."""
+    lhs_x, kl_x, log_tau_x = stats.diff_sq, stats.kl, stats.log_tau
     rhs_x = jnp.where(kl_x > 0, kl_x * jnp.exp(-2.0 * log_tau_x), 0.0)
     lhs, kl, log_tau = jnp.mean(lhs_x), jnp.mean(kl_x), jnp.min(log_tau_x)
     rhs = jnp.where(kl > 0, kl * jnp.exp(-2.0 * log_tau), 0.0)
-    scale_x = teacher_clr_sq + jnp.sum(jnp.square(_label_centred(logits)), axis=-1)
+    scale_x = teacher.clr_sq + stats.student_clr_sq
     holds_x = _holds(lhs_x, rhs_x, scale_x)
     return KLLogitBound(
         lhs,
@@ -456,6 +568,10 @@ def _kl_pair(state, logits):
         jnp.all(holds_x),
         _slack(lhs, jnp.mean(rhs_x)),
     )
+
+
+def _kl_pair(teacher, logits):
+    return _kl_from(teacher, _logit_stats(teacher, logits))
 
 
 def _checked_kl(teacher, student):
@@ -490,7 +606,7 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: 
     teacher, student = (logits_p,), (logits_q,)
     if validate:
         teacher, student = _checked_kl(teacher, student)
-    return _pairs(_kl_teacher, _kl_pair, teacher, student, (), batch_size)
+    return _pairs(_teacher_logits, _kl_pair, teacher, student, (), batch_size)
 
 
 # --------------------------------------------------------------------------- all three
@@ -520,8 +636,10 @@ def logit_bounds(
     """:func:`cca_logit_bound`, :func:`rep_logit_bound` and :func:`kl_logit_bound` in one compiled call.
 
     Same results as the three calls (teacher = model 1), for one or many pairs, with the
-    inputs validated once. Each bound keeps its own compiled map (the CCA and d_rep
-    bounds do not share :func:`_split`).
+    inputs validated once, in one compiled map whose pairs share their work: one
+    :func:`_split` of the student's embeddings on the teacher's basis, one cross product
+    ``[1, F̃]ᵀZ`` and one set of logit statistics (:func:`_logit_stats`: two elementwise
+    passes over the student's logits).
 
     Args:
       f1, g1, logits1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
@@ -536,10 +654,26 @@ def logit_bounds(
         (_, logits1), (_, logits2) = _checked_cca((f1, logits1), (f2, logits2))
         if _model(logits1)[1] != _model(g1)[0]:
             raise ValueError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
+    extra = (pivots, subsets, jnp.asarray(max_condition))
+    return _pairs(_all_prepare, _all_pair, (f1, g1, logits1), (f2, g2, logits2), extra, batch_size)
+
+
+def _all_prepare(f1, g1, logits, pivots, subsets, max_condition):
+    basis, factor = _teacher_basis(f1)
+    return basis, _cca_teacher(basis, logits), _rep_teacher(factor, g1, pivots, subsets, max_condition)
+
+
+def _all_pair(state, f2, g2, logits):
+    """One student's three bounds: one split on the teacher's basis, one cross product and
+    one set of logit statistics shared between them."""
+    basis, cca_teacher, rep_teacher = state
+    coords, gram = _split(basis, f2)
+    cross = _cca_cross(f2, logits)
+    stats = _logit_stats(cca_teacher[2], logits, cross[0])
     return LogitBounds(
-        _pairs(_cca_teacher, _cca_pair, (f1, logits1), (f2, logits2), (), batch_size),
-        _pairs(_rep_teacher, _rep_pair, (f1, g1), (f2, g2), (pivots, subsets, jnp.asarray(max_condition)), batch_size),
-        _pairs(_kl_teacher, _kl_pair, (logits1,), (logits2,), (), batch_size),
+        _cca_from(cca_teacher, coords, gram, cross, stats),
+        _rep_from(rep_teacher, coords, gram, g2, f2.shape[0]),
+        _kl_from(cca_teacher[2], stats),
     )
 
 

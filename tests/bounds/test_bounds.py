@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from repsim_jax import bounds
 from repsim_jax.metrics import rep_dissimilarity_details, sample_input_sets, sample_pivot_subsets
 from repsim_jax.testing import bounds_reference as reference
+from repsim_jax.testing import reference as metric_reference
 from tests.bounds.conftest import random_pair
 
 SETTINGS = settings(max_examples=6, deadline=None)
@@ -215,3 +216,25 @@ def test_batch_sizes_give_the_same_bounds(rng):
     np.testing.assert_allclose(one.lhs, three.lhs, rtol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
         bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T, batch_size=0)
+
+
+def test_kl_of_nearly_equal_models_is_accurate_in_float32():
+    """KL ≈ 1e-7: the log1p form keeps its rounding relative to the logit differences, where
+    ``Σ p δ + lse(z_q) − lse(z_p)`` would carry rounding of order eps·|lse| ≈ 1e-6."""
+    rng = np.random.default_rng(7)
+    z_p = (5 * rng.normal(size=(50, 10))).astype(np.float32)
+    z_q = (z_p + 1e-3 * rng.normal(size=z_p.shape)).astype(np.float32)
+    result = bounds.kl_logit_bound(z_p, z_q)
+    np.testing.assert_allclose(float(result.kl), metric_reference.kl_divergence(z_p, z_q), rtol=1e-3)
+
+
+def test_kl_of_far_apart_models_matches_reference_in_float32():
+    """A student logit 120 above the teacher's: ``p·e^u`` overflows float32, and the
+    pair falls back to the normaliser form."""
+    rng = np.random.default_rng(8)
+    z_p = (5 * rng.normal(size=(50, 10))).astype(np.float32)
+    z_q = z_p.copy()
+    z_q[:, 3] += 120.0
+    result = bounds.kl_logit_bound(z_p, z_q)
+    np.testing.assert_allclose(float(result.kl), metric_reference.kl_divergence(z_p, z_q), rtol=1e-5)
+    assert bool(result.holds) and np.isfinite(float(result.kl))
