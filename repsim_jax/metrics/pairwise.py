@@ -2,7 +2,8 @@
 
 Metrics that depend on the pair only through the cross products ``XᵢᵀXⱼ`` of per-model
 prepared matrices (mean_cca, linear_cka, procrustes_distance, gram_distance) factorise
-each model once (centring, normalisation, the QR of CCA) and then obtain all cross
+each model once (centring, normalisation, an orthonormal basis for CCA: Cholesky-QR2,
+matmul-bound, with a Householder fallback for ill-conditioned stacks) and then obtain all cross
 blocks from matrix products over tiles of models, computing only tiles on or above the
 diagonal: the per-pair work is the unavoidable ``2 n d²`` flops of ``XᵢᵀXⱼ`` plus a
 small ``d × d`` finish (singular values or norms).
@@ -30,6 +31,7 @@ from repsim_jax.metrics._linalg import (
     gram,
     matmul,
     nuclear_norm,
+    orthonormal_basis,
     safe_sqrt,
     squared_norm,
     unit_frobenius,
@@ -37,7 +39,8 @@ from repsim_jax.metrics._linalg import (
 
 
 class _GramForm(NamedTuple):
-    """``prepare(x) -> (matrix (n, w), extra)`` per model; ``finish(block, extra_i, extra_j)`` per pair."""
+    """``prepare(stack) -> (matrices (M, n, w), extras (M,))`` for the whole stack at once;
+    ``finish(block, extra_i, extra_j)`` per pair."""
 
     prepare: Callable
     finish: Callable
@@ -49,7 +52,7 @@ def _prepare_normalized(x):
 
 
 def _prepare_cca(x):
-    return jnp.linalg.qr(center_columns(x))[0], jnp.zeros((), x.dtype)
+    return orthonormal_basis(center_columns(x)), jnp.zeros(x.shape[:-2], x.dtype)
 
 
 _GRAM_FORMS = {
@@ -87,7 +90,7 @@ def _cross_blocks(prepared, rows, cols, tile):
 @functools.partial(jax.jit, static_argnames=("name", "angular"))
 def _pairwise_gram(stack, name, angular=False):
     form = _GRAM_FORMS[name]
-    prepared, extra = jax.vmap(form.prepare)(stack)
+    prepared, extra = form.prepare(stack)
     m, _, w = prepared.shape
     rows, cols = _upper_pairs(m)
     blocks = _cross_blocks(prepared, rows, cols, tile=max(1, min(m, 512 // w)))

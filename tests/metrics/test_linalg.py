@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from repsim_jax.metrics._linalg import upper_triangular_inverse
+from repsim_jax.metrics._linalg import orthonormal_basis, upper_triangular_inverse
 
 
 @pytest.mark.parametrize("size", [1, 3, 4, 7, 13, 25])
@@ -22,3 +22,23 @@ def test_upper_triangular_inverse_of_a_singular_matrix_is_not_finite():
     r = np.triu(np.ones((6, 6), np.float32))
     r[3, 3] = 0.0
     assert not np.all(np.isfinite(np.asarray(upper_triangular_inverse(r))))
+
+
+def _singular_spread(rng, n, d, condition):
+    """An n × d matrix with singular values spread geometrically over [1, condition]."""
+    u = np.linalg.qr(rng.normal(size=(n, d)))[0]
+    v = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    return (u * np.geomspace(1.0, condition, d)) @ v.T
+
+
+@pytest.mark.parametrize("condition", [1.0, 1e2, 1e6])
+def test_orthonormal_basis_spans_the_columns(condition):
+    """Well conditioned: Cholesky-QR2; cond 1e6 in float32 (beyond eps^-1/2): the
+    Householder fallback. Either way orthonormal columns spanning x (float64 checks)."""
+    rng = np.random.default_rng(int(np.log10(condition)))
+    x = np.stack([_singular_spread(rng, 300, 6, condition) for _ in range(2)]).astype(np.float32)
+    q = np.asarray(orthonormal_basis(x), np.float64)
+    eye = np.broadcast_to(np.eye(6), (2, 6, 6))
+    np.testing.assert_allclose(np.swapaxes(q, 1, 2) @ q, eye, atol=1e-5)
+    projected = q @ (np.swapaxes(q, 1, 2) @ x)
+    np.testing.assert_allclose(projected, x, atol=1e-5 * np.abs(x).max())
