@@ -189,7 +189,7 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
     return reports
 
 
-def run_info(mesh) -> dict:
+def run_info(mesh, dtype: str = "float32") -> dict:
     """Where a run trained: ``devices``, ``processes``, ``mesh`` (``{"seeds", "data"}``
     axis sizes; 1 × 1 without a mesh), ``platform``, ``jax_version`` and compute ``dtype``."""
     shape = {"seeds": 1, "data": 1} if mesh is None else {k: int(v) for k, v in mesh.shape.items()}
@@ -199,7 +199,7 @@ def run_info(mesh) -> dict:
         "mesh": shape,
         "platform": jax.default_backend(),
         "jax_version": jax.__version__,
-        "dtype": "float32",
+        "dtype": dtype,
     }
 
 
@@ -266,7 +266,7 @@ def train_and_evaluate(
     state = _on_every_process(result.state)
     models = trained_models(built.model, state, seeds, str(workdir))
     run = Run(config, str(workdir), built, state, models, [])
-    run.reports = evaluate_run(run, teacher, run_info(mesh))
+    run.reports = evaluate_run(run, teacher, run_info(mesh, config.model.dtype))
     return run
 
 

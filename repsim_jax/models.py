@@ -42,6 +42,7 @@ __all__ = [
     "with_variables",
     "unembedding_matrix",
     "build_model",
+    "compute_dtype",
     "predict",
     "TrainedModel",
 ]
@@ -56,14 +57,15 @@ class MLPEncoder(nn.Module):
     embedding_dim: int
     hidden: Sequence[int] = (512, 512, 512)
     dropout_rate: float = 0.1
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         h = x.reshape((x.shape[0], -1))
         for width in self.hidden:
-            h = nn.relu(nn.Dense(width)(h))
+            h = nn.relu(nn.Dense(width, dtype=self.dtype)(h))
             h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-        return nn.Dense(self.embedding_dim)(h)
+        return nn.Dense(self.embedding_dim, dtype=self.dtype)(h)
 
 
 class _BasicBlock(nn.Module):
@@ -75,16 +77,18 @@ class _BasicBlock(nn.Module):
     filters: int
     strides: int
     padding: Any = "SAME"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
-        y = nn.Conv(self.filters, (3, 3), self.strides, padding=self.padding, use_bias=False)(x)
+        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        y = conv(self.filters, (3, 3), self.strides, padding=self.padding)(x)
         y = nn.relu(norm()(y))
-        y = nn.Conv(self.filters, (3, 3), 1, padding=self.padding, use_bias=False)(y)
+        y = conv(self.filters, (3, 3), 1, padding=self.padding)(y)
         y = norm()(y)
         if x.shape[-1] != self.filters or self.strides != 1:
-            x = nn.Conv(self.filters, (1, 1), self.strides, use_bias=False)(x)
+            x = conv(self.filters, (1, 1), self.strides)(x)
             x = norm()(x)
         return nn.relu(x + y)
 
@@ -96,17 +100,19 @@ class _Bottleneck(nn.Module):
     filters: int
     strides: int
     padding: Any = "SAME"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
+        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
         out = 4 * self.filters
-        y = nn.relu(norm()(nn.Conv(self.filters, (1, 1), use_bias=False)(x)))
-        y = nn.Conv(self.filters, (3, 3), self.strides, padding=self.padding, use_bias=False)(y)
+        y = nn.relu(norm()(conv(self.filters, (1, 1))(x)))
+        y = conv(self.filters, (3, 3), self.strides, padding=self.padding)(y)
         y = nn.relu(norm()(y))
-        y = norm()(nn.Conv(out, (1, 1), use_bias=False)(y))
+        y = norm()(conv(out, (1, 1))(y))
         if x.shape[-1] != out or self.strides != 1:
-            x = norm()(nn.Conv(out, (1, 1), self.strides, use_bias=False)(x))
+            x = norm()(conv(out, (1, 1), self.strides)(x))
         return nn.relu(x + y)
 
 
@@ -127,6 +133,7 @@ class ResNetEncoder(nn.Module):
     stage_sizes: Sequence[int]
     bottleneck: bool = False
     stem: str = "cifar"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -136,28 +143,28 @@ class ResNetEncoder(nn.Module):
         imagenet = self.stem == "imagenet"
         padding = ((1, 1), (1, 1)) if imagenet else "SAME"
         if imagenet:
-            h = nn.Conv(64, (7, 7), 2, padding=((3, 3), (3, 3)), use_bias=False)(x)
+            h = nn.Conv(64, (7, 7), 2, padding=((3, 3), (3, 3)), use_bias=False, dtype=self.dtype)(x)
         else:
-            h = nn.Conv(64, (3, 3), use_bias=False)(x)
-        h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(h))
+            h = nn.Conv(64, (3, 3), use_bias=False, dtype=self.dtype)(x)
+        h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)(h))
         if imagenet:
             h = nn.max_pool(h, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
         for i, size in enumerate(self.stage_sizes):
             for j in range(size):
                 strides = 2 if i > 0 and j == 0 else 1
-                h = block(64 * 2**i, strides, padding)(h, train)
+                h = block(64 * 2**i, strides, padding, self.dtype)(h, train)
         h = jnp.mean(h, axis=(1, 2))
-        return nn.Dense(self.embedding_dim)(h)
+        return nn.Dense(self.embedding_dim, dtype=self.dtype)(h)
 
 
-def resnet18_encoder(embedding_dim: int, stem: str = "cifar") -> ResNetEncoder:
+def resnet18_encoder(embedding_dim: int, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNetEncoder:
     """ResNet-18 encoder (basic blocks, stages 2-2-2-2); ``stem`` as in :class:`ResNetEncoder`."""
-    return ResNetEncoder(embedding_dim, (2, 2, 2, 2), bottleneck=False, stem=stem)
+    return ResNetEncoder(embedding_dim, (2, 2, 2, 2), bottleneck=False, stem=stem, dtype=dtype)
 
 
-def resnet50_encoder(embedding_dim: int, stem: str = "cifar") -> ResNetEncoder:
+def resnet50_encoder(embedding_dim: int, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNetEncoder:
     """ResNet-50 encoder (bottleneck blocks, stages 3-4-6-3); ``stem`` as in :class:`ResNetEncoder`."""
-    return ResNetEncoder(embedding_dim, (3, 4, 6, 3), bottleneck=True, stem=stem)
+    return ResNetEncoder(embedding_dim, (3, 4, 6, 3), bottleneck=True, stem=stem, dtype=dtype)
 
 
 class Unembedding(nn.Module):
@@ -167,11 +174,12 @@ class Unembedding(nn.Module):
     """
 
     num_classes: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, f: jax.Array) -> jax.Array:
-        dense = nn.Dense(self.num_classes, use_bias=False, kernel_init=nn.initializers.xavier_uniform())
-        return dense(f)
+        init = nn.initializers.xavier_uniform()
+        return nn.Dense(self.num_classes, use_bias=False, kernel_init=init, dtype=self.dtype)(f)
 
 
 class Classifier(nn.Module):
@@ -188,11 +196,12 @@ class Classifier(nn.Module):
     encoder: nn.Module
     num_classes: int
     init_from: str = ""
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         f = self.encoder(x, train=train)
-        return f, Unembedding(self.num_classes, name="unembedding")(f)
+        return _float32(f, Unembedding(self.num_classes, self.dtype, name="unembedding")(f))
 
     @nn.nowrap
     def init(self, rngs, *args, **kwargs):
@@ -214,14 +223,15 @@ class ConceptBottleneckClassifier(nn.Module):
     num_concepts: int
     embedding_dim: int
     num_classes: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         h = self.backbone(x, train=train)
-        concept_logits = nn.Dense(self.num_concepts, name="concepts")(h)
-        f = nn.Dense(self.embedding_dim, name="embedding")(nn.sigmoid(concept_logits))
-        logits = Unembedding(self.num_classes, name="unembedding")(f)
-        return f, logits, concept_logits
+        concept_logits = nn.Dense(self.num_concepts, dtype=self.dtype, name="concepts")(h)
+        f = nn.Dense(self.embedding_dim, dtype=self.dtype, name="embedding")(nn.sigmoid(concept_logits))
+        logits = Unembedding(self.num_classes, self.dtype, name="unembedding")(f)
+        return _float32(f, logits, concept_logits)
 
 
 class AttributeHeadClassifier(nn.Module):
@@ -238,12 +248,19 @@ class AttributeHeadClassifier(nn.Module):
     encoder: nn.Module
     num_classes: int
     num_attributes: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         f = self.encoder(x, train=train)
-        logits = Unembedding(self.num_classes, name="unembedding")(f)
-        return f, logits, nn.Dense(self.num_attributes, use_bias=False, name="attributes")(f)
+        logits = Unembedding(self.num_classes, self.dtype, name="unembedding")(f)
+        attributes = nn.Dense(self.num_attributes, use_bias=False, dtype=self.dtype, name="attributes")(f)
+        return _float32(f, logits, attributes)
+
+
+def _float32(*outputs: jax.Array) -> tuple[jax.Array, ...]:
+    """Model outputs in float32 whatever the compute dtype: losses and metrics are float32."""
+    return tuple(o.astype(jnp.float32) for o in outputs)
 
 
 def unembedding_matrix(params) -> jax.Array:
@@ -306,19 +323,32 @@ def with_variables(variables, stored: dict[str, np.ndarray], source: str):
     return traverse_util.unflatten_dict(flat, sep="/")
 
 
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(config) -> Any:
+    """The compute dtype of config key ``model.dtype`` (``float32`` or ``bfloat16``;
+    parameters and optimiser state stay float32 either way)."""
+    name = config.get("dtype", "float32")
+    if name not in DTYPES:
+        raise ValueError(f"unknown model.dtype {name!r}; choose one of {sorted(DTYPES)}")
+    return DTYPES[name]
+
+
 def _encoder(config) -> nn.Module:
-    d = config.embedding_dim
+    d, dtype = config.embedding_dim, compute_dtype(config)
     if config.name == "mlp":
-        return MLPEncoder(d, tuple(config.hidden), config.dropout)
+        return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
     if config.name in ("resnet18", "resnet50"):
         stem = config.get("stem", "cifar")
-        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, stem)
+        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, stem, dtype)
     raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
 
 
 def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
-    ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``)."""
+    ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
+    ``dtype``)."""
     encoder = _encoder(config)
     heads = [key for key in ("concept_bottleneck", "attribute_head") if config.get(key, False)]
     init_from = config.get("init_from", "")
@@ -326,13 +356,14 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
         raise ValueError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
     if len(heads) > 1:
         raise ValueError("choose model.concept_bottleneck or model.attribute_head, not both")
+    dtype = compute_dtype(config)
     if not heads:
-        return Classifier(encoder, num_classes, init_from)
+        return Classifier(encoder, num_classes, init_from, dtype)
     if not num_concepts:
         raise ValueError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
     if heads[0] == "attribute_head":
-        return AttributeHeadClassifier(encoder, num_classes, num_concepts)
-    return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes)
+        return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype)
+    return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes, dtype)
 
 
 def predict(

@@ -17,7 +17,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   7×7 stem and max-pool), ``concept_bottleneck``, ``attribute_head`` (a bias-free
   attribute head on the embedding, trained on the data's attributes), ``init_from`` (a
   ``.npz`` of variables or a torchvision ``.pth`` the model starts from, e.g. ImageNet
-  weights; see ``repsim_jax.adapters.torchvision_resnet``);
+  weights; see ``repsim_jax.adapters.torchvision_resnet``), ``dtype`` (compute dtype:
+  ``float32`` or ``bfloat16``; parameters, optimiser state, loss and metrics stay float32);
 - ``optim``: ``name``, ``learning_rate``, ``schedule`` (``constant``/``reference``),
   ``warmup_epochs``, ``decay``;
 - ``loss``: ``name`` (e.g. ``ce``, ``kl``, ``l2+procrustes``), ``ce_weight``,
@@ -74,6 +75,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             concept_bottleneck=False,
             attribute_head=False,
             init_from="",
+            dtype="float32",
         )
     )
     c.optim = ml_collections.ConfigDict(
