@@ -24,6 +24,33 @@ def best_time(function, *args, repeats: int = 3) -> float:
     return min(times)
 
 
+def load() -> float:
+    """The 1-minute load average (``os.getloadavg``): above the core count, other work shared the CPUs."""
+    return os.getloadavg()[0]
+
+
+def alternate(functions: dict, rounds: int = 2, repeats: int = 3) -> dict:
+    """``{name: [(best seconds, load average), …]}`` per round: each round times every
+    function in turn (best of ``repeats`` after a warm-up), so that the references share
+    the machine's state with the code they are compared with."""
+    times = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            times[name].append((best_time(function, repeats=repeats), load()))
+    return times
+
+
+def ratios(times: dict, numerator: str, denominator: str) -> list:
+    """``times[numerator] / times[denominator]`` per round (see :func:`alternate`)."""
+    return [a[0] / b[0] for a, b in zip(times[numerator], times[denominator])]
+
+
+def noise(values) -> str:
+    """'' when the per-round ratios agree within 20%, else a note that they moved."""
+    spread = max(values) / min(values) - 1
+    return "" if spread <= 0.2 else f" (noise: moved {spread:.0%} between runs)"
+
+
 def machine() -> str:
     """One line naming the CPU/accelerator this run used."""
     cpu = platform.processor() or platform.machine()

@@ -1,26 +1,32 @@
-"""Training throughput: the reference MLP distilled with the L2 loss at batch 512.
+"""Training throughput: the reference MLP distilled with the L2 loss at batch 512, JAX vs PyTorch.
 
-1. JAX (a whole epoch under one jit, lax.scan) vs a PyTorch CPU loop of the same model
-   (torch is a benchmark-only dependency: ``pip install torch==2.13.0``).
-2. Model FLOP/s as a share of this machine's measured float32 matmul rate at the
-   model's shapes (forward + backward ≈ 3 × forward matmul FLOPs).
-3. 4 seeds vmapped vs 4 sequential runs.
-4. Step time on 1/2/4 fake CPU devices (subprocesses).
+    PYTHONPATH=. python benchmarks/bench_train.py [--steps 20] [--repeats 5] [--rounds 2]
 
-``python benchmarks/bench_train.py [--steps 40]``
+1. One epoch of ``--steps`` steps: JAX (the whole epoch under one jit, ``lax.scan``) and a
+   PyTorch CPU loop of the same model, loss and optimiser (torch is a benchmark-only
+   dependency: ``pip install torch``). PyTorch gets as many intra-op threads as XLA:CPU,
+   whose thread pool spans the visible cores. JAX and PyTorch epochs alternate, best of
+   ``--repeats`` each, in ``--rounds`` rounds; a ratio moving > 20% between rounds is
+   reported as noise. The load average is recorded beside every figure.
+2. Both as a share of this machine's float32 matmul rate at the model's shapes
+   (B×512 @ 512×512 chain, jit), counting forward + backward as 3 × the forward matmul FLOPs.
+3. 4 seeds vmapped vs 4 sequential epochs; 4. step time on 1/2/4 fake CPU devices.
+
+Writes the "Training (issue 5)" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._common import load, machine, noise, write_section  # noqa: E402
 
 BATCH, IN, HIDDEN, DIM, K = 512, 2, 512, 16, 7
 
@@ -36,7 +42,14 @@ def _data(steps):
     }
 
 
-def _jax_epoch(steps, seeds=None):
+def _timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def jax_epoch(steps, seeds=None):
+    """A compiled JAX epoch as a no-argument callable (blocking on its result)."""
     import jax
 
     from repsim_jax.losses import get_loss
@@ -54,19 +67,20 @@ def _jax_epoch(steps, seeds=None):
         epoch = jax.vmap(epoch, in_axes=(0, None, None))
     else:
         state = create_state(jax.random.key(0), model, loss, tx, data["x"][:1])
-    run = jax.jit(epoch)
-    jax.block_until_ready(run(state, data, None))
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        jax.block_until_ready(run(state, data, None))
-        best = min(best, time.perf_counter() - t0)
-    return best
+    compiled = jax.jit(epoch)
+
+    def run():
+        jax.block_until_ready(compiled(state, data, None))
+
+    run()
+    return run
 
 
-def _torch_epoch(steps):
+def torch_epoch(steps, threads):
+    """The same epoch in PyTorch on ``threads`` intra-op threads, as a no-argument callable."""
     import torch
 
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     layers = []
     for a, b in [(IN, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, HIDDEN)]:
@@ -75,7 +89,7 @@ def _torch_epoch(steps):
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     data = {k: torch.from_numpy(v) for k, v in _data(steps).items()}
 
-    def epoch():
+    def run():
         perm = torch.randperm(BATCH * steps)
         for i in range(steps):
             idx = perm[i * BATCH : (i + 1) * BATCH]
@@ -85,51 +99,52 @@ def _torch_epoch(steps):
             loss.backward()
             opt.step()
 
-    epoch()
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        epoch()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    run()
+    return run
 
 
-def _matmul_rate():
-    """Measured float32 GEMM FLOP/s at the model's hidden shapes (B×512 @ 512×512)."""
+def matmul_rate(repeats=5):
+    """Measured float32 GEMM FLOP/s at the model's hidden shapes (B×512 @ 512×512, a chain of 8)."""
     import jax
     import jax.numpy as jnp
 
     a = jnp.ones((BATCH, HIDDEN), jnp.float32)
     ws = jnp.ones((8, HIDDEN, HIDDEN), jnp.float32) * 1e-3
-    f = jax.jit(lambda a, ws: jax.lax.fori_loop(0, 8, lambda i, h: h @ ws[i], a))
-    jax.block_until_ready(f(a, ws))
-    best = np.inf
-    for _ in range(5):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(a, ws))
-        best = min(best, time.perf_counter() - t0)
+    chain = jax.jit(lambda a, ws: jax.lax.fori_loop(0, 8, lambda i, h: h @ ws[i], a))
+    jax.block_until_ready(chain(a, ws))
+    best = min(_timed(lambda: jax.block_until_ready(chain(a, ws))) for _ in range(repeats))
     return 8 * 2 * BATCH * HIDDEN * HIDDEN / best
 
 
-def _model_flops_per_step():
-    fwd = 2 * BATCH * (IN * HIDDEN + 2 * HIDDEN * HIDDEN + HIDDEN * DIM + DIM * K)
-    return 3 * fwd
+def model_flops_per_step():
+    forward = 2 * BATCH * (IN * HIDDEN + 2 * HIDDEN * HIDDEN + HIDDEN * DIM + DIM * K)
+    return 3 * forward
 
 
-def _device_step_time(n, steps):
+def alternating_round(jax_run, torch_run, repeats):
+    """Best JAX and PyTorch epoch (s) over ``repeats`` alternating runs, with the load averages."""
+    jax_times, torch_times = [], []
+    for _ in range(repeats):
+        jax_times.append(_timed(jax_run))
+        torch_times.append(_timed(torch_run))
+    return {"jax_s": min(jax_times), "torch_s": min(torch_times), "load": load()}
+
+
+def device_step_time(n, steps):
     """Per-step time of the data-parallel step on ``n`` fake devices (run in a subprocess)."""
     code = f"""
-import os, time, jax, numpy as np
+import time, jax
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
 from repsim_jax.train import make_optimizer, make_train_step, data_parallel_step, replicate, shard_batch
 from repsim_jax.train.state import create_state
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location('b', {os.path.abspath(__file__)!r}); b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+import importlib.util
+spec = importlib.util.spec_from_file_location('b', {os.path.abspath(__file__)!r})
+b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
 model = Classifier(MLPEncoder(b.DIM), b.K); loss, tx = get_loss('l2', centered=False), make_optimizer()
-data = b._data({steps}); step = data_parallel_step(make_train_step(model, loss, tx), jax.make_mesh(({n},), ('data',)))
-state = replicate(create_state(jax.random.key(0), model, loss, tx, data['x'][:1]), jax.make_mesh(({n},), ('data',)))
 mesh = jax.make_mesh(({n},), ('data',))
+data = b._data({steps}); step = data_parallel_step(make_train_step(model, loss, tx), mesh)
+state = replicate(create_state(jax.random.key(0), model, loss, tx, data['x'][:1]), mesh)
 batches = [shard_batch({{k: v[i*b.BATCH:(i+1)*b.BATCH] for k, v in data.items()}}, mesh) for i in range({steps})]
 state, _ = step(state, batches[0]); jax.block_until_ready(state)
 t0 = time.perf_counter()
@@ -145,35 +160,73 @@ jax.block_until_ready(state); print((time.perf_counter() - t0) / {steps})
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def report(args, threads, rounds, rate, rate_load, vmap, devices):
+    examples = BATCH * args.steps
+    flops = model_flops_per_step() * args.steps
+    best_jax = min(r["jax_s"] for r in rounds)
+    best_torch = min(r["torch_s"] for r in rounds)
+    speedups = [r["torch_s"] / r["jax_s"] for r in rounds]
+    jax_share, torch_share = flops / best_jax / rate, flops / best_torch / rate
+    lines = [
+        f"Machine: {machine()}; XLA:CPU intra-op pool = {threads} visible cores, torch.set_num_threads({threads}).",
+        f"Command: `PYTHONPATH=. python benchmarks/bench_train.py --steps {args.steps} --repeats {args.repeats} "
+        f"--rounds {args.rounds}` (reference MLP 2→512→512→512→16→7, dropout 0.1, uncentred L2 distillation "
+        f"loss, Adam, batch {BATCH}, {args.steps} steps per epoch). JAX and PyTorch epochs alternate, best of "
+        f"{args.repeats} each per round; load = 1-minute load average at the end of the round.",
+        "",
+        "| round | JAX epoch | PyTorch epoch | JAX / PyTorch speed | load |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {i + 1} | {r['jax_s']:.3f} s ({examples / r['jax_s']:,.0f} ex/s) | {r['torch_s']:.3f} s "
+        f"({examples / r['torch_s']:,.0f} ex/s) | **{r['torch_s'] / r['jax_s']:.2f}×** | {r['load']:.2f} |"
+        for i, r in enumerate(rounds)
+    ]
+    lines += [
+        "",
+        "| measure | value | goal |",
+        "|---|---|---|",
+        f"| speed-up vs PyTorch (best epochs){noise(speedups)} | **{best_torch / best_jax:.2f}×** | ≥ 1.5× |",
+        f"| float32 matmul rate at the model's shapes (load {rate_load:.2f}) | {rate / 1e9:.1f} GFLOP/s | |",
+        f"| JAX model FLOP/s, share of that rate | {flops / best_jax / 1e9:.1f} GFLOP/s (**{jax_share:.0%}**) "
+        "| ≥ 85% |",
+        f"| PyTorch model FLOP/s, share of that rate | {flops / best_torch / 1e9:.1f} GFLOP/s "
+        f"(**{torch_share:.0%}**) | |",
+        f"| largest speed-up the rate allows (JAX at 100%) | {1 / torch_share:.2f}× | |",
+        f"| 4 seeds vmapped vs 4 sequential epochs (load {vmap['load']:.2f}) | {vmap['vmap_s']:.2f} s vs "
+        f"{vmap['sequential_s']:.2f} s ({vmap['sequential_s'] / vmap['vmap_s']:.2f}×) | |",
+        f"| data-parallel step, 1 / 2 / 4 fake CPU devices (load {devices['load']:.2f}) | "
+        + " / ".join(f"{devices[n] * 1e3:.0f}" for n in (1, 2, 4))
+        + " ms (fake devices share the same cores: overhead, not scaling) | |",
+    ]
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=40, help="steps per epoch")
+    parser.add_argument("--steps", type=int, default=20, help="steps per epoch")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
-    steps = args.steps
-    t_jax = _jax_epoch(steps)
-    t_torch = _torch_epoch(steps)
-    rate = _matmul_rate()
-    model_rate = _model_flops_per_step() * steps / t_jax
+    threads = len(os.sched_getaffinity(0))
+    jax_run, torch_run = jax_epoch(args.steps), torch_epoch(args.steps, threads)
+    rounds = [alternating_round(jax_run, torch_run, args.repeats) for _ in range(args.rounds)]
+    rate, rate_load = matmul_rate(), load()
     seeds = (0, 1, 2, 3)
-    t_vmap = _jax_epoch(steps, seeds)
-    t_seq = sum(_jax_epoch(steps) for _ in seeds)
-    devices = {n: _device_step_time(n, min(steps, 20)) for n in (1, 2, 4)}
-    result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "jax_epoch_s": t_jax,
-        "torch_epoch_s": t_torch,
-        "speedup_vs_torch": t_torch / t_jax,
-        "examples_per_s_jax": BATCH * steps / t_jax,
-        "examples_per_s_torch": BATCH * steps / t_torch,
-        "matmul_gflops": rate / 1e9,
-        "model_gflops": model_rate / 1e9,
-        "model_share_of_matmul": model_rate / rate,
-        "vmap4_s": t_vmap,
-        "sequential4_s": t_seq,
-        "vmap_speedup": t_seq / t_vmap,
-        "step_s_by_devices": devices,
+    vmapped = jax_epoch(args.steps, seeds)
+    singles = [jax_epoch(args.steps) for _ in seeds]
+    vmap = {
+        "vmap_s": min(_timed(vmapped) for _ in range(3)),
+        "sequential_s": min(sum(_timed(run) for run in singles) for _ in range(3)),
+        "load": load(),
     }
-    print(json.dumps(result, indent=1))
+    devices = {n: device_step_time(n, args.steps) for n in (1, 2, 4)}
+    devices["load"] = load()
+    text = report(args, threads, rounds, rate, rate_load, vmap, devices)
+    print(text)
+    if not args.no_write:
+        write_section("Training (issue 5)", text)
 
 
 if __name__ == "__main__":
