@@ -200,7 +200,7 @@ def _label_centred(x):
     return x - jnp.mean(x, axis=-1, keepdims=True)
 
 
-# --------------------------------------------------------------------------- one pass over logits
+# --------------------------------------------------------------------------- a student's logit statistics
 
 
 class _TeacherLogits(NamedTuple):
@@ -245,8 +245,8 @@ class _LogitStats(NamedTuple):
 
 
 def _logit_stats(teacher: _TeacherLogits, logits, column_sum=None):
-    """Everything the CCA and KL bounds need from the student's logits z, in two
-    elementwise passes (row sums, then the centred and exponential terms) and no log-softmax.
+    """Everything the CCA and KL bounds need from the student's logits z, in two stages of
+    row reductions (row sums; then the centred and exponential terms) and no log-softmax.
 
     With ``δ = t − z``, ``s_x = Σ_y p δ`` and ``u = s_x − δ`` (so ``Σ_y p u = 0``):
     ``KL_x = Σ_y p δ + lse(z) − lse(t) = log Σ_y p e^u = log1p(Σ_y p (expm1(u) − u))``, a sum
@@ -256,7 +256,7 @@ def _logit_stats(teacher: _TeacherLogits, logits, column_sum=None):
     ``KL_x = s_x + lse(z) − lse(t)``. ``column_sum`` (``Σ_x z``, from the CCA cross
     product) adds the column-centred ``Σ_x ‖D̄ − mean_x D̄‖²``.
     """
-    n, k = logits.shape
+    n = logits.shape[0]
     row_mean = jnp.mean(logits, axis=-1)
     shift = teacher.prob_dot - jnp.sum(teacher.probs * logits, axis=-1)
     difference = teacher.logits - logits
