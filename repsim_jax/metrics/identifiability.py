@@ -14,12 +14,13 @@ uncentred ``[F₂, F₁]`` (``F₂ = Q_aR_a``, ``F₁ = Q_aR_b + Q_cR_c``),
 
     n·e_pS = ‖R_c‖²_F + ‖L₁⁻¹ (W[S] − W[p])‖²_F,     W = G₁R_bᵀ − G₂R_aᵀ   (K × d₂),
 
-so after one O(n(d₁+d₂)²) factorisation each subset costs one d₁ × d₁ QR,
-``L₁ᵀ = QR`` (R only), one triangular inverse and one product: since
-``L₁⁻¹ = QR⁻ᵀ``, ``‖L₁⁻¹(W[S] − W[p])‖ = ‖(W[S] − W[p])ᵀR⁻¹‖`` and ``‖L₁⁻¹‖_F = ‖R⁻¹‖_F``,
-so the error and the condition number below come from the same ``R⁻¹``, all subsets
-batched (benchmarks/RESULTS.md compares this with LAPACK's LU of the same batch). ``‖R_c‖²/n`` is the part of f₁
-that no linear map of f₂ explains; ``W[S] − W[p] = 0`` exactly when the unembeddings
+so after one O(n(d₁+d₂)²) factorisation each subset costs a d₁ × d₁ QR ``L₁ᵀ = VT``
+(V orthogonal, only the triangular T formed), ``T⁻¹`` (matrix products,
+``_linalg.upper_triangular_inverse``) and one product: ``L₁⁻¹ = VT⁻ᵀ``, so
+``‖L₁⁻¹(W[S] − W[p])‖ = ‖(W[S] − W[p])ᵀT⁻¹‖`` and ``‖L₁⁻¹‖_F = ‖T⁻¹‖_F``; the error and
+the condition number below come from the same ``T⁻¹``, all subsets batched
+(benchmarks/RESULTS.md times this against LAPACK's LU of the same batch). ``‖R_c‖²/n``
+is the part of f₁ that no linear map of f₂ explains; ``W[S] − W[p] = 0`` exactly when the unembeddings
 transform as the identifiability result requires.
 
 Subsets whose ``L₁`` is ill-conditioned (Frobenius condition number
@@ -128,7 +129,7 @@ def _subset_errors(factor, count, g1, g2, pivots, subsets):
     w = matmul(g1, r_b.T) - matmul(g2, r_a.T)
     w_diff = w[subsets] - w[pivots][:, None, None, :]
     l1 = g1[subsets] - g1[pivots][:, None, None, :]
-    # L₁ᵀ = QR ⇒ L₁⁻¹ = QR⁻ᵀ: ‖L₁⁻¹X‖ = ‖XᵀR⁻¹‖ and ‖L₁⁻¹‖_F = ‖R⁻¹‖_F (Q drops out)
+    # L₁ᵀ = VT ⇒ L₁⁻¹ = VT⁻ᵀ: ‖L₁⁻¹X‖ = ‖XᵀT⁻¹‖ and ‖L₁⁻¹‖_F = ‖T⁻¹‖_F (V drops out)
     inverse = upper_triangular_inverse(jnp.linalg.qr(jnp.swapaxes(l1, -1, -2), mode="r"))
     condition = jnp.sqrt(squared_norm(l1) * squared_norm(inverse))
     errors = (squared_norm(r_c) + squared_norm(matmul(jnp.swapaxes(w_diff, -1, -2), inverse))) / count
