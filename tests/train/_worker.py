@@ -11,6 +11,7 @@ Modes:
   fit_seeds_mesh OUT WORKDIR four vmapped seeds on a (seeds=4, data=2) mesh of 8 devices
   cli OUT ARGS...            ``repsim-jax ARGS`` on 4 devices; OUT (JSON): the devices
                              that the train step's input batch spans
+  cli8 OUT ARGS...           the same on 8 devices
   cli_mp OUT PID NPROC PORT ARGS...  ``repsim-jax ARGS`` as process PID of NPROC (2
                              devices each); OUT (JSON) also: the training rows it placed
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
@@ -30,6 +31,8 @@ elif MODE == "fit_seeds_mesh":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 elif MODE == "cli":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+elif MODE == "cli8":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 elif MODE == "cli_mp":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 
@@ -111,7 +114,7 @@ def main():
         result = _common.run_fit(sys.argv[3], None, mesh=mesh, seeds=list(_common.MESH_SEEDS), num_epochs=2)
         assert len(result.state.params["model"]["encoder"]["Dense_0"]["kernel"].sharding.device_set) == 8
         save(out, result.state)
-    elif MODE == "cli":
+    elif MODE in ("cli", "cli8"):
         _cli_recording_batch_sharding(out, sys.argv[3:])
     elif MODE == "cli_mp":
         pid, nproc, port = sys.argv[3:6]

@@ -129,3 +129,37 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
     run = json.loads((tmp_path / "two" / "report.json").read_text())["run"]
     assert run["devices"] == 4 and run["processes"] == 2 and run["mesh"] == {"seeds": 1, "data": 4}
+
+
+@pytest.mark.slow
+def test_four_seed_distillation_on_eight_devices_through_the_cli(run_worker, tmp_path):
+    """`repsim-jax distill` of 4 vmapped seeds on 8 fake devices: the default mesh is
+    seeds=4 × data=2 (report.json says so), and every seed equals that seed distilled
+    alone on one device."""
+    import json
+
+    from repsim_jax.cli import main
+    from repsim_jax.experiment import restore
+
+    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
+    student = [*config, "--config.loss.name=kl", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
+    seeds = (0, 1, 2, 3)
+    run_worker(
+        "cli8",
+        tmp_path / "seen.json",
+        "distill",
+        f"--workdir={tmp_path / 'group'}",
+        *student,
+        f"--config.seeds={seeds}",
+    )
+    assert set(json.loads((tmp_path / "seen.json").read_text())["batch_devices"]) == {8}
+    for seed in seeds:
+        run = json.loads((tmp_path / "group" / f"seed{seed}" / "report.json").read_text())["run"]
+        assert run["devices"] == 8 and run["mesh"] == {"seeds": 4, "data": 2}
+    group = restore(str(tmp_path / "group"))
+    for i, seed in enumerate(seeds):
+        assert main(["distill", f"--workdir={tmp_path / f'alone{seed}'}", *student, f"--config.seeds=({seed},)"]) == 0
+        alone = restore(str(tmp_path / f"alone{seed}"))
+        for a, b in zip(flat_state(alone.state), flat_state(group.state)):
+            np.testing.assert_allclose(np.asarray(b)[i], np.asarray(a), rtol=1e-5, atol=1e-6)
