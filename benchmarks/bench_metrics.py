@@ -166,11 +166,14 @@ PAIRWISE = ("mean_cca", "linear_cka")
 
 def pairwise_parts(stack):
     """The three parts of pairwise mean_cca, each as its own compiled call."""
+    import importlib
+
     from repsim_jax.metrics import _linalg
-    from repsim_jax.metrics import pairwise as module
+
+    module = importlib.import_module("repsim_jax.metrics.pairwise")
 
     rows, cols = module._upper_pairs(stack.shape[0])
-    bases = jax.jit(lambda s: _linalg.orthonormal_basis(_linalg.center_columns(s)))
+    bases = jax.jit(lambda s: _linalg.thin_qr(_linalg.center_columns(s))[0])
     basis = bases(stack)
     products = jax.jit(lambda q: module._cross_blocks(q, rows, cols, tile=max(1, min(q.shape[0], 512 // q.shape[2]))))
     blocks = products(basis)
@@ -303,17 +306,17 @@ def main():
     rng = np.random.default_rng(0)
     start_load = load()
     reps = [bench_rep_dissimilarity(rng, d) for d in (25, 50)]
-    print(reps)
+    print(reps, flush=True)
     ccas = [bench_mean_cca(rng, d) for d in (25, 50)]
-    print(ccas)
+    print(ccas, flush=True)
     pairs, parts, rate = bench_pairwise(rng)
-    print(pairs, parts)
+    print(pairs, parts, flush=True)
     stream = json.loads(
         subprocess.run([sys.executable, __file__, "--streaming"], check=True, capture_output=True, text=True)
         .stdout.strip()
         .splitlines()[-1]
     )
-    print(stream)
+    print(stream, flush=True)
     text = report(reps, ccas, pairs, parts, rate, (start_load, load())) + "\n\n" + streaming_note(stream)
     print(text)
     write_section("Metrics (issue 2)", text)

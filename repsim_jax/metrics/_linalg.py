@@ -94,29 +94,33 @@ def _halving_inverse(r: jax.Array) -> jax.Array:
     )
 
 
-def orthonormal_basis(x: jax.Array) -> jax.Array:
-    """Q (n × d, orthonormal columns) spanning the columns of ``x`` (n ≥ d, full column rank).
+def thin_qr(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``X = QR`` (n ≥ d, full column rank): Q (n × d) with orthonormal columns, R (d × d)
+    upper triangular.
 
     Cholesky-QR2 (Yamamoto et al. 2015): ``Q₁ = X R₁⁻¹`` with ``R₁ᵀR₁ = XᵀX``, then the same
-    on ``Q₁``; three n-row matrix products instead of Householder reflections (LAPACK's
-    per-column QR is far slower on CPU). The second pass restores orthogonality to O(eps)
-    whenever ``Q₁`` is well conditioned, which is checked (``‖Q₁ᵀQ₁ − I‖_F ≤ ½``); otherwise
-    (cond(x) beyond ~eps^(-1/2), rank deficiency, NaN) Householder QR is used. Batched
-    inputs take the fallback together.
+    on ``Q₁``, ``R = R₂R₁``; three n-row matrix products instead of Householder reflections
+    (LAPACK's per-column QR is far slower on CPU). The second pass restores orthogonality
+    to O(eps) whenever ``Q₁`` is well conditioned, which is checked (``‖Q₁ᵀQ₁ − I‖_F ≤ ½``);
+    otherwise (cond(x) beyond ~eps^(-1/2), rank deficiency, NaN) Householder QR is used.
+    Batched inputs take the fallback together.
     """
-    first = _cholesky_qr(x)
+    first, first_factor = _cholesky_qr(x, gram(x, x))
     gram_first = gram(first, first)
     identity = jnp.eye(x.shape[-1], dtype=x.dtype)
     deviation = jnp.sqrt(jnp.sum(jnp.square(gram_first - identity), axis=(-2, -1)))
-    accepted = jnp.all(deviation <= 0.5)
-    return jax.lax.cond(accepted, lambda: _cholesky_qr(first, gram_first), lambda: jnp.linalg.qr(x)[0])
+
+    def second_pass():
+        q, factor = _cholesky_qr(first, gram_first)
+        return q, matmul(factor, first_factor)
+
+    return jax.lax.cond(jnp.all(deviation <= 0.5), second_pass, lambda: tuple(jnp.linalg.qr(x)))
 
 
-def _cholesky_qr(x: jax.Array, x_gram: jax.Array | None = None) -> jax.Array:
-    """``X R⁻¹`` with ``RᵀR = XᵀX`` (Cholesky; NaN when XᵀX is not numerically positive definite)."""
-    x_gram = gram(x, x) if x_gram is None else x_gram
+def _cholesky_qr(x: jax.Array, x_gram: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(X R⁻¹, R)`` with ``RᵀR = XᵀX`` (Cholesky; NaN when XᵀX is not numerically positive definite)."""
     upper = jnp.swapaxes(jnp.linalg.cholesky(x_gram), -1, -2)
-    return matmul(x, upper_triangular_inverse(upper))
+    return matmul(x, upper_triangular_inverse(upper)), upper
 
 
 def upper_factor(x: jax.Array) -> jax.Array:

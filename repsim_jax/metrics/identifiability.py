@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor, upper_triangular_inverse
+from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, thin_qr, upper_factor, upper_triangular_inverse
 from repsim_jax.metrics.logit import _validate_reps
 from repsim_jax.metrics.moments import Moments, raw_factor
 
@@ -146,9 +146,15 @@ def _summarise(errors, condition, max_condition, squared):
     return RepDissimilarity(value, safe_errors, condition, included, included.size - num_included)
 
 
+def _joint_factor(x):
+    """R of ``[F₂, F₁] = QR`` (square, upper triangular): Cholesky-QR2 when the rows allow it
+    (:func:`~repsim_jax.metrics._linalg.thin_qr`, Householder fallback), else ``upper_factor``."""
+    return thin_qr(x)[1] if x.shape[0] >= x.shape[1] else upper_factor(x)
+
+
 @functools.partial(jax.jit, static_argnames="squared")
 def _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared):
-    factor = upper_factor(jnp.concatenate([f2, f1], axis=1))
+    factor = _joint_factor(jnp.concatenate([f2, f1], axis=1))
     errors, condition = _subset_errors(factor, f1.shape[0], g1, g2, pivots, subsets)
     return _summarise(errors, condition, max_condition, squared)
 

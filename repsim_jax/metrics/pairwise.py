@@ -31,9 +31,9 @@ from repsim_jax.metrics._linalg import (
     gram,
     matmul,
     nuclear_norm,
-    orthonormal_basis,
     safe_sqrt,
     squared_norm,
+    thin_qr,
     unit_frobenius,
 )
 
@@ -52,7 +52,7 @@ def _prepare_normalized(x):
 
 
 def _prepare_cca(x):
-    return orthonormal_basis(center_columns(x)), jnp.zeros(x.shape[:-2], x.dtype)
+    return thin_qr(center_columns(x))[0], jnp.zeros(x.shape[:-2], x.dtype)
 
 
 _GRAM_FORMS = {
