@@ -7,8 +7,7 @@ import pytest
 from repsim_jax.metrics._linalg import thin_qr, upper_triangular_inverse
 
 
-@pytest.mark.parametrize("size", [1, 3, 4, 7, 13, 25])
-@pytest.mark.parametrize("block", [1, 4, 8])
+@pytest.mark.parametrize("size, block", [(1, 4), (3, 1), (7, 4), (13, 8), (25, 4)])
 def test_upper_triangular_inverse_matches_numpy(size, block):
     rng = np.random.default_rng(size)
     r = np.triu(rng.normal(size=(3, 2, size, size))) + 2 * np.eye(size)
