@@ -57,7 +57,8 @@ def test_rep_logit_bound_is_attained(d1):
     np.testing.assert_allclose(float(result.lhs), d_rep_sq, rtol=1e-10)
     np.testing.assert_allclose(float(result.rhs) / d_rep_sq, 1.0, atol=1e-6)
     np.testing.assert_allclose(np.ravel(result.subset_rhs) / d_rep_sq, 1.0, atol=1e-6)
-    np.testing.assert_allclose(float(result.logit_distance_sq), reference.logit_distance_from_reps(f1, g1, f2, g2, True))
+    logit_sq = reference.logit_distance_from_reps(f1, g1, f2, g2, squared=True)
+    np.testing.assert_allclose(float(result.logit_distance_sq), logit_sq, rtol=1e-10)
     assert bool(result.holds) and bool(np.all(result.subset_holds))
     assert d_rep_sq > 0.5 * float(result.rhs) * (1 + 1e-6)  # (d₁+1)/2 instead of d₁+1 would fail
     assert np.all(d_rep_sq > 0.5 * np.asarray(result.subset_rhs) * (1 + 1e-6))  # so would ‖L₁⁻¹‖₂²/2
