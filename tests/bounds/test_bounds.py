@@ -25,6 +25,7 @@ shapes = st.tuples(
 
 @SETTINGS
 @given(shapes)
+@pytest.mark.slow
 def test_cca_logit_bound_holds_and_matches_reference(shape):
     n, k, d1, d2, noise, seed = shape
     f1, g1, f2, g2 = random_pair(np.random.default_rng(seed), n, k, d1, d2, noise)
