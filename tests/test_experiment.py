@@ -163,6 +163,7 @@ def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):
     assert rows == first + second
 
 
+@pytest.mark.slow
 def test_train_distill_evaluate_commands(tmp_path, capsys):
     spec = "--config=experiments/configs/synthetic.py:smoke"
     assert main(["train", spec, f"--workdir={tmp_path}/t", *TINY_ARGS]) == 0

@@ -93,6 +93,7 @@ def _assert_close(streamed, expected, rtol, atol=0.0):
             np.testing.assert_allclose(streamed[key], float(value), rtol=rtol, atol=atol, err_msg=key)
 
 
+@pytest.mark.slow
 def test_random_pair_equals_in_memory_and_float64_reference():
     arrays = _random_pair()
     streamed = _stream(*arrays)

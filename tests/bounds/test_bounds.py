@@ -181,6 +181,7 @@ def test_cca_bound_counts_a_repeated_student_column_once():
     np.testing.assert_allclose(repeated.correlations[1], 0.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_float32_bounds_of_an_exactly_equivalent_student():
     """Student = invertible linear map of the teacher (same logits): every lhs and rhs is
     rounding-level against the scale of the data, and every check holds."""
@@ -206,6 +207,7 @@ def test_non_finite_logits_are_named(rng, bad):
         bounds.kl_logit_bound(f @ g.T, z)
 
 
+@pytest.mark.slow
 def test_batch_sizes_give_the_same_bounds(rng):
     f1, g1, f2, g2 = random_pair(rng, 50, 6, 2, 2)
     stack = np.stack([f2, 2 * f2, f2 + 1, -f2, f2 * 0.5])

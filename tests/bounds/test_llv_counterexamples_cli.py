@@ -80,6 +80,7 @@ def test_counterexample_b_perfect_cca_different_distributions():
     assert figures.kl_12 > 0.1 and figures.logit_distance > 1.0
 
 
+@pytest.mark.slow
 def test_counterexample_c_reproduces_table1_row():
     f1, g1, f2, g2 = counterexamples.permuted_classifier(3.0)
     figures = counterexamples.summarise(f1, g1, f2, g2)
@@ -121,6 +122,7 @@ def test_cli_pair_json(models, capsys):
     np.testing.assert_allclose([out["cca_logit"]["lhs"], out["cca_logit"]["rhs"]], [lhs, rhs], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_students_csv_and_plot_and_note(models, capsys):
     path, _ = models
     out_csv, plot = path / "table.csv", path / "plot.png"
@@ -144,6 +146,7 @@ def test_cli_students_csv_and_plot_and_note(models, capsys):
     assert all(r["kl_logit.holds"] == "True" for r in rows)
 
 
+@pytest.mark.slow
 def test_cli_all_pairs_matches_pair_mode(models, capsys):
     path, _ = models
     assert _run(["bounds", "--all-pairs", str(path / "students"), "--json"]) == 0

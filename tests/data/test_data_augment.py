@@ -52,6 +52,7 @@ def test_flips_are_about_half():
     assert abs(rate - 0.5) < 0.04  # > 5 standard deviations of a fair coin over 4000 draws
 
 
+@pytest.mark.slow
 def test_deterministic_per_key_and_independent_of_batch_size():
     images = _images(32, seed=2)
     a = np.asarray(crop_flip(jax.random.key(7), images))

@@ -47,6 +47,7 @@ def test_llv_rejects_bad_input(rng):
         llv_distance(np.zeros((20, 5)), z, 2)
 
 
+@pytest.mark.slow
 def test_llv_defaults_apply_without_validation(rng):
     # validate=False skips the checks, not the defaults: all labels and 100 input sets from `seed`.
     f1, g1, f2, g2 = random_pair(rng, 40, 5, 2, 2, noise=0.5)

@@ -83,6 +83,7 @@ def test_stop_and_rerun_resumes_in_process(tmp_path):
     assert finished.history == []
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     data = _common.distill_data()
     model = Classifier(MLPEncoder(4, hidden=(8,)), _common.NUM_CLASSES)
