@@ -25,7 +25,7 @@ import numpy as np
 
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
-from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm, thin_qr
+from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
 
@@ -169,13 +169,12 @@ def _model(a):
 
 
 def _teacher_basis(f):
-    """``Q`` (n × (d+1)), an orthonormal basis of span[1, F]: ``1/√n`` and an orthonormal
-    basis of the centred F (:func:`~repsim_jax.metrics._linalg.thin_qr`), so
-    ``Q[:, 1:]`` spans the centred F; and F's coordinates ``R = QᵀF`` (``F = QR``)."""
-    n = f.shape[0]
-    ones = jnp.full((n, 1), 1.0 / np.sqrt(n), f.dtype)
-    basis = jnp.concatenate([ones, thin_qr(center_columns(f))[0]], axis=1)
-    return basis, matmul(basis.T, f)
+    """``Q`` (n × (d+1)), an orthonormal basis of span[1, F] whose first column is ±1/√n,
+    and F's coordinates ``R = QᵀF``; ``Q[:, 1:]`` spans the centred F. Householder QR:
+    Cholesky-QR2 lost accuracy on rank-deficient teachers (LayerNorm outputs)."""
+    ones = jnp.ones((f.shape[0], 1), f.dtype)
+    basis, factor = jnp.linalg.qr(jnp.concatenate([ones, f], axis=1))
+    return basis, factor[:, 1:]
 
 
 def _split(basis, f):
