@@ -10,6 +10,23 @@ import pytest
 from conftest import WORKER, assert_same, flat_state, worker_env
 
 
+def _two_processes(args, timeout):
+    """Run ``WORKER *args(pid)`` as processes 0 and 1; assert both exit 0."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, *args(pid)],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, err[-3000:]
+
+
 @pytest.mark.slow
 def test_four_fake_devices_equal_one_device(run_worker, tmp_path):
     """Several steps with BatchNorm, dropout, CE + L2 + Procrustes and Adam."""
@@ -40,19 +57,7 @@ def test_vmapped_seeds_on_a_seeds_by_data_mesh_equal_seeds_one_by_one(run_worker
 def test_two_processes_equal_one_process(tmp_path, free_port):
     """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
     out = tmp_path / "mh.npz"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, WORKER, "multihost", str(out), str(pid), "2", str(free_port)],
-            env=worker_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for pid in (0, 1)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err[-3000:]
+    _two_processes(lambda pid: ["multihost", str(out), str(pid), "2", str(free_port)], timeout=240)
     assert_same(flat_state(_common.run_steps(None)), out)
 
 
@@ -105,19 +110,9 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
     assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
     student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
     argv = ["distill", f"--workdir={tmp_path / 'two'}", *student]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, WORKER, "cli_mp", str(tmp_path / f"p{pid}.json"), str(pid), "2", str(free_port), *argv],
-            env=worker_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for pid in (0, 1)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=400)
-        assert proc.returncode == 0, err[-3000:]
+    _two_processes(
+        lambda pid: ["cli_mp", str(tmp_path / f"p{pid}.json"), str(pid), "2", str(free_port), *argv], timeout=400
+    )
     seen = [json.loads((tmp_path / f"p{pid}.json").read_text()) for pid in (0, 1)]
     assert all(s["code"] == 0 and set(s["batch_devices"]) == {4} for s in seen)
     rows = [set(s["rows"]) for s in seen]
