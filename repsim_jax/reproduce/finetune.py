@@ -31,8 +31,6 @@ FIGURE_METRICS = ("accuracy", "agreement", "mean_cca", "rep_dissimilarity", "log
 
 def _sized(config, size: int):
     """``config`` with a training subset of ``size`` points, trained full-batch."""
-    if size < 1:
-        raise ValueError(f"reproduce.finetune_sizes must be positive, got {size}")
     return with_values(config, {"data.num_train": int(size), "batch_size": int(size)})
 
 
@@ -57,8 +55,8 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     start, out = time.time(), pathlib.Path(out)
     config = reproduction_config("synthetic", preset, overrides)
     sizes = [int(n) for n in config.reproduce.finetune_sizes]
-    if not sizes:
-        raise ValueError("reproduce.finetune_sizes is empty: give the training-set sizes N")
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"reproduce.finetune_sizes must be positive training-set sizes N, got {sizes}")
     teacher_run = train_teacher(config, out, progress)
     summary = {}
     for n in sizes:

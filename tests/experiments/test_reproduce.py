@@ -183,4 +183,4 @@ def test_finetune_refuses_empty_sizes(tmp_path, capsys):
         "--config.reproduce.finetune_sizes=()",
     ]
     assert main(argv) == 2
-    assert "finetune_sizes is empty" in capsys.readouterr().err
+    assert "finetune_sizes must be positive" in capsys.readouterr().err
