@@ -2,7 +2,8 @@
 
 Prepares a local ArrayRecord TFDS set of random CIFAR-shaped images (32x32x3
 uint8, through ``tfds.data_source`` as for real CIFAR, minus PNG decoding), times
-``read_split`` (the whole split into memory, as training reads it), ``ImageLoader``
+``read_split`` (the whole split into memory; training reads its devices' rows with the
+same reader, ``read_rows``), ``ImageLoader``
 at global batch 128 keeping uint8 and normalising to float32, the jitted in-graph
 ``crop_flip`` on a batch, and a jitted forward+backward+SGD step of a small CNN
 (defined here) and of the project's CIFAR ResNet-18 on the same batch shape.
@@ -190,7 +191,7 @@ def report(rates: dict[str, float], steps: dict[str, float], args) -> str:
         "",
         "A ratio above 1 means the single-threaded loader outpaces the step on this "
         "machine (the CPU is shared by both here, so in training they also compete). "
-        "Training reads each split once with `read_split` and then batches, normalises "
+        "Training reads its rows once with the same reader (`read_rows`) and then batches, normalises "
         "and crops/flips in-graph; the loader rates bound streaming use. Real CIFAR adds "
         "PNG decoding per image (Pillow) on top of these numbers.",
         "",

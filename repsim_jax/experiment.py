@@ -119,7 +119,7 @@ def build(config) -> Built:
         temperature=config.loss.temperature,
         centered=config.loss.centered,
     )
-    n = len(data.splits["train"]["x"])
+    n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
         raise ValueError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
     o = config.optim
@@ -135,7 +135,7 @@ def build(config) -> Built:
 
 
 def _sample_input(built: Built):
-    x = built.data.splits["train"]["x"][:1]
+    x = built.data.rows["train"].example()["x"]
     return built.data.preprocess(x) if built.data.preprocess else x
 
 
@@ -245,7 +245,7 @@ def train_and_evaluate(
         built.model,
         built.loss,
         built.tx,
-        data.splits["train"],
+        data.rows["train"],
         str(workdir),
         num_epochs=config.num_epochs,
         batch_size=config.batch_size,

@@ -10,9 +10,10 @@ then ``load_image_dataset("cifar10", "train", batch_size=128, data_dir=DIR)``.
 ``sklearn_digits`` and ``concept_shapes`` need no preparation: they are built on
 first use under ``$REPSIM_JAX_DATA_DIR`` (default ``~/.cache/repsim_jax``).
 
-Training reads a whole set into memory with ``load_dataset(config.data)``; every
-split goes through the same :class:`ImageLoader` (in-memory arrays via
-:class:`ArraySource`), and crop + flip is applied in-graph by :func:`crop_flip`.
+Training opens a set with ``load_dataset(config.data)``: every split is a :class:`Rows`
+read on demand through the same record reader as :class:`ImageLoader` (in-memory
+arrays via :class:`ArraySource`), so each process reads only the training rows of its
+devices; crop + flip is applied in-graph by :func:`crop_flip`.
 """
 
 from repsim_jax.data.augment import crop_flip
@@ -23,13 +24,14 @@ from repsim_jax.data.concepts import (
 )
 from repsim_jax.data.dataset import Dataset, load_dataset
 from repsim_jax.data.features import feature_splits, read_features, write_features
-from repsim_jax.data.loader import ImageLoader, read_split
+from repsim_jax.data.loader import ImageLoader, read_rows, read_split
 from repsim_jax.data.local import (
     ConceptShapes,
     SklearnDigits,
     concept_shapes_config,
     default_data_dir,
 )
+from repsim_jax.data.rows import Rows
 from repsim_jax.data.sources import ArraySource
 from repsim_jax.data.splits import stratified_split, stratified_subset
 from repsim_jax.data.synthetic import (
@@ -52,6 +54,7 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "ImageLoader",
+    "Rows",
     "SklearnDigits",
     "SpiralSplits",
     "class_from_concepts",
@@ -65,6 +68,7 @@ __all__ = [
     "make_spirals",
     "open_source",
     "read_features",
+    "read_rows",
     "read_split",
     "ring_mask",
     "spiral_splits",

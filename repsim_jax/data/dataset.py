@@ -1,15 +1,17 @@
-"""The in-memory splits a training run uses (:class:`Dataset`), built from a config section.
+"""The splits a training run uses (:class:`Dataset`), built from a config section.
 
-Every split is read through :func:`repsim_jax.data.loader.read_split`: TFDS and local
-sets from their ``tfds.data_source``, spirals from an
-:class:`repsim_jax.data.sources.ArraySource`.
+Every split is a :class:`repsim_jax.data.rows.Rows`, read on demand: TFDS and local sets
+from their ``tfds.data_source``, spirals from an
+:class:`repsim_jax.data.sources.ArraySource`, features from their arrays. Training reads
+only the train rows of this process's devices; ``Dataset.splits[name]`` reads a whole
+split (once) for evaluation and analyses.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
@@ -18,29 +20,54 @@ import numpy as np
 
 from repsim_jax.data import features, local
 from repsim_jax.data.augment import crop_flip
-from repsim_jax.data.loader import read_split
+from repsim_jax.data.rows import Rows
 from repsim_jax.data.sources import ArraySource
 from repsim_jax.data.splits import stratified_subset
 from repsim_jax.data.synthetic import spiral_splits
 from repsim_jax.data.tfds import DATASETS, open_source
 
 
+class WholeSplits(Mapping):
+    """``{name: {"x", "y"[, "concepts"]}}`` of NumPy arrays, each split read whole
+    (:meth:`Rows.read_all`) on first access and kept."""
+
+    def __init__(self, rows: Mapping[str, Rows]):
+        self._rows = rows
+        self._read: dict[str, dict] = {}
+
+    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self._read:
+            self._read[name] = self._rows[name].read_all()
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 @dataclasses.dataclass
 class Dataset:
-    """In-memory splits and how training feeds them.
+    """The splits and how training feeds them.
 
-    ``splits``: ``{"train": {"x", "y"[, "concepts"]}, "test": {...}[, "ood": {...}]}``
-    of NumPy arrays: ``x`` images in their stored dtype (uint8) or spiral points
-    (float32), ``y`` int32 classes, ``concepts`` float32 0/1. ``preprocess``: in-graph
-    ``x -> x`` that training applies to each batch (image sets: uint8 → float32
-    ``(x − mean) / std``). ``augment``: in-graph ``(key, x) -> x``, or None.
+    ``rows``: ``{"train": Rows, "test": Rows[, "ood": Rows]}`` read on demand;
+    ``splits``: the same splits read whole (:class:`WholeSplits`): ``x`` images in their
+    stored dtype (uint8) or spiral points (float32), ``y`` int32 classes, ``concepts``
+    float32 0/1. ``preprocess``: in-graph ``x -> x`` that training applies to each batch
+    (image sets: uint8 → float32 ``(x − mean) / std``). ``augment``: in-graph
+    ``(key, x) -> x``, or None.
     """
 
-    splits: dict
+    rows: dict[str, Rows]
     num_classes: int
     num_concepts: int = 0
     preprocess: Callable | None = None
     augment: Callable | None = None
+    splits: WholeSplits = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.splits = WholeSplits(self.rows)
 
 
 def load_dataset(data: Any) -> Dataset:
@@ -73,9 +100,9 @@ def _spirals(data: Any) -> Dataset:
     named = {"train": _subset(sp.train, data.num_train), "test": _subset(sp.test, data.num_test)}
     if sp.ood is not None:
         named["ood"] = sp.ood
-    splits = {name: _columns(read_split(ArraySource({"image": x, "label": y}))) for name, (x, y) in named.items()}
+    rows = {name: Rows.from_source(ArraySource({"image": x, "label": y}), name=name) for name, (x, y) in named.items()}
     num_classes = int(max(sp.train[1].max(), sp.test[1].max())) + 1
-    return Dataset(splits, num_classes)
+    return Dataset(rows, num_classes)
 
 
 def _subset(split: tuple[np.ndarray, np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,15 +122,20 @@ def _image_set(data: Any) -> Dataset:
             "config": local.concept_shapes_config(data.seed, data.num_train or 2000, data.num_test or 500)
         }
     extra_keys = {k: v for k, v in spec.extra_keys.items() if k == "concepts"}
-    splits = {}
-    for split, count in (("train", data.num_train), ("test", data.num_test)):
-        source = open_source(data.name, split, data.data_dir or None, builder_kwargs)
-        batch = read_split(source, count, label_key=spec.label_key, extra_keys=extra_keys)
-        splits[split] = _columns(batch)
-    num_concepts = splits["train"]["concepts"].shape[1] if extra_keys else 0
+    rows = {
+        split: Rows.from_source(
+            open_source(data.name, split, data.data_dir or None, builder_kwargs),
+            count,
+            label_key=spec.label_key,
+            extra_keys=extra_keys,
+            name=split,
+        )
+        for split, count in (("train", data.num_train), ("test", data.num_test))
+    }
+    num_concepts = rows["train"].example()["concepts"].shape[1] if extra_keys else 0
     mean, std = _normalisation(spec, data.get("normalization", "dataset"))
     preprocess = functools.partial(_normalise, mean=mean, std=std)
-    return Dataset(splits, spec.num_classes, num_concepts, preprocess, crop_flip if data.augment else None)
+    return Dataset(rows, spec.num_classes, num_concepts, preprocess, crop_flip if data.augment else None)
 
 
 def _normalisation(spec, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -127,15 +159,8 @@ def _features(data: Any) -> Dataset:
     for name, count in (("train", data.num_train), ("test", data.num_test)):
         splits[name] = {key: value[: count or None] for key, value in splits[name].items()}
     num_concepts = arrays["concepts"].shape[1] if "concepts" in arrays else 0
-    return Dataset(splits, int(arrays["labels"].max()) + 1, num_concepts)
-
-
-def _columns(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A loader batch as a split: image → x, label → y, concepts → float32."""
-    split = {"x": batch["image"], "y": batch["label"]}
-    if "concepts" in batch:
-        split["concepts"] = batch["concepts"].astype(np.float32)
-    return split
+    rows = {name: Rows.from_arrays(columns, name) for name, columns in splits.items()}
+    return Dataset(rows, int(arrays["labels"].max()) + 1, num_concepts)
 
 
 def _normalise(x: jax.Array, mean: np.ndarray, std: np.ndarray) -> jax.Array:

@@ -138,21 +138,9 @@ class ImageLoader:
 
     def _load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Read, normalise (if mean/std were given) and collate the records at ``indices``."""
-        # An empty host slice (last partial batch smaller than process_count) still
-        # needs the feature shapes: read one record and keep zero rows of it.
-        records = read_records(self.source, indices if indices.size else np.zeros(1, np.int64))
-        rows = indices.size
-        images = np.stack([np.asarray(r["image"]) for r in records])[:rows]
+        batch = read_rows(self.source, indices, label_key=self.label_key, extra_keys=self.extra_keys)
         if self.mean is not None:
-            images = (images.astype(np.float32) - self.mean) / self.std
-        batch = {
-            "image": images,
-            "label": np.asarray([r[self.label_key] for r in records], np.int32)[:rows],
-        }
-        for out_key, keys in self.extra_keys.items():
-            batch[out_key] = np.stack([np.concatenate([np.atleast_1d(r[k]) for k in keys]) for r in records]).astype(
-                np.int32
-            )[:rows]
+            batch["image"] = (batch["image"].astype(np.float32) - self.mean) / self.std
         return batch
 
 
@@ -166,6 +154,29 @@ def _check_layout(batch_size: int, process_index: int, process_count: int) -> No
         raise ValueError(f"global batch_size {batch_size} is not divisible by process_count {process_count}")
 
 
+def read_rows(
+    source: Any,
+    indices: np.ndarray,
+    *,
+    label_key: str = "label",
+    extra_keys: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """The records at ``indices`` collated into ``{"image", "label", <extra>}`` arrays,
+    images in their stored dtype, labels and extras int32."""
+    indices = np.asarray(indices, np.int64)
+    # No index still needs the feature shapes: read record 0 and keep zero rows of it.
+    records = read_records(source, indices if indices.size else np.zeros(1, np.int64))
+    rows = indices.size
+    batch = {
+        "image": np.stack([np.asarray(r["image"]) for r in records])[:rows],
+        "label": np.asarray([r[label_key] for r in records], np.int32)[:rows],
+    }
+    for out_key, keys in (extra_keys or {}).items():
+        columns = [np.concatenate([np.atleast_1d(r[k]) for k in keys]) for r in records]
+        batch[out_key] = np.stack(columns).astype(np.int32)[:rows]
+    return batch
+
+
 def read_split(
     source: Any,
     count: int = 0,
@@ -173,14 +184,8 @@ def read_split(
     label_key: str = "label",
     extra_keys: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Records ``0 .. n−1`` of ``source`` as one batch, images in their stored dtype.
-
-    ``n = min(count, len(source))``, or ``len(source)`` when ``count`` is 0. This is
-    the first batch of an unshuffled single-host :class:`ImageLoader` pass with batch
-    size n and no mean/std, so in-memory splits are read by the same loader as batches.
-    """
+    """Records ``0 .. n−1`` of ``source`` as one batch (:func:`read_rows`), images in
+    their stored dtype; ``n = min(count, len(source))``, or ``len(source)`` when
+    ``count`` is 0."""
     n = min(count, len(source)) if count else len(source)
-    loader = ImageLoader(
-        source, batch_size=n, label_key=label_key, extra_keys=extra_keys, num_epochs=1, process_index=0, process_count=1
-    )
-    return next(loader)
+    return read_rows(source, np.arange(n), label_key=label_key, extra_keys=extra_keys)

@@ -5,8 +5,9 @@ permutation drawn from the state's key, then ``lax.scan`` of the pure step over 
 batches (the last partial batch is dropped). Several seeds run as one program with
 ``vmap``. On a ``("seeds", "data")`` mesh (:mod:`repsim_jax.train.mesh`) the same program
 runs with the seed members' states sharded on ``"seeds"``, the training rows and every
-batch on ``"data"`` (rows padded to a multiple of the data axis; padding is never
-drawn); evaluation data and an online teacher's variables are replicated.
+batch on ``"data"`` (each process reads only the rows of its own devices, see
+:mod:`repsim_jax.train.placement`; padding rows are never drawn); evaluation data and an
+online teacher's variables are replicated.
 
 Resumption: a checkpoint is written every ``checkpoint_every`` epochs; its JSON part
 holds the data-iterator state ``{"epoch": e}``. Every random draw derives from the
@@ -30,10 +31,12 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from repsim_jax.data.rows import Rows
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.mesh import seeds_data_mesh
+from repsim_jax.train.placement import place, place_rows
 from repsim_jax.train.state import TrainState, create_state
 from repsim_jax.train.step import make_eval_fn, make_train_step
 
@@ -61,19 +64,29 @@ def teacher_outputs(teacher, x, batch_size: int = 4096, preprocess=None) -> dict
     return {"teacher_embeddings": np.asarray(emb), "teacher_logits": np.asarray(logits)}
 
 
-def _check_data(data: dict, name: str, batch_size: int | None = None) -> int:
+def _check_data(data: dict, name: str) -> dict:
+    """``data``'s columns as NumPy arrays, checked: ``x`` and ``y`` present, equal
+    lengths, ``x`` finite."""
     if "x" not in data or "y" not in data:
         raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(data)}")
-    n = len(data["x"])
+    data = {key: np.asarray(value) for key, value in data.items()}
     for key, value in data.items():
-        if len(value) != n:
-            raise ValueError(f"{name} data: {key!r} has {len(value)} rows, 'x' has {n}")
-    if batch_size is not None and not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, {n}] for {n} {name} examples, got {batch_size}")
-    x = np.asarray(data["x"])
-    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        if len(value) != len(data["x"]):
+            raise ValueError(f"{name} data: {key!r} has {len(value)} rows, 'x' has {len(data['x'])}")
+    if np.issubdtype(data["x"].dtype, np.floating) and not np.all(np.isfinite(data["x"])):
         raise ValueError(f"{name} data: 'x' contains NaN or Inf")
-    return n
+    return data
+
+
+def _block_columns(teacher, preprocess) -> Callable[[dict], dict]:
+    """``block -> added columns`` for the training rows a process reads: the block is
+    checked (:func:`_check_data`) and, with a ``teacher``, its cached outputs computed."""
+
+    def add(block: dict) -> dict:
+        _check_data(block, "train")
+        return {} if teacher is None else teacher_outputs(teacher, block["x"], preprocess=preprocess)
+
+    return add
 
 
 def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
@@ -97,23 +110,6 @@ def _initialiser(seeds: int | list[int], model, loss, tx, sample_x, teacher_dim)
         init = lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim)
         return lambda: jax.vmap(init)(jnp.stack([jax.random.key(s) for s in seeds]))
     return lambda: create_state(jax.random.key(seeds), model, loss, tx, sample_x, teacher_dim)
-
-
-def place(tree, sharding: NamedSharding):
-    """Global arrays laid out by ``sharding`` from host values every process holds in
-    full; each process transfers only the blocks of its own devices
-    (``jax.make_array_from_callback``). ``None`` stays ``None``."""
-    if tree is None:
-        return None
-    host = jax.tree.map(np.asarray, tree)
-    return jax.tree.map(lambda a: jax.make_array_from_callback(a.shape, sharding, lambda index: a[index]), host)
-
-
-def _pad_rows(data: dict, multiple: int) -> dict:
-    """Rows repeated from the last one up to a multiple of ``multiple`` (to shard them
-    evenly); the epoch's permutation only draws the first ``n``."""
-    pad = -len(data["x"]) % multiple
-    return {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in data.items()} if pad else data
 
 
 def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding):
@@ -226,7 +222,7 @@ def fit(
     model,
     loss: Loss,
     tx,
-    train_data: dict,
+    train_data: dict | Rows,
     workdir: str,
     *,
     num_epochs: int,
@@ -246,7 +242,9 @@ def fit(
     desc: str = "epochs",
     stop_after_epochs: int | None = None,
 ) -> FitResult:
-    """Train ``model`` on in-memory ``train_data`` (``x``, ``y``, optional ``concepts``).
+    """Train ``model`` on ``train_data``: in-memory columns (``x``, ``y``, optional
+    ``concepts``) or :class:`repsim_jax.data.rows.Rows` read on demand (on a mesh, each
+    process reads only its devices' rows: :func:`repsim_jax.train.placement.place_rows`).
 
     Args:
       loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
@@ -271,9 +269,11 @@ def fit(
         raise ValueError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
     if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
         raise ValueError("num_epochs, eval_every and checkpoint_every must be >= 1")
-    n = _check_data(train_data, "train", batch_size)
-    if eval_data is not None:
-        _check_data(eval_data, "eval")
+    rows = train_data if isinstance(train_data, Rows) else Rows.from_arrays(train_data)
+    n, example = len(rows), rows.example()
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
+    eval_data = None if eval_data is None else _check_data(eval_data, "eval")
     vmapped = not isinstance(seeds, (int, np.integer))
     seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
     if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
@@ -281,24 +281,21 @@ def fit(
     if mesh is not None:
         mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
 
-    train_data = {k: np.asarray(v) for k, v in train_data.items()}
-    eval_data = None if eval_data is None else {k: np.asarray(v) for k, v in eval_data.items()}
     online = loss.needs_teacher and teacher is not None and teacher_mode == "online"
-    if loss.needs_teacher and teacher is None and "teacher_logits" not in train_data:
+    if loss.needs_teacher and teacher is None and "teacher_logits" not in example:
         raise ValueError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
+    cached_teacher = teacher if teacher is not None and not online and loss.needs_teacher else None
+    add_columns = _block_columns(cached_teacher, preprocess)
+    sample_x = jnp.asarray(example["x"])
+    sample_x = preprocess(sample_x) if preprocess else sample_x
     teacher_dim = None
     if teacher is not None:
-        if not online and loss.needs_teacher:
-            train_data.update(teacher_outputs(teacher, train_data["x"], preprocess=preprocess))
         if eval_data is not None:
             eval_data.update(teacher_outputs(teacher, eval_data["x"], preprocess=preprocess))
-        sample = preprocess(train_data["x"][:1]) if preprocess else train_data["x"][:1]
-        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample)[0].shape[-1]
-    elif "teacher_embeddings" in train_data:
-        teacher_dim = train_data["teacher_embeddings"].shape[-1]
+        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample_x)[0].shape[-1]
+    elif "teacher_embeddings" in example:
+        teacher_dim = example["teacher_embeddings"].shape[-1]
 
-    sample_x = jnp.asarray(train_data["x"][:1])
-    sample_x = preprocess(sample_x) if preprocess else sample_x
     init = _initialiser(seed_list if vmapped else seed_list[0], model, loss, tx, sample_x, teacher_dim)
     teacher_vars = teacher.variables if online else None
 
@@ -316,13 +313,14 @@ def fit(
         per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
         rep = NamedSharding(mesh, P())
         state = jax.jit(init, out_shardings=per_seed)()
-        train_data = place(_pad_rows(train_data, mesh.shape["data"]), NamedSharding(mesh, P("data")))
+        train_data = place_rows(rows, NamedSharding(mesh, P("data")), add_columns)
         teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
         epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
         eval_jit = jax.jit(eval_fn, out_shardings=rep)
     else:
         state = jax.jit(init)()
-        train_data = jax.device_put(train_data)
+        train_data = rows.read_all()
+        train_data = jax.device_put({**train_data, **add_columns(train_data)})
         eval_data = None if eval_data is None else jax.device_put(eval_data)
         epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
 

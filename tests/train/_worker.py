@@ -13,8 +13,10 @@ Modes:
                              that the train step's input batch spans
   cli8 OUT ARGS...           the same on 8 devices
   cli_mp OUT PID NPROC PORT ARGS...  ``repsim-jax ARGS`` as process PID of NPROC (2
-                             devices each); OUT (JSON) also: the training rows it placed
+                             devices each); OUT (JSON) also: the training rows it read
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
+  placement OUT              ``place_rows`` of 9 rows on (seeds=1, data=4) and (2, 2)
+                             meshes; OUT (npz): the global arrays and the rows read
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ elif MODE == "cli":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "cli8":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+elif MODE == "placement":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "cli_mp":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 
@@ -48,21 +52,21 @@ def save(path, state):
     np.savez(path, *[np.asarray(jax.device_get(x)) for x in leaves])
 
 
-def _record_placed_rows() -> list:
-    """Record the rows of every row-sharded array this process builds (the training
-    data placed on the ``data`` axis) by wrapping ``jax.make_array_from_callback``."""
+def _record_read_rows() -> list:
+    """Record the train-split rows this process reads (every call of
+    ``Rows.read`` on the train rows; row 0, read once by every process for the
+    shapes, goes through ``Rows.example`` and is not a read of the split)."""
+    from repsim_jax.data.rows import Rows
+
     rows = []
-    make = jax.make_array_from_callback
+    read = Rows.read
 
-    def recording(shape, sharding, callback, *args, **kwargs):
-        def read(index):
-            if tuple(sharding.spec) == ("data",) and len(shape) == 2:  # the inputs x: (n, 2)
-                rows.extend(range(*index[0].indices(shape[0])))
-            return callback(index)
+    def recording(self, indices):
+        if self.name == "train":
+            rows.extend(int(i) for i in np.asarray(indices).reshape(-1))
+        return read(self, indices)
 
-        return make(shape, sharding, read, *args, **kwargs)
-
-    jax.make_array_from_callback = recording
+    Rows.read = recording
     return rows
 
 
@@ -89,6 +93,32 @@ def _cli_recording_batch_sharding(out, argv, extra=None):
     code = cli_main(argv)
     with open(out, "w") as file:
         json.dump({"code": code, "batch_devices": seen, **(extra or {})}, file)
+
+
+def _placement(out):
+    """Place 9 rows (x: (9, 3) float32, y: int32) with an added column 2·x on two
+    meshes of 4 devices, recording every index the rows were asked for."""
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from repsim_jax.data.rows import Rows
+    from repsim_jax.train.mesh import make_mesh
+    from repsim_jax.train.placement import place_rows
+
+    x = np.arange(27, dtype=np.float32).reshape(9, 3) + 1
+    rows = Rows.from_arrays({"x": x, "y": np.arange(9, dtype=np.int32)})
+    read = []
+    plain = rows.read
+    rows.read = lambda indices: read.append(np.asarray(indices)) or plain(indices)
+    arrays = {}
+    for name, (seeds, data) in {"data4": (1, 4), "seeds2": (2, 2)}.items():
+        read.clear()
+        sharding = NamedSharding(make_mesh(seeds, seeds, data), P("data"))
+        placed = place_rows(rows, sharding, lambda block: {"double": 2 * block["x"]})
+        arrays.update({f"{name}_{k}": np.asarray(v) for k, v in placed.items()})
+        arrays[f"{name}_devices"] = np.asarray([len(v.sharding.device_set) for v in placed.values()])
+        arrays[f"{name}_read"] = np.concatenate(read)
+    np.savez(out, **arrays)
 
 
 def main():
@@ -118,9 +148,11 @@ def main():
         _cli_recording_batch_sharding(out, sys.argv[3:])
     elif MODE == "cli_mp":
         pid, nproc, port = sys.argv[3:6]
-        rows = _record_placed_rows()
+        rows = _record_read_rows()
         coordinator = ["--coordinator", f"localhost:{port}", "--num_processes", nproc, "--process_id", pid]
         _cli_recording_batch_sharding(out, [*coordinator, *sys.argv[6:]], {"rows": rows})
+    elif MODE == "placement":
+        _placement(out)
     elif MODE == "multihost":
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
