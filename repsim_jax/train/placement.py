@@ -5,7 +5,9 @@ With P processes, process p reads only the row blocks that its own devices hold,
 the processes together read every row of the split once (rows are replicated only
 across the ``"seeds"`` axis, within the processes that share a data block). Rows are
 padded with zeros up to a multiple of the data axis; the epoch's permutation never
-draws a padding row.
+draws a padding row. Inside the epoch XLA partitions each batch's gather from these rows
+as a gather of the local rows plus an all-reduce of one global batch: the rows are never
+collected onto one device (tests/train/test_placement.py reads the compiled program).
 """
 
 from __future__ import annotations

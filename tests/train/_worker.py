@@ -15,6 +15,8 @@ Modes:
   cli_mp OUT PID NPROC PORT ARGS...  ``repsim-jax ARGS`` as process PID of NPROC (2
                              devices each); OUT (JSON) also: the training rows it read
   multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
+  epoch_hlo OUT              the collectives (op, shape) of a compiled epoch on 4 devices
+                             with 256 training rows on ``data``, batch 16; OUT: JSON
   placement OUT              ``place_rows`` of 9 rows on (seeds=1, data=4) and (2, 2)
                              meshes; OUT (npz): the global arrays and the rows read
 """
@@ -35,7 +37,7 @@ elif MODE == "cli":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "cli8":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
-elif MODE == "placement":
+elif MODE in ("placement", "epoch_hlo"):
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 elif MODE == "cli_mp":
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
@@ -121,6 +123,35 @@ def _placement(out):
     np.savez(out, **arrays)
 
 
+def _epoch_collectives(out):
+    """Compile ``fit``'s epoch (``_make_epoch_fn``) as ``fit`` does on a (1, 4) mesh
+    and write every collective of the compiled program as ``[op, result type]``."""
+    import json
+    import re
+
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from repsim_jax.data.rows import Rows
+    from repsim_jax.train.loop import _make_epoch_fn
+    from repsim_jax.train.mesh import make_mesh
+    from repsim_jax.train.placement import place_rows
+
+    model, loss, tx = _common.step_setup()
+    data = _common.distill_data(256)
+    mesh = make_mesh(1)
+    rows = place_rows(Rows.from_arrays(data), NamedSharding(mesh, P("data")))
+    state = jax.jit(
+        lambda: _common.create_state(jax.random.key(0), model, loss, tx, data["x"][:1], 3),
+        out_shardings=NamedSharding(mesh, P()),
+    )()
+    step = _common.make_train_step(model, loss, tx)
+    epoch = _make_epoch_fn(step, 256, _common.BATCH, None, None, None, NamedSharding(mesh, P("data")))
+    text = jax.jit(epoch).lower(state, rows, None).compile().as_text()
+    pattern = r"= ([^=]+?) (all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)(?:-start)?\("
+    json.dump(re.findall(pattern, text), open(out, "w"))
+
+
 def main():
     out = sys.argv[2]
     if MODE == "steps":
@@ -153,6 +184,8 @@ def main():
         _cli_recording_batch_sharding(out, [*coordinator, *sys.argv[6:]], {"rows": rows})
     elif MODE == "placement":
         _placement(out)
+    elif MODE == "epoch_hlo":
+        _epoch_collectives(out)
     elif MODE == "multihost":
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

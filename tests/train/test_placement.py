@@ -37,3 +37,20 @@ def test_placed_rows_equal_the_zero_padded_split_and_every_row_is_read_once(run_
         # one process: each row is read exactly once, even where the seeds axis
         # puts the same block on two devices
         assert sorted(got[f"{mesh}_read"].tolist()) == list(range(9))
+
+
+@pytest.mark.slow
+def test_the_epoch_never_gathers_the_training_rows_onto_one_device(run_worker, tmp_path):
+    """On 4 devices with 256 rows on "data" (64 per device), the compiled epoch's batch
+    gather is partitioned as a local gather plus an all-reduce of one batch (16 rows):
+    no collective carries the 256 rows or a device's 64."""
+    import json
+    import re
+
+    run_worker("epoch_hlo", tmp_path / "hlo.json")
+    collectives = json.loads((tmp_path / "hlo.json").read_text())
+    # every array dimension of every collective's result (tuples included; layouts skipped)
+    blocks = [re.findall(r"\[([\d,]*)\]", shape) for shape, _ in collectives]
+    dims = [[int(d) for block in shape for d in block.split(",") if d] for shape in blocks]
+    assert collectives and all(256 not in d and 64 not in d for d in dims), collectives
+    assert ["f32[16,2]{1,0}", "all-reduce"] in collectives  # the batch's inputs x
