@@ -11,9 +11,9 @@ then ``load_image_dataset("cifar10", "train", batch_size=128, data_dir=DIR)``.
 first use under ``$REPSIM_JAX_DATA_DIR`` (default ``~/.cache/repsim_jax``).
 
 Training opens a set with ``load_dataset(config.data)``: every split is a :class:`Rows`
-read on demand through the same record reader as :class:`ImageLoader` (in-memory
-arrays via :class:`ArraySource`), so each process reads only the training rows of its
-devices; crop + flip is applied in-graph by :func:`crop_flip`.
+read on demand (image sets and spirals through the same record reader as
+:class:`ImageLoader`, spirals via :class:`ArraySource`; features from their arrays), so
+each process reads only the training rows of its devices; crop + flip is applied in-graph by :func:`crop_flip`.
 """
 
 from repsim_jax.data.augment import crop_flip

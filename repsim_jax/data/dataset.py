@@ -29,16 +29,16 @@ from repsim_jax.data.tfds import DATASETS, open_source
 
 class WholeSplits(Mapping):
     """``{name: {"x", "y"[, "concepts"]}}`` of NumPy arrays, each split read whole
-    (:meth:`Rows.read_all`) on first access and kept."""
+    (:meth:`Rows.read_all`, kept) on first access; ``name in splits`` reads nothing."""
 
     def __init__(self, rows: Mapping[str, Rows]):
         self._rows = rows
-        self._read: dict[str, dict] = {}
 
     def __getitem__(self, name: str) -> dict[str, np.ndarray]:
-        if name not in self._read:
-            self._read[name] = self._rows[name].read_all()
-        return self._read[name]
+        return self._rows[name].read_all()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)

@@ -26,6 +26,7 @@ class Rows:
     def __init__(self, size: int, read: Callable[[np.ndarray], dict[str, np.ndarray]], name: str = "train"):
         self.size, self._read, self.name = int(size), read, name
         self._example: dict[str, np.ndarray] | None = None
+        self._all: dict[str, np.ndarray] | None = None
 
     @classmethod
     def from_arrays(cls, columns: Mapping[str, Any], name: str = "train") -> Rows:
@@ -77,8 +78,11 @@ class Rows:
         return self._read(indices)
 
     def read_all(self) -> dict[str, np.ndarray]:
-        """Every row, in order."""
-        return self.read(np.arange(self.size))
+        """Every row, in order (read once and kept: training on one device and the
+        evaluation after it share the read)."""
+        if self._all is None:
+            self._all = self.read(np.arange(self.size))
+        return self._all
 
     def example(self) -> dict[str, np.ndarray]:
         """Row 0 as one-row columns (read once)."""

@@ -78,15 +78,19 @@ def _check_data(data: dict, name: str) -> dict:
     return data
 
 
-def _block_columns(teacher, preprocess) -> Callable[[dict], dict]:
-    """``block -> added columns`` for the training rows a process reads: the block is
-    checked (:func:`_check_data`) and, with a ``teacher``, its cached outputs computed."""
+def _teacher_columns(teacher, preprocess) -> Callable[[dict], dict] | None:
+    """``rows -> cached teacher outputs`` for the training rows a process reads (None
+    without a teacher to cache)."""
+    if teacher is None:
+        return None
+    return lambda rows: teacher_outputs(teacher, rows["x"], preprocess=preprocess)
 
-    def add(block: dict) -> dict:
-        _check_data(block, "train")
-        return {} if teacher is None else teacher_outputs(teacher, block["x"], preprocess=preprocess)
 
-    return add
+def _check_finite(x: jax.Array) -> None:
+    """Refuse non-finite training inputs. Checked on the placed (global) array, so with
+    several processes every process sees the same answer and raises together."""
+    if jnp.issubdtype(x.dtype, jnp.floating) and not bool(jax.jit(lambda v: jnp.all(jnp.isfinite(v)))(x)):
+        raise ValueError("train data: 'x' contains NaN or Inf")
 
 
 def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
@@ -285,7 +289,7 @@ def fit(
     if loss.needs_teacher and teacher is None and "teacher_logits" not in example:
         raise ValueError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
     cached_teacher = teacher if teacher is not None and not online and loss.needs_teacher else None
-    add_columns = _block_columns(cached_teacher, preprocess)
+    add_columns = _teacher_columns(cached_teacher, preprocess)
     sample_x = jnp.asarray(example["x"])
     sample_x = preprocess(sample_x) if preprocess else sample_x
     teacher_dim = None
@@ -320,9 +324,10 @@ def fit(
     else:
         state = jax.jit(init)()
         train_data = rows.read_all()
-        train_data = jax.device_put({**train_data, **add_columns(train_data)})
+        train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
         eval_data = None if eval_data is None else jax.device_put(eval_data)
         epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
+    _check_finite(train_data["x"])
 
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh
 
-__all__ = ["mesh_shape", "make_mesh", "seeds_data_mesh"]
+__all__ = ["device_grid", "mesh_shape", "make_mesh", "seeds_data_mesh"]
 
 
 def mesh_shape(num_seeds: int, seeds: int = 0, data: int = 0, num_devices: int | None = None) -> tuple[int, int]:
@@ -44,11 +44,26 @@ def mesh_shape(num_seeds: int, seeds: int = 0, data: int = 0, num_devices: int |
     return seeds, data
 
 
+def device_grid(devices, seeds: int, data: int) -> np.ndarray:
+    """``devices`` as a ``(seeds, data)`` grid whose ``data`` axis runs across processes.
+
+    In process-major order (by ``process_index``, then ``id``), device k sits at
+    ``(k mod seeds, k div seeds)``: a process's devices fill whole ``data`` columns, so
+    each process holds (and reads) only its own data blocks of the training rows, and
+    only the gradient all-reduce crosses hosts; a seed group's members stay within a
+    process wherever its device count allows.
+    """
+    ordered = np.empty(seeds * data, dtype=object)
+    ordered[:] = sorted(devices, key=lambda d: (d.process_index, d.id))
+    return ordered.reshape(data, seeds).T
+
+
 def make_mesh(num_seeds: int, seeds: int = 0, data: int = 0) -> Mesh:
-    """A ``("seeds", "data")`` mesh of every device with :func:`mesh_shape`'s sizes
-    (Auto axis types, so ordinary model code needs no sharding annotations)."""
+    """A ``("seeds", "data")`` mesh of every device with :func:`mesh_shape`'s sizes, laid
+    out by :func:`device_grid` (Auto axis types, so ordinary model code needs no sharding
+    annotations)."""
     shape = mesh_shape(num_seeds, seeds, data)
-    return Mesh(np.asarray(jax.devices()).reshape(shape), ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
+    return Mesh(device_grid(jax.devices(), *shape), ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
 
 
 def seeds_data_mesh(mesh: Mesh) -> Mesh:

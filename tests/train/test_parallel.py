@@ -97,11 +97,17 @@ def test_distill_command_on_four_devices_shards_batches_and_equals_one_device(ru
 
 
 @pytest.mark.slow
-def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(tmp_path, free_port):
-    """`repsim-jax --coordinator ... distill` as 2 processes × 2 fake devices: each process
-    reads disjoint training rows whose union is the split (each reads only its own devices'
-    rows, never the whole split), the batch spans all 4 devices,
-    and the student equals the one trained on a single device."""
+@pytest.mark.parametrize(
+    "seeds, mesh, report",
+    [("0", {"seeds": 1, "data": 4}, "report.json"), ("(0,1)", {"seeds": 2, "data": 2}, "seed1/report.json")],
+)
+def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
+    tmp_path, free_port, seeds, mesh, report
+):
+    """`repsim-jax --coordinator ... distill` as 2 processes × 2 fake devices, for one seed
+    and for a vmapped group of 2: each process reads disjoint training rows whose union
+    is the split (each reads only its own devices' rows, never the whole split), the
+    batch spans all 4 devices, and the students equal those trained on a single device."""
     import json
 
     from repsim_jax.cli import main
@@ -110,6 +116,7 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
     config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
     assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
     student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
+    student.append(f"--config.seeds={seeds}")
     argv = ["distill", f"--workdir={tmp_path / 'two'}", *student]
     _two_processes(
         lambda pid: ["cli_mp", str(tmp_path / f"p{pid}.json"), str(pid), "2", str(free_port), *argv], timeout=400
@@ -124,8 +131,8 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
     two, one = restore(str(tmp_path / "two")), restore(str(tmp_path / "one"))
     for a, b in zip(flat_state(one.state), flat_state(two.state)):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
-    run = json.loads((tmp_path / "two" / "report.json").read_text())["run"]
-    assert run["devices"] == 4 and run["processes"] == 2 and run["mesh"] == {"seeds": 1, "data": 4}
+    run = json.loads((tmp_path / "two" / report).read_text())["run"]
+    assert run["devices"] == 4 and run["processes"] == 2 and run["mesh"] == mesh
 
 
 @pytest.mark.slow
