@@ -11,13 +11,15 @@ field that is not a section, a bad value or a missing file raises ``ValueError``
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
+from collections.abc import Mapping
 
 import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
-__all__ = ["CONFIG_DIR", "load_config", "experiment_config", "with_values"]
+__all__ = ["CONFIG_DIR", "base_config", "load_config", "experiment_config", "with_defaults", "with_values"]
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
@@ -88,4 +90,28 @@ def with_values(config: ml_collections.ConfigDict, values: dict) -> ml_collectio
         if leaf not in node:
             raise ValueError(f"unknown config key {key!r}")
         node[leaf] = value
+    return config
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every key with its default: ``get_base_config()`` of ``experiments/configs/common.py``."""
+    spec = importlib.util.spec_from_file_location("repsim_jax_common_config", CONFIG_DIR / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_base_config()
+
+
+def with_defaults(stored: Mapping) -> ml_collections.ConfigDict:
+    """A config read back from a workdir's ``config.json``, with every key this version
+    declares that it lacks (a workdir written before the key existed) at its default."""
+
+    def merge(defaults: ml_collections.ConfigDict, values: Mapping) -> None:
+        for key, value in values.items():
+            if isinstance(value, Mapping) and key in defaults and isinstance(defaults[key], ml_collections.ConfigDict):
+                merge(defaults[key], value)
+            else:
+                defaults[key] = value
+
+    config = base_config()
+    merge(config, stored)
     return config

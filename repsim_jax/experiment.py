@@ -25,6 +25,7 @@ import optax
 from etils import epath
 from jax.experimental import multihost_utils
 
+from repsim_jax.config import with_defaults
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.evaluate import evaluate
 from repsim_jax.losses import Loss, get_loss
@@ -308,7 +309,7 @@ def restore(workdir: str) -> Run:
 
 def _restore_run(workdir: str) -> Run:
     path = epath.Path(workdir)
-    config = ml_collections.ConfigDict(json.loads((path / "config.json").read_text()))
+    config = with_defaults(json.loads((path / "config.json").read_text()))
     seeds = _seeds(config)
     built = build(config)
     ckpt = Checkpointer(workdir)

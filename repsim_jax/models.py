@@ -329,7 +329,7 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 def compute_dtype(config) -> Any:
     """The compute dtype of config key ``model.dtype`` (``float32`` or ``bfloat16``;
     parameters and optimiser state stay float32 either way)."""
-    name = config.get("dtype", "float32")
+    name = config.dtype
     if name not in DTYPES:
         raise ValueError(f"unknown model.dtype {name!r}; choose one of {sorted(DTYPES)}")
     return DTYPES[name]
@@ -340,8 +340,7 @@ def _encoder(config) -> nn.Module:
     if config.name == "mlp":
         return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
     if config.name in ("resnet18", "resnet50"):
-        stem = config.get("stem", "cifar")
-        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, stem, dtype)
+        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, config.stem, dtype)
     raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
 
 
@@ -350,8 +349,8 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
     ``dtype``)."""
     encoder = _encoder(config)
-    heads = [key for key in ("concept_bottleneck", "attribute_head") if config.get(key, False)]
-    init_from = config.get("init_from", "")
+    heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
+    init_from = config.init_from
     if heads and init_from:
         raise ValueError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
     if len(heads) > 1:

@@ -12,7 +12,7 @@ from etils import epath
 
 from repsim_jax import experiment
 from repsim_jax.cli import main
-from repsim_jax.config import experiment_config, with_values
+from repsim_jax.config import base_config, experiment_config, with_values
 from repsim_jax.train.loop import _MetricsLog
 
 TINY = {
@@ -68,6 +68,26 @@ def test_restore_single_run_gives_the_trained_variables(teacher):
     restored = experiment.restore(teacher.workdir)
     assert restored.seeds == [0] and _same_variables(restored.model.variables, teacher.model.variables)
     assert restored.reports == teacher.reports
+
+
+def test_a_workdir_written_before_newer_keys_restores_with_their_defaults(teacher, tmp_path):
+    """A config.json without keys added later (model.dtype, stem, init_from, attribute_head,
+    data.normalization, mesh) restores with those keys at their declared defaults."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(teacher.workdir, old)
+    stored = json.loads((old / "config.json").read_text())
+    for section, key in [("model", "dtype"), ("model", "stem"), ("model", "init_from"), ("model", "attribute_head")]:
+        del stored[section][key]
+    del stored["data"]["normalization"], stored["mesh"]
+    (old / "config.json").write_text(json.dumps(stored))
+    restored = experiment.restore(str(old))
+    defaults = base_config()
+    assert (restored.config.model.dtype, restored.config.model.stem) == (defaults.model.dtype, defaults.model.stem)
+    assert restored.config.mesh.to_dict() == defaults.mesh.to_dict()
+    assert restored.config.model.hidden == teacher.config.model.hidden  # stored values kept
+    assert _same_variables(restored.model.variables, teacher.model.variables)
 
 
 def test_restore_group_and_one_seed_of_it(group):

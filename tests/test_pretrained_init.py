@@ -4,12 +4,12 @@ with a ValueError naming the problem."""
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 from flax import traverse_util
 
 from repsim_jax import models
+from repsim_jax.config import base_config
 from repsim_jax.losses import get_loss
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import init_states
@@ -19,10 +19,9 @@ KEY = "params/unembedding/Dense_0/kernel"
 
 
 def _model(init_from: str = "", **changes):
-    config = ml_collections.ConfigDict(
-        dict(name="mlp", hidden=(8,), dropout=0.0, embedding_dim=3, concept_bottleneck=False, init_from=init_from)
-    )
-    config.update(changes)
+    config = base_config().model
+    values = {"name": "mlp", "hidden": (8,), "dropout": 0.0, "embedding_dim": 3, "init_from": init_from}
+    config.update({**values, **changes})
     return models.build_model(config, num_classes=4)
 
 

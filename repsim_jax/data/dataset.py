@@ -133,7 +133,7 @@ def _image_set(data: Any) -> Dataset:
         for split, count in (("train", data.num_train), ("test", data.num_test))
     }
     num_concepts = rows["train"].example()["concepts"].shape[1] if extra_keys else 0
-    mean, std = _normalisation(spec, data.get("normalization", "dataset"))
+    mean, std = _normalisation(spec, data.normalization)
     preprocess = functools.partial(_normalise, mean=mean, std=std)
     return Dataset(rows, spec.num_classes, num_concepts, preprocess, crop_flip if data.augment else None)
 

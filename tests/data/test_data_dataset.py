@@ -30,6 +30,7 @@ def _data(**values):
         ring_radii=(),
         augment=False,
         seed=0,
+        normalization="dataset",
     )
     return ml_collections.ConfigDict({**section, **values})
 

@@ -14,7 +14,9 @@ N, P, K, A = 300, 12, 6, 5
 
 
 def _data(**values):
-    section = dict(name="features", path="", data_dir="", num_train=0, num_test=0, augment=False, seed=42)
+    section = dict(
+        name="features", path="", data_dir="", num_train=0, num_test=0, augment=False, seed=42, normalization="dataset"
+    )
     return ml_collections.ConfigDict({**section, **values})
 
 

@@ -3,10 +3,10 @@
 import _common
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
+from repsim_jax.config import base_config
 from repsim_jax.losses import get_loss
 from repsim_jax.models import build_model
 from repsim_jax.train import make_optimizer, make_train_step
@@ -14,8 +14,9 @@ from repsim_jax.train.state import create_state
 
 
 def _model(dtype):
-    section = dict(name="mlp", hidden=(32, 32), dropout=0.0, embedding_dim=4, dtype=dtype)
-    return build_model(ml_collections.ConfigDict(section), _common.NUM_CLASSES)
+    section = base_config().model
+    section.update(dict(name="mlp", hidden=(32, 32), dropout=0.0, embedding_dim=4, dtype=dtype))
+    return build_model(section, _common.NUM_CLASSES)
 
 
 def _train(dtype, steps=5):
