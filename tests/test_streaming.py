@@ -123,6 +123,7 @@ def test_equivalent_pair_is_at_zero_and_bounds_hold():
     _assert_close(streamed, expected, rtol=1e-4, atol=1e-5 * scale)
 
 
+@pytest.mark.slow
 def test_chunk_order_and_sizes_do_not_change_the_result():
     arrays = _random_pair(3)
     first = _stream(*arrays)

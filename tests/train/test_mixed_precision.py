@@ -32,6 +32,7 @@ def _train(dtype, steps=5):
     return model, state, np.array(losses)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_state_and_loss_close():
     _, full, full_losses = _train("float32")
     model, half, half_losses = _train("bfloat16")
