@@ -19,10 +19,13 @@ then copy ``DIR`` (e.g. to a bucket or local disk) and pass ``data_dir=DIR`` her
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import tensorflow_datasets as tfds
+from jax.experimental import multihost_utils
 
 from repsim_jax.data import local
 from repsim_jax.data.loader import ImageLoader
@@ -115,12 +118,14 @@ def open_source(name: str, split: str, data_dir: Any = None, builder_kwargs: Map
     Catalogue sets are never downloaded (``download=False``): an unprepared set
     raises FileNotFoundError naming the dataset, the data_dir and how to prepare
     it. Local sets (``sklearn_digits``, ``concept_shapes``) are prepared on first
-    use under ``data_dir`` (default :func:`repsim_jax.data.local.default_data_dir`);
-    ``builder_kwargs`` passes e.g. ``{"config": local.concept_shapes_config(seed=1)}``.
+    use under ``data_dir`` (default :func:`repsim_jax.data.local.default_data_dir`; with
+    several processes, process 0 builds it while the others wait); ``builder_kwargs``
+    passes e.g. ``{"config": local.concept_shapes_config(seed=1)}``.
     """
     _check_split(name, split)
     if dataset_spec(name).local:
-        return tfds.data_source(
+        prepare = functools.partial(
+            tfds.data_source,
             name,
             split=split,
             data_dir=data_dir or local.default_data_dir(),
@@ -128,6 +133,13 @@ def open_source(name: str, split: str, data_dir: Any = None, builder_kwargs: Map
             builder_kwargs=dict(builder_kwargs or {}),
             download_and_prepare_kwargs={"file_format": "array_record"},
         )
+        if jax.process_count() > 1:
+            # process 0 builds the set first, so processes sharing a data_dir never
+            # write it at the same time; the others then find it prepared
+            if jax.process_index() == 0:
+                prepare()
+            multihost_utils.sync_global_devices(f"repsim_jax: {name} prepared")
+        return prepare()
     try:
         return tfds.data_source(
             name, split=split, data_dir=data_dir, download=False, builder_kwargs=dict(builder_kwargs or {})

@@ -136,6 +136,34 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
 
 
 @pytest.mark.slow
+def test_two_processes_read_disjoint_records_of_a_tfds_set_they_build_in_one_data_dir(tmp_path, free_port):
+    """`repsim-jax train` on concept_shapes (ArrayRecord through `tfds.data_source`) as 2
+    processes × 2 fake devices sharing a fresh data_dir: process 0 builds the set, and
+    the processes read disjoint training records whose union is the split."""
+    import json
+
+    data_dir = tmp_path / "data"
+    argv = [
+        "train",
+        f"--workdir={tmp_path / 'run'}",
+        "--config=experiments/configs/concepts.py:smoke",
+        "--config.num_epochs=1",
+        f"--config.data.data_dir={data_dir}",
+        "--config.eval.splits=('test',)",
+    ]
+    _two_processes(
+        lambda pid: ["cli_mp", str(tmp_path / f"p{pid}.json"), str(pid), "2", str(free_port), *argv], timeout=400
+    )
+    seen = [json.loads((tmp_path / f"p{pid}.json").read_text()) for pid in (0, 1)]
+    assert all(s["code"] == 0 and set(s["batch_devices"]) == {4} for s in seen)
+    rows = [s["rows"] for s in seen]
+    assert all(len(r) == len(set(r)) for r in rows)
+    assert rows[0] and not set(rows[0]) & set(rows[1]) and set(rows[0]) | set(rows[1]) == set(range(256))
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["run"]["processes"] == 2 and 0 <= report["test"]["accuracy"] <= 1
+
+
+@pytest.mark.slow
 def test_four_seed_distillation_on_eight_devices_through_the_cli(run_worker, tmp_path):
     """`repsim-jax distill` of 4 vmapped seeds on 8 fake devices: the default mesh is
     seeds=4 × data=2 (report.json says so), and every seed equals that seed distilled
