@@ -335,8 +335,8 @@ def compute_dtype(config) -> Any:
     return DTYPES[name]
 
 
-def _encoder(config) -> nn.Module:
-    d, dtype = config.embedding_dim, compute_dtype(config)
+def _encoder(config, dtype) -> nn.Module:
+    d = config.embedding_dim
     if config.name == "mlp":
         return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
     if config.name in ("resnet18", "resnet50"):
@@ -348,14 +348,14 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
     ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
     ``dtype``)."""
-    encoder = _encoder(config)
+    dtype = compute_dtype(config)
+    encoder = _encoder(config, dtype)
     heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
     init_from = config.init_from
     if heads and init_from:
         raise ValueError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
     if len(heads) > 1:
         raise ValueError("choose model.concept_bottleneck or model.attribute_head, not both")
-    dtype = compute_dtype(config)
     if not heads:
         return Classifier(encoder, num_classes, init_from, dtype)
     if not num_concepts:

@@ -31,6 +31,16 @@ STUDENT_METRICS = (
     "procrustes_distance",
 )
 TESTED_METRICS = ("mean_cca", "rep_dissimilarity")
+# The metrics every probe study (concepts, SUB) reports before its own probes, in table order.
+PROBE_STUDY_METRICS = (
+    "accuracy",
+    "agreement",
+    "kl_divergence",
+    "logit_distance",
+    "mean_cca",
+    "rep_dissimilarity",
+    "linear_cka",
+)
 
 
 def summarise_seeds(reports: list[dict], keys=STUDENT_METRICS, prefix: str = "") -> dict:

@@ -15,7 +15,18 @@ import numpy as np
 
 from repsim_jax.data.loader import read_rows
 
-__all__ = ["Rows"]
+__all__ = ["Rows", "checked_columns"]
+
+
+def checked_columns(columns: Mapping[str, Any], name: str) -> dict[str, np.ndarray]:
+    """``columns`` as NumPy arrays, checked: ``x`` and ``y`` present, all equally long."""
+    columns = {key: np.asarray(value) for key, value in columns.items()}
+    if "x" not in columns or "y" not in columns:
+        raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(columns)}")
+    lengths = {key: len(value) for key, value in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{name} data: columns of unequal length {lengths}")
+    return columns
 
 
 class Rows:
@@ -30,14 +41,9 @@ class Rows:
 
     @classmethod
     def from_arrays(cls, columns: Mapping[str, Any], name: str = "train") -> Rows:
-        """Rows of equally long in-memory arrays (read by fancy indexing)."""
-        columns = {key: np.asarray(value) for key, value in columns.items()}
-        lengths = {key: len(value) for key, value in columns.items()}
-        if "x" not in columns or "y" not in columns:
-            raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(columns)}")
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f"{name} data: columns of unequal length {lengths}")
-        return cls(lengths["x"], lambda indices: {key: value[indices] for key, value in columns.items()}, name)
+        """Rows of equally long in-memory arrays (:func:`checked_columns`; read by fancy indexing)."""
+        columns = checked_columns(columns, name)
+        return cls(len(columns["x"]), lambda indices: {key: value[indices] for key, value in columns.items()}, name)
 
     @classmethod
     def from_source(

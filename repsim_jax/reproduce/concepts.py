@@ -20,13 +20,7 @@ from repsim_jax.reproduce.students import distil_students, reproduction_config, 
 __all__ = ["CONCEPT_METRICS", "run_concepts", "run_concept_students"]
 
 CONCEPT_METRICS = (
-    "accuracy",
-    "agreement",
-    "kl_divergence",
-    "logit_distance",
-    "mean_cca",
-    "rep_dissimilarity",
-    "linear_cka",
+    *report.PROBE_STUDY_METRICS,
     "procrustes_distance",
     "concept_probe_accuracy",
     "concept_probe_f1",

@@ -43,13 +43,7 @@ from repsim_jax.reproduce.students import (
 __all__ = ["SUB_METRICS", "attribute_probe", "encoder_features", "run_sub"]
 
 SUB_METRICS = (
-    "accuracy",
-    "agreement",
-    "kl_divergence",
-    "logit_distance",
-    "mean_cca",
-    "rep_dissimilarity",
-    "linear_cka",
+    *report.PROBE_STUDY_METRICS,
     "attribute_probe_accuracy",
     "attribute_probe_f1",
     "attribute_probe_nll",

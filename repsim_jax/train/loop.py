@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from repsim_jax.data.rows import Rows
+from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
@@ -64,20 +64,6 @@ def teacher_outputs(teacher, x, batch_size: int = 4096, preprocess=None) -> dict
     return {"teacher_embeddings": np.asarray(emb), "teacher_logits": np.asarray(logits)}
 
 
-def _check_data(data: dict, name: str) -> dict:
-    """``data``'s columns as NumPy arrays, checked: ``x`` and ``y`` present, equal
-    lengths, ``x`` finite."""
-    if "x" not in data or "y" not in data:
-        raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(data)}")
-    data = {key: np.asarray(value) for key, value in data.items()}
-    for key, value in data.items():
-        if len(value) != len(data["x"]):
-            raise ValueError(f"{name} data: {key!r} has {len(value)} rows, 'x' has {len(data['x'])}")
-    if np.issubdtype(data["x"].dtype, np.floating) and not np.all(np.isfinite(data["x"])):
-        raise ValueError(f"{name} data: 'x' contains NaN or Inf")
-    return data
-
-
 def _teacher_columns(teacher, preprocess) -> Callable[[dict], dict] | None:
     """``rows -> cached teacher outputs`` for the training rows a process reads (None
     without a teacher to cache)."""
@@ -86,11 +72,11 @@ def _teacher_columns(teacher, preprocess) -> Callable[[dict], dict] | None:
     return lambda rows: teacher_outputs(teacher, rows["x"], preprocess=preprocess)
 
 
-def _check_finite(x: jax.Array) -> None:
-    """Refuse non-finite training inputs. Checked on the placed (global) array, so with
-    several processes every process sees the same answer and raises together."""
+def _check_finite(x, name: str) -> None:
+    """Refuse non-finite inputs. Training rows are checked on the placed (global) array,
+    so with several processes every process sees the same answer and raises together."""
     if jnp.issubdtype(x.dtype, jnp.floating) and not bool(jax.jit(lambda v: jnp.all(jnp.isfinite(v)))(x)):
-        raise ValueError("train data: 'x' contains NaN or Inf")
+        raise ValueError(f"{name} data: 'x' contains NaN or Inf")
 
 
 def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
@@ -277,7 +263,10 @@ def fit(
     n, example = len(rows), rows.example()
     if not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
-    eval_data = None if eval_data is None else _check_data(eval_data, "eval")
+    steps_per_epoch = n // batch_size
+    if eval_data is not None:
+        eval_data = checked_columns(eval_data, "eval")
+        _check_finite(eval_data["x"], "eval")
     vmapped = not isinstance(seeds, (int, np.integer))
     seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
     if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
@@ -327,7 +316,7 @@ def fit(
         train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
         eval_data = None if eval_data is None else jax.device_put(eval_data)
         epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
-    _check_finite(train_data["x"])
+    _check_finite(train_data["x"], "train")
 
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -337,7 +326,7 @@ def fit(
     if ckpt.latest_step() is not None:
         state, meta = ckpt.restore(state)
         start = int(meta["data_state"]["epoch"])
-        log.truncate_after(start, start * (n // batch_size))
+        log.truncate_after(start, start * steps_per_epoch)
     last_good = start
     history: list[dict] = []
     end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
@@ -367,7 +356,7 @@ def fit(
             if done % checkpoint_every == 0 or done == end:
                 ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
                 last_good = done
-            steps = np.full(len(seed_list), done * (n // batch_size))
+            steps = np.full(len(seed_list), done * steps_per_epoch)
             rows = _rows(done, steps, seed_list, means, evals)
             log.append(rows)
             history.extend(rows)
