@@ -13,6 +13,13 @@ import jax.numpy as jnp
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
 
 
+def seconds(function) -> float:
+    """Wall time of one call of ``function()`` (which blocks on its own results)."""
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
 def best_time(function, *args, repeats: int = 3) -> float:
     """Best wall time of ``function(*args)`` (blocking on JAX results) after one warm-up call."""
     jax.block_until_ready(function(*args))

@@ -21,12 +21,11 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import load, machine, noise, write_section  # noqa: E402
+from benchmarks._common import load, machine, noise, seconds, write_section  # noqa: E402
 
 BATCH, IN, HIDDEN, DIM, K = 512, 2, 512, 16, 7
 
@@ -42,14 +41,10 @@ def _data(steps):
     }
 
 
-def _timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
-def jax_epoch(steps, seeds=None):
-    """A compiled JAX epoch as a no-argument callable (blocking on its result)."""
+def jax_epoch(steps, seeds=None, dropout=0.1, optimizer="adam"):
+    """A compiled JAX epoch of the library (``train.loop._make_epoch_fn``) as a
+    no-argument callable (blocking on its result); ``dropout`` and ``optimizer`` vary
+    the model for ``profile_train.py``."""
     import jax
 
     from repsim_jax.losses import get_loss
@@ -58,8 +53,8 @@ def jax_epoch(steps, seeds=None):
     from repsim_jax.train.loop import _make_epoch_fn
     from repsim_jax.train.state import create_state, init_states
 
-    model = Classifier(MLPEncoder(DIM), K)
-    loss, tx = get_loss("l2", centered=False), make_optimizer("adam", 1e-3)
+    model = Classifier(MLPEncoder(DIM, dropout_rate=dropout), K)
+    loss, tx = get_loss("l2", centered=False), make_optimizer(optimizer, 1e-3)
     data = jax.device_put(_data(steps))
     epoch = _make_epoch_fn(make_train_step(model, loss, tx), BATCH * steps, BATCH, None, None, None, None)
     if seeds:
@@ -112,7 +107,7 @@ def matmul_rate(repeats=5):
     ws = jnp.ones((8, HIDDEN, HIDDEN), jnp.float32) * 1e-3
     chain = jax.jit(lambda a, ws: jax.lax.fori_loop(0, 8, lambda i, h: h @ ws[i], a))
     jax.block_until_ready(chain(a, ws))
-    best = min(_timed(lambda: jax.block_until_ready(chain(a, ws))) for _ in range(repeats))
+    best = min(seconds(lambda: jax.block_until_ready(chain(a, ws))) for _ in range(repeats))
     return 8 * 2 * BATCH * HIDDEN * HIDDEN / best
 
 
@@ -125,8 +120,8 @@ def alternating_round(jax_run, torch_run, repeats):
     """Best JAX and PyTorch epoch (s) over ``repeats`` alternating runs, with the load averages."""
     jax_times, torch_times = [], []
     for _ in range(repeats):
-        jax_times.append(_timed(jax_run))
-        torch_times.append(_timed(torch_run))
+        jax_times.append(seconds(jax_run))
+        torch_times.append(seconds(torch_run))
     return {"jax_s": min(jax_times), "torch_s": min(torch_times), "load": load()}
 
 
@@ -217,8 +212,8 @@ def main():
     vmapped = jax_epoch(args.steps, seeds)
     singles = [jax_epoch(args.steps) for _ in seeds]
     vmap = {
-        "vmap_s": min(_timed(vmapped) for _ in range(3)),
-        "sequential_s": min(sum(_timed(run) for run in singles) for _ in range(3)),
+        "vmap_s": min(seconds(vmapped) for _ in range(3)),
+        "sequential_s": min(sum(seconds(run) for run in singles) for _ in range(3)),
         "load": load(),
     }
     devices = {n: device_step_time(n, args.steps) for n in (1, 2, 4)}

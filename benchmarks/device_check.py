@@ -24,14 +24,13 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import best_time, machine, write_section  # noqa: E402
+from _common import best_time, machine, seconds, write_section  # noqa: E402
 
 from repsim_jax import bounds, metrics  # noqa: E402
-from repsim_jax.config import experiment_config  # noqa: E402
+from repsim_jax.config import base_config, experiment_config  # noqa: E402
 from repsim_jax.experiment import build  # noqa: E402
 from repsim_jax.losses import get_loss  # noqa: E402
 from repsim_jax.models import build_model  # noqa: E402
@@ -40,12 +39,6 @@ from repsim_jax.train.state import create_state  # noqa: E402
 
 SEEDS = 16
 BATCH = 256
-
-
-def _seconds(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
 
 
 def vmapped_seeds(workdir: str, epochs: int = 20) -> dict:
@@ -70,15 +63,16 @@ def vmapped_seeds(workdir: str, epochs: int = 20) -> dict:
 
     run(list(range(SEEDS)), "warm_vmap")
     run(0, "warm_one")
-    together = _seconds(lambda: run(list(range(SEEDS)), "vmap"))
-    apart = _seconds(lambda: [run(s, f"one{s}") for s in range(SEEDS)])
+    together = seconds(lambda: run(list(range(SEEDS)), "vmap"))
+    apart = seconds(lambda: [run(s, f"one{s}") for s in range(SEEDS)])
     return {"vmapped_s": together, "sequential_s": apart, "speedup": apart / together}
 
 
 def resnet_step(dtype: str, steps: int = 20) -> float:
     """Images/s of the jitted ResNet-18 KL-distillation train step."""
-    section = dict(name="resnet18", hidden=(), dropout=0.0, embedding_dim=128, dtype=dtype)
-    model = build_model(ml_collections.ConfigDict(section), 100)
+    section = base_config().model
+    section.update(dict(name="resnet18", hidden=(), dropout=0.0, embedding_dim=128, dtype=dtype))
+    model = build_model(section, 100)
     loss, tx = get_loss("kl"), make_optimizer("adam", 1e-3)
     rng = np.random.default_rng(0)
     batch = {
@@ -96,8 +90,7 @@ def resnet_step(dtype: str, steps: int = 20) -> float:
         return state
 
     state = jax.block_until_ready(run(state))
-    seconds = _seconds(lambda: jax.block_until_ready(run(state)))
-    return steps * BATCH / seconds
+    return steps * BATCH / seconds(lambda: jax.block_until_ready(run(state)))
 
 
 def torch_resnet_step(bf16: bool, steps: int = 20) -> float | None:

@@ -5,7 +5,7 @@
 Every variant is one jitted epoch of ``--steps`` steps at batch 512 (the shapes of
 ``bench_train.py``), timed in alternating rounds in one process (best of ``--repeats``):
 
-- ``epoch``: the library's epoch (``train.loop._make_epoch_fn``): L2 distillation, Adam,
+- ``epoch``: the library's epoch (``bench_train.jax_epoch``): L2 distillation, Adam,
   dropout 0.1;
 - ``no dropout``: the same with dropout rate 0 (no random bits, no mask);
 - ``sgd``: the same with momentum SGD (optax, Nesterov) instead of Adam;
@@ -34,24 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import alternate, machine, noise, write_section  # noqa: E402
-from benchmarks.bench_train import BATCH, DIM, HIDDEN, IN, K, _data, model_flops_per_step  # noqa: E402
-
-
-def library_epoch(steps: int, dropout: float = 0.1, optimizer: str = "adam"):
-    """The library's compiled epoch for the reference MLP, as a no-argument callable."""
-    from repsim_jax.losses import get_loss
-    from repsim_jax.models import Classifier, MLPEncoder
-    from repsim_jax.train import make_optimizer, make_train_step
-    from repsim_jax.train.loop import _make_epoch_fn
-    from repsim_jax.train.state import create_state
-
-    model = Classifier(MLPEncoder(DIM, dropout_rate=dropout), K)
-    loss, tx = get_loss("l2", centered=False), make_optimizer(optimizer, 1e-3)
-    data = jax.device_put(_data(steps))
-    epoch = _make_epoch_fn(make_train_step(model, loss, tx), BATCH * steps, BATCH, None, None, None, None)
-    state = create_state(jax.random.key(0), model, loss, tx, data["x"][:1])
-    compiled = jax.jit(epoch)
-    return lambda: compiled(state, data, None)
+from benchmarks.bench_train import BATCH, DIM, HIDDEN, IN, K, _data, jax_epoch, model_flops_per_step  # noqa: E402
 
 
 def gemm_epoch(steps: int):
@@ -152,9 +135,9 @@ def main():
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     variants = {
-        "epoch": library_epoch(args.steps),
-        "no dropout": library_epoch(args.steps, dropout=0.0),
-        "sgd": library_epoch(args.steps, optimizer="sgd"),
+        "epoch": jax_epoch(args.steps),
+        "no dropout": jax_epoch(args.steps, dropout=0.0),
+        "sgd": jax_epoch(args.steps, optimizer="sgd"),
         "gemms": gemm_epoch(args.steps),
         "dropout bits": dropout_bits_epoch(args.steps),
         "dropout bits (rbg)": dropout_bits_epoch(args.steps, "rbg"),
