@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from repsim_jax import bounds
+from repsim_jax.errors import InputError
 from repsim_jax.io import Representation, check_compatible, load_representation, write_rows
 from repsim_jax.metrics import pivot_subsets
 from repsim_jax.streaming import PairStream
@@ -210,5 +211,5 @@ def write_table(rows, path) -> None:
 def all_pairs(files, pivot_options: dict | None = None, load=load_representation) -> list[dict]:
     """Rows for every ordered pair of distinct models (each as teacher of the rest)."""
     if len(files) < 2:
-        raise ValueError(f"all pairs need at least 2 models, got {len(files)}")
+        raise InputError(f"all pairs need at least 2 models, got {len(files)}")
     return [row for t in files for row in teacher_against(t, [s for s in files if s != t], pivot_options, load)]

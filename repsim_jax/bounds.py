@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
 from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm
@@ -138,7 +139,7 @@ def _pairs(prepare, pair, teacher, student, extra, batch_size):
     if batch_size is None:
         batch_size = 1 if jax.default_backend() == "cpu" else 16
     elif int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     return _over_pairs(prepare, pair, tuple(teacher), tuple(student), extra, int(batch_size))
 
 
@@ -147,17 +148,17 @@ def _side_arrays(side: str, names, arrays):
     arrays = [a if hasattr(a, "ndim") else np.asarray(a) for a in arrays]
     ranks = {a.ndim for a in arrays}
     if len(ranks) != 1 or ranks.pop() not in (2, 3):
-        raise ValueError(f"{side} arrays ({', '.join(names)}) must all be 2-D (one model) or all 3-D (a stack)")
+        raise InputError(f"{side} arrays ({', '.join(names)}) must all be 2-D (one model) or all 3-D (a stack)")
     rank = arrays[0].ndim
     checked = [_validate.as_float_array(n, a, ndim=rank) for n, a in zip(names, arrays)]
     if rank == 3 and len({a.shape[0] for a in checked}) > 1:
-        raise ValueError(f"{side} stacks differ in their number of pairs: {[a.shape[0] for a in checked]}")
+        raise InputError(f"{side} stacks differ in their number of pairs: {[a.shape[0] for a in checked]}")
     return checked
 
 
 def _check_pair_counts(teacher, student):
     if teacher[0].ndim == 3 and student[0].ndim == 3 and teacher[0].shape[0] != student[0].shape[0]:
-        raise ValueError(f"teacher and student stacks hold {teacher[0].shape[0]} and {student[0].shape[0]} pairs")
+        raise InputError(f"teacher and student stacks hold {teacher[0].shape[0]} and {student[0].shape[0]} pairs")
 
 
 def _model(a):
@@ -378,13 +379,13 @@ def _checked_cca(teacher, student):
     _check_pair_counts(teacher, student)
     n, (d_t, d_s) = _model(teacher[0])[0], (_model(teacher[0])[1], _model(student[0])[1])
     if len({_model(a)[0] for a in (*teacher, *student)}) > 1:
-        raise ValueError("row (input) counts differ between the embeddings and logits")
+        raise InputError("row (input) counts differ between the embeddings and logits")
     if _model(teacher[1])[1] != _model(student[1])[1] or _model(teacher[1])[1] < 2:
-        raise ValueError(
+        raise InputError(
             f"logits need the same number K >= 2 of labels, got {_model(teacher[1])[1]} and {_model(student[1])[1]}"
         )
     if n <= d_t + d_s:
-        raise ValueError(
+        raise InputError(
             f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every canonical correlation 1"
         )
     return teacher, student
@@ -494,9 +495,9 @@ def _checked_rep(teacher, student, pivots, subsets, max_condition):
     _check_pair_counts(teacher, student)
     (n1, d1), (k1, w1), (n2, d2), (k2, w2) = (_model(a) for a in (*teacher, *student))
     if n1 != n2 or k1 != k2 or d1 != w1 or d2 != w2:
-        raise ValueError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
+        raise InputError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
     if k1 < d1 + 1:
-        raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
+        raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
     pivots, subsets = _validate_subsets(pivots, subsets, k1, d1)
     max_condition = _validate.non_negative("max_condition", max_condition)
     return teacher, student, pivots, subsets, max_condition
@@ -579,9 +580,9 @@ def _checked_kl(teacher, student):
     student = _side_arrays("student", ("logits_q",), student)
     _check_pair_counts(teacher, student)
     if _model(teacher[0]) != _model(student[0]):
-        raise ValueError(f"logit shapes differ: {_model(teacher[0])} and {_model(student[0])}")
+        raise InputError(f"logit shapes differ: {_model(teacher[0])} and {_model(student[0])}")
     if _model(teacher[0])[1] < 2:
-        raise ValueError("too few labels: the KL-logit bound needs K >= 2")
+        raise InputError("too few labels: the KL-logit bound needs K >= 2")
     return teacher, student
 
 
@@ -652,7 +653,7 @@ def logit_bounds(
         # same n and K on both sides, K >= 2: everything the KL bound checks besides finiteness
         (_, logits1), (_, logits2) = _checked_cca((f1, logits1), (f2, logits2))
         if _model(logits1)[1] != _model(g1)[0]:
-            raise ValueError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
+            raise InputError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
     extra = (pivots, subsets, jnp.asarray(max_condition))
     return _pairs(_all_prepare, _all_pair, (f1, g1, logits1), (f2, g2, logits2), extra, batch_size)
 
@@ -753,13 +754,13 @@ def llv_svd_bound(
         n, k = _model(teacher[0])[0], _model(teacher[1])[0]
         labels = jnp.arange(k, dtype=jnp.int32) if labels is None else _validate.label_indices("labels", labels, k, 1)
         if len(set(labels.tolist())) != labels.shape[0] or labels.shape[0] < 2:
-            raise ValueError("labels must hold at least 2 distinct label indices")
+            raise InputError("labels must hold at least 2 distinct label indices")
         subsets = _validate.label_indices("subsets", subsets, labels.shape[0] - 1, ndim=2)
         input_sets = _validate_sets("input_sets", input_sets, n)
         if input_sets.shape[1] != subsets.shape[1] + 1:
-            raise ValueError(f"input_sets rows need M + 1 = {subsets.shape[1] + 1} inputs, got {input_sets.shape[1]}")
+            raise InputError(f"input_sets rows need M + 1 = {subsets.shape[1] + 1} inputs, got {input_sets.shape[1]}")
         if label_pivot is not None and int(label_pivot) not in set(labels.tolist()):
-            raise ValueError(f"label_pivot {label_pivot} is not in the label set")
+            raise InputError(f"label_pivot {label_pivot} is not in the label set")
         weight = _validate.non_negative("weight", weight)
     extra = (labels, label_pivot, subsets, input_sets, weight)
     return _pairs(_llv_teacher, _llv_pair, teacher, student, extra, batch_size)

@@ -9,6 +9,7 @@ pair of a set of models (a model zoo).
 from __future__ import annotations
 
 from repsim_jax import bounds, metrics
+from repsim_jax.errors import InputError
 from repsim_jax.io import Representation, check_compatible, load_representation
 
 
@@ -74,7 +75,7 @@ def all_pairs(paths, pivot_options: dict | None = None, load=load_representation
     """``{"a", "b", <metrics>, "cca_logit_floor"}`` for every ordered pair of distinct
     models; ``load(path) -> Representation`` reads each (default: an ``.npz`` file)."""
     if len(paths) < 2:
-        raise ValueError(f"all pairs need at least 2 models, got {len(paths)}")
+        raise InputError(f"all pairs need at least 2 models, got {len(paths)}")
     models = {path: load(path) for path in paths}
     rows = []
     for a in paths:

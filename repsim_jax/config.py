@@ -19,6 +19,8 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
+from repsim_jax.errors import InputError
+
 __all__ = ["CONFIG_DIR", "base_config", "load_config", "experiment_config", "with_defaults", "with_values"]
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "configs"
@@ -33,7 +35,7 @@ def _flag_parse(spec: str, overrides) -> ml_collections.ConfigDict:
     try:
         values(argv)
     except flags.Error as err:
-        raise ValueError(_last_line(str(err))) from None
+        raise InputError(_last_line(str(err))) from None
     return values.config
 
 
@@ -47,15 +49,15 @@ def _last_line(message: str) -> str:
 
 def _check_override(config: ml_collections.ConfigDict, token: str) -> None:
     if not token.startswith("--config.") or "=" not in token:
-        raise ValueError(f"unrecognised argument {token!r}; overrides look like --config.section.key=value")
+        raise InputError(f"unrecognised argument {token!r}; overrides look like --config.section.key=value")
     key = token[len("--config.") :].partition("=")[0]
     node, walked = config, []
     for part in key.split("."):
         if not isinstance(node, ml_collections.ConfigDict):
-            raise ValueError(f"bad config key {key!r}: {'.'.join(walked)!r} is a value, not a section")
+            raise InputError(f"bad config key {key!r}: {'.'.join(walked)!r} is a value, not a section")
         if part not in node:
             where = f"section {'.'.join(walked)!r}" if walked else "the config"
-            raise ValueError(f"unknown config key {key!r}; {where} has keys {', '.join(sorted(node.keys()))}")
+            raise InputError(f"unknown config key {key!r}; {where} has keys {', '.join(sorted(node.keys()))}")
         node, walked = node[part], [*walked, part]
 
 
@@ -88,7 +90,7 @@ def with_values(config: ml_collections.ConfigDict, values: dict) -> ml_collectio
         for part in parents:
             node = node[part]
         if leaf not in node:
-            raise ValueError(f"unknown config key {key!r}")
+            raise InputError(f"unknown config key {key!r}")
         node[leaf] = value
     return config
 

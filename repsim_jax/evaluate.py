@@ -41,6 +41,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from repsim_jax import metrics
+from repsim_jax.errors import InputError
 
 __all__ = [
     "expected_calibration_error",
@@ -213,11 +214,11 @@ def evaluate(
       run: where the model was trained (devices, mesh, ...), stored as the report's ``run``.
     """
     if not splits:
-        raise ValueError("evaluate needs at least one data split")
+        raise InputError("evaluate needs at least one data split")
     outs, report = {}, {}
     for name, data in splits.items():
         if "x" not in data or "y" not in data:
-            raise ValueError(f"split {name!r} needs 'x' and 'y', got keys {sorted(data)}")
+            raise InputError(f"split {name!r} needs 'x' and 'y', got keys {sorted(data)}")
         s = _outputs(student, data["x"], preprocess)
         t = None if teacher is None else _outputs(teacher, data["x"], preprocess)
         outs[name] = s

@@ -27,6 +27,7 @@ from jax.experimental import multihost_utils
 
 from repsim_jax.config import with_defaults
 from repsim_jax.data import Dataset, load_dataset
+from repsim_jax.errors import InputError
 from repsim_jax.evaluate import evaluate
 from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model
@@ -81,7 +82,7 @@ class Run:
     def model(self) -> TrainedModel:
         """The trained model of a single-seed run."""
         if len(self.models) != 1:
-            raise ValueError(f"{self.workdir} holds {len(self.models)} seeds {self.seeds}; pick one of run.models")
+            raise InputError(f"{self.workdir} holds {len(self.models)} seeds {self.seeds}; pick one of run.models")
         return self.models[0]
 
     def seed_run(self, seed: int | str) -> Run:
@@ -96,7 +97,7 @@ class Run:
 def _seeds(config) -> list[int]:
     seeds = [int(s) for s in config.seeds]
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"config.seeds must be distinct and non-empty, got {seeds}")
+        raise InputError(f"config.seeds must be distinct and non-empty, got {seeds}")
     return seeds
 
 
@@ -122,7 +123,7 @@ def build(config) -> Built:
     )
     n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
-        raise ValueError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
+        raise InputError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
     o = config.optim
     tx = make_optimizer(
         o.name,
@@ -159,7 +160,7 @@ def _teacher_for(config, teacher: TrainedModel | None, needs_teacher: bool) -> T
     if teacher is None and config.teacher.workdir:
         teacher = restore(config.teacher.workdir).model
     if needs_teacher and teacher is None:
-        raise ValueError(f"loss {config.loss.name!r} distils a teacher: set --config.teacher.workdir=<a train workdir>")
+        raise InputError(f"loss {config.loss.name!r} distils a teacher: set --config.teacher.workdir=<a train workdir>")
     return teacher
 
 

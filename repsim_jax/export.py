@@ -16,6 +16,7 @@ import os
 import numpy as np
 from etils import epath
 
+from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, locate, restore
 from repsim_jax.io import Representation, load_representation
 
@@ -27,7 +28,7 @@ def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarra
     every model of ``run`` on ``split``."""
     data = run.built.data
     if split not in data.splits:
-        raise ValueError(f"{run.workdir}: no split {split!r}; splits {sorted(data.splits)}")
+        raise InputError(f"{run.workdir}: no split {split!r}; splits {sorted(data.splits)}")
     rows = data.splits[split]
     out = {}
     for model in run.models:
@@ -49,7 +50,7 @@ def export(workdir: str, out: str, split: str = "test", seed: int | None = None)
     model (or the chosen ``seed``), else to ``<out stem>_seed<s>.npz`` per seed."""
     run = restore(workdir)
     if seed is not None and seed not in run.seeds:
-        raise ValueError(f"{workdir} has no seed {seed}; seeds {run.seeds}")
+        raise InputError(f"{workdir} has no seed {seed}; seeds {run.seeds}")
     chosen = {s: a for s, a in split_arrays(run, split).items() if seed is None or s == seed}
     stem = str(out).removesuffix(".npz")
     paths = [f"{stem}.npz"] if len(chosen) == 1 else [f"{stem}_seed{s}.npz" for s in chosen]
@@ -73,7 +74,7 @@ def model_loader(split: str = "test"):
         root, seed = found
         run = runs(root) if seed is None else runs(root).seed_run(seed)
         if len(run.models) != 1:
-            raise ValueError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
+            raise InputError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
         arrays = next(iter(split_arrays(run, split).values()))
         return Representation(arrays["embeddings"], arrays["unembeddings"], arrays["logits"])
 
@@ -96,7 +97,7 @@ def model_paths(directory: str) -> list[str]:
     ValueError when there is none."""
     root = epath.Path(directory)
     if not root.is_dir():
-        raise ValueError(f"{directory}: not a directory")
+        raise InputError(f"{directory}: not a directory")
     if (root / "config.json").exists():
         return _workdir_models(root)
     found = []
@@ -106,5 +107,5 @@ def model_paths(directory: str) -> list[str]:
         elif entry.is_dir() and (entry / "config.json").exists():
             found += _workdir_models(entry)
     if not found:
-        raise ValueError(f"{directory}: no .npz files or workdirs")
+        raise InputError(f"{directory}: no .npz files or workdirs")
     return found

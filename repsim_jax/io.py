@@ -15,6 +15,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 
 
@@ -47,46 +48,46 @@ def _checked(path: str, name: str, value, ndim: int) -> np.ndarray:
     try:
         return np.asarray(_validate.as_float_array(name, value, ndim))
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise InputError(f"{path}: {error}") from None
 
 
 def load_representation(path: str) -> Representation:
     """Reads and validates one ``.npz`` representation file."""
     if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+        raise InputError(f"{path}: not a readable .npz file ({error})") from None
     if "embeddings" not in arrays:
-        raise ValueError(f"{path}: missing key 'embeddings' (found {sorted(arrays) or 'no arrays'})")
+        raise InputError(f"{path}: missing key 'embeddings' (found {sorted(arrays) or 'no arrays'})")
     embeddings = _checked(path, "embeddings", arrays["embeddings"], 2)
     unembeddings = logits = None
     if "unembeddings" in arrays:
         unembeddings = _checked(path, "unembeddings", arrays["unembeddings"], 2)
         if unembeddings.shape[1] != embeddings.shape[1]:
-            raise ValueError(
+            raise InputError(
                 f"{path}: unembeddings width {unembeddings.shape[1]} != embeddings width {embeddings.shape[1]}"
             )
     if "logits" in arrays:
         logits = _checked(path, "logits", arrays["logits"], 2)
         if logits.shape[0] != embeddings.shape[0]:
-            raise ValueError(f"{path}: logits have {logits.shape[0]} rows, embeddings {embeddings.shape[0]}")
+            raise InputError(f"{path}: logits have {logits.shape[0]} rows, embeddings {embeddings.shape[0]}")
         if unembeddings is not None and logits.shape[1] != unembeddings.shape[0]:
-            raise ValueError(f"{path}: logits have {logits.shape[1]} labels, unembeddings {unembeddings.shape[0]}")
+            raise InputError(f"{path}: logits have {logits.shape[1]} labels, unembeddings {unembeddings.shape[0]}")
     return Representation(embeddings, unembeddings, logits)
 
 
 def check_compatible(path_a: str, a: Representation, path_b: str, b: Representation) -> None:
     """Raises unless two representations share their inputs (n) and, where both have labels, K."""
     if a.embeddings.shape[0] != b.embeddings.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"row (input) counts differ: {path_a} has {a.embeddings.shape[0]}, {path_b} has {b.embeddings.shape[0]}"
         )
     ka, kb = a.num_labels, b.num_labels
     if ka is not None and kb is not None and ka != kb:
-        raise ValueError(f"label counts differ: {path_a} has {ka}, {path_b} has {kb}")
+        raise InputError(f"label counts differ: {path_a} has {ka}, {path_b} has {kb}")
 
 
 def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]:

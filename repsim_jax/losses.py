@@ -14,6 +14,7 @@ Feature losses compare student and teacher embeddings (B, d_s), (B, d_t)
 ``proj_mse`` (``mean (f_s W − f_t)²`` with a learned ``W``).
 
 :func:`get_loss` builds ``ce_weight·CE + logit_weight·logit + feature_weight·feature``
+from repsim_jax.errors import InputError
 from a name such as ``"l2"``, ``"kl+procrustes"`` or ``"ce"``.
 """
 
@@ -161,7 +162,7 @@ def _parse(name: str) -> tuple[str | None, str | None, bool]:
             feature = part
         else:
             known = ["ce", *LOGIT_LOSSES, *FEATURE_LOSSES]
-            raise ValueError(
+            raise InputError(
                 f"unknown or repeated loss term {part!r} in loss {name!r}; terms: {', '.join(known)} joined with '+'"
             )
     return logit, feature, has_ce
@@ -187,10 +188,10 @@ def get_loss(
     if ce_weight is None:
         ce_weight = 1.0 if has_ce else 0.0
     if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+        raise InputError(f"temperature must be positive, got {temperature}")
     needs_teacher = logit is not None or feature is not None
     if not ce_weight and not needs_teacher:
-        raise ValueError(f"loss {name!r} with ce_weight=0 has no terms")
+        raise InputError(f"loss {name!r} with ce_weight=0 has no terms")
 
     def init(key, student_dim, teacher_dim):
         if feature == "proj_mse":

@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from repsim_jax.errors import InputError
+
 STEMS = ("cifar", "imagenet")
 
 __all__ = [
@@ -138,7 +140,7 @@ class ResNetEncoder(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if self.stem not in STEMS:
-            raise ValueError(f"unknown ResNet stem (model.stem) {self.stem!r}; choose one of {STEMS}")
+            raise InputError(f"unknown ResNet stem (model.stem) {self.stem!r}; choose one of {STEMS}")
         block = _Bottleneck if self.bottleneck else _BasicBlock
         imagenet = self.stem == "imagenet"
         padding = ((1, 1), (1, 1)) if imagenet else "SAME"
@@ -279,7 +281,7 @@ def load_variables(path: str) -> dict[str, np.ndarray]:
     """
     file = pathlib.Path(path)
     if not file.is_file():
-        raise ValueError(f"model.init_from: no such file {path}")
+        raise InputError(f"model.init_from: no such file {path}")
     return _read_variables(str(file), file.stat().st_mtime_ns)
 
 
@@ -290,14 +292,14 @@ def _read_variables(path: str, _mtime: int) -> dict[str, np.ndarray]:
 
         return read_resnet_variables(path)
     if not path.endswith(".npz"):
-        raise ValueError(f"model.init_from {path}: expected a .npz of variables or a torchvision .pth state_dict")
+        raise InputError(f"model.init_from {path}: expected a .npz of variables or a torchvision .pth state_dict")
     with np.load(path) as stored:
         flat = {key: stored[key] for key in stored.files}
     for key, value in flat.items():
         if key.split("/")[0] not in ("params", "batch_stats"):
-            raise ValueError(f"{path}: key {key!r} is not a model variable (params/... or batch_stats/...)")
+            raise InputError(f"{path}: key {key!r} is not a model variable (params/... or batch_stats/...)")
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"{path}: {key} has NaN or Inf values")
+            raise InputError(f"{path}: {key} has NaN or Inf values")
     return flat
 
 
@@ -312,13 +314,13 @@ def with_variables(variables, stored: dict[str, np.ndarray], source: str):
     flat = traverse_util.flatten_dict(dict(variables), sep="/")
     unknown = sorted(set(stored) - set(flat))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"{source}: {len(unknown)} arrays match no variable of the model (e.g. {unknown[0]}); "
             "check model.name and model.stem"
         )
     for key, value in stored.items():
         if value.shape != flat[key].shape:
-            raise ValueError(f"{source}: {key} has shape {value.shape}, the model's has {flat[key].shape}")
+            raise InputError(f"{source}: {key} has shape {value.shape}, the model's has {flat[key].shape}")
         flat[key] = jnp.asarray(value, flat[key].dtype)
     return traverse_util.unflatten_dict(flat, sep="/")
 
@@ -331,7 +333,7 @@ def compute_dtype(config) -> Any:
     parameters and optimiser state stay float32 either way)."""
     name = config.dtype
     if name not in DTYPES:
-        raise ValueError(f"unknown model.dtype {name!r}; choose one of {sorted(DTYPES)}")
+        raise InputError(f"unknown model.dtype {name!r}; choose one of {sorted(DTYPES)}")
     return DTYPES[name]
 
 
@@ -341,7 +343,7 @@ def _encoder(config, dtype) -> nn.Module:
         return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
     if config.name in ("resnet18", "resnet50"):
         return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, config.stem, dtype)
-    raise ValueError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
+    raise InputError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
 
 
 def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
@@ -353,13 +355,13 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
     init_from = config.init_from
     if heads and init_from:
-        raise ValueError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
+        raise InputError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
     if len(heads) > 1:
-        raise ValueError("choose model.concept_bottleneck or model.attribute_head, not both")
+        raise InputError("choose model.concept_bottleneck or model.attribute_head, not both")
     if not heads:
         return Classifier(encoder, num_classes, init_from, dtype)
     if not num_concepts:
-        raise ValueError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
+        raise InputError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
     if heads[0] == "attribute_head":
         return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype)
     return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes, dtype)

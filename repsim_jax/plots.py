@@ -11,6 +11,8 @@ import pathlib
 
 import matplotlib
 
+from repsim_jax.errors import InputError
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -55,7 +57,7 @@ def metric_bars(summary: dict, path) -> pathlib.Path:
     losses = list(summary)
     names = list(dict.fromkeys(k for loss in losses for k in summary[loss]))
     if not names:
-        raise ValueError("metric_bars needs at least one metric")
+        raise InputError("metric_bars needs at least one metric")
     fig, axes = _grid(len(names))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes, names):
@@ -76,7 +78,7 @@ def metric_by_size(summary: dict, losses, sizes, metrics, path) -> pathlib.Path:
     one line per loss. ``summary["<loss> N=<N>"][metric]`` = ``{"mean", "std", ...}``."""
     shown = [m for m in metrics if all(m in summary[f"{loss} N={n}"] for loss in losses for n in sizes)]
     if not shown:
-        raise ValueError(f"metric_by_size: none of {list(metrics)} is in every cell")
+        raise InputError(f"metric_by_size: none of {list(metrics)} is in every cell")
     fig, axes = _grid(len(shown), columns=3)
     for ax, name in zip(axes, shown):
         for loss, marker in zip(losses, "os^vDx"):
@@ -190,7 +192,7 @@ def spirals(
     """Points ``x`` (n, 2) coloured by label ``y``, with the held-out ring's radii dashed."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"need x (n, 2) and y (n,), got {x.shape} and {y.shape}")
+        raise InputError(f"need x (n, 2) and y (n,), got {x.shape} and {y.shape}")
     fig, ax = plt.subplots(figsize=(5, 5))
     points = ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", s=2, vmin=0, vmax=9)
     fig.colorbar(points, ax=ax, label="label")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
+from repsim_jax.errors import InputError
+
 __all__ = [
     "STUDENT_METRICS",
     "TESTED_METRICS",
@@ -66,10 +68,10 @@ def inverse_variance_mean(groups) -> tuple[float, float]:
     """
     arrays = [np.asarray(g, np.float64) for g in groups]
     if any(a.size < 2 for a in arrays):
-        raise ValueError("inverse-variance weighting needs >= 2 student values per teacher")
+        raise InputError("inverse-variance weighting needs >= 2 student values per teacher")
     variances = np.array([a.var(ddof=1) for a in arrays])
     if np.any(variances == 0):
-        raise ValueError("inverse-variance weighting is undefined: a teacher's students have zero variance")
+        raise InputError("inverse-variance weighting is undefined: a teacher's students have zero variance")
     weight = sum(a.size / v for a, v in zip(arrays, variances))
     mean = sum(a.sum() / v for a, v in zip(arrays, variances)) / weight
     return float(mean), float(np.sqrt(1.0 / weight))
@@ -118,7 +120,7 @@ def significance(a, b) -> dict:
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.size < 2 or b.size < 2:
-        raise ValueError(f"significance tests need >= 2 values per group, got {a.size} and {b.size}")
+        raise InputError(f"significance tests need >= 2 values per group, got {a.size} and {b.size}")
     welch = scipy.stats.ttest_ind(a, b, equal_var=False)
     mwu = scipy.stats.mannwhitneyu(a, b, alternative="two-sided")
     return {
@@ -151,7 +153,7 @@ def compare_to_reference(summary: dict, reference: str = "kl", keys=TESTED_METRI
     draws); single-teacher summaries over student seeds. ``level`` and ``n`` say which.
     """
     if reference not in summary:
-        raise ValueError(f"reference loss {reference!r} not among {sorted(summary)}")
+        raise InputError(f"reference loss {reference!r} not among {sorted(summary)}")
 
     def test(a: dict, b: dict) -> dict:
         if "teacher_means" in a and len(a["teacher_means"]) >= 2:

@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.bounds import _holds, _label_centred, _unexplained
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
 from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
@@ -209,12 +210,12 @@ class PairStream:
         g1 = _validate.as_float_array("g1", g1, ndim=2)
         g2 = _validate.as_float_array("g2", g2, ndim=2)
         if g1.shape[0] != g2.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"logits over different label sets are not comparable: g1 has {g1.shape[0]} labels "
                 f"and g2 has {g2.shape[0]}"
             )
         if g1.shape[0] < g1.shape[1] + 1:
-            raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {g1.shape[1] + 1}, got K={g1.shape[0]}")
+            raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {g1.shape[1] + 1}, got K={g1.shape[0]}")
         self.g1, self.g2 = g1, g2
         self._transposed = (jnp.transpose(g1), jnp.transpose(g2))
         self._state: PairState | None = None
@@ -226,7 +227,7 @@ class PairStream:
         _validate.same_rows(f1_chunk=f1, f2_chunk=f2)
         for name, f, g in (("f1_chunk", f1, "g1"), ("f2_chunk", f2, "g2")):
             if f.shape[1] != getattr(self, g).shape[1]:
-                raise ValueError(f"{name} has {f.shape[1]} features but {g} has {getattr(self, g).shape[1]}")
+                raise InputError(f"{name} has {f.shape[1]} features but {g} has {getattr(self, g).shape[1]}")
         if self._state is None:
             dtype = jnp.result_type(f1, f2)
             self._state = PairState(
@@ -258,7 +259,7 @@ class PairStream:
         """
         d1, d2 = self.g1.shape[1], self.g2.shape[1]
         if self.count <= d1 + d2:
-            raise ValueError(
+            raise InputError(
                 f"too few inputs: n={self.count} <= d1+d2={d1 + d2} makes every canonical "
                 "correlation 1; add more chunks"
             )
@@ -266,7 +267,7 @@ class PairStream:
         summary = jax.device_get(_summary(self._state, self.g1, self.g2, pivots, subsets))
         excluded = int(summary.pop("rep_excluded"))
         if excluded == subsets.shape[0] * subsets.shape[1]:
-            raise ValueError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned")
+            raise InputError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned")
         if excluded:
             warnings.warn(
                 f"PairStream: {excluded} of {subsets.shape[0] * subsets.shape[1]} ill-conditioned subsets "

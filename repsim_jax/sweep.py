@@ -15,6 +15,7 @@ from etils import epath
 
 from repsim_jax import report
 from repsim_jax.config import with_values
+from repsim_jax.errors import InputError
 from repsim_jax.experiment import report_path, restore, train_and_evaluate
 from repsim_jax.losses import get_loss
 
@@ -36,12 +37,12 @@ def run_sweep(config, workdir: str, progress: bool = False) -> str:
     """Train and evaluate every cell (see the module docstring); returns the markdown table."""
     cells = [(loss, int(dim)) for loss in config.sweep.losses for dim in config.sweep.dims]
     if not cells or not config.sweep.seeds:
-        raise ValueError("empty sweep grid: set sweep.losses, sweep.dims and sweep.seeds")
+        raise InputError("empty sweep grid: set sweep.losses, sweep.dims and sweep.seeds")
     for loss in config.sweep.losses:
         if not get_loss(loss).needs_teacher:
-            raise ValueError(f"sweep distils students; loss {loss!r} does not use the teacher")
+            raise InputError(f"sweep distils students; loss {loss!r} does not use the teacher")
     if not config.teacher.workdir:
-        raise ValueError("sweep distils students: set --config.teacher.workdir=<a train workdir>")
+        raise InputError("sweep distils students: set --config.teacher.workdir=<a train workdir>")
     teacher = restore(config.teacher.workdir).model
     summary = {}
     for loss, dim in cells:

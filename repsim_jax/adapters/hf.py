@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
 from repsim_jax.adapters.torch_classifier import HeadCapture, final_linear
+from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
 
 # Tokens of the first text whose logits are recomputed by the full model to check f gᵀ.
@@ -37,7 +38,7 @@ def read_texts(path: str) -> list[str]:
     with open(path, encoding="utf-8") as file:
         texts = [line.rstrip("\r\n") for line in file if line.strip()]
     if not texts:
-        raise ValueError(f"{path}: no non-empty lines of text")
+        raise InputError(f"{path}: no non-empty lines of text")
     return texts
 
 
@@ -48,7 +49,7 @@ def _one_line(error: Exception) -> str:
 def _output_head(model) -> torch.nn.Linear:
     head = model.get_output_embeddings()
     if not isinstance(head, torch.nn.Linear):
-        raise ValueError(f"{type(model).__name__} has no linear output head (got {type(head).__name__})")
+        raise InputError(f"{type(model).__name__} has no linear output head (got {type(head).__name__})")
     return head
 
 
@@ -65,10 +66,10 @@ def load_causal_lm(model_dir: str):
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{model_dir}: cannot load a causal LM and its tokenizer: {_one_line(error)}") from None
+        raise InputError(f"{model_dir}: cannot load a causal LM and its tokenizer: {_one_line(error)}") from None
     outputs = _output_head(model).out_features
     if len(tokenizer) > outputs:
-        raise ValueError(
+        raise InputError(
             f"{model_dir}: tokenizer vocabulary ({len(tokenizer)} tokens) does not match the model's {outputs} outputs"
         )
     return model.eval(), tokenizer
@@ -96,7 +97,7 @@ def _token_ids(model, tokenizer, text: str, max_length: Optional[int]) -> list[i
     ids = tokenizer(text)["input_ids"][:max_length]
     context = getattr(model.config, "max_position_embeddings", None)
     if context is not None and len(ids) > context:
-        raise ValueError(
+        raise InputError(
             f"a text has {len(ids)} tokens, more than the model's context length {context}; "
             "pass max_length (--max-length) to cut every text alike"
         )
@@ -109,7 +110,7 @@ def _batches(model, tokenizer, texts, batch_size: int, max_length: Optional[int]
     Each text is tokenized alone (:func:`_token_ids`); texts with no tokens are skipped.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     pad = _pad_id(model, tokenizer)
     for start in range(0, len(texts), batch_size):
         ids = [_token_ids(model, tokenizer, text, max_length) for text in texts[start : start + batch_size]]
@@ -141,7 +142,7 @@ def _check_head_exact(model, head, input_ids, hidden) -> None:
     length = min(_CHECK_TOKENS, hidden.shape[0])
     expected = model(input_ids=input_ids[:length][None]).logits[0]
     if not _head_matches(head, hidden[:length], expected):
-        raise ValueError(
+        raise InputError(
             f"{type(model).__name__}: its logits are not its output head applied to the final "
             "hidden state (scaled or soft-capped logits?), so logits = f gᵀ would not hold"
         )
@@ -205,7 +206,7 @@ def lm_hidden_chunks(
     scaled or soft-capped logits). The forward passes run under ``torch.no_grad``.
     """
     if chunk_tokens < 1:
-        raise ValueError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
+        raise InputError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
     model.eval()
     limit = math.inf if max_tokens is None else max_tokens
     yield from _rechunk(_take(_hidden_rows(model, tokenizer, texts, batch_size, max_length), limit), chunk_tokens)
@@ -235,12 +236,12 @@ def sequence_classifier_representation(model, tokenizer, texts, batch_size: int 
             batch_logits = model(input_ids=input_ids, attention_mask=mask).logits
             pooled = _pooled_features(capture.single_call()[0], mask)
             if not _head_matches(head, pooled, batch_logits):
-                raise ValueError(
+                raise InputError(
                     f"{type(model).__name__}: its logits are not its head applied to the pooled "
                     "features, so logits = f gᵀ would not hold"
                 )
             features.append(head_embeddings(pooled, head))
             logits.append(batch_logits.float().cpu().numpy())
     if not features:
-        raise ValueError("the texts produced no tokens")
+        raise InputError("the texts produced no tokens")
     return Representation(np.concatenate(features), head_unembeddings(head), np.concatenate(logits))

@@ -10,6 +10,7 @@ memory is O(d² + K·d + chunk·K), independent of the number of tokens.
 from __future__ import annotations
 
 from repsim_jax.adapters.hf import lm_hidden_chunks, lm_unembeddings, load_causal_lm
+from repsim_jax.errors import InputError
 from repsim_jax.streaming import PairStream
 
 __all__ = ["compare_language_models"]
@@ -17,7 +18,7 @@ __all__ = ["compare_language_models"]
 
 def _same_vocabulary(dir_a, tok_a, dir_b, tok_b) -> None:
     if tok_a.get_vocab() != tok_b.get_vocab():
-        raise ValueError(
+        raise InputError(
             f"{dir_a} and {dir_b} have different vocabularies: logits over different label sets are not comparable"
         )
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
+from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
 
 
@@ -21,7 +22,7 @@ def final_linear(model: torch.nn.Module) -> torch.nn.Linear:
     """The last ``nn.Linear`` in ``model.modules()`` (registration order); ValueError if none."""
     linears = [module for module in model.modules() if isinstance(module, torch.nn.Linear)]
     if not linears:
-        raise ValueError(f"{type(model).__name__} has no nn.Linear layer to use as its head")
+        raise InputError(f"{type(model).__name__} has no nn.Linear layer to use as its head")
     return linears[-1]
 
 
@@ -46,7 +47,7 @@ class HeadCapture:
         """The one ``(input, output)`` of the last forward pass; ValueError unless there was exactly one."""
         calls, self.calls = self.calls, []
         if len(calls) != 1:
-            raise ValueError(f"the head was called {len(calls)} times in one forward pass (expected once)")
+            raise InputError(f"the head was called {len(calls)} times in one forward pass (expected once)")
         return calls[0]
 
 
@@ -62,9 +63,9 @@ def _batch_rows(model, head, capture, batch) -> tuple[np.ndarray, np.ndarray]:
     logits = model(_as_model_input(batch, model))
     features, head_output = capture.single_call()
     if features.ndim != 2:
-        raise ValueError(f"the head's input has shape {tuple(features.shape)}; expected (batch, features)")
+        raise InputError(f"the head's input has shape {tuple(features.shape)}; expected (batch, features)")
     if not isinstance(logits, torch.Tensor) or not torch.equal(logits, head_output):
-        raise ValueError("the model's output is not its head's output, so logits = f gᵀ would not hold")
+        raise InputError("the model's output is not its head's output, so logits = f gᵀ would not hold")
     return head_embeddings(features, head), logits.detach().to("cpu", torch.float32).numpy()
 
 
@@ -79,7 +80,7 @@ def classifier_representation(
     logits are the model's own; ``f gᵀ`` equals them up to float32 rounding.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     head = final_linear(model) if head is None else head
     model.eval()
     features, logits = [], []
@@ -89,5 +90,5 @@ def classifier_representation(
             features.append(f)
             logits.append(z)
     if not features:
-        raise ValueError("inputs are empty")
+        raise InputError("inputs are empty")
     return Representation(np.concatenate(features), head_unembeddings(head), np.concatenate(logits))

@@ -39,6 +39,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from repsim_jax.errors import InputError
+
 __all__ = ["read_state_dict", "resnet_variables", "read_resnet_variables", "convert"]
 
 _BLOCK = re.compile(r"layer(\d)\.(\d+)\.")
@@ -58,9 +60,9 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{path}: cannot read a torch state_dict: {' '.join(str(error).split())}") from None
+        raise InputError(f"{path}: cannot read a torch state_dict: {' '.join(str(error).split())}") from None
     if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        raise ValueError(f"{path}: expected a state_dict (a mapping of names to tensors), got {type(loaded).__name__}")
+        raise InputError(f"{path}: expected a state_dict (a mapping of names to tensors), got {type(loaded).__name__}")
     return {key: value.detach().to(torch.float32).numpy() for key, value in loaded.items()}
 
 
@@ -83,7 +85,7 @@ def _layout(state: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dic
     rest = set(state) - {prefix + key for key in trunk} - {"encoder.linear.weight", "encoder.linear.bias"}
     unknown = sorted(rest - {"linear.weight", "encoder.conv1.weight"})
     if unknown:
-        raise ValueError(f"unexpected keys beside the classifier layout: {unknown[:5]}")
+        raise InputError(f"unexpected keys beside the classifier layout: {unknown[:5]}")
     return trunk, heads
 
 
@@ -113,17 +115,17 @@ def _trunk_variables(trunk: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     for module, path in names.items():
         missing = [leaf for leaf in _leaves(path) if f"{module}.{leaf}" not in trunk]
         if missing:
-            raise ValueError(f"incomplete state_dict: {module} lacks {missing}")
+            raise InputError(f"incomplete state_dict: {module} lacks {missing}")
     known = {f"{module}.{leaf}" for module, path in names.items() for leaf in _leaves(path)}
     unused = [k for k in trunk if k not in known and not k.endswith("num_batches_tracked") and not k.startswith("fc.")]
     if unused:
-        raise ValueError(f"keys that are not part of a torchvision ResNet: {sorted(unused)[:5]}")
+        raise InputError(f"keys that are not part of a torchvision ResNet: {sorted(unused)[:5]}")
     out = {}
     for module, path in names.items():
         if "/Conv_" in path:
             weight = trunk[f"{module}.weight"]
             if weight.ndim != 4:
-                raise ValueError(f"{module}.weight must be 4-D (O, I, kh, kw), got shape {weight.shape}")
+                raise InputError(f"{module}.weight must be 4-D (O, I, kh, kw), got shape {weight.shape}")
             out[f"params/{path}/kernel"] = weight.transpose(2, 3, 1, 0)
         else:
             for leaf, (collection, name) in _BN.items():
@@ -151,10 +153,10 @@ def resnet_variables(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     for key, value in state.items():
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"{key} has NaN or Inf values")
+            raise InputError(f"{key} has NaN or Inf values")
     trunk, heads = _layout(state)
     if "conv1.weight" not in trunk:
-        raise ValueError("not a torchvision ResNet state_dict: no conv1.weight")
+        raise InputError("not a torchvision ResNet state_dict: no conv1.weight")
     return _trunk_variables(trunk) | _head_variables(heads)
 
 
@@ -163,7 +165,7 @@ def read_resnet_variables(path: str) -> dict[str, np.ndarray]:
     try:
         return resnet_variables(read_state_dict(path))
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise InputError(f"{path}: {error}") from None
 
 
 def convert(path: str, out: str) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import warnings
 import jax
 
 from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, extract, reproduce, sweep, train
+from repsim_jax.errors import InputError
 from repsim_jax.train.loop import NonFiniteLossError
 
 COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, reproduce, demo)
@@ -40,7 +41,7 @@ def _initialise_distributed(args) -> None:
     if not (args.distributed or args.coordinator):
         return
     if args.coordinator and (args.num_processes is None or args.process_id is None):
-        raise ValueError("--coordinator needs --num_processes and --process_id")
+        raise InputError("--coordinator needs --num_processes and --process_id")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(args.coordinator or None, args.num_processes, args.process_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from repsim_jax.errors import InputError
+
 SHOWN = ("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca", "rep_dissimilarity")
 
 
@@ -37,7 +39,7 @@ def pivot_options(args) -> dict:
     given = {"num_pivots": args.pivots, "num_subsets": args.subsets, "seed": args.seed}
     options = {k: v for k, v in given.items() if v is not None}
     if options.get("num_pivots", 1) < 1 or options.get("num_subsets", 1) < 1:
-        raise ValueError("--pivots and --subsets must be >= 1")
+        raise InputError("--pivots and --subsets must be >= 1")
     return options
 
 
@@ -56,7 +58,7 @@ def import_hf():
 
         from repsim_jax.adapters import hf
     except ImportError as error:
-        raise ValueError(f"{error.name or error} is not installed; {INSTALL_HINT}") from None
+        raise InputError(f"{error.name or error} is not installed; {INSTALL_HINT}") from None
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     return hf

@@ -14,6 +14,7 @@ import os
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
 from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, pivot_options
+from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
 
 
@@ -53,14 +54,14 @@ def _rows(args, options):
     load = model_loader(args.split)
     if args.all_pairs:
         if args.paths or args.students:
-            raise ValueError("--all-pairs DIR takes no other model paths or --students")
+            raise InputError("--all-pairs DIR takes no other model paths or --students")
         return bound_table.all_pairs(model_paths(args.all_pairs), options, load)
     if args.students:
         if len(args.paths) != 1:
-            raise ValueError("--students DIR needs exactly one TEACHER (.npz or workdir)")
+            raise InputError("--students DIR needs exactly one TEACHER (.npz or workdir)")
         return bound_table.teacher_against(args.paths[0], model_paths(args.students), options, load)
     if len(args.paths) != 2:
-        raise ValueError("give TEACHER STUDENT, or TEACHER --students DIR, or --all-pairs DIR (.npz files or workdirs)")
+        raise InputError("give TEACHER STUDENT, or TEACHER --students DIR, or --all-pairs DIR (.npz files or workdirs)")
     return bound_table.teacher_against(args.paths[0], [args.paths[1]], options, load)
 
 

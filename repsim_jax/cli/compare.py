@@ -9,6 +9,7 @@ import json
 
 from repsim_jax import compare, plots
 from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, import_hf, pivot_options
+from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
 from repsim_jax.io import check_compatible, write_rows
 
@@ -23,7 +24,7 @@ def _print_table(values: dict) -> None:
 
 def _zoo(args, load) -> int:
     if args.models:
-        raise ValueError("--all-pairs DIR takes no other model paths")
+        raise InputError("--all-pairs DIR takes no other model paths")
     rows = compare.all_pairs(model_paths(args.all_pairs), pivot_options(args), load)
     if args.out:
         write_rows(rows, args.out, lambda r: {k: v for k, v in r.items() if k != "skipped"})
@@ -45,9 +46,9 @@ def _print_streamed(values: dict) -> None:
 
 def _language_models(args) -> int:
     if len(args.hf) != 2 or not args.text or args.models or args.all_pairs:
-        raise ValueError("give exactly --hf A --hf B --text FILE (two local causal LM directories)")
+        raise InputError("give exactly --hf A --hf B --text FILE (two local causal LM directories)")
     if args.max_tokens is not None and args.max_tokens < 1:
-        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+        raise InputError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     hf = import_hf()
     from repsim_jax.adapters.lm_compare import compare_language_models
 
@@ -72,7 +73,7 @@ def _handle(args, extra) -> int:
     if args.all_pairs:
         return _zoo(args, load)
     if len(args.models) != 2:
-        raise ValueError("give two models A B (.npz files or workdirs), or --all-pairs DIR")
+        raise InputError("give two models A B (.npz files or workdirs), or --all-pairs DIR")
     (path_a, path_b) = args.models
     a, b = load(path_a), load(path_b)
     check_compatible(path_a, a, path_b, b)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from repsim_jax.cli._args import add_config_command, print_reports
 from repsim_jax.config import load_config
+from repsim_jax.errors import InputError
 from repsim_jax.experiment import train_and_evaluate
 from repsim_jax.losses import get_loss
 
@@ -11,7 +12,7 @@ from repsim_jax.losses import get_loss
 def _handle(args, extra) -> int:
     config = load_config(args.config, extra)
     if not get_loss(config.loss.name).needs_teacher:
-        raise ValueError(f"loss {config.loss.name!r} does not use the teacher; use e.g. kl, l1 or l2")
+        raise InputError(f"loss {config.loss.name!r} does not use the teacher; use e.g. kl, l1 or l2")
     print_reports(train_and_evaluate(config, args.workdir))
     return 0
 

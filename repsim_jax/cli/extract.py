@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from repsim_jax.cli._args import import_hf
+from repsim_jax.errors import InputError
 
 MAX_LOGIT_ENTRIES = 5 * 10**7
 
@@ -20,7 +21,7 @@ def _arrays(hf, model, tokenizer, texts, args) -> dict:
     unembeddings = hf.lm_unembeddings(model)
     chunks = list(hf.lm_hidden_chunks(model, tokenizer, texts, max_tokens=args.max_tokens, max_length=args.max_length))
     if not chunks:
-        raise ValueError("the tokenizer produced no tokens from the text file")
+        raise InputError("the tokenizer produced no tokens from the text file")
     arrays = {"embeddings": np.concatenate(chunks), "unembeddings": unembeddings}
     if arrays["embeddings"].shape[0] * unembeddings.shape[0] <= MAX_LOGIT_ENTRIES:
         arrays["logits"] = arrays["embeddings"] @ unembeddings.T
@@ -30,7 +31,7 @@ def _arrays(hf, model, tokenizer, texts, args) -> dict:
 def _handle(args, extra) -> int:
     for option, value in (("--max-tokens", args.max_tokens), ("--max-length", args.max_length)):
         if value is not None and value < 1:
-            raise ValueError(f"{option} must be >= 1, got {value}")
+            raise InputError(f"{option} must be >= 1, got {value}")
     hf = import_hf()
     texts = hf.read_texts(args.text)
     model, tokenizer = hf.load_causal_lm(args.hf)

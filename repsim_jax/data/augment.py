@@ -9,6 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
+
 
 def crop_flip(key: jax.Array, images: jax.Array, padding: int = 4) -> jax.Array:
     """Zero-pad (B, H, W, C) ``images`` by ``padding``, crop H x W back, maybe flip.
@@ -20,7 +22,7 @@ def crop_flip(key: jax.Array, images: jax.Array, padding: int = 4) -> jax.Array:
     ``c' = W − 1 − c`` when row i is flipped, else ``c``. Keeps the dtype.
     """
     if images.ndim != 4:
-        raise ValueError(f"need images of shape (B, H, W, C), got {images.shape}")
+        raise InputError(f"need images of shape (B, H, W, C), got {images.shape}")
     n, height, width, channels = images.shape
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
     pad = ((0, 0), (padding, padding), (padding, padding), (0, 0))

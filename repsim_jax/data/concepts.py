@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from repsim_jax.errors import InputError
+
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = ("red", "green", "blue")
 CONCEPT_NAMES = (*(f"shape_{s}" for s in SHAPES), *(f"colour_{c}" for c in COLOURS), "large", "top", "left")
@@ -79,7 +81,7 @@ def generate_concept_shapes(seed, num_examples: int) -> dict[str, np.ndarray]:
       ``{"image": uint8 (n, 32, 32, 3), "label": int32 (n,), "concepts": uint8 (n, 10)}``.
     """
     if int(num_examples) != num_examples or num_examples < 1:
-        raise ValueError(f"num_examples must be an integer >= 1, got {num_examples}")
+        raise InputError(f"num_examples must be an integer >= 1, got {num_examples}")
     rng = np.random.default_rng(seed)
     n = num_examples
     shape, colour, large, top, left = (rng.integers(k, size=n) for k in (4, 3, 2, 2, 2))

@@ -1,6 +1,7 @@
 """The splits a training run uses (:class:`Dataset`), built from a config section.
 
 Every split is a :class:`repsim_jax.data.rows.Rows`, read on demand: TFDS and local sets
+from repsim_jax.errors import InputError
 from their ``tfds.data_source``, spirals from an
 :class:`repsim_jax.data.sources.ArraySource`, features from their arrays. Training reads
 only the train rows of this process's devices; ``Dataset.splits[name]`` reads a whole
@@ -85,7 +86,7 @@ def load_dataset(data: Any) -> Dataset:
         return _features(data)
     if data.name in DATASETS:
         return _image_set(data)
-    raise ValueError(f"unknown dataset {data.name!r}; choose spirals, features or one of {sorted(DATASETS)}")
+    raise InputError(f"unknown dataset {data.name!r}; choose spirals, features or one of {sorted(DATASETS)}")
 
 
 def _spirals(data: Any) -> Dataset:
@@ -93,9 +94,9 @@ def _spirals(data: Any) -> Dataset:
     ``data.ring_radii`` = ``()`` takes the modality's default ring; ``num_train`` /
     ``num_test`` > 0 keep a label-stratified subset of that many points."""
     if data.augment:
-        raise ValueError("data.augment (crop + flip) applies to image sets, not spirals")
+        raise InputError("data.augment (crop + flip) applies to image sets, not spirals")
     if len(data.ring_radii) not in (0, 2):
-        raise ValueError(f"data.ring_radii must be () or (min_radius, max_radius), got {data.ring_radii}")
+        raise InputError(f"data.ring_radii must be () or (min_radius, max_radius), got {data.ring_radii}")
     sp = spiral_splits(0, data.points_per_arm, data.modality, *data.ring_radii)
     named = {"train": _subset(sp.train, data.num_train), "test": _subset(sp.test, data.num_test)}
     if sp.ood is not None:
@@ -146,14 +147,14 @@ def _normalisation(spec, name: str) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
     if name == "unit":
         return np.zeros(len(spec.mean), np.float32), np.full(len(spec.std), 255.0, np.float32)
-    raise ValueError(f"unknown data.normalization {name!r}; choose 'dataset' or 'unit'")
+    raise InputError(f"unknown data.normalization {name!r}; choose 'dataset' or 'unit'")
 
 
 def _features(data: Any) -> Dataset:
     """Train, val and test of a features ``.npz`` (:mod:`repsim_jax.data.features`), the
     first ``num_train``/``num_test`` rows of train/test; no preprocessing."""
     if data.augment:
-        raise ValueError("data.augment (crop + flip) applies to image sets, not features")
+        raise InputError("data.augment (crop + flip) applies to image sets, not features")
     arrays = features.read_features(data.path)
     splits = features.feature_splits(arrays, data.seed)
     for name, count in (("train", data.num_train), ("test", data.num_test)):

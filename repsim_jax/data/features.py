@@ -22,6 +22,8 @@ import pathlib
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from repsim_jax.errors import InputError
+
 __all__ = ["read_features", "write_features", "feature_splits"]
 
 TEST_FRACTION, VAL_FRACTION = 0.3, 0.2
@@ -31,14 +33,14 @@ def _checked(arrays: dict, source: str) -> dict[str, np.ndarray]:
     """The arrays as float32 features, int32 labels and float32 0/1 concepts (n, A)."""
     missing = [key for key in ("features", "labels") if key not in arrays]
     if missing:
-        raise ValueError(f"{source}: missing {missing}; a features file holds features, labels[, attributes]")
+        raise InputError(f"{source}: missing {missing}; a features file holds features, labels[, attributes]")
     x, y = np.asarray(arrays["features"]), np.asarray(arrays["labels"])
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{source}: features must be a float (n, p) array, got {x.dtype} {x.shape}")
+        raise InputError(f"{source}: features must be a float (n, p) array, got {x.dtype} {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{source}: features have NaN or Inf values")
+        raise InputError(f"{source}: features have NaN or Inf values")
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-        raise ValueError(
+        raise InputError(
             f"{source}: labels must be non-negative integers of shape ({len(x)},), got {y.dtype} {y.shape}"
         )
     out = {"features": x.astype(np.float32), "labels": y.astype(np.int32)}
@@ -53,7 +55,7 @@ def _attribute_matrix(attributes: np.ndarray, n: int, source: str) -> np.ndarray
         return np.eye(int(attributes.max()) + 1, dtype=np.float32)[attributes]
     if attributes.ndim == 2 and len(attributes) == n and np.isin(attributes, (0, 1)).all():
         return attributes.astype(np.float32)
-    raise ValueError(
+    raise InputError(
         f"{source}: attributes must be non-negative integer classes ({n},) or a 0/1 matrix ({n}, A), "
         f"got {attributes.dtype} {attributes.shape}"
     )
@@ -63,9 +65,9 @@ def read_features(path: str) -> dict[str, np.ndarray]:
     """``{"features", "labels"[, "concepts"]}`` of a features ``.npz`` (module docstring);
     ValueError for a missing file, missing keys, wrong shapes or dtypes, NaN/Inf."""
     if not path:
-        raise ValueError("data.name='features' needs data.path: an .npz of features, labels[, attributes]")
+        raise InputError("data.name='features' needs data.path: an .npz of features, labels[, attributes]")
     if not pathlib.Path(path).is_file():
-        raise ValueError(f"data.path: no such file {path}")
+        raise InputError(f"data.path: no such file {path}")
     with np.load(path) as stored:
         return _checked({key: stored[key] for key in stored.files}, path)
 

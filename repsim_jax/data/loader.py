@@ -28,6 +28,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from repsim_jax.errors import InputError
+
 STATE_KEYS = ("seed", "epoch", "position")
 
 
@@ -84,7 +86,7 @@ class ImageLoader:
         _check_layout(batch_size, self.process_index, self.process_count)
         self.source, self.batch_size, self.num_examples = source, batch_size, len(source)
         if (mean is None) != (std is None):
-            raise ValueError("give both mean and std, or neither")
+            raise InputError("give both mean and std, or neither")
         self.mean = None if mean is None else np.asarray(mean, np.float32)
         self.std = None if std is None else np.asarray(std, np.float32)
         self.label_key, self.extra_keys = label_key, dict(extra_keys or {})
@@ -93,7 +95,7 @@ class ImageLoader:
         full, partial = divmod(self.num_examples, batch_size)
         self.steps_per_epoch = full + (1 if partial and not drop_remainder else 0)
         if self.steps_per_epoch == 0:
-            raise ValueError(
+            raise InputError(
                 f"{self.num_examples} examples give no batch of {batch_size} (drop_remainder={drop_remainder})"
             )
         self._order_cache: tuple[int, np.ndarray] | None = None
@@ -106,10 +108,10 @@ class ImageLoader:
     def restore(self, state: Mapping[str, int]) -> None:
         """Continue from a :meth:`state` dict (e.g. restored from a JSON checkpoint)."""
         if set(state) != set(STATE_KEYS):
-            raise ValueError(f"state must have exactly the keys {STATE_KEYS}, got {sorted(state)}")
+            raise InputError(f"state must have exactly the keys {STATE_KEYS}, got {sorted(state)}")
         seed, epoch, position = (int(state[k]) for k in STATE_KEYS)
         if seed < 0 or epoch < 0 or not 0 <= position < self.steps_per_epoch:
-            raise ValueError(f"invalid state {dict(state)} for {self.steps_per_epoch} steps per epoch")
+            raise InputError(f"invalid state {dict(state)} for {self.steps_per_epoch} steps per epoch")
         self._seed, self._epoch, self._position = seed, epoch, position
 
     def __iter__(self) -> ImageLoader:
@@ -147,11 +149,11 @@ class ImageLoader:
 def _check_layout(batch_size: int, process_index: int, process_count: int) -> None:
     """Validate the global batch size and this host's slot."""
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        raise InputError(f"batch_size must be a positive integer, got {batch_size}")
     if process_count < 1 or not 0 <= process_index < process_count:
-        raise ValueError(f"need 0 <= process_index < process_count, got {process_index}, {process_count}")
+        raise InputError(f"need 0 <= process_index < process_count, got {process_index}, {process_count}")
     if batch_size % process_count:
-        raise ValueError(f"global batch_size {batch_size} is not divisible by process_count {process_count}")
+        raise InputError(f"global batch_size {batch_size} is not divisible by process_count {process_count}")
 
 
 def read_rows(

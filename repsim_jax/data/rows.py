@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from repsim_jax.data.loader import read_rows
+from repsim_jax.errors import InputError
 
 __all__ = ["Rows", "checked_columns"]
 
@@ -22,10 +23,10 @@ def checked_columns(columns: Mapping[str, Any], name: str) -> dict[str, np.ndarr
     """``columns`` as NumPy arrays, checked: ``x`` and ``y`` present, all equally long."""
     columns = {key: np.asarray(value) for key, value in columns.items()}
     if "x" not in columns or "y" not in columns:
-        raise ValueError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(columns)}")
+        raise InputError(f"{name} data needs 'x' and 'y' arrays, got keys {sorted(columns)}")
     lengths = {key: len(value) for key, value in columns.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"{name} data: columns of unequal length {lengths}")
+        raise InputError(f"{name} data: columns of unequal length {lengths}")
     return columns
 
 
@@ -94,6 +95,6 @@ class Rows:
         """Row 0 as one-row columns (read once)."""
         if self._example is None:
             if not self.size:
-                raise ValueError(f"{self.name} split is empty")
+                raise InputError(f"{self.name} split is empty")
             self._example = self._read(np.zeros(1, np.int64))
         return self._example

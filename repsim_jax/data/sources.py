@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from repsim_jax.errors import InputError
+
 
 class ArraySource:
     """Record i is ``{key: arrays[key][i]}``; the same interface as a ``tfds.data_source``.
@@ -16,7 +18,7 @@ class ArraySource:
     def __init__(self, arrays: Mapping[str, np.ndarray]):
         lengths = {key: len(value) for key, value in arrays.items()}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"need one or more arrays of equal length, got lengths {lengths}")
+            raise InputError(f"need one or more arrays of equal length, got lengths {lengths}")
         self.arrays = {key: np.asarray(value) for key, value in arrays.items()}
         self._length = next(iter(lengths.values()))
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from repsim_jax.errors import InputError
+
 
 def stratified_split(
     labels: np.ndarray,
@@ -30,11 +32,11 @@ def stratified_split(
     labels = np.asarray(labels)
     fractions = np.asarray(fractions, dtype=np.float64)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+        raise InputError(f"labels must be 1-D, got shape {labels.shape}")
     if fractions.ndim != 1 or fractions.size < 1 or np.any(fractions <= 0):
-        raise ValueError(f"fractions must be positive, got {fractions.tolist()}")
+        raise InputError(f"fractions must be positive, got {fractions.tolist()}")
     if not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"fractions must sum to 1, got {fractions.sum()}")
+        raise InputError(f"fractions must sum to 1, got {fractions.sum()}")
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in fractions]
     for label in np.unique(labels):
@@ -55,14 +57,14 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarra
     labels = np.asarray(labels)
     classes = np.unique(labels)
     if not 0 < size <= labels.size:
-        raise ValueError(f"subset size must be in 1..{labels.size}, got {size}")
+        raise InputError(f"subset size must be in 1..{labels.size}, got {size}")
     rng = np.random.default_rng(seed)
     chosen = []
     for rank, label in enumerate(classes):
         want = size // classes.size + (rank < size % classes.size)
         members = np.flatnonzero(labels == label)
         if members.size < want:
-            raise ValueError(
+            raise InputError(
                 f"label {label} has {members.size} examples, fewer than the {want} a subset of {size} needs"
             )
         chosen.append(rng.permutation(members)[:want])

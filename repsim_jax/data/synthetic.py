@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 
 from repsim_jax.data.splits import stratified_split
+from repsim_jax.errors import InputError
 
 NUM_ARMS = 28
 NUM_LABELS = 7
@@ -53,7 +54,7 @@ def make_spirals(seed: int = 0, points_per_arm: int = 1000) -> tuple[np.ndarray,
       ``x`` float32 (28·N, 2) and ``y`` int32 (28·N,), arm-major.
     """
     if int(points_per_arm) != points_per_arm or points_per_arm < 1:
-        raise ValueError(f"points_per_arm must be an integer >= 1, got {points_per_arm}")
+        raise InputError(f"points_per_arm must be an integer >= 1, got {points_per_arm}")
     rng = np.random.default_rng(seed)
     arm_labels = spiral_arm_labels(rng)
     jitter = rng.uniform(-0.75, 0.75, size=(NUM_ARMS, points_per_arm))
@@ -110,17 +111,17 @@ def spiral_splits(
       split_seed: seed of :func:`stratified_split`; defaults to ``seed``.
     """
     if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+        raise InputError(f"modality must be one of {MODALITIES}, got {modality!r}")
     default_min, default_max = RING_RADII[modality]
     min_radius = default_min if min_radius is None else min_radius
     max_radius = default_max if max_radius is None else max_radius
     if not min_radius < max_radius:
-        raise ValueError(f"need min_radius < max_radius, got {min_radius} >= {max_radius}")
+        raise InputError(f"need min_radius < max_radius, got {min_radius} >= {max_radius}")
     x, y = make_spirals(seed, points_per_arm)
     ring = ring_mask(x, min_radius, max_radius)
     in_dist = {"standard": np.ones_like(ring), "interpolation": ~ring, "extrapolation": ring}[modality]
     if not in_dist.any():
-        raise ValueError(
+        raise InputError(
             f"no spiral points left for training with modality={modality!r}, "
             f"min_radius={min_radius}, max_radius={max_radius}"
         )

@@ -29,6 +29,7 @@ from jax.experimental import multihost_utils
 
 from repsim_jax.data import local
 from repsim_jax.data.loader import ImageLoader
+from repsim_jax.errors import InputError
 
 
 def _unit(*values: float) -> tuple[float, ...]:
@@ -87,7 +88,7 @@ DATASETS: dict[str, DatasetSpec] = {
 def dataset_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of ``name``; ValueError for an unknown name."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; supported: {sorted(DATASETS)}")
+        raise InputError(f"unknown dataset {name!r}; supported: {sorted(DATASETS)}")
     return DATASETS[name]
 
 
@@ -96,7 +97,7 @@ def _check_split(name: str, split: str) -> None:
     known = dataset_spec(name).splits
     for part in str(split).split("+"):
         if part.split("[")[0].strip() not in known:
-            raise ValueError(
+            raise InputError(
                 f"unknown split {split!r} for {name}; available: {list(known)} "
                 "(TFDS slicing such as 'train[:90%]' is allowed)"
             )

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repsim_jax.errors import InputError
+
 
 def as_float_array(name: str, value, ndim: int) -> jax.Array:
     """Returns ``value`` as a floating JAX array of rank ``ndim`` with finite entries.
@@ -21,14 +23,14 @@ def as_float_array(name: str, value, ndim: int) -> jax.Array:
     if not hasattr(value, "dtype"):
         value = np.asarray(value)
     if not jnp.issubdtype(value.dtype, jnp.floating):
-        raise ValueError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+        raise InputError(f"{name} must be a floating-point array, got dtype {value.dtype}")
     if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+        raise InputError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
     if any(size == 0 for size in value.shape):
-        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+        raise InputError(f"{name} must not be empty, got shape {tuple(value.shape)}")
     array = value if isinstance(value, jax.Array) else to_device(value)
     if not bool(_all_finite(array)):
-        raise ValueError(f"{name} contains NaN or Inf values")
+        raise InputError(f"{name} contains NaN or Inf values")
     return array
 
 
@@ -58,7 +60,7 @@ def same_rows(**arrays) -> None:
     rows = {name: array.shape[0] for name, array in arrays.items()}
     if len(set(rows.values())) > 1:
         described = ", ".join(f"{name} has {count}" for name, count in rows.items())
-        raise ValueError(f"row (input) counts differ: {described}")
+        raise InputError(f"row (input) counts differ: {described}")
 
 
 def same_shape(**arrays) -> None:
@@ -66,7 +68,7 @@ def same_shape(**arrays) -> None:
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     if len(set(shapes.values())) > 1:
         described = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
-        raise ValueError(f"shapes differ: {described}")
+        raise InputError(f"shapes differ: {described}")
 
 
 def same_width(**arrays) -> None:
@@ -74,13 +76,13 @@ def same_width(**arrays) -> None:
     widths = {name: array.shape[-1] for name, array in arrays.items()}
     if len(set(widths.values())) > 1:
         described = ", ".join(f"{name} has {count}" for name, count in widths.items())
-        raise ValueError(f"feature dimensions differ: {described}")
+        raise InputError(f"feature dimensions differ: {described}")
 
 
 def min_rows(array: jax.Array, minimum: int, why: str) -> None:
     """Raises unless ``array`` has at least ``minimum`` rows."""
     if array.shape[0] < minimum:
-        raise ValueError(f"too few samples: {why} needs at least {minimum} rows, got {array.shape[0]}")
+        raise InputError(f"too few samples: {why} needs at least {minimum} rows, got {array.shape[0]}")
 
 
 def label_indices(name: str, value, num_labels: int, ndim: int) -> jax.Array:
@@ -88,12 +90,12 @@ def label_indices(name: str, value, num_labels: int, ndim: int) -> jax.Array:
     if not hasattr(value, "dtype"):
         value = np.asarray(value)
     if not jnp.issubdtype(value.dtype, jnp.integer):
-        raise ValueError(f"{name} must be an integer array of label indices, got dtype {value.dtype}")
+        raise InputError(f"{name} must be an integer array of label indices, got dtype {value.dtype}")
     if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+        raise InputError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
     array = jnp.asarray(value)
     if array.size and (int(array.min()) < 0 or int(array.max()) >= num_labels):
-        raise ValueError(f"{name} holds labels outside [0, {num_labels})")
+        raise InputError(f"{name} holds labels outside [0, {num_labels})")
     return array
 
 
@@ -101,5 +103,5 @@ def non_negative(name: str, value: float) -> float:
     """Returns ``float(value)`` after checking it is finite and >= 0."""
     value = float(value)
     if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        raise InputError(f"{name} must be a finite number >= 0, got {value}")
     return value

@@ -24,6 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import center_columns, matmul, upper_factor
 from repsim_jax.metrics.moments import Moments
@@ -132,7 +133,7 @@ def _validate_pair(x, y, ridge):
     ridge = _validate.non_negative("ridge", ridge)
     n, dims = x.shape[0], x.shape[1] + y.shape[1]
     if ridge == 0 and n <= dims:
-        raise ValueError(
+        raise InputError(
             f"too few samples for CCA: n={n} <= dx+dy={dims} makes every canonical correlation 1; "
             "pass ridge > 0 or use more samples"
         )
@@ -160,7 +161,7 @@ def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True, rank
     x, y, ridge = _validate_pair(x, y, ridge)
     rho, pivot = _canonical_correlations(x, y, ridge)
     if ridge == 0 and float(pivot) < 10 * max(x.shape[1], y.shape[1]) * float(jnp.finfo(x.dtype).eps):
-        raise ValueError("singular case: x or y has (nearly) collinear columns; pass ridge > 0 or rank_tol")
+        raise InputError("singular case: x or y has (nearly) collinear columns; pass ridge > 0 or rank_tol")
     return rho
 
 
@@ -174,7 +175,7 @@ def mean_cca(
     ``min(rank x̃, rank ỹ)`` values (module docstring).
     """
     if num_components is not None and num_components < 1:
-        raise ValueError(f"num_components must be >= 1, got {num_components}")
+        raise InputError(f"num_components must be >= 1, got {num_components}")
     if rank_tol is None:
         rho = canonical_correlations(x, y, ridge=ridge, validate=validate)
         return _top_mean(rho, num_components=num_components)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics.transfer import affine_map
 
 
@@ -31,7 +32,7 @@ def _binary_concepts(concepts) -> np.ndarray:
     c = np.asarray(concepts) > 0
     constant = np.flatnonzero(c.all(0) | ~c.any(0))
     if constant.size:
-        raise ValueError(
+        raise InputError(
             f"concepts {constant.tolist()} take only one value; every concept needs examples "
             "with both values to define a direction"
         )

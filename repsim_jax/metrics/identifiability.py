@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, thin_qr, upper_factor, upper_triangular_inverse
 from repsim_jax.metrics.logit import _validate_reps
@@ -74,13 +75,13 @@ def sample_pivot_subsets(key, num_labels: int, dim: int, num_pivots: int, num_su
     of int32 label indices.
     """
     if dim < 1 or num_pivots < 1 or num_subsets < 1:
-        raise ValueError("dim, num_pivots and num_subsets must all be >= 1")
+        raise InputError("dim, num_pivots and num_subsets must all be >= 1")
     if num_labels - 1 < dim:
-        raise ValueError(
+        raise InputError(
             f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, got {num_labels}"
         )
     if num_pivots > num_labels:
-        raise ValueError(f"num_pivots={num_pivots} exceeds num_labels={num_labels}")
+        raise InputError(f"num_pivots={num_pivots} exceeds num_labels={num_labels}")
     pivot_key, subset_key = jax.random.split(key)
     pivots = jax.random.permutation(pivot_key, num_labels)[:num_pivots]
     noise = jax.random.uniform(subset_key, (num_pivots, num_subsets, num_labels))
@@ -98,9 +99,9 @@ def all_pivot_subsets(num_labels: int, dim: int):
     ``itertools.combinations``. d_rep over them is the exact mean over (pivot, subset).
     """
     if dim < 1:
-        raise ValueError(f"dim must be >= 1, got {dim}")
+        raise InputError(f"dim must be >= 1, got {dim}")
     if num_labels < dim + 1:
-        raise ValueError(
+        raise InputError(
             f"too few labels: subsets of {dim} labels besides the pivot need num_labels >= {dim + 1}, got {num_labels}"
         )
     others = np.array(list(itertools.combinations(range(num_labels - 1), dim)), np.int32)  # labels 0..K−2
@@ -177,14 +178,14 @@ def _validate_subsets(pivots, subsets, num_labels, dim):
     pivots = _validate.label_indices("pivots", pivots, num_labels, ndim=1)
     subsets = _validate.label_indices("subsets", subsets, num_labels, ndim=3)
     if subsets.shape[0] != pivots.shape[0]:
-        raise ValueError(f"subsets must have one row per pivot: {subsets.shape[0]} rows for {pivots.shape[0]} pivots")
+        raise InputError(f"subsets must have one row per pivot: {subsets.shape[0]} rows for {pivots.shape[0]} pivots")
     if subsets.shape[2] != dim:
-        raise ValueError(f"each subset must hold d1={dim} labels (the width of f1), got {subsets.shape[2]}")
+        raise InputError(f"each subset must hold d1={dim} labels (the width of f1), got {subsets.shape[2]}")
     if bool(jnp.any(subsets == pivots[:, None, None])):
-        raise ValueError("a subset contains its own pivot label")
+        raise InputError("a subset contains its own pivot label")
     ordered = jnp.sort(subsets, axis=-1)
     if bool(jnp.any(ordered[..., 1:] == ordered[..., :-1])):
-        raise ValueError("a subset repeats a label")
+        raise InputError("a subset repeats a label")
     return pivots, subsets
 
 
@@ -211,7 +212,7 @@ def rep_dissimilarity_details(
     if validate:
         f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
         if g1.shape[0] < f1.shape[1] + 1:
-            raise ValueError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
+            raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
         pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
         max_condition = _validate.non_negative("max_condition", max_condition)
     return _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared)
@@ -238,7 +239,7 @@ def rep_dissimilarity(
     if validate:
         excluded = int(result.num_excluded)
         if excluded == result.included.size:
-            raise ValueError(
+            raise InputError(
                 f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned "
                 f"(condition > {max_condition:g})"
             )

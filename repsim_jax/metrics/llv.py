@@ -36,6 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul
 
@@ -123,9 +124,9 @@ llv_kernel = jax.jit(_llv)
 def sample_input_sets(key, num_inputs: int, dim: int, num_sets: int) -> jax.Array:
     """``num_sets`` random sets of ``dim + 1`` distinct input indices (pivot first), (S, dim+1)."""
     if num_inputs < dim + 1:
-        raise ValueError(f"too few samples: input sets of {dim + 1} inputs need n >= {dim + 1}, got {num_inputs}")
+        raise InputError(f"too few samples: input sets of {dim + 1} inputs need n >= {dim + 1}, got {num_inputs}")
     if dim < 1 or num_sets < 1:
-        raise ValueError("dim and num_sets must be >= 1")
+        raise InputError("dim and num_sets must be >= 1")
     noise = jax.random.uniform(key, (num_sets, num_inputs))
     return jnp.argsort(noise, axis=-1)[:, : dim + 1].astype(jnp.int32)
 
@@ -133,10 +134,10 @@ def sample_input_sets(key, num_inputs: int, dim: int, num_sets: int) -> jax.Arra
 def _validate_sets(name, sets, limit):
     sets = _validate.label_indices(name, sets, limit, ndim=2)
     if sets.shape[1] < 2:
-        raise ValueError(f"{name} rows need a pivot and at least one more index, got width {sets.shape[1]}")
+        raise InputError(f"{name} rows need a pivot and at least one more index, got width {sets.shape[1]}")
     ordered = jnp.sort(sets, axis=-1)
     if bool(jnp.any(ordered[:, 1:] == ordered[:, :-1])):
-        raise ValueError(f"a row of {name} repeats an index")
+        raise InputError(f"a row of {name} repeats an index")
     return sets
 
 
@@ -148,7 +149,7 @@ def _defaults(shape, dim, labels, input_sets, num_input_sets, seed):
         labels = jnp.arange(k, dtype=jnp.int32)
     if input_sets is None:
         if dim is None:
-            raise ValueError("pass dim (the representation dimension) or explicit input_sets")
+            raise InputError("pass dim (the representation dimension) or explicit input_sets")
         input_sets = sample_input_sets(jax.random.key(seed), n, int(dim), num_input_sets)
     return labels, input_sets
 
@@ -162,11 +163,11 @@ def _validate_llv(logits1, logits2, dim, labels, label_pivot, input_sets, weight
     labels, input_sets = _defaults(logits1.shape, dim, labels, input_sets, num_input_sets, seed)
     labels = _validate.label_indices("labels", labels, k, 1)
     if labels.shape[0] < 2 or len(set(labels.tolist())) != labels.shape[0]:
-        raise ValueError("labels must hold at least 2 distinct label indices")
+        raise InputError("labels must hold at least 2 distinct label indices")
     if label_pivot is not None:
         label_pivot = int(label_pivot)
         if label_pivot not in set(labels.tolist()):
-            raise ValueError(f"label_pivot {label_pivot} is not in the label set")
+            raise InputError(f"label_pivot {label_pivot} is not in the label set")
     input_sets = _validate_sets("input_sets", input_sets, n)
     return logits1, logits2, labels, label_pivot, input_sets, _validate.non_negative("weight", weight)
 
@@ -203,7 +204,7 @@ def llv_distance_details(
         labels, input_sets = _defaults(jnp.shape(logits1), dim, labels, input_sets, num_input_sets, seed)
     result = llv_kernel(logits1, logits2, labels, label_pivot, input_sets, weight)
     if validate and not float(result.min_scale) > 0:
-        raise ValueError("singular case: a pivot difference log p(y|x) - log p(y0|x) has zero variance")
+        raise InputError("singular case: a pivot difference log p(y|x) - log p(y0|x) has zero variance")
     return result
 
 
@@ -264,7 +265,7 @@ def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, valid
         input_sets = _validate_sets("input_sets", input_sets, f1.shape[0])
     result = svd_kernel(f1, g1, f2, g2, pivots, subsets, input_sets)
     if validate and not bool(jnp.isfinite(result.value)):
-        raise ValueError("singular case: a pivot-differenced column has zero variance")
+        raise InputError("singular case: a pivot-differenced column has zero variance")
     return result
 
 

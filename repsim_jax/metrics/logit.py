@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
 from repsim_jax.metrics.moments import Moments, raw_factor
@@ -66,7 +67,7 @@ def logit_distance(logits1, logits2, squared: bool = False, validate: bool = Tru
 
 def _check_labels(num_labels: int) -> None:
     if num_labels < 2:
-        raise ValueError(f"too few labels: logit distances need K >= 2, got {num_labels}")
+        raise InputError(f"too few labels: logit distances need K >= 2, got {num_labels}")
 
 
 def _centered_unembedding_difference(g1, g2):

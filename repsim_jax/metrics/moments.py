@@ -24,6 +24,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import upper_factor
 
@@ -118,12 +119,12 @@ class MomentAccumulator:
         if self._state is None:
             self._state = empty(widths, dtype=jnp.result_type(*arrays))
         elif widths != self._state.widths:
-            raise ValueError(f"chunk block widths {widths} differ from earlier chunks {self._state.widths}")
+            raise InputError(f"chunk block widths {widths} differ from earlier chunks {self._state.widths}")
         self._state = update(self._state, *arrays)
         return self
 
     @property
     def moments(self) -> Moments:
         if self._state is None:
-            raise ValueError("no samples were added to the accumulator")
+            raise InputError("no samples were added to the accumulator")
         return self._state

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
 from repsim_jax.metrics._linalg import (
@@ -131,9 +132,9 @@ def _as_stack(stack):
     parts = stack if isinstance(stack, (tuple, list)) else (stack,)
     arrays = tuple(_validate.as_float_array(f"stack[{i}]", p, ndim=3) for i, p in enumerate(parts))
     if len({a.shape[0] for a in arrays}) > 1:
-        raise ValueError(f"stack parts must share their leading (model) axis, got {[a.shape for a in arrays]}")
+        raise InputError(f"stack parts must share their leading (model) axis, got {[a.shape for a in arrays]}")
     if arrays[0].shape[0] < 2:
-        raise ValueError(f"pairwise needs at least 2 models in the stack, got {arrays[0].shape[0]}")
+        raise InputError(f"pairwise needs at least 2 models in the stack, got {arrays[0].shape[0]}")
     return arrays
 
 
@@ -143,7 +144,7 @@ def _resolve(metric):
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "")
     function = getattr(metrics, name, None)
     if name not in metrics.__all__ or not callable(function):
-        raise ValueError(f"unknown metric {metric!r} for pairwise")
+        raise InputError(f"unknown metric {metric!r} for pairwise")
     return name, function
 
 
@@ -181,5 +182,5 @@ def pairwise(metric, stack, *, validate: bool = True, batch_size: int = 64, **kw
         matrix = _pairwise_vmap(parts, kernel, name not in _ASYMMETRIC, batch_size)
     if validate and not bool(jnp.isfinite(matrix).all()):
         bad = np.argwhere(~np.isfinite(np.asarray(matrix)))[0]
-        raise ValueError(f"{name} is not finite for models {tuple(int(i) for i in bad)} (degenerate representation?)")
+        raise InputError(f"{name} is not finite for models {tuple(int(i) for i in bad)} (degenerate representation?)")
     return matrix

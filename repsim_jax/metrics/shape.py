@@ -21,6 +21,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import center_columns, gram, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius
 from repsim_jax.metrics.moments import Moments
@@ -73,7 +74,7 @@ def validate_pair(x, y, minimum_rows: int = 2, why: str = "a centred comparison"
     _validate.min_rows(x, minimum_rows, why)
     for name, value in (("x", x), ("y", y)):
         if float(jnp.max(jnp.abs(center_columns(value)))) == 0.0:
-            raise ValueError(f"singular case: {name} is constant over the samples (zero after centring)")
+            raise InputError(f"singular case: {name} is constant over the samples (zero after centring)")
     return x, y
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import matmul, squared_norm
 
@@ -58,5 +59,5 @@ def affine_map(source, target, ridge: float = 0.0, validate: bool = True) -> Aff
         _validate.min_rows(source, 2, "an affine map")
         ridge = _validate.non_negative("ridge", ridge)
         if float(jnp.max(jnp.abs(target - target.mean(axis=0)))) == 0.0:
-            raise ValueError("singular case: target is constant over the samples, R² is undefined")
+            raise InputError("singular case: target is constant over the samples, R² is undefined")
     return _affine_map(source, target, ridge)

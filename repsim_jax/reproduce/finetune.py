@@ -22,6 +22,7 @@ import time
 
 from repsim_jax import plots, report
 from repsim_jax.config import with_values
+from repsim_jax.errors import InputError
 from repsim_jax.reproduce.students import distil_students, reproduction_config, train_teacher, write_summary
 
 __all__ = ["FIGURE_METRICS", "run_finetune"]
@@ -56,7 +57,7 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     config = reproduction_config("synthetic", preset, overrides)
     sizes = [int(n) for n in config.reproduce.finetune_sizes]
     if not sizes or min(sizes) < 1:
-        raise ValueError(f"reproduce.finetune_sizes must be positive training-set sizes N, got {sizes}")
+        raise InputError(f"reproduce.finetune_sizes must be positive training-set sizes N, got {sizes}")
     teacher_run = train_teacher(config, out, progress)
     summary = {}
     for n in sizes:

@@ -19,6 +19,7 @@ import numpy as np
 
 from repsim_jax import bounds, report
 from repsim_jax.config import experiment_config, with_values
+from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, train_and_evaluate, trained_models
 from repsim_jax.models import TrainedModel
 from repsim_jax.train.checkpoint import Checkpointer
@@ -40,7 +41,7 @@ def reproduction_config(name: str, preset: str, overrides=()):
     config = experiment_config(name, preset, overrides)
     seeds = tuple(config.sweep.seeds)
     if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"need >= 2 distinct student seeds (sweep.seeds) for mean ± std and tests, got {seeds}")
+        raise InputError(f"need >= 2 distinct student seeds (sweep.seeds) for mean ± std and tests, got {seeds}")
     return config
 
 
@@ -49,7 +50,7 @@ def teacher_dirs(config, out) -> list[tuple[int, pathlib.Path]]:
     itself for one teacher, ``OUT/teacher_seed<t>`` for each of several."""
     seeds = [int(s) for s in config.reproduce.teacher_seeds]
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"reproduce.teacher_seeds must be distinct and non-empty, got {seeds}")
+        raise InputError(f"reproduce.teacher_seeds must be distinct and non-empty, got {seeds}")
     out = pathlib.Path(out)
     return [(seeds[0], out)] if len(seeds) == 1 else [(s, out / f"teacher_seed{s}") for s in seeds]
 
@@ -79,7 +80,7 @@ def distil_students(config, teacher: TrainedModel, loss: str, out, progress: boo
     ``reproduce.bound_every``-th epoch's checkpoint kept."""
     epochs, every = config.reproduce.student_epochs, config.reproduce.bound_every
     if every < 1:
-        raise ValueError(f"reproduce.bound_every must be >= 1, got {every}")
+        raise InputError(f"reproduce.bound_every must be >= 1, got {every}")
     student_config = with_values(
         config,
         {

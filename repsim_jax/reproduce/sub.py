@@ -32,6 +32,7 @@ from repsim_jax.config import with_values
 from repsim_jax.data import generate_concept_shapes, write_features
 from repsim_jax.data.concepts import CONCEPT_NAMES
 from repsim_jax.data.tfds import DATASETS
+from repsim_jax.errors import InputError
 from repsim_jax.reproduce.students import (
     distil_students,
     reproduction_config,
@@ -109,7 +110,7 @@ def _one_teacher(config, seed: int, out: pathlib.Path, progress: bool) -> dict:
     teacher_run = train_teacher(config, out, progress, seed=seed, **{"model.attribute_head": True})
     teacher, data = teacher_run.model, teacher_run.built.data
     if not data.num_concepts:
-        raise ValueError(f"{config.data.path}: SUB needs attributes in the features file")
+        raise InputError(f"{config.data.path}: SUB needs attributes in the features file")
     components = config.eval.cca_components
     teacher_emb = teacher.outputs(data.splits["test"]["x"], data.preprocess)[0]
     result = {"teacher": _rows([teacher], teacher_run.reports, None, data, components), "students": {}}

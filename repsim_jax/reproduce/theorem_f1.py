@@ -34,6 +34,7 @@ import sys
 import numpy as np
 
 from repsim_jax import bounds, plots
+from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, restore, trained_models
 from repsim_jax.metrics import canonical_correlations
 from repsim_jax.reproduce.students import checkpoint_epochs
@@ -80,7 +81,7 @@ def theorem_f1_curves(teacher_workdir: str, students_workdir: str, split: str = 
     teacher, students = restore(teacher_workdir).model, restore(students_workdir)
     data = students.built.data
     if split not in data.splits:
-        raise ValueError(f"{students_workdir}: no split {split!r}; splits {sorted(data.splits)}")
+        raise InputError(f"{students_workdir}: no split {split!r}; splits {sorted(data.splits)}")
     x = data.splits[split]["x"]
     epochs = _saved_epochs(students) if epochs is None else list(epochs)
     t_emb, t_logits = teacher.outputs(x, data.preprocess)

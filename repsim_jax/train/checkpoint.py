@@ -15,6 +15,8 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.sharding import SingleDeviceSharding
 
+from repsim_jax.errors import InputError
+
 __all__ = ["Checkpointer"]
 
 
@@ -30,7 +32,7 @@ class Checkpointer:
 
     def __init__(self, workdir: str | epath.Path, keep: int = 3, async_save: bool = True):
         if keep < 1:
-            raise ValueError(f"keep must be >= 1, got {keep}")
+            raise InputError(f"keep must be >= 1, got {keep}")
         path = epath.Path(workdir)
         # orbax refuses relative local paths ("Checkpoint path should be absolute")
         self.directory = (path if "://" in str(workdir) else path.absolute()) / "checkpoints"

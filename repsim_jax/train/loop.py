@@ -32,6 +32,7 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from repsim_jax.data.rows import Rows, checked_columns
+from repsim_jax.errors import InputError
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict
 from repsim_jax.train.checkpoint import Checkpointer
@@ -76,7 +77,7 @@ def _check_finite(x, name: str) -> None:
     """Refuse non-finite inputs. Training rows are checked on the placed (global) array,
     so with several processes every process sees the same answer and raises together."""
     if jnp.issubdtype(x.dtype, jnp.floating) and not bool(jax.jit(lambda v: jnp.all(jnp.isfinite(v)))(x)):
-        raise ValueError(f"{name} data: 'x' contains NaN or Inf")
+        raise InputError(f"{name} data: 'x' contains NaN or Inf")
 
 
 def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
@@ -85,11 +86,11 @@ def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
     mesh = seeds_data_mesh(mesh)
     seeds, data = mesh.shape["seeds"], mesh.shape["data"]
     if num_seeds is None and seeds != 1:
-        raise ValueError(f"a single-seed run needs a seeds axis of 1, got a mesh of seeds={seeds}, data={data}")
+        raise InputError(f"a single-seed run needs a seeds axis of 1, got a mesh of seeds={seeds}, data={data}")
     if num_seeds is not None and num_seeds % seeds:
-        raise ValueError(f"{num_seeds} seeds do not divide over the mesh's seeds axis of {seeds}")
+        raise InputError(f"{num_seeds} seeds do not divide over the mesh's seeds axis of {seeds}")
     if batch_size % data:
-        raise ValueError(f"batch_size {batch_size} not divisible by the mesh's data axis of {data} devices")
+        raise InputError(f"batch_size {batch_size} not divisible by the mesh's data axis of {data} devices")
     return mesh
 
 
@@ -256,13 +257,13 @@ def fit(
       state of that epoch is not saved).
     """
     if teacher_mode not in ("cached", "online"):
-        raise ValueError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
+        raise InputError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
     if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
-        raise ValueError("num_epochs, eval_every and checkpoint_every must be >= 1")
+        raise InputError("num_epochs, eval_every and checkpoint_every must be >= 1")
     rows = train_data if isinstance(train_data, Rows) else Rows.from_arrays(train_data)
     n, example = len(rows), rows.example()
     if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
+        raise InputError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
     steps_per_epoch = n // batch_size
     if eval_data is not None:
         eval_data = checked_columns(eval_data, "eval")
@@ -270,13 +271,13 @@ def fit(
     vmapped = not isinstance(seeds, (int, np.integer))
     seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
     if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
-        raise ValueError(f"seeds must be distinct and non-empty, got {seed_list}")
+        raise InputError(f"seeds must be distinct and non-empty, got {seed_list}")
     if mesh is not None:
         mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
 
     online = loss.needs_teacher and teacher is not None and teacher_mode == "online"
     if loss.needs_teacher and teacher is None and "teacher_logits" not in example:
-        raise ValueError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
+        raise InputError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
     cached_teacher = teacher if teacher is not None and not online and loss.needs_teacher else None
     add_columns = _teacher_columns(cached_teacher, preprocess)
     sample_x = jnp.asarray(example["x"])

@@ -14,6 +14,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh
 
+from repsim_jax.errors import InputError
+
 __all__ = ["device_grid", "mesh_shape", "make_mesh", "seeds_data_mesh"]
 
 
@@ -28,19 +30,19 @@ def mesh_shape(num_seeds: int, seeds: int = 0, data: int = 0, num_devices: int |
     """
     devices = jax.device_count() if num_devices is None else num_devices
     if num_seeds < 1:
-        raise ValueError(f"need at least one seed, got {num_seeds}")
+        raise InputError(f"need at least one seed, got {num_seeds}")
     if seeds == 0 and data == 0:
         seeds = math.gcd(num_seeds, devices)
     if seeds in (0, -1) and data in (0, -1):
-        raise ValueError(f"mesh.seeds and mesh.data cannot both be left open, got {seeds} and {data}")
+        raise InputError(f"mesh.seeds and mesh.data cannot both be left open, got {seeds} and {data}")
     if seeds in (0, -1):
         seeds = devices // data if data > 0 and devices % data == 0 else 0
     if data in (0, -1):
         data = devices // seeds if seeds > 0 and devices % seeds == 0 else 0
     if seeds < 1 or data < 1 or seeds * data != devices:
-        raise ValueError(f"mesh seeds × data must use all {devices} devices, got seeds={seeds}, data={data}")
+        raise InputError(f"mesh seeds × data must use all {devices} devices, got seeds={seeds}, data={data}")
     if num_seeds % seeds:
-        raise ValueError(f"{num_seeds} seeds do not divide over a seeds axis of {seeds}: pick mesh.seeds dividing both")
+        raise InputError(f"{num_seeds} seeds do not divide over a seeds axis of {seeds}: pick mesh.seeds dividing both")
     return seeds, data
 
 
@@ -74,5 +76,5 @@ def seeds_data_mesh(mesh: Mesh) -> Mesh:
     elif tuple(mesh.axis_names) == ("seeds", "data"):
         devices = np.asarray(mesh.devices)
     else:
-        raise ValueError(f"need a ('seeds', 'data') or ('data',) mesh, got axes {tuple(mesh.axis_names)}")
+        raise InputError(f"need a ('seeds', 'data') or ('data',) mesh, got axes {tuple(mesh.axis_names)}")
     return Mesh(devices, ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)

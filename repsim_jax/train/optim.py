@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import optax
 
+from repsim_jax.errors import InputError
+
 __all__ = ["reference_schedule", "make_optimizer"]
 
 
@@ -15,9 +17,9 @@ def reference_schedule(learning_rate: float, warmup_epochs: int, decay: float, s
     (a per-epoch exponential decay after a low-rate warm-up).
     """
     if steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        raise InputError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     if warmup_epochs < 0 or not 0 < decay <= 1:
-        raise ValueError(f"need warmup_epochs >= 0 and 0 < decay <= 1, got {warmup_epochs}, {decay}")
+        raise InputError(f"need warmup_epochs >= 0 and 0 < decay <= 1, got {warmup_epochs}, {decay}")
 
     def schedule(step):
         epoch = jnp.asarray(step) // steps_per_epoch
@@ -50,15 +52,15 @@ def make_optimizer(
     ``grad_clip``: optional global-norm clipping applied first.
     """
     if name not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(_OPTIMIZERS)}")
+        raise InputError(f"unknown optimizer {name!r}; choose from {sorted(_OPTIMIZERS)}")
     if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+        raise InputError(f"learning_rate must be positive, got {learning_rate}")
     if schedule == "constant":
         lr = learning_rate
     elif schedule == "reference":
         lr = reference_schedule(learning_rate, warmup_epochs, decay, steps_per_epoch)
     else:
-        raise ValueError(f"unknown schedule {schedule!r}; choose 'constant' or 'reference'")
+        raise InputError(f"unknown schedule {schedule!r}; choose 'constant' or 'reference'")
     tx = _OPTIMIZERS[name](lr)
     if grad_clip:
         tx = optax.chain(optax.clip_by_global_norm(grad_clip), tx)

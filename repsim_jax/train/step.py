@@ -24,6 +24,7 @@ import optax
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from repsim_jax.errors import InputError
 from repsim_jax.losses import Loss
 from repsim_jax.train.state import TrainState
 
@@ -112,7 +113,7 @@ def data_mesh(mesh: Mesh | None = None) -> Mesh:
     if mesh is None:
         mesh = jax.make_mesh((jax.device_count(),), ("data",))
     if "data" not in mesh.axis_names or mesh.devices.ndim != 1:
-        raise ValueError(f"need a 1-D mesh with axis 'data', got axes {mesh.axis_names}")
+        raise InputError(f"need a 1-D mesh with axis 'data', got axes {mesh.axis_names}")
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
 
 
@@ -136,7 +137,7 @@ def shard_batch(local_batch: dict, mesh: Mesh) -> dict:
     sharding = NamedSharding(mesh, P("data"))
     n = jax.tree.leaves(local_batch)[0].shape[0] * jax.process_count()
     if n % mesh.shape["data"]:
-        raise ValueError(f"global batch size {n} is not divisible by the {mesh.shape['data']} devices")
+        raise InputError(f"global batch size {n} is not divisible by the {mesh.shape['data']} devices")
     if jax.process_count() > 1:
         return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), local_batch)
     return jax.device_put(local_batch, sharding)
