@@ -14,7 +14,6 @@ Feature losses compare student and teacher embeddings (B, d_s), (B, d_t)
 ``proj_mse`` (``mean (f_s W − f_t)²`` with a learned ``W``).
 
 :func:`get_loss` builds ``ce_weight·CE + logit_weight·logit + feature_weight·feature``
-from repsim_jax.errors import InputError
 from a name such as ``"l2"``, ``"kl+procrustes"`` or ``"ce"``.
 """
 
@@ -26,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax import metrics
+from repsim_jax.errors import InputError
 
 __all__ = [
     "cross_entropy",

@@ -1,7 +1,6 @@
 """The splits a training run uses (:class:`Dataset`), built from a config section.
 
 Every split is a :class:`repsim_jax.data.rows.Rows`, read on demand: TFDS and local sets
-from repsim_jax.errors import InputError
 from their ``tfds.data_source``, spirals from an
 :class:`repsim_jax.data.sources.ArraySource`, features from their arrays. Training reads
 only the train rows of this process's devices; ``Dataset.splits[name]`` reads a whole
@@ -26,6 +25,7 @@ from repsim_jax.data.sources import ArraySource
 from repsim_jax.data.splits import stratified_subset
 from repsim_jax.data.synthetic import spiral_splits
 from repsim_jax.data.tfds import DATASETS, open_source
+from repsim_jax.errors import InputError
 
 
 class WholeSplits(Mapping):
