@@ -1,17 +1,20 @@
 """Experiment configs: ``get_config()`` files with ``ml_collections.config_flags`` semantics.
 
-``load_config("experiments/configs/synthetic.py:quick", ["--config.optim.learning_rate=1e-2"])``
-loads the file, calls ``get_config("quick")`` (``get_config()`` without a preset), locks
-the config and applies each ``--config.section.key=value`` override exactly as
+``load_config("synthetic:quick", ["--config.optim.learning_rate=1e-2"])`` loads the
+packaged config ``repsim_jax/configs/synthetic.py`` (or a user's ``PATH.py[:PRESET]``),
+calls ``get_config("quick")`` (``get_config()`` without a preset), locks the config and
+applies each ``--config.section.key=value`` override exactly as
 ``config_flags.DEFINE_config_file`` does (values parsed to the field's declared type).
 Every key is declared by the config file, so an unknown key, a dotted key under a
-field that is not a section, a bad value or a missing file raises ``ValueError`` /
-``FileNotFoundError`` with one clear line.
+field that is not a section, a bad value, a syntax error or a missing file raises
+:class:`~repsim_jax.errors.InputError` / ``FileNotFoundError`` with one clear line.
+Nothing here reads files relative to the source tree or changes ``sys.path``.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import importlib.resources
 import pathlib
 from collections.abc import Mapping
 
@@ -19,11 +22,53 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
+from repsim_jax.configs import common
 from repsim_jax.errors import InputError
 
-__all__ = ["CONFIG_DIR", "base_config", "load_config", "experiment_config", "with_defaults", "with_values"]
+__all__ = [
+    "CONFIG_NAMES",
+    "base_config",
+    "config_file",
+    "experiment_config",
+    "load_config",
+    "presets",
+    "with_defaults",
+    "with_values",
+]
 
-CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "configs"
+CONFIG_NAMES = ("synthetic", "cifar100", "concepts", "sub")
+"""The experiments packaged in :mod:`repsim_jax.configs`, addressable by name."""
+
+
+def config_file(name: str) -> pathlib.Path:
+    """The file of a packaged config (``synthetic``), or of a user's ``PATH.py``.
+
+    A path of the old checkout layout (``experiments/configs/synthetic.py``) that no longer
+    exists names the packaged config of the same name."""
+    path = pathlib.Path(name)
+    if path.suffix != ".py" and name in CONFIG_NAMES:
+        return pathlib.Path(str(importlib.resources.files("repsim_jax.configs") / f"{name}.py"))
+    if path.suffix == ".py" and not path.is_file() and path.stem in CONFIG_NAMES and path.parent.name == "configs":
+        return config_file(path.stem)
+    if path.suffix != ".py":
+        raise InputError(f"unknown config {name!r}; choose one of {', '.join(CONFIG_NAMES)} or a PATH.py file")
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {name}")
+    return path
+
+
+def presets(name: str) -> tuple[str, ...]:
+    """The presets a packaged config declares (``PRESETS``, ``default`` first)."""
+    if name not in CONFIG_NAMES:
+        raise InputError(f"unknown config {name!r}; choose one of {', '.join(CONFIG_NAMES)}")
+    return importlib.import_module(f"repsim_jax.configs.{name}").PRESETS
+
+
+def _check_syntax(path: pathlib.Path) -> None:
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError as error:
+        raise InputError(f"{path}:{error.lineno}: syntax error in config file: {error.msg}") from None
 
 
 def _flag_parse(spec: str, overrides) -> ml_collections.ConfigDict:
@@ -62,10 +107,12 @@ def _check_override(config: ml_collections.ConfigDict, token: str) -> None:
 
 
 def load_config(spec: str, overrides=()) -> ml_collections.ConfigDict:
-    """The locked config named by ``PATH[:PRESET]`` with ``--config.a.b=value`` overrides."""
-    path = spec.partition(":")[0]
-    if not pathlib.Path(path).is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+    """The locked config named by ``NAME[:PRESET]`` (a packaged config) or
+    ``PATH.py[:PRESET]`` (a file of your own), with ``--config.a.b=value`` overrides."""
+    name, colon, preset = spec.partition(":")
+    path = config_file(name)
+    _check_syntax(path)
+    spec = f"{path}{colon}{preset}"
     overrides = list(overrides)
     base = _flag_parse(spec, [])
     for token in overrides:
@@ -73,12 +120,9 @@ def load_config(spec: str, overrides=()) -> ml_collections.ConfigDict:
     return _flag_parse(spec, overrides) if overrides else base
 
 
-def experiment_config(name: str, preset: str, overrides=()) -> ml_collections.ConfigDict:
-    """``experiments/configs/<name>.py:<preset>`` of this checkout, with overrides."""
-    path = CONFIG_DIR / f"{name}.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"no config {path}; is the repository checked out (pip install -e)?")
-    return load_config(f"{path}:{preset}", overrides)
+def experiment_config(name: str, preset: str = "default", overrides=()) -> ml_collections.ConfigDict:
+    """The packaged config ``name`` (e.g. ``"synthetic"``) at ``preset``, with overrides."""
+    return load_config(f"{name}:{preset}", overrides)
 
 
 def with_values(config: ml_collections.ConfigDict, values: dict) -> ml_collections.ConfigDict:
@@ -96,11 +140,8 @@ def with_values(config: ml_collections.ConfigDict, values: dict) -> ml_collectio
 
 
 def base_config() -> ml_collections.ConfigDict:
-    """Every key with its default: ``get_base_config()`` of ``experiments/configs/common.py``."""
-    spec = importlib.util.spec_from_file_location("repsim_jax_common_config", CONFIG_DIR / "common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_base_config()
+    """Every key with its default: :func:`repsim_jax.configs.common.get_base_config`."""
+    return common.get_base_config()
 
 
 def with_defaults(stored: Mapping) -> ml_collections.ConfigDict:

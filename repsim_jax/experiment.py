@@ -1,7 +1,7 @@
 """The experiment runner: a config in, a trained and evaluated run out.
 
 ``train_and_evaluate(config, workdir, teacher=None)`` is the one place where a config
-(``experiments/configs/*.py``, see ``common.py`` there for every key) becomes data, a
+(``repsim_jax/configs/*.py``, see ``common.py`` there for every key) becomes data, a
 model, a loss and an optimiser (:func:`build`), is trained by
 :func:`repsim_jax.train.fit` (resuming from the workdir's checkpoints) and is
 evaluated by :func:`repsim_jax.evaluate.evaluate`. ``restore(workdir)`` loads any

@@ -185,7 +185,7 @@ def test_metrics_log_appends_without_reading(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_train_distill_evaluate_commands(tmp_path, capsys):
-    spec = "--config=experiments/configs/synthetic.py:smoke"
+    spec = "--config=synthetic:smoke"
     assert main(["train", spec, f"--workdir={tmp_path}/t", *TINY_ARGS]) == 0
     assert (
         main(
@@ -234,7 +234,7 @@ def test_train_distill_evaluate_commands(tmp_path, capsys):
 )
 def test_command_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
     command, *rest = argv
-    config = [] if command == "evaluate" else ["--config=experiments/configs/synthetic.py:smoke"]
+    config = [] if command == "evaluate" else ["--config=synthetic:smoke"]
     assert main([command, *config, f"--workdir={tmp_path}/w", *rest]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -248,7 +248,7 @@ def _cli(*argv):
 def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teacher):
     result = _cli(
         "sweep",
-        "--config=experiments/configs/synthetic.py:smoke",
+        "--config=synthetic:smoke",
         f"--workdir={tmp_path}",
         *TINY_ARGS,
         f"--config.teacher.workdir={teacher.workdir}",

@@ -48,7 +48,7 @@ def register(subparsers) -> None:
         p = inner.add_parser(
             name,
             help=help_text,
-            description=f"{help_text}; override keys with --config.key=value (experiments/configs/{config}.py)",
+            description=f"{help_text}; override keys with --config.key=value (repsim_jax/configs/{config}.py)",
         )
         p.add_argument(
             "--preset",

@@ -91,7 +91,7 @@ def run_concept_students(title: str, config, losses, tested, out, progress: bool
 
 def run_concepts(preset: str = "quick", out: str = "runs/concepts", progress: bool = True, overrides=()) -> dict:
     """KL vs logit-distance students of a concept-bottleneck teacher; see the module
-    docstring. ``preset``: of ``experiments/configs/concepts.py``."""
+    docstring. ``preset``: of ``repsim_jax/configs/concepts.py``."""
     config = reproduction_config("concepts", preset, overrides)
     return run_concept_students(
         f"Concepts ({preset})",

@@ -48,7 +48,7 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     """Students of each loss distilled on N training points, for every N; see the module docstring.
 
     Args:
-      preset: a preset of ``experiments/configs/synthetic.py`` (``quick``, ``paper``, ``smoke``).
+      preset: a preset of ``repsim_jax/configs/synthetic.py`` (``quick``, ``paper``, ``smoke``).
       overrides: ``--config.section.key=value`` tokens.
 
     Returns the content of ``summary.json``.

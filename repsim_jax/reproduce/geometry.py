@@ -2,7 +2,7 @@
 
 ``run_geometry(preset, out)``: KD (KL) alone vs KD + a Procrustes / feature-Gram / CKA /
 projection-MSE embedding loss (``reproduce.geometry_losses`` of
-``experiments/configs/concepts.py``), with the outputs of
+``repsim_jax/configs/concepts.py``), with the outputs of
 :func:`repsim_jax.reproduce.concepts.run_concepts`; tests against KD alone.
 """
 

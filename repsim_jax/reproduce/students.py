@@ -36,7 +36,7 @@ __all__ = [
 
 
 def reproduction_config(name: str, preset: str, overrides=()):
-    """``experiments/configs/<name>.py:<preset>`` with overrides, checked to have >= 2
+    """``<name>:<preset>`` with overrides, checked to have >= 2
     distinct student seeds (``sweep.seeds``) for mean ± std and the tests."""
     config = experiment_config(name, preset, overrides)
     seeds = tuple(config.sweep.seeds)

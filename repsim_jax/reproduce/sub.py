@@ -1,5 +1,5 @@
 """SUB (arXiv 2602.15438): an attribute-head teacher on frozen features, KL vs
-logit-distance students, attribute probes (``experiments/configs/sub.py``).
+logit-distance students, attribute probes (``repsim_jax/configs/sub.py``).
 
 ``run_sub(preset, out)``: per teacher seed (``reproduce.teacher_seeds``) a teacher with a
 bias-free attribute head (:class:`repsim_jax.models.AttributeHeadClassifier`) trained on
@@ -133,7 +133,7 @@ def _summaries(runs: list[dict], losses) -> tuple[dict, dict]:
 
 def run_sub(preset: str = "quick", out: str = "runs/sub", progress: bool = True, overrides=()) -> dict:
     """The SUB reproduction; see the module docstring. ``preset``: of
-    ``experiments/configs/sub.py`` (``paper``, ``default``, ``quick``, ``smoke``)."""
+    ``repsim_jax/configs/sub.py`` (``paper``, ``default``, ``quick``, ``smoke``)."""
     start, out = time.time(), pathlib.Path(out)
     config = reproduction_config("sub", preset, overrides)
     source = config.data.path

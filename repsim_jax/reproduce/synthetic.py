@@ -95,7 +95,7 @@ def run_synthetic(
     """The spirals reproduction; see the module docstring.
 
     Args:
-      preset: a preset of ``experiments/configs/synthetic.py`` (``quick``, ``paper``,
+      preset: a preset of ``repsim_jax/configs/synthetic.py`` (``quick``, ``paper``,
         ``paper-cpu``, ``paper-centred``, ``smoke``).
       modality: ``standard``, ``interpolation`` or ``extrapolation`` (overrides ``data.modality``).
       overrides: ``--config.section.key=value`` tokens.

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 from repsim_jax.cli import main
 from repsim_jax.config import load_config
 
-CONFIG = "experiments/configs/cifar100.py"
+CONFIG = "cifar100"
 
 
 def test_presets_describe_the_paper_setting():

@@ -12,7 +12,7 @@ from repsim_jax.cli import main
 from repsim_jax.config import experiment_config
 from repsim_jax.train.optim import reference_schedule
 
-CONFIG = "experiments/configs/cifar100.py"
+CONFIG = "cifar100"
 
 
 def test_paper_presets_are_the_authors_settings():

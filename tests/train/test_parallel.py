@@ -81,7 +81,7 @@ def test_distill_command_on_four_devices_shards_batches_and_equals_one_device(ru
     from repsim_jax.cli import main
     from repsim_jax.experiment import restore
 
-    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    config = ["--config=synthetic:smoke", "--config.num_epochs=2"]
     assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
     student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
     run_worker("cli", tmp_path / "seen.json", "distill", f"--workdir={tmp_path / 'four'}", *student)
@@ -113,7 +113,7 @@ def test_two_processes_of_two_devices_equal_one_process_of_four_through_the_cli(
     from repsim_jax.cli import main
     from repsim_jax.experiment import restore
 
-    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    config = ["--config=synthetic:smoke", "--config.num_epochs=2"]
     assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
     student = [*config, "--config.loss.name=l2", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
     student.append(f"--config.seeds={seeds}")
@@ -146,7 +146,7 @@ def test_two_processes_read_disjoint_records_of_a_tfds_set_they_build_in_one_dat
     argv = [
         "train",
         f"--workdir={tmp_path / 'run'}",
-        "--config=experiments/configs/concepts.py:smoke",
+        "--config=concepts:smoke",
         "--config.num_epochs=1",
         f"--config.data.data_dir={data_dir}",
         "--config.eval.splits=('test',)",
@@ -173,7 +173,7 @@ def test_four_seed_distillation_on_eight_devices_through_the_cli(run_worker, tmp
     from repsim_jax.cli import main
     from repsim_jax.experiment import restore
 
-    config = ["--config=experiments/configs/synthetic.py:smoke", "--config.num_epochs=2"]
+    config = ["--config=synthetic:smoke", "--config.num_epochs=2"]
     assert main(["train", f"--workdir={tmp_path / 'teacher'}", *config]) == 0
     student = [*config, "--config.loss.name=kl", f"--config.teacher.workdir={tmp_path / 'teacher'}"]
     seeds = (0, 1, 2, 3)

@@ -28,14 +28,13 @@ class, as SUB's substituted attribute is of the bird); the 56/14/30 split then k
 ``num_train`` training and ``num_test`` test rows at most.
 """
 
-import pathlib
-import sys
+from repsim_jax.configs import common
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import common  # noqa: E402
+PRESETS = ("default", "paper", "quick", "smoke")
 
 
 def get_config(preset: str = "default"):
+    common.check_preset(preset, PRESETS)
     c = common.get_base_config()
     c.data.update(name="features", seed=42, num_train=2800, num_test=1200)
     c.model.update(name="mlp", hidden=(2048,), dropout=0.1, embedding_dim=10)
@@ -59,6 +58,4 @@ def get_config(preset: str = "default"):
         c.sweep.seeds = (0, 1)
         c.reproduce.update(teacher_epochs=2, student_epochs=2, bound_every=2)
         c.optim.warmup_epochs = 0
-    elif preset != "default":
-        raise ValueError(f"unknown preset {preset!r}; choose 'default', 'paper', 'quick' or 'smoke'")
     return c

@@ -14,17 +14,16 @@ Presets: ``default``, ``smoke`` (under a minute on CPU), and for
   students).
 - ``quick``: a smaller MLP and fewer epochs, d = 6, centred losses: minutes on a
   2-core CPU (the README's main job).
-``repsim-jax train --config=experiments/configs/synthetic.py:smoke --workdir=W``
+``repsim-jax train --config=synthetic:smoke --workdir=W``
 """
 
-import pathlib
-import sys
+from repsim_jax.configs import common
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import common  # noqa: E402
+PRESETS = ("default", "smoke", "quick", "paper", "paper-centred", "paper-cpu")
 
 
 def get_config(preset: str = "default"):
+    common.check_preset(preset, PRESETS)
     c = common.get_base_config()
     c.sweep.dims = (2, 4, 6)  # d_rep needs d <= K - 1 = 6 (7 spiral arms)
     c.eval.splits = ("test", "ood")
@@ -59,8 +58,4 @@ def get_config(preset: str = "default"):
         c.optim.decay = 0.99
         c.sweep.seeds = (0, 1, 2, 3, 4)
         c.reproduce.update(teacher_epochs=150, student_epochs=100, bound_every=10)
-    elif preset != "default":
-        raise ValueError(
-            f"unknown preset {preset!r}; choose 'default', 'smoke', 'quick', 'paper', 'paper-centred' or 'paper-cpu'"
-        )
     return c

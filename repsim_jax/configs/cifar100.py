@@ -4,9 +4,9 @@ Needs CIFAR-100 prepared once as TFDS array_record under ``data.data_dir`` (see
 :mod:`repsim_jax.data`). The paper's image setting is a ResNet-50 teacher and ResNet-18
 students of embedding dims 50 and 25 (GPU/TPU)::
 
-  repsim-jax train --config=experiments/configs/cifar100.py:teacher --workdir=W/teacher \
+  repsim-jax train --config=cifar100:teacher --workdir=W/teacher \
       --config.data.data_dir=DATA
-  repsim-jax sweep --config=experiments/configs/cifar100.py:students --workdir=W/students \
+  repsim-jax sweep --config=cifar100:students --workdir=W/students \
       --config.data.data_dir=DATA --config.teacher.workdir=W/teacher
 
 Presets: ``default``, ``resnet50``, ``teacher`` (ResNet-50, d = 50), ``students``
@@ -32,9 +32,9 @@ The authors' runs (their ``cifar100_teacher_example.s``, ``cifar100_student_exam
   (:mod:`repsim_jax.reproduce.theorem_f1`), d_rep over P × C = 100 × 200 pivots ×
   subsets (``eval.num_pivots``/``num_subsets``)::
 
-    repsim-jax train --config=experiments/configs/cifar100.py:paper-teacher --workdir=W/teacher0 \
+    repsim-jax train --config=cifar100:paper-teacher --workdir=W/teacher0 \
         --config.data.data_dir=DATA --config.model.init_from=resnet50-11ad3fa6.pth --config.seeds="(0,)"
-    repsim-jax sweep --config=experiments/configs/cifar100.py:paper-students --workdir=W/students0 \
+    repsim-jax sweep --config=cifar100:paper-students --workdir=W/students0 \
         --config.data.data_dir=DATA --config.teacher.workdir=W/teacher0
 
 Known differences from their code: their teacher's data loader does not shuffle (ours
@@ -42,14 +42,13 @@ shuffles every epoch), and their student loss is on a test loader that drops the
 incomplete batch of 32 (our reports use the whole test split).
 """
 
-import pathlib
-import sys
+from repsim_jax.configs import common
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import common  # noqa: E402
+PRESETS = ("default", "resnet50", "teacher", "students", "smoke", "paper-teacher", "paper-students")
 
 
 def get_config(preset: str = "default"):
+    common.check_preset(preset, PRESETS)
     c = common.get_base_config()
     c.data.update(name="cifar100", augment=True)
     c.model.update(name="resnet18", embedding_dim=128, dropout=0.0)
@@ -76,11 +75,6 @@ def get_config(preset: str = "default"):
         c.sweep.update(seeds=(0, 1), dims=(16,))
     elif preset in ("paper-teacher", "paper-students"):
         _paper(c, teacher=preset == "paper-teacher")
-    elif preset != "default":
-        raise ValueError(
-            f"unknown preset {preset!r}; choose 'default', 'resnet50', 'teacher', 'students', 'smoke', "
-            "'paper-teacher' or 'paper-students'"
-        )
     return c
 
 

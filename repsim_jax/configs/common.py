@@ -44,6 +44,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 
 import ml_collections
 
+from repsim_jax.errors import InputError
+
 
 def get_base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -118,3 +120,9 @@ def get_base_config() -> ml_collections.ConfigDict:
         )
     )
     return c
+
+
+def check_preset(preset: str, presets: tuple[str, ...]) -> None:
+    """Raises ``InputError`` naming the presets when ``preset`` is not one of them."""
+    if preset not in presets:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")

@@ -11,14 +11,13 @@ Presets: ``default`` (more data and epochs), ``quick`` (minutes on a 2-core CPU)
 ``smoke`` (seconds, for tests).
 """
 
-import pathlib
-import sys
+from repsim_jax.configs import common
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import common  # noqa: E402
+PRESETS = ("default", "quick", "smoke")
 
 
 def get_config(preset: str = "default"):
+    common.check_preset(preset, PRESETS)
     c = common.get_base_config()
     c.data.update(name="concept_shapes", num_train=4000, num_test=1000)
     c.model.update(hidden=(256, 256), dropout=0.0)
@@ -37,6 +36,4 @@ def get_config(preset: str = "default"):
         c.eval.every = 2
         c.sweep.seeds = (0, 1)
         c.reproduce.update(teacher_epochs=2, student_epochs=2, bound_every=2)
-    elif preset != "default":
-        raise ValueError(f"unknown preset {preset!r}; choose 'default', 'quick' or 'smoke'")
     return c
