@@ -1,7 +1,10 @@
-"""Matplotlib figures of the reproductions (headless: the Agg backend, PNG files).
+"""Matplotlib figures of the reproductions, written as PNG files.
 
 Every function takes plain arrays/dicts (no models) and writes one PNG to ``path``,
-returning the path.
+returning the path. Figures are drawn with matplotlib's object API on an Agg canvas
+(:class:`matplotlib.figure.Figure` with :class:`FigureCanvasAgg`): nothing here imports
+pyplot or selects a backend, so importing this module or saving a figure leaves the
+user's backend (a notebook's inline one, say) as it was, and saving works headless.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import os
 import pathlib
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from repsim_jax.errors import InputError
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 __all__ = [
     "metric_bars",
@@ -30,27 +34,52 @@ __all__ = [
 ]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
+_SMALL = 8  # the smallest font size used (tick labels, legends): readable at the saved 110 dpi
+
+
+def _figure(rows: int, columns: int, width: float, height: float):
+    """A ``rows × columns`` grid of axes on a new Agg-backed figure (constrained layout)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, columns, squeeze=False)
 
 
 def _save(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
-def _grid(count: int, columns: int = 4):
+def _grid(count: int, columns: int = 4, width: float = 3.2, height: float = 2.8):
+    """A figure with ``count`` panels, ``columns`` per row; the spare panels hidden."""
+    columns = min(count, columns)
     rows = max(1, -(-count // columns))
-    fig, axes = plt.subplots(rows, min(count, columns), figsize=(3.2 * min(count, columns), 2.8 * rows), squeeze=False)
+    fig, axes = _figure(rows, columns, width * columns, height * rows)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
-    return fig, axes.flat
+    return fig, list(axes.flat[:count])
+
+
+def _colours() -> list:
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _arrow(name: str) -> str:
+    return "↓" if name.removeprefix("ood_") in _LOWER_IS_BETTER else "↑"
+
+
+def _spread(stats: dict) -> str:
+    """What the ± of a summary cell is (:func:`repsim_jax.report.summarise_seeds` or
+    :func:`~repsim_jax.report.summarise_teachers`)."""
+    if "teacher_means" in stats:
+        return f"± standard error of the weighted mean over {len(stats['teacher_means'])} teachers"
+    return f"± std over {len(stats['values'])} student seeds"
 
 
 def metric_bars(summary: dict, path) -> pathlib.Path:
-    """One panel per metric: a bar per loss at the mean, error bar ± std, dots = seeds.
+    """One panel per metric: a bar per loss at the mean, error bar ± std over seeds (or
+    the standard error of the weighted mean over teachers), dots = every student.
 
     ``summary``: ``{loss: {metric: {"mean", "std", "values"}}}`` (scalar metrics).
     """
@@ -59,7 +88,8 @@ def metric_bars(summary: dict, path) -> pathlib.Path:
     if not names:
         raise InputError("metric_bars needs at least one metric")
     fig, axes = _grid(len(names))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = _colours()
+    crowded = sum(len(loss) for loss in losses) > 14
     for ax, name in zip(axes, names):
         for i, loss in enumerate(losses):
             stats = summary[loss].get(name)
@@ -67,9 +97,11 @@ def metric_bars(summary: dict, path) -> pathlib.Path:
                 continue
             ax.bar(i, stats["mean"], yerr=stats["std"], color=colours[i % len(colours)], alpha=0.7, capsize=4)
             ax.plot(np.full(len(stats["values"]), i), stats["values"], "k.", ms=4)
-        ax.set_xticks(range(len(losses)), losses)
-        arrow = "↓" if name.removeprefix("ood_") in _LOWER_IS_BETTER else "↑"
-        ax.set_title(f"{name} {arrow}", fontsize=9)
+        ax.set_xticks(range(len(losses)), losses, rotation=30 if crowded else 0, ha="right" if crowded else "center")
+        ax.tick_params(labelsize=_SMALL)
+        ax.set_title(f"{name} {_arrow(name)}", fontsize=9)
+    stats = next(s for loss in losses for s in summary[loss].values())
+    fig.suptitle(f"bar: mean; error bar: {_spread(stats)}; dots: students", fontsize=9)
     return _save(fig, path)
 
 
@@ -86,27 +118,36 @@ def metric_by_size(summary: dict, losses, sizes, metrics, path) -> pathlib.Path:
             mean, std = np.array([c["mean"] for c in cells]), np.array([c["std"] for c in cells])
             ax.plot(sizes, mean, f"{marker}-", ms=3, label=loss)
             ax.fill_between(sizes, mean - std, mean + std, alpha=0.2)
-        arrow = "↓" if name in _LOWER_IS_BETTER else "↑"
-        ax.set_title(f"{name} {arrow}", fontsize=9)
+        ax.set_title(f"{name} {_arrow(name)}", fontsize=9)
         ax.set_xlabel("training points N")
-        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=_SMALL)
+    spread = _spread(summary[f"{losses[0]} N={sizes[0]}"][shown[0]])
+    fig.suptitle(f"line: mean over students; shaded band: {spread}", fontsize=9)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=_SMALL, title="loss")
     return _save(fig, path)
 
 
 def decision_regions(axis, labels: dict, x, y, path) -> pathlib.Path:
     """Predicted label of each model over a grid (``labels[name]`` of shape (G, G) on
-    ``axis × axis``) with the points ``x`` (n, 2) coloured by their label ``y``."""
-    fig, axes = _grid(len(labels))
+    ``axis × axis``, the shading) with the points ``x`` (n, 2) coloured by their label
+    ``y``; one colour per label, named in the legend."""
+    fig, axes = _grid(len(labels), columns=4, width=2.9, height=3.0)
     extent = (axis[0], axis[-1], axis[0], axis[-1])
     num_labels = int(max(np.max(y), *(np.max(v) for v in labels.values()))) + 1
+    palette = matplotlib.colormaps["tab10" if num_labels <= 10 else "tab20"]
+    colours = ListedColormap([palette(k % palette.N) for k in range(num_labels)])
+    scale = {"cmap": colours, "vmin": -0.5, "vmax": num_labels - 0.5}
     for ax, (name, grid) in zip(axes, labels.items()):
-        ax.imshow(
-            grid, origin="lower", extent=extent, cmap="tab10", vmin=0, vmax=9, alpha=0.35, interpolation="nearest"
-        )
-        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=1.5)
+        ax.imshow(grid, origin="lower", extent=extent, alpha=0.35, interpolation="nearest", **scale)
+        ax.scatter(x[:, 0], x[:, 1], c=y, s=1.5, **scale)
         ax.set_title(name, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(f"decision regions ({num_labels} labels); students: seed 0", fontsize=9, y=1.02)
+    handles = [Patch(color=colours(k), label=str(k)) for k in range(num_labels)]
+    fig.legend(handles=handles, loc="outside right center", fontsize=_SMALL, title="label", title_fontsize=_SMALL)
+    fig.suptitle(
+        "decision regions: shading = predicted label, dots = training points (true label); students: seed 0",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
@@ -116,16 +157,22 @@ def bound_curves(curves: dict, path) -> pathlib.Path:
     ``curves[loss]``: ``{"epochs": (E,), "lhs": (S, E), "rhs": (S, E)}``; the lower
     curve is ``Σᵢ(1 − ρᵢ²)λᵢ``, the upper ``d²_logit`` (arXiv 2602.15438, Thm F.1).
     """
-    fig, axes = _grid(len(curves), columns=len(curves))
+    fig, axes = _grid(len(curves), columns=len(curves), width=3.6, height=3.0)
     for ax, (loss, curve) in zip(axes, curves.items()):
-        for side, label in (("rhs", "d²_logit (rhs)"), ("lhs", "Σ(1−ρ²)λ (lhs)")):
+        handles = []
+        for side, label in (("rhs", "d²_logit (rhs)"), ("lhs", "Σᵢ(1−ρᵢ²)λᵢ (lhs)")):
             mean, std = curve[side].mean(0), curve[side].std(0)
-            ax.plot(curve["epochs"], mean, marker="o", ms=3, label=label)
+            (line,) = ax.plot(curve["epochs"], mean, marker="o", ms=3, label=f"{label}, mean")
             ax.fill_between(curve["epochs"], np.maximum(mean - std, 1e-12), mean + std, alpha=0.25)
+            handles.append(line)
+        band = Patch(color="grey", alpha=0.25, label=f"shaded: ± std over {curve['lhs'].shape[0]} seeds")
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title(f"{loss} student", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.set_xlabel("student epoch")
+        ax.tick_params(labelsize=_SMALL)
+        ax.set_title(f"{loss} students", fontsize=9)
+        ax.legend(handles=[*handles, band], fontsize=_SMALL)
+    axes[0].set_ylabel("squared logit distance (log scale)")
+    fig.suptitle("CCA–logit bound (Thm F.1), teacher vs each student on the test split: lhs ≤ rhs", fontsize=9)
     return _save(fig, path)
 
 
@@ -133,7 +180,7 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
     """One log-log panel per bound in ``names``: rhs against lhs for every row
     (``row[name] = {"lhs", "rhs", ...}``) with the line y = x; pairs with lhs = 0 or an
     infinite rhs are counted in the panel, not drawn."""
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
+    fig, axes = _figure(1, len(names), 4.2 * len(names), 4)
     for ax, name in zip(axes.flat, names):
         checked = [(r[name]["lhs"], r[name]["rhs"]) for r in rows if name in r]
         points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
@@ -171,8 +218,8 @@ def theorem_f1(curves: dict, path) -> pathlib.Path:
     figure sorts nothing.
     """
     forms = [("centred", "centred: Σ(1−ρ²)λ ≤ d²_logit"), ("raw", "raw logits: Σ(1−ρ²)μ vs (1/n)Σ‖z_t−z_s‖²")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = _figure(1, 2, 11, 4)
+    colours = _colours()
     for ax, (form, title) in zip(axes.flat, forms):
         for i, seed in enumerate(curves["seeds"]):
             colour = colours[i % len(colours)]
@@ -193,7 +240,8 @@ def spirals(
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],):
         raise InputError(f"need x (n, 2) and y (n,), got {x.shape} and {y.shape}")
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, axes = _figure(1, 1, 5, 5)
+    ax = axes[0, 0]
     points = ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", s=2, vmin=0, vmax=9)
     fig.colorbar(points, ax=ax, label="label")
     angle = np.linspace(0, 2 * np.pi, 256)
@@ -206,7 +254,8 @@ def spirals(
 
 def curves(x, series: dict, path, xlabel: str, title: str) -> pathlib.Path:
     """One marked line per ``series[label]`` (values at ``x``)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, axes = _figure(1, 1, 5, 3.5)
+    ax = axes[0, 0]
     for (label, values), marker in zip(series.items(), "os^vDx"):
         ax.plot(x, values, f"{marker}-", label=label)
     ax.set_xlabel(xlabel)
@@ -215,34 +264,58 @@ def curves(x, series: dict, path, xlabel: str, title: str) -> pathlib.Path:
     return _save(fig, path)
 
 
-def model_zoo(rows: list[dict], path, metrics=("logit_distance", "mean_cca", "rep_dissimilarity")) -> pathlib.Path:
-    """Heatmaps of each metric over ordered model pairs (row a against column b), and a
-    scatter of d_logit against m_CCA with each pair's CCA–logit floor
-    ``sqrt(Σᵢ(1 − ρᵢ²)λᵢ)`` (d_logit can never fall below it).
+def _zoo_labels(names: list[str]) -> list[str]:
+    """Each model path relative to their common directory, e.g. "kl/seed0", not "seed0"."""
+    root = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    return [os.path.relpath(name, root) for name in names]
 
-    ``rows``: ``{"a", "b", <metric>: value, "cca_logit_floor"}`` per ordered pair."""
+
+def model_zoo(rows: list[dict], path, metrics=("logit_distance", "mean_cca", "rep_dissimilarity")) -> pathlib.Path:
+    """Heatmaps of each metric over ordered model pairs, and a scatter of d_logit against
+    m_CCA with each pair's CCA–logit floor ``sqrt(Σᵢ(1 − ρᵢ²)λᵢ)`` (d_logit can never
+    fall below it).
+
+    ``rows``: ``{"a", "b", <metric>: value, "cca_logit_floor"}`` per ordered pair, as
+    :func:`repsim_jax.compare.all_pairs` writes them: the value is the metric of model 1
+    = ``a`` (the heatmap's row) against model 2 = ``b`` (its column): KL(a ‖ b), and
+    d_rep maps b onto a (:func:`repsim_jax.metrics.rep_dissimilarity`), so the heatmaps
+    of asymmetric metrics are not symmetric. Tick labels stay at 8 pt: the panels grow
+    with the number of models, and beyond 40 only every k-th model is named.
+    """
     names = list(dict.fromkeys([r["a"] for r in rows] + [r["b"] for r in rows]))
     index = {name: i for i, name in enumerate(names)}
-    root = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
-    labels = [os.path.relpath(name, root) for name in names]  # e.g. "kl/seed0", not "seed0"
-    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(4.4 * (len(metrics) + 1), 4), squeeze=False)
+    labels = _zoo_labels(names)
+    step = -(-len(names) // 40)
+    ticks = range(0, len(names), step)
+    side = max(3.6, 0.14 * len(names[::step]) + 1.6)
+    fig, axes = _figure(1, len(metrics) + 1, (side + 0.6) * (len(metrics) + 1), side + 0.8)
     for ax, metric in zip(axes.flat, metrics):
         grid = np.full((len(names), len(names)), np.nan)
         for r in rows:
             grid[index[r["a"]], index[r["b"]]] = r.get(metric, np.nan)
         image = ax.imshow(grid, cmap="viridis")
         fig.colorbar(image, ax=ax, fraction=0.046)
-        ax.set_xticks(range(len(names)), labels, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(names)), labels, fontsize=6)
+        ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=_SMALL)
+        ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=_SMALL)
+        ax.set_xlabel("model 2 (B)")
+        ax.set_ylabel("model 1 (A)")
         ax.set_title(metric, fontsize=9)
     ax = axes.flat[-1]
     pairs = [r for r in rows if r.get("logit_distance") is not None and r.get("mean_cca") is not None]
-    ax.plot([r["mean_cca"] for r in pairs], [r["logit_distance"] for r in pairs], "o", ms=4, label="d_logit")
+    ax.plot([r["mean_cca"] for r in pairs], [r["logit_distance"] for r in pairs], "o", ms=4, label="d_logit(A, B)")
     floors = [r for r in pairs if r.get("cca_logit_floor") is not None]
     ax.plot(
-        [r["mean_cca"] for r in floors], [r["cca_logit_floor"] for r in floors], "k_", ms=8, label="CCA–logit floor"
+        [r["mean_cca"] for r in floors],
+        [r["cca_logit_floor"] for r in floors],
+        "k_",
+        ms=8,
+        label="CCA–logit floor (A as teacher)",
     )
-    ax.set_xlabel("m_CCA")
-    ax.set_ylabel("d_logit")
-    ax.legend(fontsize=7)
+    ax.set_xlabel("m_CCA(A, B)")
+    ax.set_ylabel("d_logit(A, B)")
+    ax.tick_params(labelsize=_SMALL)
+    ax.legend(fontsize=_SMALL)
+    fig.suptitle(
+        "ordered pairs: row = model 1 (A), column = model 2 (B); KL is KL(A ‖ B), d_rep maps B onto A", fontsize=9
+    )
     return _save(fig, path)
