@@ -29,7 +29,6 @@ is ``null`` and its reason is listed under ``skipped``.
 from __future__ import annotations
 
 import functools
-import json
 import warnings
 from typing import Callable
 
@@ -42,6 +41,7 @@ from sklearn.metrics import f1_score
 
 from repsim_jax import metrics
 from repsim_jax.errors import InputError
+from repsim_jax.workdir import write_json
 
 __all__ = [
     "expected_calibration_error",
@@ -237,5 +237,5 @@ def evaluate(
     if workdir is not None and jax.process_index() == 0:
         path = epath.Path(workdir)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "report.json").write_text(json.dumps(report, indent=2))
+        write_json(path / "report.json", report)  # atomic: a kill never leaves half a report
     return report

@@ -10,13 +10,16 @@ every reproduction call these two functions.
 
 A workdir holds ``config.json``, ``checkpoints/`` and ``metrics.jsonl``; the reports
 are ``report.json`` for a single seed and ``seed<s>/report.json`` for each seed of a
-vmapped group (``config.seeds`` with several seeds, trained together).
+vmapped group (``config.seeds`` with several seeds, trained together); see
+:mod:`repsim_jax.workdir` for the layout and its rules. A run owns its workdir (a lock);
+re-running in a workdir resumes it after checking the requested config against the
+stored one (only the keys of :data:`repsim_jax.workdir.MAY_CHANGE` may differ), and a
+restore never reads ``model.init_from`` again: the checkpoint holds those weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any, NamedTuple
 
 import jax
@@ -25,17 +28,18 @@ import optax
 from etils import epath
 from jax.experimental import multihost_utils
 
-from repsim_jax.config import with_defaults
+from repsim_jax import workdir as layout
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.errors import InputError
 from repsim_jax.evaluate import evaluate
 from repsim_jax.losses import Loss, get_loss
-from repsim_jax.models import TrainedModel, build_model
+from repsim_jax.models import TrainedModel, build_model, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.loop import fit
 from repsim_jax.train.mesh import make_mesh
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import create_state, init_states
+from repsim_jax.workdir import locate, owned, read_config, read_json, warn
 
 __all__ = [
     "Built",
@@ -103,8 +107,7 @@ def _seeds(config) -> list[int]:
 
 def report_path(workdir, config, seed: int) -> epath.Path:
     """``report.json`` of ``seed``: in the workdir for one seed, in ``seed<s>/`` for a group."""
-    root = epath.Path(workdir)
-    return root / "report.json" if len(_seeds(config)) == 1 else root / f"seed{seed}" / "report.json"
+    return layout.report_path(workdir, _seeds(config), seed)
 
 
 def build(config) -> Built:
@@ -173,22 +176,35 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
     splits = {name: data.splits[name] for name in e.splits if name in data.splits}
     options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
     reports = []
-    for m in run.models:
-        path = report_path(run.workdir, run.config, m.seed)
-        info = run_info if run_info is not None or not path.exists() else json.loads(path.read_text()).get("run")
-        reports.append(
-            evaluate(
-                m,
-                splits,
-                str(path.parent),
-                teacher=teacher,
-                preprocess=data.preprocess,
-                pivot_options=options,
-                cca_components=e.cca_components,
-                run=info,
+    with owned(run.workdir):
+        for m in run.models:
+            path = report_path(run.workdir, run.config, m.seed)
+            info = run_info if run_info is not None else _stored_run_info(path)
+            reports.append(
+                evaluate(
+                    m,
+                    splits,
+                    str(path.parent),
+                    teacher=teacher,
+                    preprocess=data.preprocess,
+                    pivot_options=options,
+                    cca_components=e.cca_components,
+                    run=info,
+                )
             )
-        )
     return reports
+
+
+def _stored_run_info(path: epath.Path) -> dict | None:
+    """The ``run`` section of the report at ``path`` (None when it has none, or when the
+    file is damaged: it is being rewritten, said in one line)."""
+    if not path.exists():
+        return None
+    try:
+        return read_json(path).get("run")
+    except InputError as error:
+        warn(f"{error}; rewriting it without its 'run' section")
+        return None
 
 
 def run_info(mesh, dtype: str = "float32") -> dict:
@@ -228,20 +244,67 @@ def train_and_evaluate(
     """Train ``config`` in ``workdir`` (resuming from its checkpoints), evaluate every
     seed against ``teacher`` (default: the model in ``config.teacher.workdir``, if any)
     and write the reports. Returns the :class:`Run`. ``stage`` names the progress bar
-    (default: the loss and the number of seeds, e.g. "l2 (5 seeds)")."""
+    (default: the loss and the number of seeds, e.g. "l2 (5 seeds)").
+
+    The run holds the workdir's lock throughout (a second writer gets one InputError
+    line naming the owner). In an existing workdir the requested config is checked
+    against ``config.json`` before anything is written (:func:`_rerun_changes`); its
+    paths (:data:`repsim_jax.workdir.PATH_KEYS`) are stored absolute."""
     config = config.copy_and_resolve_references()
+    if teacher is not None and teacher.workdir:
+        config.teacher.workdir = teacher.workdir
+    config = layout.with_absolute_paths(config)
     seeds = _seeds(config)
+    with owned(workdir):
+        changes = _rerun_changes(config, workdir)
+        run = _train_and_evaluate(config, workdir, seeds, teacher, changes, progress, stage)
+    return run
+
+
+def _trained_epochs(workdir) -> int | None:
+    """The newest checkpoint step (= epoch) in ``workdir``, None without one."""
+    ckpt = Checkpointer(workdir, read_only=True)
+    try:
+        steps = ckpt.steps()
+    finally:
+        ckpt.close()
+    return steps[-1] if steps else None
+
+
+def _rerun_changes(config, workdir) -> list[str]:
+    """The config changes a run of ``config`` in ``workdir`` makes
+    (:func:`repsim_jax.workdir.config_changes`, which refuses the others). A workdir
+    without a checkpoint holds nothing trained: its config, even a damaged one, is
+    replaced; checkpoints without a config cannot be checked and are refused."""
+    path, trained = layout.config_path(workdir), _trained_epochs(workdir)
+    if not path.exists():
+        if trained is not None:
+            raise InputError(
+                f"{path} is missing but {layout.checkpoints_dir(workdir)} holds a trained model; "
+                "put the config back or use a new workdir"
+            )
+        return []
+    try:
+        stored = read_config(workdir)
+    except InputError:
+        if trained is not None:
+            raise
+        return [f"{path} was damaged and is replaced"]
+    return layout.config_changes(workdir, stored, config, trained)
+
+
+def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str], progress: bool, stage: str) -> Run:
+    """:func:`train_and_evaluate` once the workdir is owned and the config checked."""
     built = build(config)
     teacher = _teacher_for(config, teacher, built.loss.needs_teacher)
     if teacher is not None:
-        config.teacher.workdir = teacher.workdir or config.teacher.workdir
         config.loss.teacher_dim = int(
             jax.eval_shape(lambda v: teacher.model.apply(v, _sample_input(built)), teacher.variables)[0].shape[-1]
         )
-    path = epath.Path(workdir)
-    path.mkdir(parents=True, exist_ok=True)
+    if changes:
+        warn(f"{workdir}: the re-run applies config changes: {'; '.join(changes)}")
     if jax.process_index() == 0:
-        (path / "config.json").write_text(config.to_json(indent=2))
+        layout.write_text(layout.config_path(workdir), config.to_json(indent=2))
     data, mesh = built.data, training_mesh(config, len(seeds))
     result = fit(
         built.model,
@@ -282,24 +345,22 @@ def _abstract_state(config, built: Built, seeds):
 
 
 def _read_reports(workdir, config, seeds) -> list[dict]:
+    """Every seed's report, or [] when one is missing or damaged (said in one line)."""
     paths = [report_path(workdir, config, s) for s in seeds]
-    return [json.loads(p.read_text()) for p in paths] if all(p.exists() for p in paths) else []
-
-
-def locate(workdir: str) -> tuple[str, str | None] | None:
-    """``(run directory, seed)`` of a workdir this project wrote: ``(WORKDIR, None)``, or
-    ``(GROUP, "<s>")`` for one seed of a group (``GROUP/seed<s>``); ``None`` otherwise."""
-    path = epath.Path(workdir)
-    if (path / "config.json").exists():
-        return str(workdir), None
-    if path.name.startswith("seed") and (path.parent / "config.json").exists():
-        return str(path.parent), path.name.removeprefix("seed")
-    return None
+    if not all(p.exists() for p in paths):
+        return []
+    try:
+        return [read_json(p) for p in paths]
+    except InputError as error:
+        warn(f"{error}; `repsim-jax evaluate --workdir {workdir}` rewrites it")
+        return []
 
 
 def restore(workdir: str) -> Run:
-    """The run in ``workdir`` at its latest checkpoint: a single run, a vmapped group
-    (one model per seed) or one seed of a group (``GROUP/seed<s>``)."""
+    """The run in ``workdir`` at its newest checkpoint that restores (damaged newer ones
+    are skipped, one line each): a single run, a vmapped group (one model per seed) or
+    one seed of a group (``GROUP/seed<s>``). Reads the workdir only: no lock, no file
+    written, ``model.init_from`` never read (the checkpoint holds those weights)."""
     found = locate(workdir)
     if found is None:
         raise FileNotFoundError(f"no config.json in {workdir}: not a workdir written by repsim-jax")
@@ -309,14 +370,12 @@ def restore(workdir: str) -> Run:
 
 
 def _restore_run(workdir: str) -> Run:
-    path = epath.Path(workdir)
-    config = with_defaults(json.loads((path / "config.json").read_text()))
+    config = read_config(workdir)
     seeds = _seeds(config)
     built = build(config)
-    ckpt = Checkpointer(workdir)
+    built = built._replace(model=without_init_file(built.model))
+    ckpt = Checkpointer(workdir, read_only=True)
     try:
-        if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"no checkpoint in {workdir}: training has not saved yet")
         state, _ = ckpt.restore(_abstract_state(config, built, seeds))
     finally:
         ckpt.close()

@@ -41,6 +41,7 @@ __all__ = [
     "AttributeHeadClassifier",
     "STEMS",
     "load_variables",
+    "without_init_file",
     "with_variables",
     "unembedding_matrix",
     "build_model",
@@ -190,9 +191,9 @@ class Classifier(nn.Module):
     ``init_from``: a variables file (:func:`load_variables`); ``init`` then returns its
     arrays in place of the random ones, and keeps the random initialisation of the
     variables the file lacks (e.g. the embedding head and unembedding of an ImageNet
-    trunk), see :func:`with_variables`. The file is read whenever ``init`` runs, which
-    includes restoring a run from its checkpoints (its shapes are traced from ``init``):
-    keep it where the run's config says.
+    trunk), see :func:`with_variables`. The file is read only when ``init`` runs: once,
+    into a run's initial state, which its checkpoints then hold; restoring or resuming a
+    run initialises :func:`without_init_file` instead and never reads the file again.
     """
 
     encoder: nn.Module
@@ -211,6 +212,12 @@ class Classifier(nn.Module):
         if not self.init_from:
             return variables
         return with_variables(variables, load_variables(self.init_from), self.init_from)
+
+
+def without_init_file(model: nn.Module) -> nn.Module:
+    """``model`` with its variables' shapes but a random ``init`` that reads no
+    ``init_from`` file: the structure a checkpoint restores onto."""
+    return model.clone(init_from="") if getattr(model, "init_from", "") else model
 
 
 class ConceptBottleneckClassifier(nn.Module):

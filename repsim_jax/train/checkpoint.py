@@ -4,10 +4,22 @@ Each checkpoint holds the :class:`TrainState` pytree (params, optimiser state, s
 RNG key, BatchNorm statistics) and a JSON dict (data-iterator state and bookkeeping).
 Saves are asynchronous and atomic (a killed save never becomes visible); the newest
 ``keep`` are kept. Paths go through ``etils.epath``, so a ``gs://`` workdir works.
+
+A committed checkpoint can still be damaged afterwards (a truncated or overwritten data
+file, a deleted item or manifest, garbage JSON). :meth:`Checkpointer.restore` therefore
+walks back from the newest step to the newest one that restores completely, warning
+once per step it skips, and fails with one line naming the directory only when none
+restores (orbax's ``CheckpointManager.all_steps`` lists the steps, ``restore(step)``
+reads one).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import logging
+import sys
+import time
 from typing import Any
 
 import jax
@@ -16,6 +28,7 @@ from etils import epath
 from jax.sharding import SingleDeviceSharding
 
 from repsim_jax.errors import InputError
+from repsim_jax.workdir import checkpoints_dir, warn
 
 __all__ = ["Checkpointer"]
 
@@ -27,17 +40,75 @@ def _with_sharding(leaf) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(struct.shape, struct.dtype, sharding=SingleDeviceSharding(jax.local_devices()[0]))
 
 
-class Checkpointer:
-    """A thin wrapper over ``ocp.CheckpointManager`` for a state pytree plus a JSON dict."""
+def _first_line(error: Exception, limit: int = 200) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def __init__(self, workdir: str | epath.Path, keep: int = 3, async_save: bool = True):
+
+def _is_orphaned_read(unraisable) -> bool:
+    return isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"
+
+
+class _NeverRetrieved(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Task exception was never retrieved")
+
+
+@contextlib.contextmanager
+def _orphaned_reads_quiet(settle_s: float = 0.2, limit_s: float = 5.0):
+    """Silence the echo of a failed restore. orbax reads a step's arrays concurrently;
+    when one read fails it closes its event loop while the others are in flight, and
+    each of those later reports ``RuntimeError('Event loop is closed')`` through
+    ``sys.unraisablehook`` (a traceback each) and asyncio logs "Task exception was never
+    retrieved". Only those are dropped, and only until the stragglers have settled (no
+    new one for ``settle_s``, at most ``limit_s``); every other report goes through."""
+    previous, seen = sys.unraisablehook, [time.monotonic()]
+
+    def hook(unraisable):
+        if _is_orphaned_read(unraisable):
+            seen[0] = time.monotonic()
+        else:
+            previous(unraisable)
+
+    quiet = _NeverRetrieved()
+    sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(quiet)
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        deadline = time.monotonic() + limit_s
+        while failed and time.monotonic() - seen[0] < settle_s and time.monotonic() < deadline:
+            time.sleep(settle_s / 4)
+        if failed:
+            gc.collect()  # unretrieved task exceptions are logged when their tasks are collected
+        sys.unraisablehook = previous
+        logging.getLogger("asyncio").removeFilter(quiet)
+
+
+class Checkpointer:
+    """A thin wrapper over ``ocp.CheckpointManager`` for a state pytree plus a JSON dict.
+
+    ``read_only``: restore only (no saves, no deletions, nothing created), for readers
+    of a workdir another process may be training in."""
+
+    def __init__(self, workdir: str | epath.Path, keep: int = 3, async_save: bool = True, read_only: bool = False):
         if keep < 1:
-            raise InputError(f"keep must be >= 1, got {keep}")
-        path = epath.Path(workdir)
-        # orbax refuses relative local paths ("Checkpoint path should be absolute")
-        self.directory = (path if "://" in str(workdir) else path.absolute()) / "checkpoints"
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
+            raise InputError(f"checkpoint.keep must be >= 1, got {keep}")
+        self.directory = checkpoints_dir(workdir)
+        if read_only:
+            options = ocp.CheckpointManagerOptions(read_only=True, max_to_keep=None, create=False)
+        else:
+            options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        """Every committed checkpoint step, oldest first."""
+        return sorted(self._manager.all_steps())
 
     def latest_step(self) -> int | None:
         """The newest committed checkpoint step, or ``None``."""
@@ -51,20 +122,48 @@ class Checkpointer:
             force=True,
         )
 
-    def restore(self, abstract_state, step: int | None = None) -> tuple[Any, dict[str, Any]]:
-        """Restore ``(state, meta)`` at ``step`` (default: latest) onto the structure,
-        dtypes and shardings of ``abstract_state`` (a concrete or abstract pytree);
-        leaves without a sharding (e.g. from ``jax.eval_shape``) go to the first local
-        device, so a checkpoint written on a mesh restores on any machine."""
-        step = self.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        target = jax.tree.map(_with_sharding, abstract_state)
+    def _restore_step(self, target, step: int) -> tuple[Any, dict[str, Any]]:
         restored = self._manager.restore(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),
         )
         return restored["state"], restored["meta"]
+
+    def restore(self, abstract_state, step: int | None = None) -> tuple[Any, dict[str, Any]]:
+        """Restore ``(state, meta)`` onto the structure, dtypes and shardings of
+        ``abstract_state`` (a concrete or abstract pytree); leaves without a sharding
+        (e.g. from ``jax.eval_shape``) go to the first local device, so a checkpoint
+        written on a mesh restores on any machine.
+
+        ``step``: that step exactly. Default: the newest step that restores completely,
+        walking back over damaged ones (a warning line each); FileNotFoundError without
+        any step, InputError naming the directory when none restores.
+        """
+        target = jax.tree.map(_with_sharding, abstract_state)
+        if step is not None:
+            return self._restore_step(target, step)
+        steps = self.steps()
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}: training has not saved yet")
+        for candidate in reversed(steps):
+            try:
+                with _orphaned_reads_quiet():
+                    return self._restore_step(target, candidate)
+            except Exception as error:  # any failure to read a step means that step is unusable
+                reason = _first_line(error)
+                if candidate != steps[0]:
+                    warn(f"skipped checkpoint {self.directory}/{candidate}: it does not restore ({reason})")
+        raise InputError(
+            f"no checkpoint in {self.directory} restores (steps {', '.join(map(str, steps))}; "
+            f"the oldest: {reason}); train again in a new workdir"
+        )
+
+    def discard_after(self, step: int) -> None:
+        """Delete every step newer than ``step`` (damaged ones a restore skipped), so
+        training on from ``step`` can save those steps again."""
+        for newer in [s for s in self.steps() if s > step]:
+            self._manager.delete(newer)
+            warn(f"deleted damaged checkpoint {self.directory}/{newer}; training resumes from step {step}")
 
     def wait(self) -> None:
         """Block until pending asynchronous saves are committed."""

@@ -9,11 +9,16 @@ batch on ``"data"`` (each process reads only the rows of its own devices, see
 :mod:`repsim_jax.train.placement`; padding rows are never drawn); evaluation data and an
 online teacher's variables are replicated.
 
-Resumption: a checkpoint is written every ``checkpoint_every`` epochs; its JSON part
-holds the data-iterator state ``{"epoch": e}``. Every random draw derives from the
-state's key, so a run resumed from epoch ``e`` replays exactly what an uninterrupted
-run does after epoch ``e`` and ends with the same parameters. Rows of
-``metrics.jsonl`` written after the restored checkpoint are dropped on resume, and
+Resumption: a checkpoint (step = epoch) is written every ``checkpoint_every`` epochs;
+its JSON part holds the data-iterator state ``{"epoch": e}``. Every random draw derives
+from the state's key, so a run resumed from epoch ``e`` replays exactly what an
+uninterrupted run does after epoch ``e`` and ends with the same parameters. A damaged
+newest checkpoint is skipped (and deleted) for the newest one that restores
+(:meth:`repsim_jax.train.checkpoint.Checkpointer.restore`). Logs agree with the
+checkpoints: an epoch's rows are appended to ``metrics.jsonl`` before its checkpoint is
+saved, and on every start the log is cut back to the restored epoch (emptied when there
+is no checkpoint, e.g. a run killed before its first one committed; a partial last line
+is dropped), so no row appears twice and every checkpointed epoch has its rows;
 TensorBoard (``WORKDIR/tb``) purges its events after the restored step.
 """
 
@@ -34,12 +39,13 @@ from tqdm.auto import tqdm
 from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.errors import InputError
 from repsim_jax.losses import Loss
-from repsim_jax.models import predict
+from repsim_jax.models import predict, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.placement import place, place_rows
 from repsim_jax.train.state import TrainState, create_state
 from repsim_jax.train.step import make_eval_fn, make_train_step
+from repsim_jax.workdir import metrics_path, tensorboard_dir, warn, write_text
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
 
@@ -159,19 +165,35 @@ class _MetricsLog:
     (``tb/seed<s>/`` per member of a vmapped group), written by process 0."""
 
     def __init__(self, workdir: epath.Path, seeds: list[int], grouped: bool):
-        self.path = workdir / "metrics.jsonl"
-        self._tb = {s: workdir / "tb" / (f"seed{s}" if grouped else "") for s in seeds}
+        self.path = metrics_path(workdir)
+        self._tb = {s: tensorboard_dir(workdir, s, grouped) for s in seeds}
         self._writers: dict = {}
         self._purge_step: int | None = None
 
     def truncate_after(self, epoch: int, step: int) -> None:
-        """Drop rows after a restored checkpoint (``epoch``; TensorBoard: after ``step``)."""
-        self._purge_step = step + 1
+        """Keep the rows up to the restored checkpoint's ``epoch`` (0: none, the run starts
+        afresh) and drop a partial last line (a write cut short by a kill: its epoch was
+        never checkpointed); a complete line that is not JSON is dropped with a warning.
+        TensorBoard hides the events after ``step``."""
+        if any(d.exists() for d in self._tb.values()):
+            self._purge_step = step + 1
         if jax.process_index() or not self.path.exists():
             return
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
-        kept = [r for r in rows if r.get("epoch", 0) <= epoch]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        text = self.path.read_text()
+        *complete, _partial = text.split("\n")
+        kept, damaged = [], []
+        for number, line in enumerate(complete, 1):
+            try:
+                row = json.loads(line) if line.strip() else None
+            except ValueError:
+                damaged.append(number)
+                continue
+            if isinstance(row, dict) and row.get("epoch", 0) <= epoch:
+                kept.append(line + "\n")
+        if damaged:
+            warn(f"{self.path}: dropped line(s) {', '.join(map(str, damaged))}, not JSON")
+        if "".join(kept) != text:
+            write_text(self.path, "".join(kept))
 
     def append(self, rows: list[dict]) -> None:
         if jax.process_index() or not rows:
@@ -207,6 +229,36 @@ def _rows(epoch, step, seeds, train_metrics, eval_metrics):
             row.update({f"eval/{k}": float(v[s]) for k, v in eval_metrics.items()})
         rows.append(row)
     return rows
+
+
+def _resume(ckpt: Checkpointer, state, num_epochs: int) -> tuple[TrainState, int]:
+    """``(state, epoch)`` of the newest checkpoint that restores onto ``state``'s
+    structure; newer, damaged steps are deleted so training can save them again.
+    InputError when that checkpoint holds more epochs than ``num_epochs``."""
+    state, meta = ckpt.restore(state)
+    start = int(meta["data_state"]["epoch"])
+    if start > num_epochs:
+        raise InputError(
+            f"{ckpt.directory}/{start} holds a model trained for {start} epochs, more than "
+            f"num_epochs={num_epochs}: ask for {start} or more, or use a new workdir"
+        )
+    ckpt.discard_after(start)
+    return state, start
+
+
+def _stopped(losses: np.ndarray, epoch: int, seeds: list[int], last_good: int, directory) -> str:
+    """The NonFiniteLossError message for (seeds, steps) ``losses`` of ``epoch`` (0-based),
+    saying truthfully what is kept."""
+    seed, step = np.argwhere(~np.isfinite(losses))[0]
+    kept = (
+        f"the last good checkpoint (epoch {last_good}) is kept in {directory}"
+        if last_good
+        else f"no checkpoint was saved before it ({directory} holds none), so a re-run starts afresh"
+    )
+    return (
+        f"non-finite loss {losses[seed, step]} at epoch {epoch + 1}, step {step + 1} (seed {seeds[seed]}); "
+        f"stopped, {kept}"
+    )
 
 
 def fit(
@@ -290,80 +342,77 @@ def fit(
     elif "teacher_embeddings" in example:
         teacher_dim = example["teacher_embeddings"].shape[-1]
 
-    init = _initialiser(seed_list if vmapped else seed_list[0], model, loss, tx, sample_x, teacher_dim)
-    teacher_vars = teacher.variables if online else None
-
-    step = make_train_step(model, loss, tx, concept_weight)
-    batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
-    epoch_fn = _make_epoch_fn(
-        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
-    )
-    eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
-    if vmapped:
-        axis = "seeds" if mesh is not None else None
-        epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None), spmd_axis_name=axis)
-        eval_fn = jax.vmap(eval_fn, in_axes=(0, None), spmd_axis_name=axis)
-    if mesh is not None:
-        per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
-        rep = NamedSharding(mesh, P())
-        state = jax.jit(init, out_shardings=per_seed)()
-        train_data = place_rows(rows, NamedSharding(mesh, P("data")), add_columns)
-        teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
-        epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
-        eval_jit = jax.jit(eval_fn, out_shardings=rep)
-    else:
-        state = jax.jit(init)()
-        train_data = rows.read_all()
-        train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
-        eval_data = None if eval_data is None else jax.device_put(eval_data)
-        epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
-    _check_finite(train_data["x"], "train")
-
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpointer(workdir, keep=keep)
-    log = _MetricsLog(workdir, seed_list, vmapped)
-    start = 0
-    if ckpt.latest_step() is not None:
-        state, meta = ckpt.restore(state)
-        start = int(meta["data_state"]["epoch"])
-        log.truncate_after(start, start * steps_per_epoch)
-    last_good = start
-    history: list[dict] = []
-    end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
-    bar = tqdm(
-        range(start, end),
-        initial=start,
-        total=num_epochs,
-        desc=desc,
-        disable=not progress or jax.process_index() != 0,
-    )
     try:
-        for epoch in bar:
-            state, per_step = epoch_jit(state, train_data, teacher_vars)
-            losses = np.asarray(per_step["loss"])
-            if not np.all(np.isfinite(losses)):
-                bad = np.argwhere(~np.isfinite(losses.reshape(len(seed_list), -1)))[0]
-                raise NonFiniteLossError(
-                    f"non-finite loss {losses.reshape(len(seed_list), -1)[tuple(bad)]} at epoch "
-                    f"{epoch + 1}, step {bad[1] + 1} (seed {seed_list[bad[0]]}); stopped, the "
-                    f"last good checkpoint (epoch {last_good}) is kept in {ckpt.directory}"
-                )
-            done = epoch + 1
-            means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
-            evals = None
-            if eval_data is not None and (done % eval_every == 0 or done == num_epochs):
-                evals = {k: np.asarray(v).reshape(-1) for k, v in eval_jit(state, eval_data).items()}
-            if done % checkpoint_every == 0 or done == end:
-                ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
-                last_good = done
-            steps = np.full(len(seed_list), done * steps_per_epoch)
-            rows = _rows(done, steps, seed_list, means, evals)
-            log.append(rows)
-            history.extend(rows)
-            bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
+        resuming = ckpt.latest_step() is not None
+        # the checkpoint holds the weights init_from gave; resuming never reads that file again
+        init_model = without_init_file(model) if resuming else model
+        init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
+        teacher_vars = teacher.variables if online else None
+
+        step = make_train_step(model, loss, tx, concept_weight)
+        batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
+        epoch_fn = _make_epoch_fn(
+            step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
+        )
+        eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
+        if vmapped:
+            axis = "seeds" if mesh is not None else None
+            epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None), spmd_axis_name=axis)
+            eval_fn = jax.vmap(eval_fn, in_axes=(0, None), spmd_axis_name=axis)
+        if mesh is not None:
+            per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
+            rep = NamedSharding(mesh, P())
+            state = jax.jit(init, out_shardings=per_seed)()
+            train_data = place_rows(rows, NamedSharding(mesh, P("data")), add_columns)
+            teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
+            epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
+            eval_jit = jax.jit(eval_fn, out_shardings=rep)
+        else:
+            state = jax.jit(init)()
+            train_data = rows.read_all()
+            train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
+            eval_data = None if eval_data is None else jax.device_put(eval_data)
+            epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
+        _check_finite(train_data["x"], "train")
+
+        state, start = _resume(ckpt, state, num_epochs) if resuming else (state, 0)
+        log = _MetricsLog(workdir, seed_list, vmapped)
+        log.truncate_after(start, start * steps_per_epoch)
+        last_good = start
+        history: list[dict] = []
+        end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
+        bar = tqdm(
+            range(start, end),
+            initial=start,
+            total=num_epochs,
+            desc=desc,
+            disable=not progress or jax.process_index() != 0,
+        )
+        try:
+            for epoch in bar:
+                state, per_step = epoch_jit(state, train_data, teacher_vars)
+                losses = np.asarray(per_step["loss"]).reshape(len(seed_list), -1)
+                if not np.all(np.isfinite(losses)):
+                    raise NonFiniteLossError(_stopped(losses, epoch, seed_list, last_good, ckpt.directory))
+                done = epoch + 1
+                means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
+                evals = None
+                if eval_data is not None and (done % eval_every == 0 or done == num_epochs):
+                    evals = {k: np.asarray(v).reshape(-1) for k, v in eval_jit(state, eval_data).items()}
+                steps = np.full(len(seed_list), done * steps_per_epoch)
+                rows = _rows(done, steps, seed_list, means, evals)
+                log.append(rows)  # before the checkpoint: a committed epoch always has its rows
+                history.extend(rows)
+                if done % checkpoint_every == 0 or done == end:
+                    ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
+                    last_good = done
+                bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
+        finally:
+            bar.close()
+            log.close()
     finally:
-        bar.close()
         ckpt.close()
-        log.close()
     return FitResult(state=state, history=history, epochs=end)
