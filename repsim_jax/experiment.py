@@ -20,6 +20,7 @@ restore never reads ``model.init_from`` again: the checkpoint holds those weight
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, NamedTuple
 
 import jax
@@ -306,6 +307,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
     if jax.process_index() == 0:
         layout.write_text(layout.config_path(workdir), config.to_json(indent=2))
     data, mesh = built.data, training_mesh(config, len(seeds))
+    desc = stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
     result = fit(
         built.model,
         built.loss,
@@ -326,11 +328,13 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         concept_weight=config.loss.concept_weight,
         mesh=mesh,
         progress=progress,
-        desc=stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
+        desc=desc,
     )
     state = _on_every_process(result.state)
     models = trained_models(built.model, state, seeds, str(workdir))
     run = Run(config, str(workdir), built, state, models, [])
+    if progress and jax.process_index() == 0:
+        print(f"{desc}: evaluating", file=sys.stderr, flush=True)  # tens of seconds after the bar on a CPU
     run.reports = evaluate_run(run, teacher, run_info(mesh, config.model.dtype))
     return run
 
