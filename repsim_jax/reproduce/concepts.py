@@ -15,6 +15,7 @@ import time
 
 from repsim_jax import plots, report
 from repsim_jax.metrics.concepts import linear_properties, transfer_properties
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import distil_students, reproduction_config, train_teacher, write_summary
 
 __all__ = ["CONCEPT_METRICS", "run_concepts", "run_concept_students"]
@@ -64,7 +65,8 @@ def run_concept_students(title: str, config, losses, tested, out, progress: bool
     """Concept-bottleneck teacher, students of each of ``losses``, concept rows, tests
     of ``tested`` metrics against KL, figure and summaries in ``out``."""
     start, out = time.time(), pathlib.Path(out)
-    teacher_run = train_teacher(config, out, progress, **{"model.concept_bottleneck": True})
+    stages = Stages(2 + 2 * len(losses), progress)
+    teacher_run = train_teacher(config, out, stages, **{"model.concept_bottleneck": True})
     teacher, data = teacher_run.model, teacher_run.built.data
     t_outs = _embeddings(teacher, data)
     teacher_summary = report.summarise_seeds(
@@ -72,9 +74,11 @@ def run_concept_students(title: str, config, losses, tested, out, progress: bool
     )
     summary = {}
     for loss in losses:
-        students = distil_students(config, teacher, loss, out, progress)
+        students = distil_students(config, teacher, loss, out, stages)
+        stages.next(f"{loss} students: concept probes, linear and transfer properties")
         rows = [_concept_row(r, _embeddings(m, data), data, t_outs) for m, r in zip(students.models, students.reports)]
         summary[loss] = report.summarise_seeds(rows, CONCEPT_METRICS)
+    stages.next("summary and figure (metrics.png)")
     tests = report.compare_to_reference(summary, keys=tested) if "kl" in summary else {}
     plots.metric_bars(summary, out / "metrics.png")
     return write_summary(

@@ -23,6 +23,7 @@ import time
 from repsim_jax import plots, report
 from repsim_jax.config import with_values
 from repsim_jax.errors import InputError
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import distil_students, reproduction_config, train_teacher, write_summary
 
 __all__ = ["FIGURE_METRICS", "run_finetune"]
@@ -58,13 +59,15 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     sizes = [int(n) for n in config.reproduce.finetune_sizes]
     if not sizes or min(sizes) < 1:
         raise InputError(f"reproduce.finetune_sizes must be positive training-set sizes N, got {sizes}")
-    teacher_run = train_teacher(config, out, progress)
+    stages = Stages(2 + len(sizes) * len(config.sweep.losses), progress)
+    teacher_run = train_teacher(config, out, stages)
     summary = {}
     for n in sizes:
         sized = _sized(config, n)
         for loss in config.sweep.losses:
-            students = distil_students(sized, teacher_run.model, loss, out / f"n{n}", progress)
+            students = distil_students(sized, teacher_run.model, loss, out / f"n{n}", stages, tag=f", N={n}")
             summary[f"{loss} N={n}"] = report.summarise_seeds([r["test"] for r in students.reports])
+    stages.next("summary and figure (metrics_by_size.png)")
     tests = _tests_by_size(summary, config.sweep.losses, sizes) if "kl" in config.sweep.losses else {}
     plots.metric_by_size(summary, config.sweep.losses, sizes, FIGURE_METRICS, out / "metrics_by_size.png")
     teacher = report.summarise_seeds([r["test"] for r in teacher_run.reports], ("accuracy",))

@@ -6,7 +6,8 @@ checkpointed every ``reproduce.bound_every`` epochs; both through
 :func:`repsim_jax.experiment.train_and_evaluate`. Output layout: ``OUT/teacher/`` and
 ``OUT/students/<loss>/`` (``seed<s>/report.json`` per seed), then ``summary.json`` and
 ``summary.md``. With several ``reproduce.teacher_seeds`` each teacher and its students
-get that layout in ``OUT/teacher_seed<t>/`` (:func:`teacher_dirs`).
+get that layout in ``OUT/teacher_seed<t>/`` (:func:`teacher_dirs`). The teacher and each
+student group is one stage of the run's :class:`~repsim_jax.reproduce.progress.Stages`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from repsim_jax.config import experiment_config, with_values
 from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, train_and_evaluate, trained_models
 from repsim_jax.models import TrainedModel
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.train.checkpoint import Checkpointer
 
 __all__ = [
@@ -55,10 +57,10 @@ def teacher_dirs(config, out) -> list[tuple[int, pathlib.Path]]:
     return [(seeds[0], out)] if len(seeds) == 1 else [(s, out / f"teacher_seed{s}") for s in seeds]
 
 
-def train_teacher(config, out, progress: bool = True, seed: int | None = None, **changes) -> Run:
+def train_teacher(config, out, stages: Stages, seed: int | None = None, **changes) -> Run:
     """The teacher run in ``OUT/teacher`` with ``seed`` (default: the first of
-    ``reproduce.teacher_seeds``); ``changes`` are extra ``{"section.key": value}``
-    settings (e.g. a concept bottleneck)."""
+    ``reproduce.teacher_seeds``), announced as the next of ``stages``; ``changes`` are
+    extra ``{"section.key": value}`` settings (e.g. a concept bottleneck)."""
     epochs = config.reproduce.teacher_epochs
     seed = int(config.reproduce.teacher_seeds[0]) if seed is None else seed
     teacher_config = with_values(
@@ -72,12 +74,15 @@ def train_teacher(config, out, progress: bool = True, seed: int | None = None, *
         },
     )
     workdir = str(pathlib.Path(out) / "teacher")
-    return train_and_evaluate(teacher_config, workdir, progress=progress, stage=f"teacher (seed {seed})")
+    stage = f"teacher (seed {seed})"
+    stages.next(f"{stage}: train {epochs} epochs, evaluate")
+    return train_and_evaluate(teacher_config, workdir, progress=stages.shown, stage=stage)
 
 
-def distil_students(config, teacher: TrainedModel, loss: str, out, progress: bool = True) -> Run:
+def distil_students(config, teacher: TrainedModel, loss: str, out, stages: Stages, tag: str = "") -> Run:
     """Students of ``loss`` over ``sweep.seeds`` in ``OUT/students/<loss>``, every
-    ``reproduce.bound_every``-th epoch's checkpoint kept."""
+    ``reproduce.bound_every``-th epoch's checkpoint kept, announced as the next of
+    ``stages``; ``tag`` is added to the stage's name (e.g. ``", N=70"``)."""
     epochs, every = config.reproduce.student_epochs, config.reproduce.bound_every
     if every < 1:
         raise InputError(f"reproduce.bound_every must be >= 1, got {every}")
@@ -92,8 +97,9 @@ def distil_students(config, teacher: TrainedModel, loss: str, out, progress: boo
         },
     )
     workdir = pathlib.Path(out) / "students" / loss.replace("+", "_")
-    stage = f"{loss} students ({len(student_config.seeds)} seeds)"
-    return train_and_evaluate(student_config, str(workdir), teacher, progress=progress, stage=stage)
+    stage = f"{loss} students ({len(student_config.seeds)} seeds{tag})"
+    stages.next(f"{stage}: train {epochs} epochs, evaluate")
+    return train_and_evaluate(student_config, str(workdir), teacher, progress=stages.shown, stage=stage)
 
 
 def checkpoint_epochs(num_epochs: int, every: int) -> list[int]:

@@ -33,6 +33,7 @@ from repsim_jax.data import generate_concept_shapes, write_features
 from repsim_jax.data.concepts import CONCEPT_NAMES
 from repsim_jax.data.tfds import DATASETS
 from repsim_jax.errors import InputError
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import (
     distil_students,
     reproduction_config,
@@ -105,9 +106,10 @@ def _rows(trained, reports, teacher_emb, data, components) -> list[dict]:
     return rows
 
 
-def _one_teacher(config, seed: int, out: pathlib.Path, progress: bool) -> dict:
-    """A teacher and its students of every loss: ``{"teacher": rows, "students": {loss: rows}}``."""
-    teacher_run = train_teacher(config, out, progress, seed=seed, **{"model.attribute_head": True})
+def _one_teacher(config, seed: int, out: pathlib.Path, stages: Stages) -> dict:
+    """A teacher and its students of every loss: ``{"teacher": rows, "students": {loss: rows}}``
+    (``1 + 2·len(sweep.losses)`` stages)."""
+    teacher_run = train_teacher(config, out, stages, seed=seed, **{"model.attribute_head": True})
     teacher, data = teacher_run.model, teacher_run.built.data
     if not data.num_concepts:
         raise InputError(f"{config.data.path}: SUB needs attributes in the features file")
@@ -115,7 +117,8 @@ def _one_teacher(config, seed: int, out: pathlib.Path, progress: bool) -> dict:
     teacher_emb = teacher.outputs(data.splits["test"]["x"], data.preprocess)[0]
     result = {"teacher": _rows([teacher], teacher_run.reports, None, data, components), "students": {}}
     for loss in config.sweep.losses:
-        students = distil_students(config, teacher, loss, out, progress)
+        students = distil_students(config, teacher, loss, out, stages)
+        stages.next(f"{loss} students: m_CCA over the top components, attribute probes")
         result["students"][loss] = _rows(students.models, students.reports, teacher_emb, data, components)
     return result
 
@@ -136,13 +139,16 @@ def run_sub(preset: str = "quick", out: str = "runs/sub", progress: bool = True,
     ``repsim_jax/configs/sub.py`` (``paper``, ``default``, ``quick``, ``smoke``)."""
     start, out = time.time(), pathlib.Path(out)
     config = reproduction_config("sub", preset, overrides)
-    source = config.data.path
+    source, teachers_at = config.data.path, teacher_dirs(config, out)
+    stages = Stages(len(teachers_at) * (1 + 2 * len(config.sweep.losses)) + 1 + (not source), progress)
     if not source:
         path = out / "features.npz"
+        stages.next(f"features of generated concept shapes ({path})")
         if not path.exists():
             encoder_features(path, config.data.num_train + config.data.num_test, config.data.seed)
         config, source = with_values(config, {"data.path": str(path)}), "generated concept shapes"
-    runs = [_one_teacher(config, seed, where, progress) for seed, where in teacher_dirs(config, out)]
+    runs = [_one_teacher(config, seed, where, stages) for seed, where in teachers_at]
+    stages.next("summary and figure (metrics.png)")
     summary, teachers = _summaries(runs, config.sweep.losses)
     tested = ("mean_cca", "rep_dissimilarity", "attribute_probe_accuracy")
     tests = report.compare_to_reference(summary, keys=tested) if "kl" in summary else {}

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from repsim_jax import plots, report
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import (
     bound_over_training,
     checkpoint_epochs,
@@ -56,15 +57,16 @@ def _teachers_summary(groups: list[list[dict]], keys) -> dict:
     return out
 
 
-def _one_teacher(config, seed: int, out: pathlib.Path, progress: bool) -> dict:
+def _one_teacher(config, seed: int, out: pathlib.Path, stages: Stages) -> dict:
     """A teacher and its students of every loss: their reports, CCA–logit bound curves,
-    first-seed models and the data."""
-    teacher_run = train_teacher(config, out, progress, seed=seed)
+    first-seed models and the data (``1 + 2·len(sweep.losses)`` stages)."""
+    teacher_run = train_teacher(config, out, stages, seed=seed)
     teacher, data = teacher_run.model, teacher_run.built.data
     epochs = checkpoint_epochs(config.reproduce.student_epochs, config.reproduce.bound_every)
     result = {"teacher": teacher_run, "data": data, "reports": {}, "curves": {}, "models": {"teacher": teacher}}
     for loss in config.sweep.losses:
-        students = distil_students(config, teacher, loss, out, progress)
+        students = distil_students(config, teacher, loss, out, stages)
+        stages.next(f"{loss} students: CCA–logit bound at epochs {', '.join(map(str, epochs))}")
         result["curves"][loss] = bound_over_training(students, teacher, data.splits["test"]["x"], epochs)
         result["reports"][loss] = students.reports
         result["models"][loss] = students.models[0]
@@ -106,7 +108,10 @@ def run_synthetic(
     config = reproduction_config(
         "synthetic", preset, [*overrides, *([f"--config.data.modality={modality}"] if modality else [])]
     )
-    runs = [_one_teacher(config, seed, where, progress) for seed, where in teacher_dirs(config, out)]
+    teachers_at = teacher_dirs(config, out)
+    stages = Stages(len(teachers_at) * (1 + 2 * len(config.sweep.losses)) + 1, progress)
+    runs = [_one_teacher(config, seed, where, stages) for seed, where in teachers_at]
+    stages.next("summary and figures (metrics.png, decision_regions.png, cca_logit_bound.png)")
     summary, teachers = _summaries(runs, config.sweep.losses)
     tests = report.compare_to_reference(summary) if "kl" in summary else {}
     keys = [*report.STUDENT_METRICS, *(f"ood_{k}" for k in report.STUDENT_METRICS)]

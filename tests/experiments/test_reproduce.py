@@ -2,6 +2,7 @@
 against closed forms and scipy, and bad input through the CLI."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 
 from repsim_jax import report
 from repsim_jax.cli import main
+from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import checkpoint_epochs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -96,12 +98,24 @@ def test_evaluate_command_on_a_student_group_gives_one_report_per_seed(synthetic
 def test_several_teachers_each_with_their_students(tmp_path, capsys):
     """Two teachers (the paper's teachers × students design): each run in its own
     directory; the summary's per-teacher means are those of the reports on disk, and the
-    tests are at the teacher level. Progress bars name the stage."""
+    tests are at the teacher level. Every stage announces itself by name and number
+    (2 teachers × (teacher + 3 losses × (students, bound)) + figures = 15), and the
+    training bars and the evaluation name their stage."""
     out = tmp_path / "two"
     argv = ["reproduce", "synthetic", "--preset", "smoke", "--out", str(out)]
     assert main([*argv, "--config.reproduce.teacher_seeds=(3,5)", "--config.reproduce.student_epochs=2"]) == 0
     progress = capsys.readouterr().err
     assert "teacher (seed 3)" in progress and "teacher (seed 5)" in progress and "l2 students (2 seeds)" in progress
+    stages = re.findall(r"^\[(\d+)/(\d+) · \d+ s\] (.*)$", progress, re.MULTILINE)
+    assert [(int(k), int(n)) for k, n, _ in stages] == [(k, 15) for k in range(1, 16)]
+    named = [name for _, _, name in stages]
+    assert named[:3] == [
+        "teacher (seed 3): train 4 epochs, evaluate",
+        "kl students (2 seeds): train 2 epochs, evaluate",
+        "kl students: CCA–logit bound at epochs 2",
+    ]
+    assert named[7] == "teacher (seed 5): train 4 epochs, evaluate" and named[-1].startswith("summary and figures")
+    assert "l2 students (2 seeds): evaluating" in progress
     summary = json.loads((out / "summary.json").read_text())
     seeds = summary["config"]["sweep"]["seeds"]
     for loss in summary["config"]["sweep"]["losses"]:
@@ -125,6 +139,17 @@ def test_several_teachers_each_with_their_students(tmp_path, capsys):
     assert teacher_seeds == [[3], [5]]
     assert {t["level"] for per_metric in summary["significance"].values() for t in per_metric.values()} == {"teachers"}
     assert "2 teachers × 2 seeds" in (out / "summary.md").read_text()
+
+
+def test_stages_are_numbered_and_quiet_without_progress(capsys):
+    shown, quiet = Stages(2), Stages(2, shown=False)
+    for stages in (shown, quiet):
+        stages.next("teacher (seed 0): train 3 epochs, evaluate")
+        stages.next("summary and figures")
+    assert re.fullmatch(
+        r"\[1/2 · \d+ s\] teacher \(seed 0\): train 3 epochs, evaluate\n\[2/2 · \d+ s\] summary and figures\n",
+        capsys.readouterr().err,
+    )
 
 
 def test_checkpoint_epochs_include_the_last():
