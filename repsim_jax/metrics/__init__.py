@@ -33,6 +33,7 @@ from repsim_jax.metrics.identifiability import (
     rep_dissimilarity_from_moments,
     sample_pivot_subsets,
 )
+from repsim_jax.metrics.kl import kl_divergence
 from repsim_jax.metrics.llv import (
     LLVDistance,
     SVDDissimilarity,
@@ -44,7 +45,6 @@ from repsim_jax.metrics.llv import (
 )
 from repsim_jax.metrics.logit import (
     center_logits,
-    kl_divergence,
     logit_distance,
     logit_distance_from_moments,
     logit_distance_from_reps,

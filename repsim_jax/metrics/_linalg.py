@@ -7,6 +7,7 @@ would corrupt the singular values that CCA and Procrustes depend on.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +40,42 @@ def unit_frobenius(x: jax.Array) -> jax.Array:
     scale = jnp.max(jnp.abs(x), axis=(-2, -1), keepdims=True)
     x = x / scale
     return x / jnp.sqrt(jnp.sum(jnp.square(x), axis=(-2, -1), keepdims=True))
+
+
+def power_of_two_scale(*arrays: jax.Array, axis=None) -> jax.Array:
+    """``2^(e−1)`` where ``max |arrays| = m·2^e`` (``m ∈ [½, 1)``, :func:`jnp.frexp`): after dividing
+    by it the largest magnitude lies in [1, 2), so squares and sums of squares of the scaled arrays
+    neither overflow nor underflow, and the division is exact (a power of 2 only moves exponents).
+
+    Scale-safe norms: ``‖x‖ = scale · ‖x / scale‖`` (LAPACK's ``xNRM2`` does the same with
+    any scale; a power of 2 adds no rounding). With ``axis``, one scale per slice (kept
+    dimensions). 1 for all-zero arrays (XLA flushes subnormals, so those count as zero).
+    No gradient flows through the scale: it is piecewise constant.
+    """
+    keep = axis is not None
+    peak = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(a), axis=axis, keepdims=keep) for a in arrays])
+    scale = jnp.ldexp(jnp.ones_like(peak), jnp.frexp(peak)[1] - 1)
+    return jax.lax.stop_gradient(jnp.where(peak >= jnp.finfo(peak.dtype).tiny, scale, jnp.ones_like(peak)))
+
+
+def scale_exponent(*scales: jax.Array) -> jax.Array:
+    """``k`` (int32) with ``Π scales = 2^k``, for scales from :func:`power_of_two_scale`."""
+    return sum(jnp.frexp(scale)[1] - 1 for scale in scales)
+
+
+def from_unit(unit: jax.Array, exponent: jax.Array, squared: bool) -> jax.Array:
+    """A distance ``d = 2^k·sqrt(unit)`` (``squared``: ``d² = 2^{2k}·unit``) whose square
+    ``unit`` was computed on inputs divided by ``2^k``: one exact rescaling at the end, so
+    only a result outside the dtype's range overflows or underflows."""
+    return jnp.ldexp(unit, 2 * exponent) if squared else jnp.ldexp(safe_sqrt(unit), exponent)
+
+
+def log_from_unit(unit: jax.Array, exponent: jax.Array, squared: bool) -> jax.Array:
+    """``log`` of :func:`from_unit` (finite whenever unit > 0, whatever the exponent)."""
+    positive = unit > 0
+    log_unit = jnp.where(positive, jnp.log(jnp.where(positive, unit, 1.0)), -jnp.inf)
+    power = 1.0 if squared else 0.5
+    return power * log_unit + (2 * power * math.log(2.0)) * exponent
 
 
 def squared_norm(x: jax.Array) -> jax.Array:

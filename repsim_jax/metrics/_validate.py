@@ -1,8 +1,9 @@
 """Input checks for the public metric wrappers.
 
 Checks run once, eagerly, outside ``jit``: they look at concrete values (NaN/Inf,
-shapes, label ranges) and raise ``ValueError`` naming the argument and the problem.
-Kernels never call these; public functions skip them with ``validate=False``.
+shapes, label ranges) and raise :class:`~repsim_jax.errors.InputError` (a ``ValueError``)
+naming the argument and the problem. Kernels never call these; public functions skip them
+with ``validate=False`` (then inputs must already be float32 or float64).
 """
 
 from __future__ import annotations
@@ -13,17 +14,25 @@ import numpy as np
 
 from repsim_jax.errors import InputError
 
+HALF_PRECISION_UPCAST = np.float32
+"""Floating dtypes narrower than 32 bits (float16, bfloat16, float8) are upcast to this:
+LAPACK has no half-precision kernels, and their 3-digit mantissas cannot resolve the
+cancellations of the metrics."""
+
 
 def as_float_array(name: str, value, ndim: int) -> jax.Array:
     """Returns ``value`` as a floating JAX array of rank ``ndim`` with finite entries.
 
-    Float inputs keep their precision (float64 only when x64 is enabled); integer,
-    boolean or object inputs are refused rather than silently cast.
+    Float32/float64 inputs keep their precision (float64 only when x64 is enabled);
+    float16/bfloat16 (any float narrower than 32 bits) are upcast to float32, exactly;
+    integer, boolean or object inputs are refused rather than silently cast.
     """
     if not hasattr(value, "dtype"):
         value = np.asarray(value)
     if not jnp.issubdtype(value.dtype, jnp.floating):
         raise InputError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+    if np.dtype(value.dtype).itemsize < 4:
+        value = value.astype(HALF_PRECISION_UPCAST)
     if value.ndim != ndim:
         raise InputError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
     if any(size == 0 for size in value.shape):
@@ -105,3 +114,21 @@ def non_negative(name: str, value: float) -> float:
     if not np.isfinite(value) or value < 0:
         raise InputError(f"{name} must be a finite number >= 0, got {value}")
     return value
+
+
+def representable(name: str, value, log_value) -> None:
+    """Raises unless ``value`` kept its precision in its dtype: a finite natural log
+    ``log_value`` (the value is nonzero) whose value overflowed to ±inf or fell below the
+    smallest normal number (XLA flushes those to 0) means the input scale puts the true
+    value outside the dtype's range. Kernels compute ``log_value`` scale-safely, so the
+    message can say how large the value is."""
+    dtype = np.asarray(value).dtype
+    value, log_value = (np.asarray(a, np.float64) for a in jax.device_get((value, log_value)))
+    value, log_value = np.broadcast_arrays(value, log_value)
+    outside = np.isfinite(log_value) & ~((np.abs(value) >= np.finfo(dtype).tiny) & np.isfinite(value))
+    if np.any(outside):
+        exponent = float(log_value[outside][0]) / np.log(10.0)
+        raise InputError(
+            f"{name} is about 1e{exponent:+.1f}, outside the {dtype} range at this input scale; rescale the "
+            "inputs (e.g. divide them by their largest magnitude) or enable float64 (jax_enable_x64)"
+        )

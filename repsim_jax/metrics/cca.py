@@ -72,12 +72,27 @@ def _column_space(block, rank_tol):
 
 @jax.jit
 def _subspace_correlations(x_block, y_block, rank_tol):
-    """``(ρ, r)``: cosines of the principal angles between the column spaces, and
-    ``r = min(rank x, rank y)``."""
+    """``(ρ, rank x, rank y)``: cosines of the principal angles between the column spaces
+    (m_CCA averages the top ``min(rank x, rank y)`` of them)."""
     basis_x, rank_x = _column_space(x_block, rank_tol)
     basis_y, rank_y = _column_space(y_block, rank_tol)
     rho = jnp.clip(jnp.linalg.svd(matmul(basis_x.T, basis_y), compute_uv=False), 0.0, 1.0)
-    return rho, jnp.minimum(rank_x, rank_y)
+    return rho, rank_x, rank_y
+
+
+def _check_ranks(rank_x, rank_y) -> None:
+    """A side of rank 0 (constant over the samples) has no column space to correlate."""
+    for name, rank in (("x", rank_x), ("y", rank_y)):
+        if int(rank) == 0:
+            raise InputError(f"singular case: {name} is constant over the samples (nothing left after centring)")
+
+
+def _check_pivot(pivot, widths, dtype) -> None:
+    """Without a ridge, a whitener pivot at rounding level means collinear or constant columns."""
+    if not float(pivot) >= 10 * max(widths) * float(jnp.finfo(dtype).eps):
+        raise InputError(
+            "singular case: x or y has a constant or (nearly) collinear column; pass ridge > 0 or rank_tol"
+        )
 
 
 @jax.jit
@@ -94,24 +109,68 @@ def _canonical_correlations(x, y, ridge):
     return _correlations(matmul(whitened_x.T, matmul(basis.T, whitened_y)), factor_x, factor_y)
 
 
+def _moment_blocks(state: Moments):
+    """The centred factor's columns of the first two blocks, and the first block's width."""
+    return state.factor[:, : state.widths[0] + state.widths[1]], state.widths[0]
+
+
+def _check_moments(state: Moments, ridge) -> None:
+    """The sample-size checks of :func:`_validate_pair` for streamed moments."""
+    n, dims = float(state.count), state.widths[0] + state.widths[1]
+    if n < 2:
+        raise InputError(f"too few samples: CCA needs at least 2 rows, the moments hold {n:g}")
+    if ridge == 0 and n <= dims:
+        raise InputError(
+            f"too few samples for CCA: n={n:g} <= dx+dy={dims} makes every canonical correlation 1; "
+            "pass ridge > 0 or add more samples"
+        )
+
+
 @jax.jit
-def canonical_correlations_from_moments(state: Moments, ridge=0.0, rank_tol: float | None = None) -> jax.Array:
-    """Canonical correlations of the first two blocks of streamed :class:`Moments`
-    (with ``rank_tol``: of their column spaces, see the module docstring)."""
-    factor = state.factor[:, : state.widths[0] + state.widths[1]]
+def _correlations_from_moments(state: Moments, ridge):
+    factor, dx = _moment_blocks(state)
+    return _correlations_from_factor(factor, dx, ridge)
+
+
+@jax.jit
+def _subspace_from_moments(state: Moments, rank_tol):
+    factor, dx = _moment_blocks(state)
+    return _subspace_correlations(factor[:, :dx], factor[:, dx:], rank_tol)
+
+
+def _rho_from_moments(state: Moments, ridge, rank_tol, validate):
+    """``(ρ, r)`` of the first two blocks (r: the number of ρ that m_CCA averages, None
+    without ``rank_tol``), with the checks of :func:`canonical_correlations` when validating."""
+    if validate:
+        ridge = _validate.non_negative("ridge", ridge)
+        _check_moments(state, ridge if rank_tol is None else 0.0)
     if rank_tol is not None:
-        return _subspace_correlations(factor[:, : state.widths[0]], factor[:, state.widths[0] :], rank_tol)[0]
-    return _correlations_from_factor(factor, state.widths[0], ridge)[0]
+        rho, rank_x, rank_y = _subspace_from_moments(state, rank_tol)
+        if validate:
+            _check_ranks(rank_x, rank_y)
+        return rho, jnp.minimum(rank_x, rank_y)
+    rho, pivot = _correlations_from_moments(state, ridge)
+    if validate and ridge == 0:
+        _check_pivot(pivot, state.widths[:2], state.factor.dtype)
+    return rho, None
 
 
-def mean_cca_from_moments(state: Moments, rank_tol: float | None = None, num_components: int | None = None):
-    """``m_CCA`` of the first two blocks of streamed :class:`Moments` (see :func:`mean_cca`)."""
-    factor = state.factor[:, : state.widths[0] + state.widths[1]]
-    dx = state.widths[0]
-    if rank_tol is None:
-        rho = _correlations_from_factor(factor, dx, 0.0)[0]
-        return _top_mean(rho, num_components=num_components)
-    rho, rank = _subspace_correlations(factor[:, :dx], factor[:, dx:], rank_tol)
+def canonical_correlations_from_moments(
+    state: Moments, ridge=0.0, rank_tol: float | None = None, validate: bool = True
+) -> jax.Array:
+    """Canonical correlations of the first two blocks of streamed :class:`Moments`
+    (with ``rank_tol``: of their column spaces, see the module docstring). Validation
+    raises InputError like :func:`canonical_correlations` (too few samples, a constant or
+    collinear column without ``rank_tol``, a constant block with it); False inside jit."""
+    return _rho_from_moments(state, ridge, rank_tol, validate)[0]
+
+
+def mean_cca_from_moments(
+    state: Moments, rank_tol: float | None = None, num_components: int | None = None, validate: bool = True
+):
+    """``m_CCA`` of the first two blocks of streamed :class:`Moments` (see :func:`mean_cca`
+    and, for ``validate``, :func:`canonical_correlations_from_moments`)."""
+    rho, rank = _rho_from_moments(state, 0.0, rank_tol, validate)
     return _top_mean(rho, rank, num_components)
 
 
@@ -147,22 +206,31 @@ def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True, rank
     ``ρ = svd(QₓᵀQ_y)`` of thin QR factors of the column-centred inputs (exact, not
     iterative). ``ridge`` λ ≥ 0 regularises both scatter matrices (``X̃ᵀX̃ + λI``).
 
-    Raises ValueError for n ≤ dx + dy without a ridge (then at least dx + dy − n + 1 of
-    the ρ are 1 whatever the data; docs/theory.md §2.3) and for rank-deficient
-    (collinear) columns without a ridge or a ``rank_tol`` (then ρ are those of the
-    column spaces, zero-padded; module docstring).
+    Raises InputError for n ≤ dx + dy without a ridge (then at least dx + dy − n + 1 of
+    the ρ are 1 whatever the data; docs/theory.md §2.3), for rank-deficient (constant or
+    collinear) columns without a ridge or a ``rank_tol`` (then ρ are those of the column
+    spaces, zero-padded; module docstring), and for an input constant over the samples
+    with ``rank_tol`` (no column space at all).
     """
     if rank_tol is not None:
-        if validate:
-            x, y, _ = _validate_pair(x, y, 0.0)
-        return _subspace_correlations(center_columns(x), center_columns(y), rank_tol)[0]
+        return _subspace(x, y, rank_tol, validate)[0]
     if not validate:
         return _canonical_correlations(x, y, ridge)[0]
     x, y, ridge = _validate_pair(x, y, ridge)
     rho, pivot = _canonical_correlations(x, y, ridge)
-    if ridge == 0 and float(pivot) < 10 * max(x.shape[1], y.shape[1]) * float(jnp.finfo(x.dtype).eps):
-        raise InputError("singular case: x or y has (nearly) collinear columns; pass ridge > 0 or rank_tol")
+    if ridge == 0:
+        _check_pivot(pivot, (x.shape[1], y.shape[1]), x.dtype)
     return rho
+
+
+def _subspace(x, y, rank_tol, validate):
+    """``(ρ, r)`` of the column spaces (module docstring); InputError for a constant side."""
+    if validate:
+        x, y, _ = _validate_pair(x, y, 0.0)
+    rho, rank_x, rank_y = _subspace_correlations(center_columns(x), center_columns(y), rank_tol)
+    if validate:
+        _check_ranks(rank_x, rank_y)
+    return rho, jnp.minimum(rank_x, rank_y)
 
 
 def mean_cca(
@@ -179,7 +247,4 @@ def mean_cca(
     if rank_tol is None:
         rho = canonical_correlations(x, y, ridge=ridge, validate=validate)
         return _top_mean(rho, num_components=num_components)
-    if validate:
-        x, y, _ = _validate_pair(x, y, 0.0)
-    rho, rank = _subspace_correlations(center_columns(x), center_columns(y), rank_tol)
-    return _top_mean(rho, rank, num_components)
+    return _top_mean(*_subspace(x, y, rank_tol, validate), num_components)

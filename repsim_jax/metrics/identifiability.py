@@ -32,7 +32,6 @@ Pivots and subsets: every one (:func:`all_pivot_subsets`) or a random sample
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import warnings
@@ -44,8 +43,18 @@ import numpy as np
 
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, thin_qr, upper_factor, upper_triangular_inverse
-from repsim_jax.metrics.logit import _validate_reps
+from repsim_jax.metrics._linalg import (
+    from_unit,
+    log_from_unit,
+    matmul,
+    power_of_two_scale,
+    scale_exponent,
+    squared_norm,
+    thin_qr,
+    upper_factor,
+    upper_triangular_inverse,
+)
+from repsim_jax.metrics.logit import _validate_reps, finish
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 DEFAULT_MAX_CONDITION = 1e5
@@ -124,7 +133,14 @@ def pivot_subsets(num_labels: int, dim: int, num_pivots: int = 10, num_subsets: 
 
 
 def _subset_errors(factor, count, g1, g2, pivots, subsets):
-    """e_pS, condition numbers of L₁; ``factor`` is the raw R of ``[F₂, F₁]``."""
+    """``(e_pS / 4^k, condition numbers of L₁, k)``; ``factor`` is the raw R of ``[F₂, F₁]``.
+
+    R and the unembeddings are first divided by powers of 2 (``2^k`` for R): e_pS scales
+    with ‖R‖² and not at all with the unembeddings' scale (``A = L₁⁻¹L₂``), so nothing
+    overflows or underflows for inputs of any magnitude.
+    """
+    factor_scale, g_scale = power_of_two_scale(factor), power_of_two_scale(g1, g2)
+    factor, g1, g2 = factor / factor_scale, g1 / g_scale, g2 / g_scale
     d2 = g2.shape[1]
     r_a, r_b, r_c = factor[:d2, :d2], factor[:d2, d2:], factor[d2:, d2:]
     w = matmul(g1, r_b.T) - matmul(g2, r_a.T)
@@ -134,17 +150,18 @@ def _subset_errors(factor, count, g1, g2, pivots, subsets):
     inverse = upper_triangular_inverse(jnp.linalg.qr(jnp.swapaxes(l1, -1, -2), mode="r"))
     condition = jnp.sqrt(squared_norm(l1) * squared_norm(inverse))
     errors = (squared_norm(r_c) + squared_norm(matmul(jnp.swapaxes(w_diff, -1, -2), inverse))) / count
-    return errors, condition
+    return errors, condition, scale_exponent(factor_scale)
 
 
-def _summarise(errors, condition, max_condition, squared):
+def _summarise(errors, condition, max_condition):
+    """:class:`RepDissimilarity` with ``value`` = the mean of the included errors (d²_rep in
+    the errors' units; NaN when none is included)."""
     included = jnp.isfinite(condition) & (condition <= max_condition)
     safe_errors = jnp.where(included, errors, 0.0)
     num_included = jnp.sum(included)
     mean = jnp.sum(safe_errors) / jnp.maximum(num_included, 1)
     mean = jnp.where(num_included > 0, mean, jnp.nan)
-    value = mean if squared else safe_sqrt(mean)
-    return RepDissimilarity(value, safe_errors, condition, included, included.size - num_included)
+    return RepDissimilarity(mean, safe_errors, condition, included, included.size - num_included)
 
 
 def _joint_factor(x):
@@ -153,25 +170,50 @@ def _joint_factor(x):
     return thin_qr(x)[1] if x.shape[0] >= x.shape[1] else upper_factor(x)
 
 
-@functools.partial(jax.jit, static_argnames="squared")
-def _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared):
-    factor = _joint_factor(jnp.concatenate([f2, f1], axis=1))
-    errors, condition = _subset_errors(factor, f1.shape[0], g1, g2, pivots, subsets)
-    return _summarise(errors, condition, max_condition, squared)
+@jax.jit
+def _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition):
+    """:func:`_summarise` of the inputs divided by powers of 2 (units ``4^k``), and ``k``."""
+    scale = power_of_two_scale(f1, f2)
+    factor = _joint_factor(jnp.concatenate([f2 / scale, f1 / scale], axis=1))
+    errors, condition, exponent = _subset_errors(factor, f1.shape[0], g1, g2, pivots, subsets)
+    return _summarise(errors, condition, max_condition), exponent + scale_exponent(scale)
 
 
-@functools.partial(jax.jit, static_argnames="squared")
-def rep_dissimilarity_from_moments(
-    state: Moments, g1, g2, pivots, subsets, squared: bool = False, max_condition=DEFAULT_MAX_CONDITION
-) -> RepDissimilarity:
-    """:func:`rep_dissimilarity_details` from streamed :class:`Moments` of ``[F₁, F₂]``."""
+@jax.jit
+def _rep_dissimilarity_from_moments(state: Moments, g1, g2, pivots, subsets, max_condition):
     d1 = state.widths[0]
     reordered = jnp.concatenate([state.factor[:, d1:], state.factor[:, :d1]], axis=1)
     moved = Moments(
         state.count, jnp.concatenate([state.mean[d1:], state.mean[:d1]]), upper_factor(reordered), (state.widths[1], d1)
     )
-    errors, condition = _subset_errors(raw_factor(moved), state.count, g1, g2, pivots, subsets)
-    return _summarise(errors, condition, max_condition, squared)
+    errors, condition, exponent = _subset_errors(raw_factor(moved), state.count, g1, g2, pivots, subsets)
+    return _summarise(errors, condition, max_condition), exponent
+
+
+def _in_input_units(name, unit: RepDissimilarity, exponent, squared, validate, check_errors) -> RepDissimilarity:
+    """The kernels' result in the inputs' units: d_rep (or d²_rep) and e_pS multiplied back
+    by ``2^k`` once; with ``validate``, InputError for values outside the dtype's range."""
+    value = finish(name, unit.value, exponent, squared, validate)
+    errors = from_unit(unit.errors, exponent, squared=True)
+    if validate and check_errors:
+        _validate.representable(f"{name} per-subset errors", errors, log_from_unit(unit.errors, exponent, True))
+    return unit._replace(value=value, errors=errors)
+
+
+def rep_dissimilarity_from_moments(
+    state: Moments,
+    g1,
+    g2,
+    pivots,
+    subsets,
+    squared: bool = False,
+    max_condition=DEFAULT_MAX_CONDITION,
+    validate: bool = True,
+) -> RepDissimilarity:
+    """:func:`rep_dissimilarity_details` from streamed :class:`Moments` of ``[F₁, F₂]``;
+    ``validate`` only checks that the values are inside the dtype's range (False inside jit)."""
+    unit, exponent = _rep_dissimilarity_from_moments(state, g1, g2, pivots, subsets, max_condition)
+    return _in_input_units("rep_dissimilarity_from_moments", unit, exponent, squared, validate, check_errors=True)
 
 
 def _validate_subsets(pivots, subsets, num_labels, dim):
@@ -187,6 +229,15 @@ def _validate_subsets(pivots, subsets, num_labels, dim):
     if bool(jnp.any(ordered[..., 1:] == ordered[..., :-1])):
         raise InputError("a subset repeats a label")
     return pivots, subsets
+
+
+def _checked(f1, g1, f2, g2, pivots, subsets, max_condition):
+    """Validated arguments of :func:`rep_dissimilarity_details`."""
+    f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
+    if g1.shape[0] < f1.shape[1] + 1:
+        raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
+    pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
+    return f1, g1, f2, g2, pivots, subsets, _validate.non_negative("max_condition", max_condition)
 
 
 def rep_dissimilarity_details(
@@ -210,12 +261,13 @@ def rep_dissimilarity_details(
       max_condition: subsets with ``‖L₁‖_F‖L₁⁻¹‖_F`` above it are excluded and counted.
     """
     if validate:
-        f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
-        if g1.shape[0] < f1.shape[1] + 1:
-            raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
-        pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
-        max_condition = _validate.non_negative("max_condition", max_condition)
-    return _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition, squared)
+        f1, g1, f2, g2, pivots, subsets, max_condition = _checked(f1, g1, f2, g2, pivots, subsets, max_condition)
+    return _details(f1, g1, f2, g2, pivots, subsets, squared, max_condition, validate, check_errors=True)
+
+
+def _details(f1, g1, f2, g2, pivots, subsets, squared, max_condition, validate, check_errors):
+    unit, exponent = _rep_dissimilarity(f1, g1, f2, g2, pivots, subsets, max_condition)
+    return _in_input_units("rep_dissimilarity", unit, exponent, squared, validate, check_errors)
 
 
 def rep_dissimilarity(
@@ -233,9 +285,12 @@ def rep_dissimilarity(
 
     Ill-conditioned subsets are excluded (a warning gives their count when validating);
     :func:`rep_dissimilarity_details` returns the count and the per-subset errors.
-    Raises ValueError when every subset is ill-conditioned.
+    Raises InputError when every subset is ill-conditioned, or when d_rep is outside the
+    dtype's range (it is computed scale-safely: embeddings ×1e30 give d_rep ×1e30).
     """
-    result = rep_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, squared, max_condition, validate)
+    if validate:
+        f1, g1, f2, g2, pivots, subsets, max_condition = _checked(f1, g1, f2, g2, pivots, subsets, max_condition)
+    result = _details(f1, g1, f2, g2, pivots, subsets, squared, max_condition, validate, check_errors=False)
     if validate:
         excluded = int(result.num_excluded)
         if excluded == result.included.size:

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul
+from repsim_jax.metrics._linalg import matmul, power_of_two_scale
 
 DEFAULT_WEIGHT = 1e-5
 
@@ -81,8 +81,11 @@ class SVDDissimilarity(NamedTuple):
 
 
 def _std(x):
-    """Standard deviation over the sample axis 0 (1/n)."""
-    return jnp.sqrt(jnp.mean(jnp.square(x - jnp.mean(x, axis=0)), axis=0))
+    """Standard deviation over the sample axis 0 (1/n), of each column divided by a power of
+    2 first so that the squares neither overflow nor underflow (logits of any size)."""
+    scale = power_of_two_scale(x, axis=0)
+    x = x / scale
+    return scale[0] * jnp.sqrt(jnp.mean(jnp.square(x - jnp.mean(x, axis=0)), axis=0))
 
 
 def pivot_scores(l1, l2, pivot, members):

@@ -6,11 +6,17 @@ which is independent of any per-input logit shift (bias). arXiv 2602.15438 defin
 logit distance as the mean squared Aitchison distance between the predictions:
 
     d²_logit = (1/n) Σ_x ‖Z̄₁(x) − Z̄₂(x)‖².
+
+Scale: the squares are taken of the inputs divided by a power of 2 near their largest
+magnitude (:func:`~repsim_jax.metrics._linalg.power_of_two_scale`, exact), and the result
+is multiplied back once (:func:`~repsim_jax.metrics._linalg.from_unit`): d_logit is right
+for logits of any size whose d_logit the dtype can hold (float32 logits ×1e30 give ≈ 1e30,
+not inf). Validation raises InputError when the requested value (e.g. ``squared=True`` at
+that scale, ≈ 1e61) is outside the dtype's range. The KL divergence is in
+:mod:`repsim_jax.metrics.kl`.
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +24,15 @@ import numpy as np
 
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
+from repsim_jax.metrics._linalg import (
+    from_unit,
+    log_from_unit,
+    matmul,
+    power_of_two_scale,
+    scale_exponent,
+    squared_norm,
+    upper_factor,
+)
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 
@@ -36,14 +50,21 @@ def center_logits(logits, validate: bool = True) -> jax.Array:
     return _center(logits)
 
 
-def _finish(squared_distance: jax.Array, squared: bool) -> jax.Array:
-    return squared_distance if squared else safe_sqrt(squared_distance)
+def finish(name: str, unit, exponent, squared: bool, validate: bool) -> jax.Array:
+    """``d`` (or ``d²``) from its square ``unit`` on inputs divided by ``2^exponent``; with
+    ``validate``, raises InputError when that value is outside the dtype's range."""
+    value = from_unit(unit, exponent, squared)
+    if validate:
+        _validate.representable(f"{name} (squared)" if squared else name, value, log_from_unit(unit, exponent, squared))
+    return value
 
 
-@functools.partial(jax.jit, static_argnames="squared")
-def _logit_distance(logits1, logits2, squared):
-    difference = _center(logits1 - logits2)
-    return _finish(jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), squared)
+@jax.jit
+def _logit_distance(logits1, logits2):
+    """``(mean_x ‖Z̄₁(x) − Z̄₂(x)‖² / 4^k, k)`` with ``2^k`` the inputs' power-of-2 scale."""
+    scale = power_of_two_scale(logits1, logits2)
+    difference = _center(logits1 / scale - logits2 / scale)
+    return jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), scale_exponent(scale)
 
 
 def logit_distance(logits1, logits2, squared: bool = False, validate: bool = True) -> jax.Array:
@@ -54,15 +75,15 @@ def logit_distance(logits1, logits2, squared: bool = False, validate: bool = Tru
       squared: return ``d²_logit`` instead of ``d_logit``.
       validate: check shapes and finiteness (set False inside jit).
 
-    Returns ``d_logit`` (0 for models with equal predictions). The square root is
-    taken safely: its gradient at ``d = 0`` is 0, not NaN.
+    Returns ``d_logit`` (0 for models with equal predictions), scale-safe (module
+    docstring). The square root is taken safely: its gradient at ``d = 0`` is 0, not NaN.
     """
     if validate:
         logits1 = _validate.as_float_array("logits1", logits1, ndim=2)
         logits2 = _validate.as_float_array("logits2", logits2, ndim=2)
         _validate.same_shape(logits1=logits1, logits2=logits2)
         _check_labels(logits1.shape[1])
-    return _logit_distance(logits1, logits2, squared)
+    return finish("logit_distance", *_logit_distance(logits1, logits2), squared, validate)
 
 
 def _check_labels(num_labels: int) -> None:
@@ -75,16 +96,23 @@ def _centered_unembedding_difference(g1, g2):
     return jnp.concatenate([_center(g1.T).T, -_center(g2.T).T], axis=1)
 
 
-def distance_from_raw_factor(factor, count, g1, g2, squared):
-    """``d² = (1/n) ‖R Ĝᵀ‖²_F`` where ``RᵀR = [F₁,F₂]ᵀ[F₁,F₂]``; O((d₁+d₂)² K)."""
-    residual = matmul(factor, _centered_unembedding_difference(g1, g2).T)
-    return _finish(squared_norm(residual) / count, squared)
+def distance_from_raw_factor(factor, count, g1, g2):
+    """``(d²/4^k, k)`` with ``d² = (1/n) ‖R Ĝᵀ‖²_F`` where ``RᵀR = [F₁,F₂]ᵀ[F₁,F₂]``; O((d₁+d₂)² K).
+
+    R and the unembeddings are divided by powers of 2 (``2^k`` is their product) before
+    the product, so neither the product nor its squares overflow or underflow.
+    """
+    factor_scale, g_scale = power_of_two_scale(factor), power_of_two_scale(g1, g2)
+    residual = matmul(factor / factor_scale, _centered_unembedding_difference(g1 / g_scale, g2 / g_scale).T)
+    return squared_norm(residual) / count, scale_exponent(factor_scale, g_scale)
 
 
-@functools.partial(jax.jit, static_argnames="squared")
-def _logit_distance_from_reps(f1, g1, f2, g2, squared):
-    factor = upper_factor(jnp.concatenate([f1, f2], axis=1))
-    return distance_from_raw_factor(factor, f1.shape[0], g1, g2, squared)
+@jax.jit
+def _logit_distance_from_reps(f1, g1, f2, g2):
+    scale = power_of_two_scale(f1, f2)
+    factor = upper_factor(jnp.concatenate([f1 / scale, f2 / scale], axis=1))
+    unit, exponent = distance_from_raw_factor(factor, f1.shape[0], g1, g2)
+    return unit, exponent + scale_exponent(scale)
 
 
 def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bool = True) -> jax.Array:
@@ -102,7 +130,7 @@ def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bo
     """
     if validate:
         f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
-    return _logit_distance_from_reps(f1, g1, f2, g2, squared)
+    return finish("logit_distance_from_reps", *_logit_distance_from_reps(f1, g1, f2, g2), squared, validate)
 
 
 def _validate_reps(f1, g1, f2, g2):
@@ -118,29 +146,12 @@ def _validate_reps(f1, g1, f2, g2):
     return f1, g1, f2, g2
 
 
-@functools.partial(jax.jit, static_argnames="squared")
-def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False) -> jax.Array:
-    """:func:`logit_distance_from_reps` from streamed moments of ``[F₁, F₂]``."""
-    return distance_from_raw_factor(raw_factor(state), state.count, g1, g2, squared)
-
-
 @jax.jit
-def _kl_divergence(logits_p, logits_q):
-    log_p = jax.nn.log_softmax(logits_p, axis=-1)
-    log_q = jax.nn.log_softmax(logits_q, axis=-1)
-    per_input = jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1)
-    return jnp.mean(jnp.maximum(per_input, 0.0))
+def _logit_distance_from_moments(state: Moments, g1, g2):
+    return distance_from_raw_factor(raw_factor(state), state.count, g1, g2)
 
 
-def kl_divergence(logits_p, logits_q, validate: bool = True) -> jax.Array:
-    """``(1/n) Σ_x KL(p(·|x) ‖ q(·|x))`` from logits, via ``log_softmax``.
-
-    Distillation uses KL(teacher ‖ student): pass the teacher's logits as ``logits_p``.
-    Each per-input KL is clamped at 0 (rounding can make a true 0 slightly negative).
-    """
-    if validate:
-        logits_p = _validate.as_float_array("logits_p", logits_p, ndim=2)
-        logits_q = _validate.as_float_array("logits_q", logits_q, ndim=2)
-        _validate.same_shape(logits_p=logits_p, logits_q=logits_q)
-        _check_labels(logits_p.shape[1])
-    return _kl_divergence(logits_p, logits_q)
+def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False, validate: bool = True) -> jax.Array:
+    """:func:`logit_distance_from_reps` from streamed moments of ``[F₁, F₂]``; ``validate``
+    only checks that the value is inside the dtype's range (set False inside jit)."""
+    return finish("logit_distance_from_moments", *_logit_distance_from_moments(state, g1, g2), squared, validate)

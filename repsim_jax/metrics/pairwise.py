@@ -32,6 +32,7 @@ from repsim_jax.metrics._linalg import (
     gram,
     matmul,
     nuclear_norm,
+    power_of_two_scale,
     safe_sqrt,
     squared_norm,
     thin_qr,
@@ -53,7 +54,10 @@ def _prepare_normalized(x):
 
 
 def _prepare_cca(x):
-    return thin_qr(center_columns(x))[0], jnp.zeros(x.shape[:-2], x.dtype)
+    """An orthonormal basis of each centred model, divided by a power of 2 first (Q does not
+    change; Cholesky-QR2's Gram would overflow or underflow for inputs far from 1)."""
+    centred = center_columns(x)
+    return thin_qr(centred / power_of_two_scale(centred, axis=(-2, -1)))[0], jnp.zeros(x.shape[:-2], x.dtype)
 
 
 _GRAM_FORMS = {

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, squared_norm
+from repsim_jax.metrics._linalg import matmul, power_of_two_scale, squared_norm
 
 
 class AffineMap(NamedTuple):
@@ -46,7 +46,8 @@ def _affine_map(source, target, ridge):
     coefficients = jnp.linalg.lstsq(design, response)[0]
     matrix = coefficients.T
     residual = matmul(s, coefficients) - t
-    r2 = 1.0 - squared_norm(residual) / squared_norm(t)
+    scale = power_of_two_scale(t)  # R² is a ratio: both norms of t's size, divided by the same power of 2
+    r2 = 1.0 - squared_norm(residual / scale) / squared_norm(t / scale)
     return AffineMap(matrix, target_mean - matmul(matrix, source_mean), r2)
 
 
