@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,7 @@ from repsim_jax.models import with_variables
 __all__ = ["load_hf", "hf_model", "hf_variables"]
 
 _GELU_TANH = ("gelu_new", "gelu_pytorch_tanh")  # the tanh approximation of GELU under HF's names
-_BUFFERS = ("attn.bias", "attn.masked_bias")  # causal-mask buffers older GPT-2 files carry
+_BUFFER = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")  # causal-mask buffers older GPT-2 files carry
 
 
 def _read_config(directory: pathlib.Path) -> dict:
@@ -172,7 +173,7 @@ def _stored_variables(model: TransformerLM, directory: pathlib.Path) -> tuple[di
     if model.tied_head:
         _drop_tied_head(tensors, source)
     names = _parameter_names(model.depth, model.tied_head)
-    unknown = sorted(key for key in tensors if key not in names and not key.endswith(_BUFFERS))
+    unknown = sorted(key for key in tensors if key not in names and not _BUFFER.fullmatch(key))
     if unknown:
         raise InputError(f"{source}: tensor {unknown[0]!r} is not part of a GPT-2 LM with {model.depth} blocks")
     missing = sorted(set(names) - set(tensors))
