@@ -26,9 +26,13 @@ Gimelshein 2018, arXiv 1805.02867), KL as ``Σ_k p_k (z_t − z_s)_k/T − lse(z
 ``G̃`` the (centred) unembeddings, ``M = [G̃_s, −G̃_t]`` (K, d_s+d_t) and ``u(x) = [f_s(x), f_t(x)]``,
 ``Σ_k (z̄_s − z̄_t)_k² = u(x)ᵀ (MᵀM) u(x)``; MᵀM costs O(K·(d_s+d_t)²) once per call and each
 position O((d_s+d_t)²) instead of O(K·(d_s+d_t)). Both products run at
-``Precision.HIGHEST``. In float32 the quadratic form is the difference of terms of size
-``‖z̄_s‖² + ‖z̄_t‖²``, so its absolute error is about ``1e-7 × (‖z̄_s‖² + ‖z̄_t‖²)``: relative
-error grows as the student approaches the teacher (tests compare it with the direct form).
+``Precision.HIGHEST``. In float32 the value is the difference of terms of size
+``‖z̄_s‖² + ‖z̄_t‖²`` (the three-term form), so its absolute error is about
+``1e-7 × (‖z̄_s‖² + ‖z̄_t‖²)``: relative to the distance it grows as the student approaches
+the teacher (measured: 13% for parameters 1e-3 apart, where the direct form is exact to
+4e-7). Its gradient ``2 MᵀM u`` cancels only linearly, as the direct form's ``2 Mᵀ(M u)``
+does: about 10× the direct form's relative error (1e-3 against 1.5e-4 there). Tests
+compare both forms.
 """
 
 from __future__ import annotations
