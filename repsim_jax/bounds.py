@@ -7,16 +7,31 @@ done once, before a single compiled ``lax.map`` over the pairs (a plain loop on 
 ``batch_size`` vmapped pairs per step on accelerators). :func:`logit_bounds` runs the
 three logit bounds with one validation of the inputs. Results are NamedTuples
 of arrays (with the pair axis when one was given) holding ``lhs``, ``rhs``, ``holds``,
-``slack = rhs / lhs`` and the ingredients. ``holds`` allows a rounding margin of
-``1000·eps·(|lhs| + |rhs|)`` plus ``(1000·eps)²`` times the scale of the inputs (see
-:func:`_holds`). The forms and their proofs are in each docstring and in
-docs/theory.md §3 (derived for this project from the definitions of arXiv 2602.15438
-and 2506.03784).
+``slack = rhs / lhs``, ``tolerance``, ``within_round_off`` and the ingredients. The forms
+and their proofs are in each docstring and in docs/theory.md §3 (derived for this project
+from the definitions of arXiv 2602.15438 and 2506.03784).
+
+Round-off: with ``r = 1000·eps`` of the dtype, ``holds`` is
+``lhs ≤ (1 + r)·rhs + tolerance`` with ``tolerance = r·(|lhs| + unit) + r²·scale``, where
+``scale`` is the mean squared size of the arrays the squared distances come from (models
+equal up to rounding have squared distances O(eps²·scale)) and ``unit`` the size of
+quantities computed as ``1 − cos`` (:func:`_tolerance`). ``within_round_off`` marks a bound
+that holds only thanks to that allowance (lhs > rhs by less than it), e.g. identical models
+whose lhs is rounding noise of 1e-13 against an rhs of 1e-15.
+
+Scale: the squared distances are computed on inputs divided by powers of 2 near their
+largest magnitudes (exact; :func:`~repsim_jax.metrics._linalg.power_of_two_scale`) and
+multiplied back once, so ``holds`` and ``slack`` are right at any input scale; validation
+raises InputError when a reported value is outside the dtype's range (e.g. float32
+embeddings ×1e30 make d²_logit ≈ 1e61). The KL bound's ``rhs = KL/τ²`` is computed in log
+space: ``log10_rhs`` is finite whenever τ > 0, ``holds`` is decided there, and ``rhs``
+itself is +inf only where that finite ``log10_rhs`` exceeds the dtype's range.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -26,8 +41,9 @@ import numpy as np
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
-from repsim_jax.metrics._linalg import center_columns, matmul, squared_norm
+from repsim_jax.metrics._linalg import center_columns, matmul, power_of_two_scale, scale_exponent, squared_norm
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
+from repsim_jax.metrics.kl import KLTeacher, kl_rows, kl_teacher, log_mean_exp
 from repsim_jax.metrics.llv import _llv, _side, _validate_sets
 
 
@@ -39,6 +55,8 @@ class CCALogitBound(NamedTuple):
     rhs: jax.Array
     holds: jax.Array
     slack: jax.Array
+    tolerance: jax.Array
+    within_round_off: jax.Array
     eigenvalues: jax.Array
     correlations: jax.Array
     teacher_span_residual: jax.Array
@@ -52,6 +70,8 @@ class RepLogitBound(NamedTuple):
     rhs: jax.Array
     holds: jax.Array
     slack: jax.Array
+    tolerance: jax.Array
+    within_round_off: jax.Array
     logit_distance_sq: jax.Array
     errors: jax.Array
     subset_rhs: jax.Array
@@ -61,14 +81,19 @@ class RepLogitBound(NamedTuple):
 
 
 class KLLogitBound(NamedTuple):
-    """``lhs = d²_logit ≤ rhs = KL/τ²`` (see :func:`kl_logit_bound`)."""
+    """``lhs = d²_logit ≤ rhs = KL/τ²`` (see :func:`kl_logit_bound`); ``log10_rhs`` and
+    ``log10_tau`` stay finite where ``rhs`` overflows and ``tau`` underflows."""
 
     lhs: jax.Array
     rhs: jax.Array
     holds: jax.Array
     slack: jax.Array
+    tolerance: jax.Array
+    within_round_off: jax.Array
+    log10_rhs: jax.Array
     kl: jax.Array
     tau: jax.Array
+    log10_tau: jax.Array
     rhs_per_input: jax.Array
     holds_per_input: jax.Array
     slack_per_input: jax.Array
@@ -81,6 +106,8 @@ class LLVSVDBound(NamedTuple):
     rhs: jax.Array
     holds: jax.Array
     slack: jax.Array
+    tolerance: jax.Array
+    within_round_off: jax.Array
     sharp_rhs: jax.Array
     sharp_holds: jax.Array
     llv: jax.Array
@@ -92,20 +119,59 @@ class LLVSVDBound(NamedTuple):
     input_set: jax.Array
 
 
-def _holds(lhs, rhs, scale=0.0, unit=0.0):
-    """``lhs ≤ rhs`` up to rounding: ``1000·eps·(|lhs| + |rhs| + unit)`` plus ``(1000·eps)²·scale``.
+ROUND_OFF_EPS = 1e3
+"""The round-off allowance r of ``holds``, in units of the dtype's eps (module docstring)."""
+
+
+def _round_off(dtype):
+    return ROUND_OFF_EPS * jnp.finfo(dtype).eps
+
+
+def _tolerance(lhs, scale=0.0, unit=0.0):
+    """``r·(|lhs| + unit) + r²·scale`` with ``r = 1000·eps``: the absolute part of the allowance.
 
     The ``scale`` term is for models equal up to rounding: their squared distances are then
     O(eps²·scale), with ``scale`` the mean squared size of the arrays they come from. The
     ``unit`` term is for quantities computed as ``1 − cos`` of size ``unit``, whose
     rounding error is O(eps·unit) even when they are 0.
     """
-    tolerance = 1e3 * jnp.finfo(jnp.result_type(lhs, rhs)).eps
-    return lhs <= rhs + tolerance * (jnp.abs(lhs) + jnp.abs(rhs) + unit) + jnp.square(tolerance) * scale
+    r = _round_off(lhs.dtype)
+    return r * (jnp.abs(lhs) + unit) + r * r * scale
+
+
+def _holds(lhs, rhs, tolerance):
+    """``lhs ≤ (1 + r)·rhs + tolerance`` (``r = 1000·eps``; module docstring)."""
+    return lhs <= (1.0 + _round_off(lhs.dtype)) * rhs + tolerance
 
 
 def _slack(lhs, rhs):
     return jnp.where(lhs > 0, rhs / jnp.where(lhs > 0, lhs, 1.0), jnp.inf)
+
+
+_HEADLINE = ("lhs", "middle", "rhs")
+"""Fields that must not underflow either; ingredients such as rounding-level residuals may."""
+
+
+def _in_input_units(name: str, result, exponents: dict, validate: bool):
+    """``result`` with each listed field multiplied by ``2^k`` (k: its exponent), exactly,
+    after a kernel computed it on inputs divided by powers of 2; with ``validate``,
+    InputError for a value that overflows in the inputs' units, or for an lhs, middle or
+    rhs that underflows."""
+    updates = {}
+    for field, exponent in exponents.items():
+        unit = getattr(result, field)
+        value = jnp.ldexp(unit, exponent)
+        if validate:
+            log_value = _safe_log(jnp.abs(unit)) + exponent * math.log(2.0)
+            _validate.representable(f"{name}: {field}", value, log_value, underflow=field in _HEADLINE)
+        updates[field] = value
+    return result._replace(**updates)
+
+
+def _safe_log(x):
+    """``log x`` for x ≥ 0: −inf at 0, with a finite gradient."""
+    positive = x > 0
+    return jnp.where(positive, jnp.log(jnp.where(positive, x, 1.0)), -jnp.inf)
 
 
 def _map(function, xs, batch_size):
@@ -204,101 +270,80 @@ def _label_centred(x):
 
 
 class _TeacherLogits(NamedTuple):
-    """What each student's pass needs from the teacher's logits ``t`` (n × K), computed once."""
+    """What each student's pass needs from the teacher's logits ``t`` (n × K), computed once.
 
-    logits: jax.Array
-    probs: jax.Array  # p = softmax(t)
-    normaliser: jax.Array  # (n,) lse(t)
-    row_mean: jax.Array  # (n,) mean_y t
-    prob_dot: jax.Array  # (n,) Σ_y p t
-    min_log_prob: jax.Array  # (n,) min_y log p
-    clr_sq: jax.Array  # (n,) ‖t̄(x)‖²
-    column_mean: jax.Array  # (K,) mean_x t̄: t̄ label-centred
+    The quadratic statistics are of ``t/c``, c the pair's power-of-2 logit scale (the
+    KL needs the logits themselves)."""
+
+    logits: jax.Array  # t
+    kl: KLTeacher | None  # the p side of KL(p ‖ q) (None when no KL is needed)
+    scale: jax.Array  # c
+    row_mean: jax.Array  # (n,) mean_y t/c
+    clr_sq: jax.Array  # (n,) ‖t̄(x)/c‖²
+    column_mean: jax.Array  # (K,) mean_x t̄/c: t̄ label-centred
 
 
-def _teacher_logits(logits):
-    normaliser = jax.nn.logsumexp(logits, axis=-1)
-    log_p = logits - normaliser[:, None]
-    probs = jnp.exp(log_p)
-    centred = _label_centred(logits)
+def _teacher_logits(logits, scale, with_kl):
+    scaled = logits / scale
+    centred = _label_centred(scaled)
     return _TeacherLogits(
         logits,
-        probs,
-        normaliser,
-        jnp.mean(logits, axis=-1),
-        jnp.sum(probs * logits, axis=-1),
-        jnp.min(log_p, axis=-1),
+        kl_teacher(logits) if with_kl else None,
+        scale,
+        jnp.mean(scaled, axis=-1),
         jnp.sum(jnp.square(centred), axis=-1),
         jnp.mean(centred, axis=0),
     )
 
 
 class _LogitStats(NamedTuple):
-    """A student's logit statistics against the teacher (:func:`_logit_stats`)."""
+    """A student's logit statistics against the teacher (:func:`_logit_stats`), in units of
+    the logit scale c (squared quantities divided by c²)."""
 
-    diff_sq: jax.Array  # (n,) ‖Z̄_t(x) − Z̄_s(x)‖²
-    kl: jax.Array  # (n,) KL_x(p ‖ q)
-    log_tau: jax.Array  # (n,) log τ_x: smallest log-probability of either model
-    student_clr_sq: jax.Array  # (n,) ‖Z̄_s(x)‖²
-    centred_diff_sq: jax.Array  # Σ_x ‖D̄(x) − mean_x D̄‖², D̄ = Z̄_t − Z̄_s (0 without column sums)
-    student_row_mean: jax.Array  # (n,) mean_y z
+    diff_sq: jax.Array  # (n,) ‖Z̄_t(x) − Z̄_s(x)‖² / c²
+    kl: object  # KLRows of KL_x(p ‖ q) and log τ_x, or None
+    student_clr_sq: jax.Array  # (n,) ‖Z̄_s(x)‖² / c²
+    centred_diff_sq: jax.Array  # Σ_x ‖D̄(x) − mean_x D̄‖² / c², D̄ = Z̄_t − Z̄_s (0 without column sums)
+    student_row_mean: jax.Array  # (n,) mean_y z / c
 
 
 def _logit_stats(teacher: _TeacherLogits, logits, column_sum=None):
-    """Everything the CCA and KL bounds need from the student's logits z, in two stages of
-    row reductions (row sums; then the centred and exponential terms) and no log-softmax.
-
-    With ``δ = t − z``, ``s_x = Σ_y p δ`` and ``u = s_x − δ`` (so ``Σ_y p u = 0``):
-    ``KL_x = Σ_y p δ + lse(z) − lse(t) = log Σ_y p e^u = log1p(Σ_y p (expm1(u) − u))``, a sum
-    of non-negative terms whose rounding is relative to |u| (not to lse, whose rounding
-    swamps a KL near 0), and ``lse(z) = lse(t) + KL_x − s_x`` gives ``log q``. Should
-    ``p e^u`` overflow (a KL_x beyond the float range's log), the pair falls back to
-    ``KL_x = s_x + lse(z) − lse(t)``. ``column_sum`` (``Σ_x z``, from the CCA cross
+    """Everything the CCA and KL bounds need from the student's logits z: the squared
+    distances of ``(t − z)/c`` and, when the teacher carries its KL side, ``KL_x`` and
+    ``log τ_x`` from :func:`repsim_jax.metrics.kl.kl_rows` (the one KL implementation, on
+    the same difference ``t − z``). ``column_sum`` (``Σ_x z/c``, from the CCA cross
     product) adds the column-centred ``Σ_x ‖D̄ − mean_x D̄‖²``.
     """
     n = logits.shape[0]
-    row_mean = jnp.mean(logits, axis=-1)
-    shift = teacher.prob_dot - jnp.sum(teacher.probs * logits, axis=-1)
     difference = teacher.logits - logits
-    centred = difference - (teacher.row_mean - row_mean)[:, None]
-    u = shift[:, None] - difference
-    kl = jnp.log1p(jnp.sum(teacher.probs * jnp.maximum(jnp.expm1(u) - u, 0.0), axis=-1))
-    kl, student_normaliser = jax.lax.cond(
-        jnp.all(jnp.isfinite(kl)),
-        lambda: (kl, teacher.normaliser + kl - shift),
-        lambda: _kl_by_normalisers(teacher, logits, shift),
-    )
-    log_tau = jnp.minimum(teacher.min_log_prob, jnp.min(logits, axis=-1) - student_normaliser)
+    kl = None if teacher.kl is None else kl_rows(teacher.kl, logits, difference)
+    scaled = logits / teacher.scale
+    row_mean = jnp.mean(scaled, axis=-1)
+    centred = _label_centred(difference / teacher.scale)
     centred_diff_sq = jnp.zeros((), logits.dtype)
     if column_sum is not None:
         column_mean = teacher.column_mean - (column_sum / n - jnp.mean(row_mean))
         centred_diff_sq = squared_norm(centred - column_mean)
     return _LogitStats(
         jnp.sum(jnp.square(centred), axis=-1),
-        jnp.maximum(kl, 0.0),
-        log_tau,
-        jnp.sum(jnp.square(logits - row_mean[:, None]), axis=-1),
+        kl,
+        jnp.sum(jnp.square(scaled - row_mean[:, None]), axis=-1),
         centred_diff_sq,
         row_mean,
     )
 
 
-def _kl_by_normalisers(teacher, logits, shift):
-    """``(KL_x, lse(z))`` as ``Σ_y p δ + lse(z) − lse(t)``: never overflows, rounding O(eps·|lse|)."""
-    normaliser = jax.nn.logsumexp(logits, axis=-1)
-    return shift + normaliser - teacher.normaliser, normaliser
-
-
 # --------------------------------------------------------------------------- CCA–logit
 
 
-def _cca_teacher(basis, logits):
-    """The teacher's share of the CCA bound, from its basis of span[1, F_t] and logits."""
-    centred = center_columns(_label_centred(logits))
+def _cca_teacher(basis, logits, logit_scale, with_kl):
+    """The teacher's share of the CCA bound (in units of the logit scale c), from its basis
+    of span[1, F_t] and its logits."""
+    centred = center_columns(_label_centred(logits / logit_scale))
     eigenvalues = _squared_singular_values(centred) / logits.shape[0]
     span = basis[:, 1:]
     residual = squared_norm(centred - matmul(span, matmul(span.T, centred))) / logits.shape[0]
-    return eigenvalues, residual, _teacher_logits(logits)
+    return eigenvalues, residual, _teacher_logits(logits, logit_scale, with_kl)
 
 
 def _squared_singular_values(x):
@@ -331,7 +376,8 @@ def _unexplained(coords, gram):
 
 
 def _cca_cross(embeddings, logits):
-    """``(Σ_x z, F̃ᵀZ)``: the student's column sums and cross product, one matmul."""
+    """``(Σ_x z, F̃ᵀZ)``: the student's column sums and cross product, one matmul (of the
+    scaled embeddings and logits)."""
     ones = jnp.ones((embeddings.shape[0], 1), embeddings.dtype)
     sums = matmul(jnp.concatenate([ones, center_columns(embeddings)], axis=1).T, logits)
     return sums[0], sums[1:]
@@ -354,21 +400,39 @@ def _cca_from(teacher, coords, gram, cross, stats: _LogitStats):
     column_mean = cross[0] / n - jnp.mean(stats.student_row_mean)
     total = jnp.maximum(jnp.sum(stats.student_clr_sq) - n * jnp.sum(jnp.square(column_mean)), 0.0)
     residual_s = jnp.maximum(total - squared_norm(matmul(whitening.T, _label_centred(cross[1]))), 0.0) / n
-    scale = jnp.sum(eigenvalues) + total / n
-    holds = _holds(lhs, middle, scale) & _holds(middle, rhs, scale)
-    rho = jnp.sqrt(1.0 - weights)
-    return CCALogitBound(lhs, middle, rhs, holds, _slack(lhs, rhs), lam, rho, residual_t, residual_s)
+    tolerance = _tolerance(middle, jnp.sum(eigenvalues) + total / n)
+    holds = _holds(lhs, middle, tolerance) & _holds(middle, rhs, tolerance)
+    return CCALogitBound(
+        lhs=lhs,
+        middle=middle,
+        rhs=rhs,
+        holds=holds,
+        slack=_slack(lhs, rhs),
+        tolerance=tolerance,
+        within_round_off=holds & ~((lhs <= middle) & (middle <= rhs)),
+        eigenvalues=lam,
+        correlations=jnp.sqrt(1.0 - weights),
+        teacher_span_residual=residual_t,
+        student_span_residual=residual_s,
+    )
 
 
-def _cca_prepare(embeddings, logits):
-    basis, _ = _teacher_basis(embeddings)
-    return basis, _cca_teacher(basis, logits)
+_CCA_SQUARED = ("lhs", "middle", "rhs", "tolerance", "eigenvalues", "teacher_span_residual", "student_span_residual")
+"""The fields of :class:`CCALogitBound` in squared logit units."""
+
+
+def _cca_prepare(embeddings, logits, embedding_scale, logit_scale):
+    """The teacher's state; embeddings and logits are divided by their power-of-2 scales
+    (ρ does not depend on the embeddings' scale, the rest is in units of c²)."""
+    basis, _ = _teacher_basis(embeddings / embedding_scale)
+    return basis, embedding_scale, _cca_teacher(basis, logits, logit_scale, with_kl=False)
 
 
 def _cca_pair(state, embeddings, logits):
-    basis, teacher = state
+    basis, embedding_scale, teacher = state
+    embeddings = embeddings / embedding_scale
     coords, gram = _split(basis, embeddings)
-    cross = _cca_cross(embeddings, logits)
+    cross = _cca_cross(embeddings, logits / teacher[2].scale)
     return _cca_from(teacher, coords, gram, cross, _logit_stats(teacher[2], logits, cross[0]))
 
 
@@ -431,14 +495,21 @@ def cca_logit_bound(
       teacher_embeddings (n, d_t), student_embeddings (n, d_s), teacher_logits (n, K),
         student_logits (n, K); each side may carry a leading pair axis.
 
-    Raises ValueError for n <= d_t + d_s (then at least d_t + d_s − n + 1 of the ρ are 1
+    Raises InputError for n <= d_t + d_s (then at least d_t + d_s − n + 1 of the ρ are 1
     whatever the data; no ridge is offered because ridge-shrunk ρ would no longer give a
-    valid bound). See docs/theory.md §3.1.
+    valid bound), and for values outside the dtype's range at the logits' scale (module
+    docstring). See docs/theory.md §3.1.
     """
     teacher, student = (teacher_embeddings, teacher_logits), (student_embeddings, student_logits)
     if validate:
         teacher, student = _checked_cca(teacher, student)
-    return _pairs(_cca_prepare, _cca_pair, teacher, student, (), batch_size)
+    scales = (power_of_two_scale(teacher[0], student[0]), power_of_two_scale(teacher[1], student[1]))
+    result = _pairs(_cca_prepare, _cca_pair, teacher, student, scales, batch_size)
+    return _in_input_units("cca_logit_bound", result, _cca_exponents(scales[1]), validate)
+
+
+def _cca_exponents(logit_scale):
+    return dict.fromkeys(_CCA_SQUARED, 2 * scale_exponent(logit_scale))
 
 
 # --------------------------------------------------------------------------- rep–logit
@@ -470,22 +541,45 @@ def _rep_from(teacher, coords, gram, g2, n):
     mean_inverse = jnp.sum(jnp.where(included, inverse_norm_sq, 0.0)) / count
     rhs = (d1 + 1) * mean_inverse * logit_sq
     scale = squared_norm(factor) / n
-    subset_holds = jnp.where(included, _holds(errors, subset_rhs, scale), True)
-    holds = _holds(lhs, rhs, scale) & jnp.all(subset_holds)
+    subset_holds = jnp.where(included, _holds(errors, subset_rhs, _tolerance(errors, scale)), True)
+    tolerance = _tolerance(lhs, scale)
+    holds = _holds(lhs, rhs, tolerance) & jnp.all(subset_holds)
+    strictly = (lhs <= rhs) & jnp.all(jnp.where(included, errors <= subset_rhs, True))
     return RepLogitBound(
-        lhs, rhs, holds, _slack(lhs, rhs), logit_sq, errors, subset_rhs, subset_holds, inverse_norm_sq, included
+        lhs=lhs,
+        rhs=rhs,
+        holds=holds,
+        slack=_slack(lhs, rhs),
+        tolerance=tolerance,
+        within_round_off=holds & ~strictly,
+        logit_distance_sq=logit_sq,
+        errors=errors,
+        subset_rhs=subset_rhs,
+        subset_holds=subset_holds,
+        inverse_norm_sq=inverse_norm_sq,
+        included=included,
     )
 
 
-def _rep_prepare(f1, g1, pivots, subsets, max_condition):
-    basis, factor = _teacher_basis(f1)
-    return basis, _rep_teacher(factor, g1, pivots, subsets, max_condition)
+def _rep_exponents(f_scale, g_scale):
+    """Powers of 2 that bring :class:`RepLogitBound`'s fields back to the inputs' units:
+    d²_rep, its rhs and the per-subset terms scale with ‖F‖² (A = L₁⁻¹L₂ does not depend on
+    G's scale), d²_logit with ‖F‖²‖G‖², ‖L₁⁻¹‖² with ‖G‖⁻²."""
+    f, g = 2 * scale_exponent(f_scale), 2 * scale_exponent(g_scale)
+    squared = dict.fromkeys(("lhs", "rhs", "tolerance", "errors", "subset_rhs"), f)
+    return squared | {"logit_distance_sq": f + g, "inverse_norm_sq": -g}
+
+
+def _rep_prepare(f1, g1, pivots, subsets, max_condition, f_scale, g_scale):
+    """The teacher's state from ``F₁``, ``G₁`` divided by the pair's power-of-2 scales."""
+    basis, factor = _teacher_basis(f1 / f_scale)
+    return basis, (f_scale, g_scale), _rep_teacher(factor, g1 / g_scale, pivots, subsets, max_condition)
 
 
 def _rep_pair(state, f2, g2):
-    basis, teacher = state
-    coords, gram = _split(basis, f2)
-    return _rep_from(teacher, coords, gram, g2, f2.shape[0])
+    basis, (f_scale, g_scale), teacher = state
+    coords, gram = _split(basis, f2 / f_scale)
+    return _rep_from(teacher, coords, gram, g2 / g_scale, f2.shape[0])
 
 
 def _checked_rep(teacher, student, pivots, subsets, max_condition):
@@ -536,38 +630,86 @@ def rep_logit_bound(
     Args:
       f1, g1: teacher embeddings (n, d₁) and unembeddings (K, d₁); f2, g2: student's.
       pivots (P,), subsets (P, C, d₁): as from :func:`repsim_jax.metrics.sample_pivot_subsets`.
+
+    Raises InputError for values outside the dtype's range at the inputs' scale (module docstring).
     """
     teacher, student = (f1, g1), (f2, g2)
     if validate:
         teacher, student, pivots, subsets, max_condition = _checked_rep(
             teacher, student, pivots, subsets, max_condition
         )
-    extra = (pivots, subsets, jnp.asarray(max_condition))
-    return _pairs(_rep_prepare, _rep_pair, teacher, student, extra, batch_size)
+    scales = (power_of_two_scale(teacher[0], student[0]), power_of_two_scale(teacher[1], student[1]))
+    extra = (pivots, subsets, jnp.asarray(max_condition), *scales)
+    result = _pairs(_rep_prepare, _rep_pair, teacher, student, extra, batch_size)
+    return _in_input_units("rep_logit_bound", result, _rep_exponents(*scales), validate)
 
 
 # --------------------------------------------------------------------------- KL–logit
 
 
 def _kl_from(teacher: _TeacherLogits, stats: _LogitStats):
-    """The KL–logit bound of one student from its logit statistics."""
-    lhs_x, kl_x, log_tau_x = stats.diff_sq, stats.kl, stats.log_tau
-    rhs_x = jnp.where(kl_x > 0, kl_x * jnp.exp(-2.0 * log_tau_x), 0.0)
-    lhs, kl, log_tau = jnp.mean(lhs_x), jnp.mean(kl_x), jnp.min(log_tau_x)
-    rhs = jnp.where(kl > 0, kl * jnp.exp(-2.0 * log_tau), 0.0)
-    scale_x = teacher.clr_sq + stats.student_clr_sq
-    holds_x = _holds(lhs_x, rhs_x, scale_x)
+    """The KL–logit bound of one student, decided in log space: ``rhs = KL/τ²`` may be far
+    beyond the dtype's range (τ below ~1e-19 in float32). ``lhs`` and ``tolerance`` are in
+    units of the logit scale c² (the caller multiplies them back); the rest is in the
+    inputs' units."""
+    rows = stats.kl
+    log_scale = 2.0 * jnp.log(teacher.scale)  # log c²
+    lhs_x, scale_x = stats.diff_sq, teacher.clr_sq + stats.student_clr_sq
+    log_rhs_x = rows.log_value - 2.0 * rows.log_tau
+    holds_x = _holds_in_logs(lhs_x, log_rhs_x, _tolerance(lhs_x, scale_x), log_scale)
+    lhs, kl, log_tau = jnp.mean(lhs_x), jnp.mean(rows.value), jnp.min(rows.log_tau)
+    # log of the mean KL: from the mean itself where it is a normal number, else from the logs
+    log_kl = jnp.where(kl >= jnp.finfo(kl.dtype).tiny, _safe_log(kl), log_mean_exp(rows.log_value))
+    log_rhs, log_rhs_per_input = log_kl - 2.0 * log_tau, log_mean_exp(log_rhs_x)
+    tolerance = _tolerance(lhs, jnp.mean(scale_x))
+    holds = _holds_in_logs(lhs, log_rhs, tolerance, log_scale)
+    log_lhs = _safe_log(lhs) + log_scale
     return KLLogitBound(
-        lhs,
-        rhs,
-        _holds(lhs, rhs, jnp.mean(scale_x)),
-        _slack(lhs, rhs),
-        kl,
-        jnp.exp(log_tau),
-        jnp.mean(rhs_x),
-        jnp.all(holds_x),
-        _slack(lhs, jnp.mean(rhs_x)),
+        lhs=lhs,
+        rhs=jnp.exp(log_rhs),
+        holds=holds,
+        slack=_slack_in_logs(log_lhs, log_rhs),
+        tolerance=tolerance,
+        within_round_off=holds & (log_lhs > log_rhs),
+        log10_rhs=log_rhs / math.log(10.0),
+        kl=kl,
+        tau=jnp.exp(log_tau),
+        log10_tau=log_tau / math.log(10.0),
+        rhs_per_input=jnp.exp(log_rhs_per_input),
+        holds_per_input=jnp.all(holds_x),
+        slack_per_input=_slack_in_logs(log_lhs, log_rhs_per_input),
     )
+
+
+def _holds_in_logs(lhs, log_rhs, tolerance, log_scale):
+    """:func:`_holds` for ``c²·lhs ≤ (1 + r)·e^{log_rhs} + c²·tolerance``, compared as logs
+    (``log_scale = log c²``)."""
+    allowed = jnp.logaddexp(log_rhs + jnp.log1p(_round_off(lhs.dtype)), _safe_log(tolerance) + log_scale)
+    return _safe_log(lhs) + log_scale <= allowed
+
+
+def _slack_in_logs(log_lhs, log_rhs):
+    """``rhs / lhs`` from logs (+inf where lhs = 0)."""
+    return jnp.where(log_lhs > -jnp.inf, jnp.exp(log_rhs - log_lhs), jnp.inf)
+
+
+def _kl_exponents(logit_scale):
+    return dict.fromkeys(("lhs", "tolerance"), 2 * scale_exponent(logit_scale))
+
+
+def _kl_checked_units(name, result: KLLogitBound, logit_scale, validate):
+    """:func:`_in_input_units` for the KL bound, and (validating) InputError for a KL too
+    small for the dtype (logits ~1e-20 in float32); ``rhs`` may overflow and ``tau``
+    underflow: ``log10_rhs`` and ``log10_tau`` carry them."""
+    result = _in_input_units(name, result, _kl_exponents(logit_scale), validate)
+    if validate:
+        log_kl = (result.log10_rhs + 2.0 * result.log10_tau) * math.log(10.0)
+        _validate.representable(f"{name}: kl", result.kl, log_kl)
+    return result
+
+
+def _kl_prepare(logits, logit_scale):
+    return _teacher_logits(logits, logit_scale, with_kl=True)
 
 
 def _kl_pair(teacher, logits):
@@ -601,12 +743,18 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: 
 
     Returns global (``lhs``, ``rhs``, ``holds``, ``slack``) and per-input
     (``rhs_per_input = mean_x KL_x/τ_x²``, ``holds_per_input`` = the inequality at every
-    x) forms; KL is ``KL(p ‖ q)`` (p = teacher). ``rhs`` is +inf when ``1/τ²`` overflows.
+    x) forms; KL is ``KL(p ‖ q)`` (p = teacher), from :mod:`repsim_jax.metrics.kl` (the
+    one implementation; relative precision at any KL). ``rhs`` is computed in log space:
+    ``log10_rhs = log10 KL − 2 log10 τ`` is finite whenever τ > 0 and ``holds`` is decided
+    from it; ``rhs`` itself is +inf only where that ``log10_rhs`` exceeds the dtype's range
+    (``log10_tau`` likewise where ``tau`` underflows).
     """
     teacher, student = (logits_p,), (logits_q,)
     if validate:
         teacher, student = _checked_kl(teacher, student)
-    return _pairs(_teacher_logits, _kl_pair, teacher, student, (), batch_size)
+    logit_scale = power_of_two_scale(teacher[0], student[0])
+    result = _pairs(_kl_prepare, _kl_pair, teacher, student, (logit_scale,), batch_size)
+    return _kl_checked_units("kl_logit_bound", result, logit_scale, validate)
 
 
 # --------------------------------------------------------------------------- all three
@@ -654,25 +802,38 @@ def logit_bounds(
         (_, logits1), (_, logits2) = _checked_cca((f1, logits1), (f2, logits2))
         if _model(logits1)[1] != _model(g1)[0]:
             raise InputError(f"logits have {_model(logits1)[1]} labels but the unembeddings {_model(g1)[0]}")
-    extra = (pivots, subsets, jnp.asarray(max_condition))
-    return _pairs(_all_prepare, _all_pair, (f1, g1, logits1), (f2, g2, logits2), extra, batch_size)
+    scales = tuple(power_of_two_scale(a, b) for a, b in ((f1, f2), (g1, g2), (logits1, logits2)))
+    extra = (pivots, subsets, jnp.asarray(max_condition), *scales)
+    result = _pairs(_all_prepare, _all_pair, (f1, g1, logits1), (f2, g2, logits2), extra, batch_size)
+    return LogitBounds(
+        _in_input_units("logit_bounds cca_logit", result.cca_logit, _cca_exponents(scales[2]), validate),
+        _in_input_units("logit_bounds rep_logit", result.rep_logit, _rep_exponents(*scales[:2]), validate),
+        _kl_checked_units("logit_bounds kl_logit", result.kl_logit, scales[2], validate),
+    )
 
 
-def _all_prepare(f1, g1, logits, pivots, subsets, max_condition):
-    basis, factor = _teacher_basis(f1)
-    return basis, _cca_teacher(basis, logits), _rep_teacher(factor, g1, pivots, subsets, max_condition)
+def _all_prepare(f1, g1, logits, pivots, subsets, max_condition, f_scale, g_scale, logit_scale):
+    """The teacher's state for the three bounds, on inputs divided by their power-of-2 scales."""
+    basis, factor = _teacher_basis(f1 / f_scale)
+    return (
+        basis,
+        (f_scale, g_scale),
+        _cca_teacher(basis, logits, logit_scale, with_kl=True),
+        _rep_teacher(factor, g1 / g_scale, pivots, subsets, max_condition),
+    )
 
 
 def _all_pair(state, f2, g2, logits):
     """One student's three bounds: one split on the teacher's basis, one cross product and
     one set of logit statistics shared between them."""
-    basis, cca_teacher, rep_teacher = state
+    basis, (f_scale, g_scale), cca_teacher, rep_teacher = state
+    f2 = f2 / f_scale
     coords, gram = _split(basis, f2)
-    cross = _cca_cross(f2, logits)
+    cross = _cca_cross(f2, logits / cca_teacher[2].scale)
     stats = _logit_stats(cca_teacher[2], logits, cross[0])
     return LogitBounds(
         _cca_from(cca_teacher, coords, gram, cross, stats),
-        _rep_from(rep_teacher, coords, gram, g2, f2.shape[0]),
+        _rep_from(rep_teacher, coords, gram, g2 / g_scale, f2.shape[0]),
         _kl_from(cca_teacher[2], stats),
     )
 
@@ -694,20 +855,24 @@ def _llv_pair(state, f2, g2):
     lhs = jnp.maximum(embedding_part, unembedding_part)
     rhs = 2.0 * subsets.shape[-1] * llv.value
     sharp_rhs = jnp.minimum(1.0, 2.0 * jnp.square(jnp.maximum(llv.label_term, llv.input_term)))
+    tolerance = _tolerance(lhs, unit=1.0)
+    holds = _holds(lhs, rhs, tolerance)
     return LLVSVDBound(
-        lhs,
-        rhs,
-        _holds(lhs, rhs, unit=1.0),
-        _slack(lhs, rhs),
-        sharp_rhs,
-        _holds(lhs, sharp_rhs, unit=1.0),
-        llv.value,
-        llv.label_term,
-        llv.input_term,
-        embedding_part,
-        unembedding_part,
-        llv.label_pivot,
-        llv.input_set,
+        lhs=lhs,
+        rhs=rhs,
+        holds=holds,
+        slack=_slack(lhs, rhs),
+        tolerance=tolerance,
+        within_round_off=holds & (lhs > rhs),
+        sharp_rhs=sharp_rhs,
+        sharp_holds=_holds(lhs, sharp_rhs, tolerance),
+        llv=llv.value,
+        label_term=llv.label_term,
+        input_term=llv.input_term,
+        embedding_part=embedding_part,
+        unembedding_part=unembedding_part,
+        label_pivot=llv.label_pivot,
+        input_set=llv.input_set,
     )
 
 

@@ -5,9 +5,10 @@ compared over n inputs without ever holding an (n, K) array: :class:`PairStream`
 
 * the joint :class:`~repsim_jax.metrics.moments.Moments` of ``[F₁, F₂]`` (count, mean and
   the triangular factor R of the centred data, O((d₁+d₂)²)), and
-* the running mean of ``KL_x = KL(p₁(·|x) ‖ p₂(·|x))`` and the smallest log-probability of
-  each model, read off each chunk's logits (log-softmax, ``ROW_BLOCK`` × K at a time, then
-  discarded).
+* the running mean of ``KL_x = KL(p₁(·|x) ‖ p₂(·|x))`` (and of its log, for KLs below the
+  dtype's range) and the smallest log-probability of either model, read off each chunk's
+  logits ``ROW_BLOCK`` × K at a time (then discarded) by :func:`repsim_jax.metrics.kl.kl_rows`,
+  the one KL implementation.
 
 Memory is O(d² + K·d + m·d + ROW_BLOCK·K) for chunks of m rows, whatever n. Everything in
 :meth:`PairStream.result` is a function of these: the metrics through their
@@ -30,24 +31,31 @@ the centred factor (``F̃ = [F̃₁, F̃₂] = QR``) and R_raw the uncentred one
 * d_rep–logit: ``e_pS`` from :func:`~repsim_jax.metrics.rep_dissimilarity_from_moments`,
   per-subset ``(1/n)Σ_x‖Δ(x)‖² = (1/n)‖R_raw [L₁, −L₂]ᵀ‖²`` (``Δ = F₁L₁ᵀ − F₂L₂ᵀ``);
 * KL–logit: ``KL = mean_x KL_x`` and ``τ = exp(min over x, y and both models of log p)``
-  from the chunks, ``rhs = KL/τ²``.
+  from the chunks, ``rhs = KL/τ²`` in log space (``log10_rhs``, finite whenever τ > 0).
+
+Scale: the summary works on the moments and unembeddings divided by powers of 2 near their
+largest magnitudes (exact), and :meth:`PairStream.result` multiplies each value back in
+float64, so embeddings of any size give the right values (float32 chunks ×1e30 give
+d_logit ≈ 1e30 and d²_logit ≈ 1e60).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
 import jax
 import jax.numpy as jnp
 
-from repsim_jax.bounds import _holds, _label_centred, _unexplained
+from repsim_jax.bounds import _holds, _holds_in_logs, _label_centred, _tolerance, _unexplained
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, safe_sqrt, squared_norm, upper_factor
+from repsim_jax.metrics._linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
 from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
 from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_from_moments
+from repsim_jax.metrics.kl import kl_per_input
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
 from repsim_jax.metrics.moments import Moments, empty, raw_factor, update
 
@@ -55,11 +63,13 @@ from repsim_jax.metrics.moments import Moments, empty, raw_factor, update
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class PairState:
-    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x`` and each model's smallest log-probability."""
+    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x``, ``log Σ_x KL_x`` and the smallest
+    log-probability of either model."""
 
     moments: Moments
     kl_mean: jax.Array
-    min_log_prob: jax.Array  # (2,): min over inputs and labels of log p₁, log p₂
+    log_kl_sum: jax.Array
+    log_tau: jax.Array
 
 
 ROW_BLOCK = 16
@@ -68,21 +78,10 @@ cache through its passes (2× faster than whole-chunk passes on a 2-core CPU, K 
 
 
 def _block_kl(f1, g1t, f2, g2t):
-    """``(Σ_x KL_x, [min log p₁, min log p₂])`` over a block of rows, from its logits ``fᵢGᵢᵀ``.
-
-    Log-softmax ``log p = z − lse(z)``; with ``w = exp(z₁ − max z₁)`` (p₁ up to its
-    normaliser ``Σw``), ``KL_x = Σ_y p₁(z₁ − z₂) + lse(z₂) − lse(z₁) = Σ_y w(z₁ − z₂)/Σ_y w
-    + lse(z₂) − lse(z₁)`` (as in :func:`repsim_jax.bounds.kl_logit_bound`): two exponential
-    passes, one per model. Each KL_x is clamped at 0 (rounding can make a true 0 negative).
-    """
-    z1, z2 = matmul(f1, g1t), matmul(f2, g2t)
-    top = jnp.max(z1, axis=-1)
-    weights = jnp.exp(z1 - top[:, None])
-    normaliser = jnp.sum(weights, axis=-1)
-    lse1, lse2 = top + jnp.log(normaliser), jax.nn.logsumexp(z2, axis=-1)
-    kl_x = jnp.sum(weights * (z1 - z2), axis=-1) / normaliser + lse2 - lse1
-    min_log_prob = jnp.stack([jnp.min(jnp.min(z1, axis=-1) - lse1), jnp.min(jnp.min(z2, axis=-1) - lse2)])
-    return jnp.sum(jnp.maximum(kl_x, 0.0)), min_log_prob
+    """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x)`` over a block of rows, from its logits
+    ``fᵢGᵢᵀ`` by :func:`repsim_jax.metrics.kl.kl_per_input`."""
+    rows = kl_per_input(matmul(f1, g1t), matmul(f2, g2t))
+    return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau)
 
 
 def _chunk_kl(f1, g1t, f2, g2t):
@@ -94,23 +93,25 @@ def _chunk_kl(f1, g1t, f2, g2t):
     parts = []
     if whole:
         blocks = (f1[:whole].reshape(-1, ROW_BLOCK, f1.shape[1]), f2[:whole].reshape(-1, ROW_BLOCK, f2.shape[1]))
-        sums, mins = jax.lax.map(lambda b: _block_kl(b[0], g1t, b[1], g2t), blocks)
-        parts.append((jnp.sum(sums), jnp.min(mins, axis=0)))
+        sums, log_sums, log_taus = jax.lax.map(lambda b: _block_kl(b[0], g1t, b[1], g2t), blocks)
+        parts.append((jnp.sum(sums), jax.nn.logsumexp(log_sums), jnp.min(log_taus)))
     if whole < f1.shape[0]:
         parts.append(_block_kl(f1[whole:], g1t, f2[whole:], g2t))
-    return sum(p[0] for p in parts), jnp.min(jnp.stack([p[1] for p in parts]), axis=0)
+    sums, log_sums, log_taus = (jnp.stack(values) for values in zip(*parts))
+    return jnp.sum(sums), jax.nn.logsumexp(log_sums), jnp.min(log_taus)
 
 
 @jax.jit
 def _add(state: PairState, g1t, g2t, f1, f2) -> PairState:
     """The state after the aligned chunk ``(f1, f2)``; the KL mean is merged like the moments' mean."""
-    kl_sum, min_log_prob = _chunk_kl(f1, g1t, f2, g2t)
+    kl_sum, log_kl_sum, log_tau = _chunk_kl(f1, g1t, f2, g2t)
     moments = update(state.moments, f1, f2)
     share = f1.shape[0] / moments.count
     return PairState(
         moments,
         state.kl_mean + share * (kl_sum / f1.shape[0] - state.kl_mean),
-        jnp.minimum(state.min_log_prob, min_log_prob),
+        jnp.logaddexp(state.log_kl_sum, log_kl_sum),
+        jnp.minimum(state.log_tau, log_tau),
     )
 
 
@@ -121,6 +122,16 @@ def _unembedding_factors(g1, g2):
     after this O(K·d²) step every product with the unembeddings is d × d.
     """
     return tuple(upper_factor(_label_centred(g.T).T) for g in (g1, g2))
+
+
+def _normalised(state: PairState, g1, g2):
+    """The moments and unembeddings divided by powers of 2 near their largest magnitudes
+    (exact), and the exponents ``(k_f, k_g)`` of those powers: every squared quantity of the
+    summary is then O(1)-sized and its value in the inputs' units is ``4^k`` times it."""
+    moments = state.moments
+    f_scale, g_scale = power_of_two_scale(moments.factor, moments.mean), power_of_two_scale(g1, g2)
+    scaled = Moments(moments.count, moments.mean / f_scale, moments.factor / f_scale, moments.widths)
+    return scaled, g1 / g_scale, g2 / g_scale, (scale_exponent(f_scale), scale_exponent(g_scale))
 
 
 def _cca_logit(state: Moments, g1, g2, factors, logit_sq):
@@ -137,10 +148,13 @@ def _cca_logit(state: Moments, g1, g2, factors, logit_sq):
     unexplained, _ = _unexplained(r[:d1, d1:], matmul(r[d1:, d1:].T, r[d1:, d1:]))
     kept = min(d1, d2)
     lhs = jnp.sum(unexplained[:kept] * eigenvalues[:kept]) + jnp.sum(eigenvalues[kept:])
-    middle = distance_from_raw_factor(r, n, g1, g2, squared=True)
-    scale = jnp.sum(eigenvalues) + squared_norm(matmul(r[:, d1:], u2.T)) / n
-    holds = _holds(lhs, middle, scale) & _holds(middle, logit_sq, scale)
-    return dict(lhs=lhs, middle=middle, rhs=logit_sq, holds=holds)
+    middle = from_unit(*distance_from_raw_factor(r, n, g1, g2), squared=True)
+    tolerance = _tolerance(middle, jnp.sum(eigenvalues) + squared_norm(matmul(r[:, d1:], u2.T)) / n)
+    holds = _holds(lhs, middle, tolerance) & _holds(middle, logit_sq, tolerance)
+    strictly = (lhs <= middle) & (middle <= logit_sq)
+    return dict(
+        lhs=lhs, middle=middle, rhs=logit_sq, holds=holds, tolerance=tolerance, within_round_off=holds & ~strictly
+    )
 
 
 def _rep_logit(state: Moments, g1, g2, pivots, subsets, details, logit_sq):
@@ -156,39 +170,102 @@ def _rep_logit(state: Moments, g1, g2, pivots, subsets, details, logit_sq):
     mean_inverse = jnp.sum(jnp.where(included, inverse_norm_sq, 0.0)) / jnp.maximum(jnp.sum(included), 1)
     lhs, rhs = details.value, (d1 + 1) * mean_inverse * logit_sq
     scale = squared_norm(raw[:, :d1]) / n
-    subset_holds = jnp.where(included, _holds(details.errors, inverse_norm_sq * difference_sq, scale), True)
-    return dict(lhs=lhs, rhs=rhs, holds=_holds(lhs, rhs, scale) & jnp.all(subset_holds))
+    subset_rhs = inverse_norm_sq * difference_sq
+    subset_holds = jnp.where(included, _holds(details.errors, subset_rhs, _tolerance(details.errors, scale)), True)
+    tolerance = _tolerance(lhs, scale)
+    holds = _holds(lhs, rhs, tolerance) & jnp.all(subset_holds)
+    strictly = (lhs <= rhs) & jnp.all(jnp.where(included, details.errors <= subset_rhs, True))
+    return dict(lhs=lhs, rhs=rhs, holds=holds, tolerance=tolerance, within_round_off=holds & ~strictly)
 
 
-def _kl_logit(state: PairState, factors, logit_sq):
-    """KL–logit bound ``d²_logit ≤ KL/τ²`` (bounds.kl_logit_bound); its rounding scale
+def _kl_logit(state: PairState, moments: Moments, factors, logit_sq, log_scale):
+    """KL–logit bound ``d²_logit ≤ KL/τ²`` (bounds.kl_logit_bound), decided in log space;
+    ``lhs`` and ``tolerance`` in the normalised units (``log_scale`` = log of the factor that
+    brings them back), ``log_rhs`` and ``log_tau`` in the inputs' units. Its rounding scale
     ``mean_x ‖Z̄₁(x)‖² + ‖Z̄₂(x)‖² = (1/n)(‖R_raw,₁U₁ᵀ‖² + ‖R_raw,₂U₂ᵀ‖²)`` comes from the moments."""
-    moments, kl = state.moments, state.kl_mean
     d1 = moments.widths[0]
     raw = raw_factor(moments)
     u1, u2 = factors
     scale = (squared_norm(matmul(raw[:, :d1], u1.T)) + squared_norm(matmul(raw[:, d1:], u2.T))) / moments.count
-    log_tau = jnp.min(state.min_log_prob)
-    rhs = jnp.where(kl > 0, kl * jnp.exp(-2.0 * log_tau), 0.0)
-    return dict(lhs=logit_sq, rhs=rhs, holds=_holds(logit_sq, rhs, scale), tau=jnp.exp(log_tau))
+    log_rhs = _log_kl(state) - 2.0 * state.log_tau
+    tolerance = _tolerance(logit_sq, scale)
+    holds = _holds_in_logs(logit_sq, log_rhs, tolerance, log_scale)
+    above = jnp.log(logit_sq) + log_scale > log_rhs
+    return dict(lhs=logit_sq, holds=holds, tolerance=tolerance, within_round_off=holds & above, log_rhs=log_rhs)
+
+
+def _log_kl(state: PairState):
+    """``log mean_x KL_x``: of the running mean where it is a normal number, else from the
+    running log-sum (KLs below the dtype's range)."""
+    kl = state.kl_mean
+    from_sum = state.log_kl_sum - jnp.log(state.moments.count)
+    return jnp.where(kl >= jnp.finfo(kl.dtype).tiny, jnp.log(jnp.where(kl > 0, kl, 1.0)), from_sum)
 
 
 @jax.jit
 def _summary(state: PairState, g1, g2, pivots, subsets):
-    """Every entry of :meth:`PairStream.result` as arrays, plus d_rep's number of excluded subsets."""
-    moments, factors = state.moments, _unembedding_factors(g1, g2)
-    logit_sq = logit_distance_from_moments(moments, g1, g2, squared=True)
-    details = rep_dissimilarity_from_moments(moments, g1, g2, pivots, subsets, squared=True)
+    """Every entry of :meth:`PairStream.result` as arrays in normalised units
+    (:func:`_normalised`), with their exponents, plus d_rep's number of excluded subsets."""
+    moments, g1, g2, (k_f, k_g) = _normalised(state, g1, g2)
+    factors = _unembedding_factors(g1, g2)
+    logit_sq = logit_distance_from_moments(moments, g1, g2, squared=True, validate=False)
+    details = rep_dissimilarity_from_moments(moments, g1, g2, pivots, subsets, squared=True, validate=False)
+    log_scale = 2.0 * math.log(2.0) * (k_f + k_g)
     return dict(
-        logit_distance=safe_sqrt(logit_sq),
-        kl_divergence=state.kl_mean,
-        mean_cca=mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype)),
+        logit_sq=logit_sq,
+        log_kl=_log_kl(state),
+        log_tau=state.log_tau,
         linear_cka=linear_cka_from_moments(moments),
-        rep_dissimilarity=safe_sqrt(details.value),
+        rep_sq=details.value,
         rep_excluded=details.num_excluded,
         cca_logit=_cca_logit(moments, g1, g2, factors, logit_sq),
         rep_logit=_rep_logit(moments, g1, g2, pivots, subsets, details, logit_sq),
-        kl_logit=_kl_logit(state, factors, logit_sq),
+        kl_logit=_kl_logit(state, moments, factors, logit_sq, log_scale),
+        exponents=dict(f=k_f, g=k_g),
+    )
+
+
+def _in_units(name: str, unit: float, exponent: int) -> float:
+    """``unit·2^exponent`` as a Python float; InputError when that is outside float64's range."""
+    try:
+        value = math.ldexp(unit, exponent)
+    except OverflowError:
+        value = math.inf
+    if unit != 0 and not (value != 0 and math.isfinite(value)):
+        log10 = math.log10(abs(unit)) + exponent * math.log10(2.0)
+        raise InputError(f"{name} is about 1e{log10:+.1f}, outside the float64 range; rescale the chunks")
+    return value
+
+
+def _exp(log_value: float) -> float:
+    """``e^x`` as a Python float, +inf beyond float64's range (its log carries the value)."""
+    return math.exp(log_value) if log_value < 709.0 else math.inf
+
+
+def _result(summary: dict) -> dict:
+    """:meth:`PairStream.result`'s dictionary from :func:`_summary`'s (host values): each value
+    multiplied back to the inputs' units in float64."""
+    f, g = int(summary["exponents"]["f"]), int(summary["exponents"]["g"])
+    logit, rep = 2 * (f + g), 2 * f
+    squared = {"cca_logit": logit, "rep_logit": rep, "kl_logit": logit}
+    bounds = {}
+    for name, exponent in squared.items():
+        entry = {k: v for k, v in summary[name].items() if k not in ("log_rhs",)}
+        for key in ("lhs", "middle", "rhs", "tolerance"):
+            if key in entry:
+                entry[key] = _in_units(f"{name} {key}", float(entry[key]), exponent)
+        bounds[name] = {k: (bool(v) if k in ("holds", "within_round_off") else v) for k, v in entry.items()}
+    log_rhs, log_tau = float(summary["kl_logit"]["log_rhs"]), float(summary["log_tau"])
+    bounds["kl_logit"] |= dict(
+        rhs=_exp(log_rhs), tau=_exp(log_tau), log10_rhs=log_rhs / math.log(10.0), log10_tau=log_tau / math.log(10.0)
+    )
+    logit_sq, rep_sq = float(summary["logit_sq"]), float(summary["rep_sq"])
+    return dict(
+        logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
+        kl_divergence=_exp(float(summary["log_kl"])),
+        linear_cka=float(summary["linear_cka"]),
+        rep_dissimilarity=_in_units("rep_dissimilarity", math.sqrt(rep_sq), f),
+        **bounds,
     )
 
 
@@ -231,7 +308,10 @@ class PairStream:
         if self._state is None:
             dtype = jnp.result_type(f1, f2)
             self._state = PairState(
-                empty((f1.shape[1], f2.shape[1]), dtype), jnp.zeros((), dtype), jnp.zeros((2,), dtype)
+                empty((f1.shape[1], f2.shape[1]), dtype),
+                jnp.zeros((), dtype),
+                jnp.full((), -jnp.inf, dtype),
+                jnp.zeros((), dtype),
             )
         self._state = _add(self._state, *self._transposed, f1, f2)
         return self
@@ -249,13 +329,17 @@ class PairStream:
         a LayerNorm output or a bias-fold column is rank-deficient once centred),
         ``linear_cka`` (biased), ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
-        (``lhs``, ``middle``, ``rhs``, ``holds``), ``rep_logit`` (``lhs``, ``rhs``, ``holds``)
-        and ``kl_logit`` (``lhs``, ``rhs``, ``holds``, ``tau``), as Python floats and bools,
-        equal to :func:`repsim_jax.bounds.cca_logit_bound`, :func:`~repsim_jax.bounds.rep_logit_bound`
+        (``lhs``, ``middle``, ``rhs``, ``holds``, ``tolerance``, ``within_round_off``),
+        ``rep_logit`` (``lhs``, ``rhs``, ``holds``, ``tolerance``, ``within_round_off``) and
+        ``kl_logit`` (the same and ``log10_rhs``, ``tau``, ``log10_tau``), as Python floats
+        (float64, in the inputs' units at any scale: module docstring) and bools, equal to
+        :func:`repsim_jax.bounds.cca_logit_bound`, :func:`~repsim_jax.bounds.rep_logit_bound`
         and :func:`~repsim_jax.bounds.kl_logit_bound` on the full arrays with the same subsets.
+        ``kl_logit``'s ``rhs`` is +inf only where ``log10_rhs`` exceeds float64's range.
 
-        Raises ValueError with n ≤ d₁ + d₂ inputs (every canonical correlation would be 1)
-        or when every pivot/subset matrix L₁ is ill-conditioned; warns when some are excluded.
+        Raises InputError with n ≤ d₁ + d₂ inputs (every canonical correlation would be 1),
+        for embeddings constant over the inputs (no m_CCA) or when every pivot/subset matrix
+        L₁ is ill-conditioned; warns when some are excluded.
         """
         d1, d2 = self.g1.shape[1], self.g2.shape[1]
         if self.count <= d1 + d2:
@@ -274,4 +358,8 @@ class PairStream:
                 "excluded from d_rep",
                 stacklevel=2,
             )
-        return jax.tree.map(lambda x: x.item(), summary)
+        moments = self._state.moments
+        mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
+        result = _result(summary)
+        first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
+        return first | {"mean_cca": float(mean_cca)} | result

@@ -116,16 +116,17 @@ def non_negative(name: str, value: float) -> float:
     return value
 
 
-def representable(name: str, value, log_value) -> None:
+def representable(name: str, value, log_value, underflow: bool = True) -> None:
     """Raises unless ``value`` kept its precision in its dtype: a finite natural log
-    ``log_value`` (the value is nonzero) whose value overflowed to ±inf or fell below the
-    smallest normal number (XLA flushes those to 0) means the input scale puts the true
-    value outside the dtype's range. Kernels compute ``log_value`` scale-safely, so the
-    message can say how large the value is."""
+    ``log_value`` (the value is nonzero) whose value overflowed to ±inf or (``underflow``)
+    fell below the smallest normal number (XLA flushes those to 0) means the input scale
+    puts the true value outside the dtype's range. Kernels compute ``log_value``
+    scale-safely, so the message can say how large the value is."""
     dtype = np.asarray(value).dtype
     value, log_value = (np.asarray(a, np.float64) for a in jax.device_get((value, log_value)))
     value, log_value = np.broadcast_arrays(value, log_value)
-    outside = np.isfinite(log_value) & ~((np.abs(value) >= np.finfo(dtype).tiny) & np.isfinite(value))
+    too_small = (np.abs(value) < np.finfo(dtype).tiny) if underflow else np.zeros(value.shape, bool)
+    outside = np.isfinite(log_value) & (too_small | ~np.isfinite(value))
     if np.any(outside):
         exponent = float(log_value[outside][0]) / np.log(10.0)
         raise InputError(
