@@ -2,13 +2,20 @@
 
 ``teacher_against(teacher_path, student_paths)`` gives one row per student:
 ``{"teacher", "student", "cca_logit", "rep_logit", "kl_logit"}``, each bound with
-``lhs``, ``rhs``, ``holds`` and scalar ingredients. A bound the arrays cannot support
+``lhs``, ``rhs``, ``holds``, ``slack``, ``tolerance``, ``within_round_off`` and scalar
+ingredients (the KL bound also ``log10_rhs`` and ``log10_tau``, finite where ``rhs``
+overflows and ``tau`` underflows). A bound the arrays cannot support
 (no unembeddings: no rep_logit; neither logits nor unembeddings: no logit-based bound)
 is left out with a note. Students of one shape are checked against their teacher in
 one compiled call. A model whose logits are not stored and would have more than
 ``STREAM_ENTRIES`` entries (e.g. a language model over many tokens) is checked from its
 representations in chunks instead, in memory independent of n
 (:class:`repsim_jax.streaming.PairStream`). ``write_table`` writes rows as CSV or JSON.
+
+For text tables, :func:`verdict` says ``holds``, ``holds (within round-off)`` (lhs exceeds
+rhs by less than the bound's ``tolerance``, e.g. identical models whose lhs is rounding
+noise) or ``FAILS``, and :func:`rhs_text` / :func:`slack_text` show a number that
+overflowed from its ``log10_rhs``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from repsim_jax.io import Representation, check_compatible, load_representation,
 from repsim_jax.metrics import pivot_subsets
 from repsim_jax.streaming import PairStream
 
-__all__ = ["NAMES", "teacher_against", "all_pairs", "write_table"]
+__all__ = ["NAMES", "teacher_against", "all_pairs", "write_table", "verdict", "rhs_text", "slack_text"]
 
 NAMES = ("cca_logit", "rep_logit", "kl_logit")
 STREAM_ENTRIES = 5 * 10**7
@@ -35,7 +42,7 @@ def _scalar(value):
     if value.dtype == bool:
         return bool(value)
     value = float(value)
-    return value if math.isfinite(value) else ("inf" if value > 0 else "nan")
+    return value if math.isfinite(value) else str(value)
 
 
 def _cca_summary(r, i, rank):
@@ -45,6 +52,8 @@ def _cca_summary(r, i, rank):
         "rhs": r.rhs[i],
         "holds": r.holds[i],
         "slack": r.slack[i],
+        "tolerance": r.tolerance[i],
+        "within_round_off": r.within_round_off[i],
         "mean_correlation": np.mean(r.correlations[i][:rank]),
         "top_eigenvalue": r.eigenvalues[i][0],
         "teacher_span_residual": r.teacher_span_residual[i],
@@ -59,6 +68,8 @@ def _rep_summary(r, i):
         "rhs": r.rhs[i],
         "holds": r.holds[i],
         "slack": r.slack[i],
+        "tolerance": r.tolerance[i],
+        "within_round_off": r.within_round_off[i],
         "logit_distance_sq": r.logit_distance_sq[i],
         "mean_inverse_norm_sq": np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
         "num_subsets": included.size,
@@ -73,8 +84,12 @@ def _kl_summary(r, i):
         "rhs": r.rhs[i],
         "holds": r.holds[i],
         "slack": r.slack[i],
+        "tolerance": r.tolerance[i],
+        "within_round_off": r.within_round_off[i],
+        "log10_rhs": r.log10_rhs[i],
         "kl": r.kl[i],
         "tau": r.tau[i],
+        "log10_tau": r.log10_tau[i],
         "rhs_per_input": r.rhs_per_input[i],
         "holds_per_input": r.holds_per_input[i],
         "slack_per_input": r.slack_per_input[i],
@@ -146,6 +161,51 @@ def _group_results(teacher: Representation, students, pivot_options):
     return results
 
 
+def _slack(values: dict) -> float:
+    """``rhs / lhs`` of a streamed bound (from ``log10_rhs`` where present), +inf for lhs = 0."""
+    if values["lhs"] <= 0:
+        return math.inf
+    if "log10_rhs" in values:
+        exponent = values["log10_rhs"] - math.log10(values["lhs"])
+        return 10.0**exponent if exponent < 308 else math.inf
+    return values["rhs"] / values["lhs"]
+
+
+def verdict(values: dict) -> str:
+    """``holds``, ``holds (within round-off)`` or ``FAILS`` for one bound of a row: the middle
+    one when lhs exceeds rhs by no more than the bound's round-off ``tolerance`` (see
+    :mod:`repsim_jax.bounds`), which the CLI tables should show as such."""
+    if not values["holds"]:
+        return "FAILS"
+    return "holds (within round-off)" if values.get("within_round_off") else "holds"
+
+
+def _from_log10(value, log10_value, spec: str) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:{spec}}"
+    if log10_value is not None and math.isfinite(log10_value):
+        exponent = math.floor(log10_value)
+        mantissa = float(f"{10.0 ** (log10_value - exponent):.3g}")
+        if mantissa >= 10.0:  # rounded up to the next power of 10
+            mantissa, exponent = mantissa / 10.0, exponent + 1
+        return f"{mantissa:.3g}e{exponent:+d}"
+    return str(value)
+
+
+def rhs_text(values: dict, spec: str = ".4g") -> str:
+    """A bound's rhs for a text table: the number, or, where it overflowed (the KL bound's
+    ``KL/τ²``), the same number written from ``log10_rhs`` (e.g. ``3.1e+4521``)."""
+    return _from_log10(values["rhs"], values.get("log10_rhs"), spec)
+
+
+def slack_text(values: dict, spec: str = ".4g") -> str:
+    """A bound's slack rhs/lhs for a text table, from ``log10_rhs`` where it overflowed."""
+    lhs = values["lhs"]
+    log10 = values.get("log10_rhs")
+    log10_slack = log10 - math.log10(lhs) if log10 is not None and isinstance(lhs, float) and lhs > 0 else None
+    return _from_log10(values["slack"], log10_slack, spec)
+
+
 def _signature(rep: Representation):
     return (rep.embeddings.shape, None if rep.unembeddings is None else rep.unembeddings.shape, rep.num_labels)
 
@@ -166,8 +226,8 @@ def _streamed_row(teacher: Representation, student: Representation, pivot_option
         stream.add(teacher.embeddings[start : start + STREAM_CHUNK], student.embeddings[start : start + STREAM_CHUNK])
     result = stream.result(pivot_options)
     row = {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
-    for values in row.values():
-        values["slack"] = _scalar(float(values["rhs"]) / float(values["lhs"]) if values["lhs"] else np.inf)
+    for name, values in row.items():
+        values["slack"] = _scalar(_slack(result[name]))
     return row | {
         "notes": {"streamed": f"logits not stored and n·K > {STREAM_ENTRIES:.0e}: bounds from f, g in chunks"}
     }

@@ -178,17 +178,25 @@ def bound_curves(curves: dict, path) -> pathlib.Path:
 
 def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
     """One log-log panel per bound in ``names``: rhs against lhs for every row
-    (``row[name] = {"lhs", "rhs", ...}``) with the line y = x; pairs with lhs = 0 or an
-    infinite rhs are counted in the panel, not drawn."""
+    (``row[name] = {"lhs", "rhs", ...}``) with the line y = x. The KL bound's rhs = KL/τ²
+    overflows float32 for tiny τ: it is drawn from its finite ``log10_rhs``. Pairs with
+    lhs = 0 or an rhs beyond float64 (1e308) are counted in the panel, not drawn."""
+
+    def rhs(values):
+        log10 = values.get("log10_rhs")
+        if isinstance(log10, float) and np.isfinite(log10):
+            return 10.0**log10 if log10 < 308 else np.inf
+        return values["rhs"]
+
     fig, axes = _figure(1, len(names), 4.2 * len(names), 4)
     for ax, name in zip(axes.flat, names):
-        checked = [(r[name]["lhs"], r[name]["rhs"]) for r in rows if name in r]
+        checked = [(r[name]["lhs"], rhs(r[name])) for r in rows if name in r]
         points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
         if len(points) < len(checked):
             ax.text(
                 0.5,
                 0.5,
-                f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs = inf",
+                f"{len(checked) - len(points)} pairs not drawn:\nlhs = 0 or rhs > 1e308",
                 transform=ax.transAxes,
                 ha="center",
                 va="center",
