@@ -280,3 +280,29 @@ def test_report_carries_the_authors_normalisation(group, teacher):
         for s in row
     ]
     assert group.reports[0]["test"]["rep_dissimilarity_reference"] == pytest.approx(np.mean(terms), rel=1e-3)
+
+
+def test_commands_on_a_damaged_workdir_say_one_line(teacher, tmp_path, capsys):
+    """Through the CLI: a changed model key is refused (exit 2, one line, config.json kept);
+    `evaluate` skips a damaged newest checkpoint with one warning and fails with one line
+    naming the checkpoint directory once none restores."""
+    import shutil
+
+    copy = tmp_path / "w"
+    shutil.copytree(teacher.workdir, copy)
+    config_json = (copy / "config.json").read_bytes()
+    train = ["train", "--config=synthetic:smoke", f"--workdir={copy}", *TINY_ARGS]
+    assert main([*train, "--config.model.embedding_dim=3"]) == 2
+    err = capsys.readouterr().err
+    assert "model.embedding_dim stored 4, requested 3" in err and err.count("\n") == 1, err
+    assert (copy / "config.json").read_bytes() == config_json
+    shutil.rmtree(copy / "checkpoints" / "2" / "state")
+    with pytest.warns(UserWarning, match=r"skipped checkpoint .*/checkpoints/2: it does not restore") as seen:
+        assert main(["evaluate", f"--workdir={copy}"]) == 0
+    assert sum("skipped checkpoint" in str(w.message) for w in seen) == 1
+    capsys.readouterr()
+    shutil.rmtree(copy / "checkpoints" / "1" / "state")
+    with pytest.warns(UserWarning):
+        assert main(["evaluate", f"--workdir={copy}"]) == 2
+    err = capsys.readouterr().err
+    assert f"no checkpoint in {copy / 'checkpoints'} restores" in err and err.count("\n") == 1, err

@@ -1,6 +1,8 @@
 """``model.init_from``: a classifier's ``init`` returns the stored variables in place of its
 random ones (the others untouched), for one seed and vmapped over seeds; bad files fail
-with a ValueError naming the problem."""
+with a ValueError naming the problem; a trained run never reads the file again."""
+
+import json
 
 import jax
 import jax.numpy as jnp
@@ -8,8 +10,8 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from repsim_jax import models
-from repsim_jax.config import base_config
+from repsim_jax import experiment, models
+from repsim_jax.config import base_config, experiment_config, with_values
 from repsim_jax.losses import get_loss
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import init_states
@@ -91,3 +93,23 @@ def test_build_model_rejects_bad_heads_and_stems(stored):
     resnet = _model(name="resnet18", stem="tiny")
     with pytest.raises(ValueError, match="unknown ResNet stem"):
         resnet.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+
+
+def test_a_trained_run_restores_and_resumes_without_its_weight_file(tmp_path, monkeypatch):
+    """Defect (issue 19): restoring re-ran ``init``, which read ``model.init_from`` again, so
+    a run could not be loaded once its .npz/.pth was moved. The file is read once, into
+    the initial state; the checkpoint holds the weights. The path is stored absolute."""
+    monkeypatch.chdir(tmp_path)
+    np.savez("init.npz", **{KEY: np.full((4, 7), 0.25, np.float32)})
+    tiny = {"data.points_per_arm": 20, "num_epochs": 2, "batch_size": 32, "model.hidden": (16, 16)}
+    config = with_values(experiment_config("synthetic", "smoke"), {**tiny, "model.init_from": "init.npz"})
+    trained = experiment.train_and_evaluate(config, "w", progress=False)
+    stored = json.loads((tmp_path / "w" / "config.json").read_text())
+    assert stored["model"]["init_from"] == str(tmp_path / "init.npz")
+    (tmp_path / "init.npz").unlink()
+    models._read_variables.cache_clear()  # no copy of the file's arrays in memory either
+    restored = experiment.restore(str(tmp_path / "w"))
+    for a, b in zip(jax.tree.leaves(trained.model.variables), jax.tree.leaves(restored.model.variables)):
+        np.testing.assert_array_equal(b, a)
+    again = experiment.train_and_evaluate(config, "w", progress=False)  # resumes: nothing left to train
+    assert again.reports[0]["test"]["accuracy"] == pytest.approx(trained.reports[0]["test"]["accuracy"])

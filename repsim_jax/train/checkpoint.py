@@ -15,11 +15,12 @@ reads one).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
+import os
 import sys
 import time
+import warnings
 from typing import Any
 
 import jax
@@ -40,14 +41,20 @@ def _with_sharding(leaf) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(struct.shape, struct.dtype, sharding=SingleDeviceSharding(jax.local_devices()[0]))
 
 
-def _first_line(error: Exception, limit: int = 200) -> str:
+def _first_line(error: Exception, limit: int = 160) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     text = f"{type(error).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_orphaned_read(unraisable) -> bool:
-    return isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"
+def _from_orbax(unraisable) -> bool:
+    """An echo of a failed concurrent read: ``RuntimeError('Event loop is closed')`` from
+    a read finishing after orbax closed its event loop, or an orbax coroutine dropped
+    with its exception unretrieved."""
+    if isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed":
+        return True
+    code = getattr(unraisable.object, "cr_code", None)
+    return code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
 
 
 class _NeverRetrieved(logging.Filter):
@@ -55,56 +62,71 @@ class _NeverRetrieved(logging.Filter):
         return not record.getMessage().startswith("Task exception was never retrieved")
 
 
-@contextlib.contextmanager
-def _orphaned_reads_quiet(settle_s: float = 0.2, limit_s: float = 5.0):
-    """Silence the echo of a failed restore. orbax reads a step's arrays concurrently;
-    when one read fails it closes its event loop while the others are in flight, and
-    each of those later reports ``RuntimeError('Event loop is closed')`` through
-    ``sys.unraisablehook`` (a traceback each) and asyncio logs "Task exception was never
-    retrieved". Only those are dropped, and only until the stragglers have settled (no
-    new one for ``settle_s``, at most ``limit_s``); every other report goes through."""
-    previous, seen = sys.unraisablehook, [time.monotonic()]
+class _FailedReadsQuiet:
+    """Silence the echo of failed restores. orbax reads a step's arrays concurrently; when
+    one read fails it closes its event loop while others are in flight, and each of
+    those later reports through ``sys.unraisablehook`` (a traceback each), asyncio logs
+    "Task exception was never retrieved" and Python warns of coroutines never awaited.
+    After a failure (:meth:`failed`), leaving the block waits until those echoes settle
+    (none for ``settle_s``, at most ``limit_s``) and collects the dropped coroutines, then
+    restores the hooks; only those echoes are dropped, anything else goes through."""
 
-    def hook(unraisable):
-        if _is_orphaned_read(unraisable):
-            seen[0] = time.monotonic()
+    def __init__(self, settle_s: float = 0.2, limit_s: float = 5.0):
+        self._settle_s, self._limit_s = settle_s, limit_s
+        self._failed, self._last = False, time.monotonic()
+        self._filter = _NeverRetrieved()
+        self._warnings = warnings.catch_warnings()
+
+    def failed(self) -> None:
+        self._failed, self._last = True, time.monotonic()
+
+    def _hook(self, unraisable) -> None:
+        if _from_orbax(unraisable):
+            self._last = time.monotonic()
         else:
-            previous(unraisable)
+            self._previous(unraisable)
 
-    quiet = _NeverRetrieved()
-    sys.unraisablehook = hook
-    logging.getLogger("asyncio").addFilter(quiet)
-    failed = False
-    try:
-        yield
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        deadline = time.monotonic() + limit_s
-        while failed and time.monotonic() - seen[0] < settle_s and time.monotonic() < deadline:
-            time.sleep(settle_s / 4)
-        if failed:
-            gc.collect()  # unretrieved task exceptions are logged when their tasks are collected
-        sys.unraisablehook = previous
-        logging.getLogger("asyncio").removeFilter(quiet)
+    def __enter__(self) -> _FailedReadsQuiet:
+        self._previous, sys.unraisablehook = sys.unraisablehook, self._hook
+        logging.getLogger("asyncio").addFilter(self._filter)
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._failed:
+            deadline = time.monotonic() + self._limit_s
+            while time.monotonic() - self._last < self._settle_s and time.monotonic() < deadline:
+                time.sleep(self._settle_s / 4)
+            gc.collect()  # dropped coroutines and tasks report when they are collected
+        self._warnings.__exit__(*exc)
+        logging.getLogger("asyncio").removeFilter(self._filter)
+        sys.unraisablehook = self._previous
 
 
 class Checkpointer:
     """A thin wrapper over ``ocp.CheckpointManager`` for a state pytree plus a JSON dict.
 
-    ``read_only``: restore only (no saves, no deletions, nothing created), for readers
-    of a workdir another process may be training in."""
+    ``read_only``: restore only (no saves, no deletions, nothing created or cleaned up),
+    for readers of a workdir another process may be training in."""
 
     def __init__(self, workdir: str | epath.Path, keep: int = 3, async_save: bool = True, read_only: bool = False):
         if keep < 1:
             raise InputError(f"checkpoint.keep must be >= 1, got {keep}")
         self.directory = checkpoints_dir(workdir)
+        self.read_only = read_only
         if read_only:
-            options = ocp.CheckpointManagerOptions(read_only=True, max_to_keep=None, create=False)
+            # not orbax's read_only option, which logs a warning each time: a manager that
+            # creates nothing (create=False), cleans nothing (orbax's default) and is never
+            # asked to save or delete writes nothing
+            options = ocp.CheckpointManagerOptions(max_to_keep=None, create=False)
         else:
             options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise RuntimeError(f"{self.directory} was opened read-only")
 
     def steps(self) -> list[int]:
         """Every committed checkpoint step, oldest first."""
@@ -116,6 +138,7 @@ class Checkpointer:
 
     def save(self, step: int, state, meta: dict[str, Any]) -> None:
         """Start an asynchronous save of ``state`` and the JSON-able ``meta`` at ``step``."""
+        self._writable()
         self._manager.save(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
@@ -145,12 +168,13 @@ class Checkpointer:
         steps = self.steps()
         if not steps:
             raise FileNotFoundError(f"no checkpoint in {self.directory}: training has not saved yet")
-        for candidate in reversed(steps):
-            try:
-                with _orphaned_reads_quiet():
+        with _FailedReadsQuiet() as quiet:
+            for candidate in reversed(steps):
+                try:
                     return self._restore_step(target, candidate)
-            except Exception as error:  # any failure to read a step means that step is unusable
-                reason = _first_line(error)
+                except Exception as error:  # any failure to read a step makes that step unusable
+                    quiet.failed()
+                    reason = _first_line(error)
                 if candidate != steps[0]:
                     warn(f"skipped checkpoint {self.directory}/{candidate}: it does not restore ({reason})")
         raise InputError(
@@ -161,6 +185,7 @@ class Checkpointer:
     def discard_after(self, step: int) -> None:
         """Delete every step newer than ``step`` (damaged ones a restore skipped), so
         training on from ``step`` can save those steps again."""
+        self._writable()
         for newer in [s for s in self.steps() if s > step]:
             self._manager.delete(newer)
             warn(f"deleted damaged checkpoint {self.directory}/{newer}; training resumes from step {step}")
