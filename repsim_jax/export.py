@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 
 import numpy as np
 from etils import epath
 
 from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, locate, restore
-from repsim_jax.io import Representation, load_representation
+from repsim_jax.io import Representation, load_representation, save_npz
 
 __all__ = ["split_arrays", "export", "model_loader", "load_model", "model_paths"]
 
@@ -46,8 +45,11 @@ def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarra
 
 
 def export(workdir: str, out: str, split: str = "test", seed: int | None = None) -> list[str]:
-    """Write the models of ``workdir`` on ``split`` as ``.npz``: to ``out`` for one
-    model (or the chosen ``seed``), else to ``<out stem>_seed<s>.npz`` per seed."""
+    """Write the models of ``workdir`` on ``split`` as ``.npz``: to ``out`` (a path
+    ending in ``.npz``) for one model (or the chosen ``seed``), else to
+    ``<out stem>_seed<s>.npz`` per seed."""
+    if not str(out).endswith(".npz"):
+        raise InputError(f"{out}: an export is an .npz file; give an output path ending in .npz")
     run = restore(workdir)
     if seed is not None and seed not in run.seeds:
         raise InputError(f"{workdir} has no seed {seed}; seeds {run.seeds}")
@@ -55,8 +57,7 @@ def export(workdir: str, out: str, split: str = "test", seed: int | None = None)
     stem = str(out).removesuffix(".npz")
     paths = [f"{stem}.npz"] if len(chosen) == 1 else [f"{stem}_seed{s}.npz" for s in chosen]
     for path, arrays in zip(paths, chosen.values()):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        np.savez(path, **arrays)
+        save_npz(path, arrays)
     return paths
 
 

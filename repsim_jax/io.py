@@ -2,15 +2,21 @@
 
 An ``.npz`` holds ``embeddings`` (n, d), optionally ``unembeddings`` (K, d) and
 ``logits`` (n, K). Loading checks every array (float dtype, rank, finite values,
-matching n, d and K) and raises ``ValueError`` naming the file and the problem.
+matching n, d and K) and raises :class:`~repsim_jax.errors.InputError` (a ``ValueError``)
+naming the file and the problem; float16 arrays are upcast to float32 (exactly).
+Outputs (:func:`save_npz`, :func:`write_rows`) are written to a temporary file in the
+same directory and renamed into place, so a failed write (a full disk) leaves no
+partial file under the requested name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import zipfile
+import zlib
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -45,21 +51,38 @@ class Representation(NamedTuple):
 
 
 def _checked(path: str, name: str, value, ndim: int) -> np.ndarray:
+    if value.dtype == np.float16:
+        value = value.astype(np.float32)
     try:
         return np.asarray(_validate.as_float_array(name, value, ndim))
     except ValueError as error:
         raise InputError(f"{path}: {error}") from None
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+"""The first bytes of a zip archive (an empty one: the second), as ``numpy.load`` tests them."""
+
+
+def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` archive at ``path``, or InputError saying what it is not."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if not head:
+        raise InputError(f"{path}: empty file, not an .npz archive")
+    if not head.startswith(ZIP_MAGIC):
+        raise InputError(f"{path}: not an .npz archive (a zip of .npy arrays as numpy.savez writes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{path}: not a readable .npz file ({' '.join(str(error).split())})") from None
+
+
 def load_representation(path: str) -> Representation:
     """Reads and validates one ``.npz`` representation file."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise InputError(f"{path}: not a readable .npz file ({error})") from None
+    arrays = _read_arrays(path)
     if "embeddings" not in arrays:
         raise InputError(f"{path}: missing key 'embeddings' (found {sorted(arrays) or 'no arrays'})")
     embeddings = _checked(path, "embeddings", arrays["embeddings"], 2)
@@ -97,15 +120,37 @@ def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]
     return a, b
 
 
+@contextlib.contextmanager
+def replaced_atomically(path: str, mode: str = "wb", **kwargs):
+    """A handle to a temporary file beside ``path`` that becomes ``path`` (``os.replace``)
+    when the block ends without an error; removed otherwise."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial")
+    try:
+        with open(temporary, mode, **kwargs) as handle:
+            yield handle
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def save_npz(path: str, arrays: dict) -> None:
+    """``arrays`` as an uncompressed ``.npz`` at exactly ``path`` (no suffix added)."""
+    with replaced_atomically(path) as handle:
+        np.savez(handle, **arrays)
+
+
 def write_rows(rows: list[dict], path: str, flatten=lambda row: row) -> None:
     """``rows`` as JSON (a ``.json`` path) or as CSV of ``flatten(row)`` (columns in
     order of first appearance)."""
     if path.endswith(".json"):
-        with open(path, "w") as handle:
+        with replaced_atomically(path, "w") as handle:
             json.dump(rows, handle, indent=2)
         return
     flat = [flatten(row) for row in rows]
-    with open(path, "w", newline="") as handle:
+    with replaced_atomically(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(key for row in flat for key in row)))
         writer.writeheader()
         writer.writerows(flat)

@@ -1,11 +1,21 @@
-"""`repsim-jax compare` and `repsim-jax demo` end to end, and their bad-input errors."""
+"""`repsim-jax compare` and `repsim-jax demo` end to end, their bad-input errors, and the
+CLI's style: help with examples, --version, hyphenated options, --quiet."""
 
+import argparse
 import json
+import re
+import types
+import warnings
 
 import numpy as np
 import pytest
 
-from repsim_jax.cli import main
+import repsim_jax
+from repsim_jax import cli
+from repsim_jax.cli import bounds as bounds_cli
+from repsim_jax.cli import build_parser, main
+from repsim_jax.cli import reproduce as reproduce_cli
+from repsim_jax.config import presets
 
 
 def _save(path, **arrays):
@@ -113,7 +123,7 @@ def test_compare_missing_and_unreadable_files(pair, tmp_path, capsys):
     junk = tmp_path / "junk.npz"
     junk.write_text("not a zip")
     assert main(["compare", path_a, str(junk)]) == 2
-    assert "not a readable .npz" in capsys.readouterr().err
+    assert f"{junk}: not an .npz archive" in capsys.readouterr().err
 
 
 def test_demo_writes_report_with_known_relations(tmp_path, capsys):
@@ -125,3 +135,190 @@ def test_demo_writes_report_with_known_relations(tmp_path, capsys):
     assert report["swapped"]["mean_cca"] == pytest.approx(1.0, abs=1e-5)
     assert report["swapped"]["logit_distance"] > report["noisy"]["logit_distance"]
     assert "identifiable" in capsys.readouterr().out
+
+
+# --- one CLI style: help, version, aliases, --quiet (issue 19) ---------------------------
+
+
+def _subparsers(parser):
+    """``{command: parser}`` of every (nested) subcommand, e.g. ``"reproduce synthetic"``."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found.update({f"{name} {inner}": p for inner, p in _subparsers(sub).items()})
+    return found
+
+
+COMMANDS = sorted(_subparsers(build_parser()))
+
+
+def _help(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_has_a_description_and_an_example(capsys, command):
+    text = _help(capsys, command.split())
+    usage, description = text.split("\n\n")[:2]
+    assert usage.startswith(f"usage: repsim-jax {command}")
+    assert description.strip() and not description.lstrip().startswith(("options:", "positional"))
+    examples = text.split("examples:\n", 1)[1].splitlines()
+    assert examples and all(line.startswith(f"  repsim-jax {command.split()[0]}") for line in examples)
+
+
+def test_the_top_level_help_is_a_short_summary_with_examples(capsys):
+    text = _help(capsys, [])
+    description = text.split("\n\n")[1]
+    assert "Compare trained models" in description and len(description.splitlines()) <= 4
+    assert "examples:\n  repsim-jax" in text
+    assert "``" not in text  # no internal docstring markup
+
+
+@pytest.mark.parametrize("experiment", sorted(reproduce_cli.EXPERIMENTS))
+def test_reproduce_help_lists_the_configs_own_presets_and_default(capsys, experiment):
+    config = reproduce_cli.EXPERIMENTS[experiment][1]
+    text = " ".join(_help(capsys, ["reproduce", experiment]).split())
+    default = reproduce_cli.default_preset(experiment)
+    assert default in presets(config)
+    assert f"presets: {', '.join(presets(config))}; default: {default}." in text
+    assert f"--preset PRESET one of {', '.join(presets(config))} (default: {default})" in text
+    advertised = set(re.findall(r"presets: ([\w, -]+);", text)[0].split(", "))
+    assert advertised == set(presets(config))
+
+
+def test_reproduce_concepts_does_not_advertise_paper(capsys):
+    assert "paper" not in _help(capsys, ["reproduce", "concepts"])
+
+
+def test_an_unknown_reproduce_preset_is_one_line(tmp_path, capsys):
+    assert main(["reproduce", "concepts", "--preset", "paper", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "unknown preset 'paper'; choose one of default, quick, smoke" in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"repsim-jax {repsim_jax.__version__}\n"
+
+
+def test_options_are_hyphenated_and_underscore_spellings_are_hidden_aliases(capsys):
+    parser = build_parser()
+    for spelling in ("--num-processes", "--num_processes"):
+        assert parser.parse_known_args([spelling, "3", "demo"])[0].num_processes == 3
+    evaluate_help = _help(capsys, ["evaluate"])
+    assert "--teacher-workdir" in evaluate_help and "--teacher_workdir" not in evaluate_help
+    for spelling in ("--teacher-workdir", "--teacher_workdir"):
+        args = parser.parse_args(["evaluate", "--workdir=w", spelling, "t"])
+        assert args.teacher_workdir == "t"
+    args = parser.parse_args(["compare", "--all_pairs", "d", "--max_tokens", "5"])
+    assert (args.all_pairs, args.max_tokens) == ("d", 5)
+    for command in COMMANDS:
+        text = _help(capsys, command.split())
+        assert not re.search(r"--\w+_\w+", text.split("examples:")[0]), command
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--pivots", "many"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.endswith("(see repsim-jax compare --help)\n")
+    assert err.startswith("repsim-jax compare: error: argument --pivots: invalid int value: 'many'")
+
+
+LONG_RUNNING = ["train", "distill", "sweep", "evaluate", "compare", "extract", "reproduce synthetic"]
+
+
+@pytest.mark.parametrize("command", LONG_RUNNING)
+def test_long_running_commands_take_quiet(capsys, command):
+    assert "--quiet" in _help(capsys, command.split())
+
+
+@pytest.mark.parametrize(
+    "command, target, extra",
+    [
+        ("train", "repsim_jax.cli.train.train_and_evaluate", []),
+        ("distill", "repsim_jax.cli.distill.train_and_evaluate", ["--config.loss.name=kl"]),
+        ("sweep", "repsim_jax.cli.sweep.run_sweep", []),
+    ],
+)
+def test_quiet_turns_the_progress_switch_off(tmp_path, monkeypatch, command, target, extra):
+    seen = []
+
+    def record(config, workdir, *args, progress):
+        seen.append(progress)
+        return "" if command == "sweep" else types.SimpleNamespace(models=[], reports=[])
+
+    monkeypatch.setattr(target, record)
+    argv = [command, "--config=synthetic:smoke", f"--workdir={tmp_path}", *extra]
+    assert main(argv) == 0 and main([*argv, "--quiet"]) == 0
+    assert seen == [True, False]
+
+
+def test_quiet_reaches_the_reproduce_runner(tmp_path, monkeypatch, capsys):
+    seen = []
+
+    def run_synthetic(preset, out, progress, overrides, modality):
+        seen.append((preset, progress))
+        (tmp_path / "summary.md").write_text("summary")
+        return {}
+
+    monkeypatch.setattr(reproduce_cli.reproduce, "run_synthetic", run_synthetic)
+    assert main(["reproduce", "synthetic", "--out", str(tmp_path), "--quiet"]) == 0
+    assert seen == [(reproduce_cli.default_preset("synthetic"), False)]
+
+
+def test_warning_format_is_set_only_while_main_runs(tmp_path, monkeypatch, capsys):
+    original = warnings.formatwarning
+    seen = []
+
+    def warn(seed, out):
+        warnings.warn("inside", stacklevel=1)
+        seen.append(warnings.formatwarning("inside", UserWarning, "f.py", 1))
+        return {"pairwise_mean_cca": [], "only": {"metric": 1.0}}
+
+    monkeypatch.setattr(cli.demo.demo, "run", warn)
+    assert main(["demo"]) == 0
+    assert seen == ["repsim-jax: warning: inside\n"]
+    assert warnings.formatwarning is original
+
+
+# --- bounds --students table --------------------------------------------------------------
+
+
+def _bound(lhs, rhs):
+    return {"lhs": lhs, "rhs": rhs, "holds": lhs <= rhs}
+
+
+def test_bounds_table_columns_line_up_and_name_group_and_seed():
+    rows = [
+        {
+            "teacher": "runs/quick/teacher",
+            "student": "runs/quick/students/l2/seed0",
+            "cca_logit": _bound(0.012345, 0.5),
+            "rep_logit": _bound(1.5e-13, 2.25),
+            "kl_logit": _bound(3.0, 2.0),
+        },
+        {"teacher": "runs/quick/teacher", "student": "zoo/a_long_model_name.npz", "cca_logit": _bound(0.1, 0.2)},
+    ]
+    lines = bounds_cli.table_lines(rows)
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["teacher", "l2/seed0"],
+        ["teacher", "a_long_model_name.npz"],
+    ]
+    spans = [[m.span() for m in re.finditer(r"\S+(?: \S+)*", line)] for line in lines]
+    assert all(len(cells) == 5 for cells in spans), lines
+    for column in range(5):  # names start together (left-aligned), bound cells end together (right-aligned)
+        edge = 0 if column < 2 else 1
+        assert len({cells[column][edge] for cells in spans}) == 1, (column, lines)
+    assert lines[1].rstrip().endswith("3 / 2 FAIL") and "1.5e-13 / 2.25 ok" in lines[1]
+    assert lines[2].rstrip().endswith("-")
+    assert bounds_cli.model_label("runs/quick/students/kl/seed12") == "kl/seed12"
+    assert bounds_cli.model_label("x/teacher.npz") == "teacher.npz"

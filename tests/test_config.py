@@ -1,11 +1,24 @@
 """Config files and `--config.section.key=value` overrides (ml_collections.config_flags semantics)."""
 
+import json
+import re
 import sys
 
 import ml_collections
 import pytest
 
-from repsim_jax.config import CONFIG_NAMES, experiment_config, load_config, presets, with_values
+from repsim_jax.config import (
+    CONFIG_NAMES,
+    VALUE_RANGES,
+    base_config,
+    check_values,
+    experiment_config,
+    load_config,
+    presets,
+    with_defaults,
+    with_values,
+)
+from repsim_jax.errors import InputError
 
 CONFIGS = {
     "synthetic": ("default", "smoke", "paper", "paper-centred", "paper-cpu", "quick"),
@@ -138,3 +151,114 @@ def test_with_values_copies_and_checks_keys():
     assert config.loss.name == "ce" and tuple(config.seeds) == (0,)
     with pytest.raises(ValueError, match="unknown config key"):
         with_values(config, {"loss.nope": 1})
+
+
+# --- value ranges: one table (VALUE_RANGES), checked on load and on restore ----------------
+
+
+def _numeric_leaves(config, prefix=""):
+    """Keys whose default is a number or a non-empty tuple of numbers (bools excluded)."""
+    found = set()
+    for key, value in config.items():
+        name = prefix + key
+        if isinstance(value, ml_collections.ConfigDict):
+            found |= _numeric_leaves(value, f"{name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.add(name)
+        elif isinstance(value, tuple) and value and all(isinstance(v, (int, float)) for v in value):
+            found.add(name)
+    return found
+
+
+def test_every_numeric_key_has_a_declared_range():
+    base = base_config()
+    assert _numeric_leaves(base) <= set(VALUE_RANGES)
+    assert set(VALUE_RANGES) <= _schema(base)
+
+
+def test_every_preset_of_every_config_is_in_range():
+    for name in CONFIG_NAMES:
+        for preset in presets(name):
+            check_values(experiment_config(name, preset))
+
+
+@pytest.mark.parametrize(
+    "key, bad, good",
+    [
+        ("seeds", "(-1,)", "(0, 4294967295)"),
+        ("seeds", "(4294967296,)", "(7,)"),
+        ("num_epochs", "0", "1"),
+        ("batch_size", "0", "1"),
+        ("data.num_train", "-1", "0"),
+        ("data.points_per_arm", "0", "1"),
+        ("model.hidden", "(8,0)", "(8,1)"),
+        ("model.dropout", "1.0", "0.999"),
+        ("model.dropout", "-0.1", "0.0"),
+        ("model.dropout", "1.5", "0.5"),
+        ("model.embedding_dim", "0", "1"),
+        ("optim.learning_rate", "0", "1e-9"),
+        ("optim.learning_rate", "inf", "10"),
+        ("optim.learning_rate", "nan", "0.1"),
+        ("optim.decay", "0", "1.0"),
+        ("optim.decay", "1.01", "0.5"),
+        ("loss.temperature", "0", "0.5"),
+        ("loss.logit_weight", "-1", "0"),
+        ("eval.every", "0", "1"),
+        ("eval.num_pivots", "0", "1"),
+        ("eval.pivot_seed", "-1", "0"),
+        ("eval.cca_components", "-1", "0"),
+        ("checkpoint.keep", "0", "1"),
+        ("mesh.data", "-2", "-1"),
+        ("sweep.dims", "(0,)", "(1,2)"),
+        ("reproduce.bound_every", "0", "1"),
+        ("reproduce.finetune_sizes", "(70,0)", "(70,)"),
+    ],
+)
+def test_a_value_out_of_range_is_one_line_naming_the_key(key, bad, good):
+    with pytest.raises(InputError, match=f"config key '{re.escape(key)}' must be") as info:
+        load_config("synthetic:smoke", [f"--config.{key}={bad}"])
+    assert "\n" not in str(info.value) and "synthetic:smoke" in str(info.value)
+    load_config("synthetic:smoke", [f"--config.{key}={good}"])  # the edge of the range is accepted
+
+
+def _stored():
+    return json.loads(experiment_config("synthetic", "smoke").to_json())
+
+
+def test_with_defaults_fills_missing_keys_and_refuses_unknown_ones():
+    stored = _stored()
+    del stored["model"]["dropout"], stored["reproduce"]
+    restored = with_defaults(stored)
+    assert restored.model.dropout == base_config().model.dropout
+    assert restored.reproduce.to_dict() == base_config().reproduce.to_dict()
+    assert restored.model.hidden == (64, 64, 64)  # stored values kept
+    for change, message in [
+        (lambda c: c["model"].update(width=3), "unknown config key 'model.width'"),
+        (lambda c: c.update(extra={}), "unknown config key 'extra'"),
+        (lambda c: c.update(model=3), "config key 'model' is a section"),
+        (lambda c: c["optim"].update(learning_rate="fast"), "config key 'optim.learning_rate' must be of type float"),
+        (lambda c: c["model"].update(dropout=1.5), "config key 'model.dropout' must be a finite number in"),
+        (
+            lambda c: c.update(seeds=[0, -3]),
+            r"config key 'seeds' must be a tuple, each entry an integer in \[0, 2\*\*32\)",
+        ),
+    ]:
+        stored = _stored()
+        change(stored)
+        with pytest.raises(InputError, match=f"^runs/w/config.json: {message}") as info:
+            with_defaults(stored, "runs/w/config.json")
+        assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="config.json: expected a JSON object"):
+        with_defaults([1, 2])
+
+
+def test_a_users_config_that_lacks_keys_or_is_not_a_config_dict_is_one_line(tmp_path):
+    path = tmp_path / "partial.py"
+    path.write_text(
+        "import ml_collections\n\ndef get_config():\n    return ml_collections.ConfigDict({'seeds': (0,)})\n"
+    )
+    with pytest.raises(InputError, match="config has no key 'num_epochs'; build it on"):
+        load_config(str(path))
+    path.write_text("def get_config():\n    return 3\n")
+    with pytest.raises(InputError, match="get_config\\(\\) must return an ml_collections.ConfigDict, got int"):
+        load_config(str(path))

@@ -35,8 +35,11 @@ _CHECK_TOKENS = 16
 
 def read_texts(path: str) -> list[str]:
     """The non-empty (not whitespace-only) lines of a UTF-8 file, without line endings."""
-    with open(path, encoding="utf-8") as file:
-        texts = [line.rstrip("\r\n") for line in file if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as file:
+            texts = [line.rstrip("\r\n") for line in file if line.strip()]
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
     if not texts:
         raise InputError(f"{path}: no non-empty lines of text")
     return texts

@@ -9,11 +9,13 @@ repsim-jax bounds --all-pairs DIR [--out ...] [--plot ...]
 from __future__ import annotations
 
 import json
-import os
+import pathlib
+import re
 
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, pivot_options
+from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, check_plot_path, check_suffix, pivot_options
+from repsim_jax.cli._parser import add_command
 from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
 
@@ -36,18 +38,41 @@ def _print_pair(row):
         print(f"{name:10s} omitted: {note}")
 
 
+def model_label(path: str) -> str:
+    """A model's name in the table: ``GROUP/seed<s>`` for one seed of a group, else the
+    file or workdir name."""
+    parts = pathlib.PurePath(path).parts
+    if len(parts) >= 2 and re.fullmatch(r"seed\d+", parts[-1]):
+        return f"{parts[-2]}/{parts[-1]}"
+    return parts[-1] if parts else path
+
+
+def _bound_cell(values) -> str:
+    if values is None:
+        return "-"
+    return f"{_fmt(values['lhs'])} / {_fmt(values['rhs'])} {'ok' if values['holds'] else 'FAIL'}"
+
+
+def table_lines(rows) -> list[str]:
+    """The rows as aligned text columns: teacher and student names left-aligned, each
+    bound's ``lhs / rhs verdict`` right-aligned, every column as wide as its widest cell."""
+    header = ["teacher", "student", *(f"{name} lhs / rhs" for name in NAMES)]
+    body = [
+        [model_label(row["teacher"]), model_label(row["student"]), *(_bound_cell(row.get(n)) for n in NAMES)]
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths))
+        )
+        for line in [header, *body]
+    ]
+
+
 def _print_rows(rows):
-    print(f"{'teacher':24s} {'student':24s} " + " ".join(f"{n + ' lhs/rhs':>28s}" for n in NAMES))
-    for row in rows:
-        cells = []
-        for name in NAMES:
-            v = row.get(name)
-            cells.append(
-                f"{'-':>28s}"
-                if v is None
-                else f"{_fmt(v['lhs'], '>11')}/{_fmt(v['rhs'], '<11')} {'ok' if v['holds'] else 'FAIL':>4s}"
-            )
-        print(f"{os.path.basename(row['teacher']):24s} {os.path.basename(row['student']):24s} " + " ".join(cells))
+    for line in table_lines(rows):
+        print(line.rstrip())
 
 
 def _rows(args, options):
@@ -66,6 +91,8 @@ def _rows(args, options):
 
 
 def _handle(args, extra) -> int:
+    check_suffix("--out", args.out, (".csv", ".json"))
+    check_plot_path(args.plot)
     rows = _rows(args, pivot_options(args))
     many = bool(args.all_pairs or args.students)
     if args.out:
@@ -83,8 +110,17 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "bounds", help="check the logit/representation bounds on saved models (.npz or workdirs)"
+    parser = add_command(
+        subparsers,
+        "bounds",
+        "Check the bounds tying logit distances to representation similarity on saved models",
+        [
+            "repsim-jax bounds teacher.npz student.npz",
+            "repsim-jax bounds runs/smoke/teacher --students runs/smoke/students --out bounds.csv",
+            "repsim-jax bounds --all-pairs runs/smoke/students --plot lhs_rhs.png",
+        ],
+        "Models are .npz files or workdirs (GROUP/seed<s> for one seed of a group). Bounds: cca_logit\n"
+        "(mean CCA vs logit distance), rep_logit (d_rep vs logit distance), kl_logit (KL vs logit distance).",
     )
     parser.add_argument("paths", nargs="*", help="TEACHER [STUDENT]: .npz files or workdirs")
     parser.add_argument("--students", metavar="DIR", help="check TEACHER against every model (.npz, workdir) in DIR")

@@ -8,7 +8,17 @@ from __future__ import annotations
 import json
 
 from repsim_jax import compare, plots
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, import_hf, pivot_options
+from repsim_jax.cli._args import (
+    COUNT,
+    add_pivot_arguments,
+    add_quiet_argument,
+    add_split_argument,
+    check_plot_path,
+    check_suffix,
+    import_hf,
+    pivot_options,
+)
+from repsim_jax.cli._parser import add_command
 from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
 from repsim_jax.io import check_compatible, write_rows
@@ -25,6 +35,8 @@ def _print_table(values: dict) -> None:
 def _zoo(args, load) -> int:
     if args.models:
         raise InputError("--all-pairs DIR takes no other model paths")
+    check_suffix("--out", args.out, (".csv", ".json"))
+    check_plot_path(args.plot)
     rows = compare.all_pairs(model_paths(args.all_pairs), pivot_options(args), load)
     if args.out:
         write_rows(rows, args.out, lambda r: {k: v for k, v in r.items() if k != "skipped"})
@@ -47,8 +59,6 @@ def _print_streamed(values: dict) -> None:
 def _language_models(args) -> int:
     if len(args.hf) != 2 or not args.text or args.models or args.all_pairs:
         raise InputError("give exactly --hf A --hf B --text FILE (two local causal LM directories)")
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise InputError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     hf = import_hf()
     from repsim_jax.adapters.lm_compare import compare_language_models
 
@@ -58,6 +68,7 @@ def _language_models(args) -> int:
         max_tokens=args.max_tokens,
         max_length=args.max_length,
         pivot_options=pivot_options(args),
+        progress=not args.quiet,
     )
     if args.json:
         print(json.dumps(values, indent=2))
@@ -86,7 +97,20 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("compare", help="every metric between two models (.npz files or workdirs)")
+    parser = add_command(
+        subparsers,
+        "compare",
+        "Every similarity metric between two models (.npz files or workdirs)",
+        [
+            "repsim-jax compare a.npz b.npz --json",
+            "repsim-jax compare runs/smoke/teacher runs/smoke/students/l2/seed0",
+            "repsim-jax compare --all-pairs runs/smoke/students --out zoo.csv --plot zoo.png",
+            "repsim-jax compare --hf ./gpt2 --hf ./distilgpt2 --text lines.txt --max-tokens 20000",
+        ],
+        "Or every ordered pair of the models in a directory (--all-pairs DIR), or two local Hugging Face\n"
+        "causal LMs streamed over a text file (--hf A --hf B --text FILE, with the three logit bounds,\n"
+        "in memory independent of the number of tokens).",
+    )
     parser.add_argument(
         "models",
         nargs="*",
@@ -99,8 +123,13 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", metavar="FILE", help="--all-pairs: heatmaps and d_logit vs m_CCA (.png)")
     parser.add_argument("--hf", action="append", metavar="MODEL_DIR", help="a local causal LM directory (twice)")
     parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
-    parser.add_argument("--max-tokens", type=int, default=None, help="--hf: compare at most this many tokens")
-    parser.add_argument("--max-length", type=int, default=None, help="--hf: cut each line to this many tokens")
+    parser.add_argument(
+        "--max-tokens", type=int, valid=COUNT, default=None, help="--hf: compare at most this many tokens"
+    )
+    parser.add_argument(
+        "--max-length", type=int, valid=COUNT, default=None, help="--hf: cut each line to this many tokens"
+    )
     add_split_argument(parser)
     add_pivot_arguments(parser)
+    add_quiet_argument(parser)
     parser.set_defaults(func=_handle)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from repsim_jax.cli._args import add_split_argument
+from repsim_jax.cli._args import SEED, add_split_argument
+from repsim_jax.cli._parser import add_command
 from repsim_jax.export import export
 
 
@@ -13,11 +14,18 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export", help="write a workdir's models as .npz (embeddings, unembeddings, logits, labels)"
+    parser = add_command(
+        subparsers,
+        "export",
+        "Write a workdir's models as .npz files (embeddings, unembeddings, logits, labels)",
+        [
+            "repsim-jax export --workdir=runs/smoke/teacher --out=teacher.npz",
+            "repsim-jax export --workdir=runs/smoke/students/l2 --out=l2.npz --split=ood",
+        ],
+        "One file per model: a group of seeds writes OUT_seed<s>.npz per seed (or --seed S: OUT.npz).",
     )
     parser.add_argument("--workdir", required=True, help="a workdir written by repsim-jax")
     parser.add_argument("--out", required=True, help="OUT.npz (a group writes OUT_seed<s>.npz per seed)")
-    parser.add_argument("--seed", type=int, default=None, help="only this seed of a group")
+    parser.add_argument("--seed", type=int, valid=SEED, default=None, help="only this seed of a group")
     add_split_argument(parser)
     parser.set_defaults(func=_handle)

@@ -10,34 +10,43 @@ extra) are imported only when the command runs.
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from repsim_jax.cli._args import import_hf
+from repsim_jax.cli._args import COUNT, add_quiet_argument, import_hf
+from repsim_jax.cli._parser import add_command
 from repsim_jax.errors import InputError
+from repsim_jax.io import save_npz
 
 MAX_LOGIT_ENTRIES = 5 * 10**7
 
 
+def _hidden_rows(hf, model, tokenizer, texts, args) -> np.ndarray:
+    """The hidden states of every token, with a token count on stderr unless ``--quiet``."""
+    chunks = []
+    options = {"max_tokens": args.max_tokens, "max_length": args.max_length}
+    with tqdm(total=args.max_tokens, unit="token", desc="extract", disable=args.quiet) as bar:
+        for chunk in hf.lm_hidden_chunks(model, tokenizer, texts, **options):
+            chunks.append(chunk)
+            bar.update(chunk.shape[0])
+    if not chunks:
+        raise InputError(f"{args.text}: the tokenizer produced no tokens from the text file")
+    return np.concatenate(chunks)
+
+
 def _arrays(hf, model, tokenizer, texts, args) -> dict:
     unembeddings = hf.lm_unembeddings(model)
-    chunks = list(hf.lm_hidden_chunks(model, tokenizer, texts, max_tokens=args.max_tokens, max_length=args.max_length))
-    if not chunks:
-        raise InputError("the tokenizer produced no tokens from the text file")
-    arrays = {"embeddings": np.concatenate(chunks), "unembeddings": unembeddings}
+    arrays = {"embeddings": _hidden_rows(hf, model, tokenizer, texts, args), "unembeddings": unembeddings}
     if arrays["embeddings"].shape[0] * unembeddings.shape[0] <= MAX_LOGIT_ENTRIES:
         arrays["logits"] = arrays["embeddings"] @ unembeddings.T
     return arrays
 
 
 def _handle(args, extra) -> int:
-    for option, value in (("--max-tokens", args.max_tokens), ("--max-length", args.max_length)):
-        if value is not None and value < 1:
-            raise InputError(f"{option} must be >= 1, got {value}")
     hf = import_hf()
     texts = hf.read_texts(args.text)
     model, tokenizer = hf.load_causal_lm(args.hf)
     arrays = _arrays(hf, model, tokenizer, texts, args)
-    with open(args.out, "wb") as file:
-        np.savez(file, **arrays)
+    save_npz(args.out, arrays)
     (n, width), k = arrays["embeddings"].shape, arrays["unembeddings"].shape[0]
     logits = "with logits" if "logits" in arrays else f"without logits (n·K > {MAX_LOGIT_ENTRIES:.0e})"
     print(f"{args.out}: {n} tokens, width {width}, {k} labels, {logits}")
@@ -45,8 +54,16 @@ def _handle(args, extra) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "extract", help="a local Hugging Face causal LM's embeddings and unembeddings on a text file, as .npz"
+    parser = add_command(
+        subparsers,
+        "extract",
+        "Save a local Hugging Face causal LM's embeddings and unembeddings on a text file as .npz",
+        [
+            "repsim-jax extract --hf ./gpt2 --text lines.txt --out gpt2.npz",
+            "repsim-jax extract --hf ./gpt2 --text lines.txt --out gpt2.npz --max-tokens 5000 --max-length 128",
+        ],
+        "One row per token of the file's non-empty lines; needs the [torch] extra (torch, transformers).\n"
+        "Compare two such files with: repsim-jax compare a.npz b.npz",
     )
     parser.add_argument(
         "--hf",
@@ -55,9 +72,14 @@ def register(subparsers) -> None:
         help="local directory with a causal LM and its tokenizer (save_pretrained layout)",
     )
     parser.add_argument("--text", required=True, metavar="FILE", help="UTF-8 text, one input per non-empty line")
-    parser.add_argument("--max-tokens", type=int, default=None, help="keep at most this many tokens (default: all)")
     parser.add_argument(
-        "--max-length", type=int, default=None, help="cut each line to this many tokens (default: not cut)"
+        "--max-tokens", type=int, valid=COUNT, default=None, help="keep at most this many tokens (default: all)"
     )
-    parser.add_argument("--out", required=True, help="output .npz (embeddings, unembeddings, logits when small)")
+    parser.add_argument(
+        "--max-length", type=int, valid=COUNT, default=None, help="cut each line to this many tokens (default: not cut)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="output .npz, written as named (embeddings, unembeddings, logits when small)"
+    )
+    add_quiet_argument(parser)
     parser.set_defaults(func=_handle)

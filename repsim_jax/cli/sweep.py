@@ -8,7 +8,7 @@ from repsim_jax.sweep import run_sweep
 
 
 def _handle(args, extra) -> int:
-    print(run_sweep(load_config(args.config, extra), args.workdir, progress=True))
+    print(run_sweep(load_config(args.config, extra), args.workdir, progress=not args.quiet))
     return 0
 
 
@@ -16,6 +16,12 @@ def register(subparsers) -> None:
     add_config_command(
         subparsers,
         "sweep",
-        "distil sweep.losses × sweep.dims × sweep.seeds from config.teacher.workdir (seeds vmapped)",
+        "Distil students over sweep.losses × sweep.dims × sweep.seeds from config.teacher.workdir",
         _handle,
+        [
+            "repsim-jax sweep --config=synthetic:smoke --workdir=runs/sweep --config.teacher.workdir=runs/teacher",
+            "repsim-jax sweep --config=synthetic:smoke --workdir=runs/sweep --config.teacher.workdir=runs/teacher "
+            "'--config.sweep.dims=(2,4)'",
+        ],
+        details="The seeds of each cell (loss, dim) train together under vmap; a summary table is printed at the end.",
     )

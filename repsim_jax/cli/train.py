@@ -13,9 +13,18 @@ def _handle(args, extra) -> int:
     config = load_config(args.config, extra)
     if get_loss(config.loss.name).needs_teacher:
         raise InputError(f"loss {config.loss.name!r} distils a teacher: use `repsim-jax distill`")
-    print_reports(train_and_evaluate(config, args.workdir))
+    print_reports(train_and_evaluate(config, args.workdir, progress=not args.quiet))
     return 0
 
 
 def register(subparsers) -> None:
-    add_config_command(subparsers, "train", "train a model from a config", _handle)
+    add_config_command(
+        subparsers,
+        "train",
+        "Train a model (a teacher: a loss that needs no teacher) from a config",
+        _handle,
+        [
+            "repsim-jax train --config=synthetic:smoke --workdir=runs/teacher",
+            "repsim-jax train --config=synthetic:quick --workdir=runs/t2 --config.optim.learning_rate=3e-3",
+        ],
+    )

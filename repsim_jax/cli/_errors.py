@@ -1,0 +1,97 @@
+"""How a ``repsim-jax`` command ends when it fails: one line for anything a user can cause.
+
+- :class:`~repsim_jax.errors.InputError` (a bad file, key or value) and ``OSError`` (a
+  missing or unreadable file): its message, exit status 2.
+- A full disk wherever it is hit: an ``OSError`` with ``errno`` ENOSPC, or a library
+  error that says ``No space left on device`` in its message or its chain of causes
+  (orbax's asynchronous checkpoint writes fail through tensorstore with a ``ValueError``
+  of several kilobytes): ``no space left on device writing PATH``, exit status 2.
+- Ctrl-C: ``interrupted; re-run the same command to resume``, exit status 130.
+- Anything else is a bug in repsim_jax or a library: it keeps its traceback.
+
+Orbax also logs the errors of its background save threads, each with a traceback,
+before the main thread sees them. :class:`HeldLogs` holds those records back while a
+command runs: they are dropped when the command ends in one of the lines above, and
+printed when it succeeds or fails with a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+
+from repsim_jax.errors import InputError
+
+__all__ = ["HeldLogs", "failure_message", "INTERRUPTED"]
+
+NO_SPACE = os.strerror(errno.ENOSPC)
+INTERRUPTED = "interrupted; re-run the same command to resume"
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling, outermost first."""
+    chain = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _disk_full(error: BaseException) -> tuple[bool, str | None]:
+    """Whether ``error`` comes from a full disk, and the file being written when known."""
+    for link in _chain(error):
+        if isinstance(link, OSError) and link.errno == errno.ENOSPC:
+            return True, link.filename
+        if NO_SPACE in str(link):
+            return True, None
+    return False, None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def failure_message(error: Exception, output: str | None) -> str | None:
+    """The one line that reports ``error``, or None when it is a bug (keep the traceback).
+    ``output`` (the command's workdir or output file) names what was being written when
+    a full disk's error does not say."""
+    full, path = _disk_full(error)
+    if full:
+        return f"no space left on device writing {path or output or 'the output'}"
+    if isinstance(error, (InputError, OSError)):
+        return _one_line(str(error))
+    return None
+
+
+class HeldLogs(logging.Filter):
+    """Holds back the ERROR records orbax logs (with tracebacks) while a command runs.
+
+    ``install()`` starts holding; ``discard()`` forgets what was held (the command's own
+    one-line error says it); ``release()`` stops holding and prints what is still held."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.logger = logging.getLogger("absl")
+
+    @classmethod
+    def install(cls) -> HeldLogs:
+        held = cls()
+        held.logger.addFilter(held)
+        return held
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and f"{os.sep}orbax{os.sep}" in record.pathname:
+            self.records.append(record)
+            return False
+        return True
+
+    def discard(self) -> None:
+        self.records.clear()
+
+    def release(self) -> None:
+        self.logger.removeFilter(self)
+        for record in self.records:
+            self.logger.handle(record)
+        self.records.clear()
