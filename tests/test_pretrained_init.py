@@ -104,8 +104,6 @@ def test_a_trained_run_restores_and_resumes_without_its_weight_file(tmp_path, mo
     tiny = {"data.points_per_arm": 20, "num_epochs": 2, "batch_size": 32, "model.hidden": (16, 16)}
     config = with_values(experiment_config("synthetic", "smoke"), {**tiny, "model.init_from": "init.npz"})
     trained = experiment.train_and_evaluate(config, "w", progress=False)
-    stored = json.loads((tmp_path / "w" / "config.json").read_text())
-    assert stored["model"]["init_from"] == str(tmp_path / "init.npz")
     (tmp_path / "init.npz").unlink()
     models._read_variables.cache_clear()  # no copy of the file's arrays in memory either
     restored = experiment.restore(str(tmp_path / "w"))
@@ -113,3 +111,5 @@ def test_a_trained_run_restores_and_resumes_without_its_weight_file(tmp_path, mo
         np.testing.assert_array_equal(b, a)
     again = experiment.train_and_evaluate(config, "w", progress=False)  # resumes: nothing left to train
     assert again.reports[0]["test"]["accuracy"] == pytest.approx(trained.reports[0]["test"]["accuracy"])
+    stored = json.loads((tmp_path / "w" / "config.json").read_text())
+    assert stored["model"]["init_from"] == str(tmp_path / "init.npz")
