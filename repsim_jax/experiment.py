@@ -35,7 +35,7 @@ from repsim_jax.errors import InputError
 from repsim_jax.evaluate import evaluate
 from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model, without_init_file
-from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.checkpoint import Checkpointer, saved_steps
 from repsim_jax.train.loop import fit
 from repsim_jax.train.mesh import make_mesh
 from repsim_jax.train.optim import make_optimizer
@@ -264,11 +264,7 @@ def train_and_evaluate(
 
 def _trained_epochs(workdir) -> int | None:
     """The newest checkpoint step (= epoch) in ``workdir``, None without one."""
-    ckpt = Checkpointer(workdir, read_only=True)
-    try:
-        steps = ckpt.steps()
-    finally:
-        ckpt.close()
+    steps = saved_steps(workdir)
     return steps[-1] if steps else None
 
 

@@ -31,7 +31,7 @@ from jax.sharding import SingleDeviceSharding
 from repsim_jax.errors import InputError
 from repsim_jax.workdir import checkpoints_dir, warn
 
-__all__ = ["Checkpointer"]
+__all__ = ["Checkpointer", "saved_steps"]
 
 
 def _with_sharding(leaf) -> jax.ShapeDtypeStruct:
@@ -198,3 +198,12 @@ class Checkpointer:
         """Finish pending saves and release the manager."""
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+def saved_steps(workdir: str | epath.Path) -> list[int]:
+    """Every committed checkpoint step of ``workdir``, oldest first (read-only)."""
+    ckpt = Checkpointer(workdir, read_only=True)
+    try:
+        return ckpt.steps()
+    finally:
+        ckpt.close()

@@ -40,7 +40,7 @@ from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.errors import InputError
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict, without_init_file
-from repsim_jax.train.checkpoint import Checkpointer
+from repsim_jax.train.checkpoint import Checkpointer, saved_steps
 from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.placement import place, place_rows
 from repsim_jax.train.state import TrainState, create_state
@@ -342,47 +342,47 @@ def fit(
     elif "teacher_embeddings" in example:
         teacher_dim = example["teacher_embeddings"].shape[-1]
 
+    # a resumed run's checkpoint holds the weights init_from gave: never read that file again
+    resuming = bool(saved_steps(workdir))
+    init_model = without_init_file(model) if resuming else model
+    init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
+    teacher_vars = teacher.variables if online else None
+
+    step = make_train_step(model, loss, tx, concept_weight)
+    batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
+    epoch_fn = _make_epoch_fn(
+        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
+    )
+    eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
+    if vmapped:
+        axis = "seeds" if mesh is not None else None
+        epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None), spmd_axis_name=axis)
+        eval_fn = jax.vmap(eval_fn, in_axes=(0, None), spmd_axis_name=axis)
+    if mesh is not None:
+        per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
+        rep = NamedSharding(mesh, P())
+        state = jax.jit(init, out_shardings=per_seed)()
+        train_data = place_rows(rows, NamedSharding(mesh, P("data")), add_columns)
+        teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
+        epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
+        eval_jit = jax.jit(eval_fn, out_shardings=rep)
+    else:
+        state = jax.jit(init)()
+        train_data = rows.read_all()
+        train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
+        eval_data = None if eval_data is None else jax.device_put(eval_data)
+        epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
+    _check_finite(train_data["x"], "train")
+
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpointer(workdir, keep=keep)
+    log = _MetricsLog(workdir, seed_list, vmapped)
+    history: list[dict] = []
     try:
-        resuming = ckpt.latest_step() is not None
-        # the checkpoint holds the weights init_from gave; resuming never reads that file again
-        init_model = without_init_file(model) if resuming else model
-        init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
-        teacher_vars = teacher.variables if online else None
-
-        step = make_train_step(model, loss, tx, concept_weight)
-        batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
-        epoch_fn = _make_epoch_fn(
-            step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
-        )
-        eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
-        if vmapped:
-            axis = "seeds" if mesh is not None else None
-            epoch_fn = jax.vmap(epoch_fn, in_axes=(0, None, None), spmd_axis_name=axis)
-            eval_fn = jax.vmap(eval_fn, in_axes=(0, None), spmd_axis_name=axis)
-        if mesh is not None:
-            per_seed = NamedSharding(mesh, P("seeds") if vmapped else P())
-            rep = NamedSharding(mesh, P())
-            state = jax.jit(init, out_shardings=per_seed)()
-            train_data = place_rows(rows, NamedSharding(mesh, P("data")), add_columns)
-            teacher_vars, eval_data = place(teacher_vars, rep), place(eval_data, rep)
-            epoch_jit = jax.jit(epoch_fn, out_shardings=(per_seed, rep), donate_argnums=0)
-            eval_jit = jax.jit(eval_fn, out_shardings=rep)
-        else:
-            state = jax.jit(init)()
-            train_data = rows.read_all()
-            train_data = jax.device_put({**train_data, **(add_columns(train_data) if add_columns else {})})
-            eval_data = None if eval_data is None else jax.device_put(eval_data)
-            epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
-        _check_finite(train_data["x"], "train")
-
         state, start = _resume(ckpt, state, num_epochs) if resuming else (state, 0)
-        log = _MetricsLog(workdir, seed_list, vmapped)
         log.truncate_after(start, start * steps_per_epoch)
         last_good = start
-        history: list[dict] = []
         end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
         bar = tqdm(
             range(start, end),
@@ -391,7 +391,7 @@ def fit(
             desc=desc,
             disable=not progress or jax.process_index() != 0,
         )
-        try:
+        with bar:
             for epoch in bar:
                 state, per_step = epoch_jit(state, train_data, teacher_vars)
                 losses = np.asarray(per_step["loss"]).reshape(len(seed_list), -1)
@@ -410,9 +410,7 @@ def fit(
                     ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
                     last_good = done
                 bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
-        finally:
-            bar.close()
-            log.close()
     finally:
         ckpt.close()
+        log.close()
     return FitResult(state=state, history=history, epochs=end)
