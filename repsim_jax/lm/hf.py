@@ -74,6 +74,8 @@ def hf_model(path: str) -> TransformerLM:
     missing = [key for key in sizes if not isinstance(config.get(key), int)]
     if missing:
         raise InputError(f"{file}: no integer {missing[0]!r}")
+    if config["n_embd"] % config["n_head"]:
+        raise InputError(f"{file}: n_embd {config['n_embd']} is not divisible by n_head {config['n_head']}")
     option = _unsupported_option(config)
     if option is not None:
         raise InputError(f"{file}: {option}={config[option]!r} is not supported by repsim_jax's GPT-2")

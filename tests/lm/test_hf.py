@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from repsim_jax.errors import InputError
-from repsim_jax.lm.hf import hf_variables, load_hf
+from repsim_jax.lm import load_hf
+from repsim_jax.lm.hf import hf_variables
 from tests.lm.conftest import VOCAB
 
 torch = pytest.importorskip("torch")
@@ -72,6 +73,8 @@ def _copy(directory, tmp_path, **config_changes):
         ({"n_layer": 3}, "no tensor 'h.2.attn.c_attn.bias'"),
         ({"n_layer": 1}, "tensor 'h.1.attn.c_attn.bias' is not part of a GPT-2 LM with 1 blocks"),
         ({"n_embd": 48}, "has shape"),
+        ({"n_head": 5}, "n_embd 32 is not divisible by n_head 5"),
+        ({"vocab_size": "97"}, "no integer 'vocab_size'"),
         ({"tie_word_embeddings": True}, "tie_word_embeddings is true but lm_head.weight differs from wte.weight"),
     ],
 )

@@ -86,7 +86,8 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs(untied):
 def test_dropout_only_in_training(untied):
     """Training mode with dropout differs from the plain model (eval mode never builds dropout masks)."""
     lm = model(dropout=0.5)
-    train = apply(lm)(untied, TOKENS, train=True, rngs={"dropout": jax.random.key(1)})
+    key = jax.random.key(1, impl="rbg")  # compiles 5x faster on CPU than threefry; masks are masks
+    train = apply(lm)(untied, TOKENS, train=True, rngs={"dropout": key})
     assert not np.allclose(train.f, apply(model())(untied, TOKENS).f)
 
 
