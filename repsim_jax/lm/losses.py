@@ -20,7 +20,9 @@ pass and the gradient hold O(N·c) logits, not O(N·K), at the price of computin
 chunk's logits twice. Centring needs no logits: ``mean_k z(x) = f(x)·ḡ``, so the
 chunks use ``g − ḡ``. KL and cross-entropy need log-sum-exp over the vocabulary:
 accumulated over the chunks with a running maximum (the online softmax of Milakov &
-Gimelshein 2018, arXiv 1805.02867), KL as ``Σ_k p_k (z_t − z_s)_k/T − lse(z_t/T) + lse(z_s/T)``.
+Gimelshein 2018, arXiv 1805.02867), KL as ``Σ_k p_k (z_t − z_s)_k/T − lse(z_t/T) + lse(z_s/T)``,
+whose float32 rounding is absolute, about 1e-7·max|z/T| per position (the unchunked path
+keeps :func:`repsim_jax.metrics.kl_divergence`'s relative precision).
 
 ``l2_loss(gram=True)`` needs no logits at all (derivation ours from the definition): with
 ``G̃`` the (centred) unembeddings,
