@@ -5,6 +5,7 @@ import errno
 import json
 import logging
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -179,6 +180,24 @@ def test_table_and_figure_outputs_need_a_known_suffix(good_npz, tmp_path, capsys
     assert not target.exists()
 
 
+def _orbax_logs_an_error(message):
+    record = logging.LogRecord(
+        "absl", logging.ERROR, "/site-packages/orbax/checkpoint/future.py", 1, message, None, None
+    )
+    logging.getLogger("absl").handle(record)
+
+
+class _LateCallback:
+    def __del__(self):
+        raise RuntimeError("Event loop is closed")
+
+
+def _callback_after_the_loop_closed():
+    """An exception nobody can catch (raised in ``__del__``): Python reports it to
+    ``sys.unraisablehook``, as it does tensorstore's callbacks after orbax's loop closed."""
+    _LateCallback()
+
+
 def _no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -204,30 +223,32 @@ def test_a_full_disk_inside_orbax_is_one_line_and_its_logged_tracebacks_are_drop
     ENOSPC in its text, after logging the same error (with tracebacks) from its threads."""
 
     def checkpoint_fails(config, workdir, progress=True):
-        record = logging.LogRecord(
-            "absl", logging.ERROR, "/site-packages/orbax/checkpoint/future.py", 1, "save thread failed", None, None
-        )
-        logging.getLogger("absl").handle(record)
+        _orbax_logs_an_error("save thread failed")
+        _callback_after_the_loop_closed()
         raise ValueError('RESOURCE_EXHAUSTED: Error writing "x" in OCDBT database: No space left on device [28]')
 
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     monkeypatch.setattr(cli.train, "train_and_evaluate", checkpoint_fails)
     workdir = tmp_path / "w"
     assert main(["train", "--config=synthetic:smoke", f"--workdir={workdir}", "--quiet"]) == 2
     _one_error_line(capsys, f"no space left on device writing {workdir}")
-    assert "save thread failed" not in caplog.text
+    assert "save thread failed" not in caplog.text and unraisable == []
+    assert sys.unraisablehook == unraisable.append  # the caller's hook is back
 
 
 def test_orbax_errors_logged_during_a_successful_command_are_still_shown(tmp_path, capsys, caplog, monkeypatch):
     def logs_and_succeeds(seed, out):
-        record = logging.LogRecord(
-            "absl", logging.ERROR, "/site-packages/orbax/checkpoint/future.py", 1, "kept for the user", None, None
-        )
-        logging.getLogger("absl").handle(record)
+        _orbax_logs_an_error("kept for the user")
+        _callback_after_the_loop_closed()
         return {"pairwise_mean_cca": [], "only": {"metric": 1.0}}
 
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     monkeypatch.setattr(cli.demo.demo, "run", logs_and_succeeds)
     assert main(["demo"]) == 0
     assert "kept for the user" in caplog.text
+    assert [str(u.exc_value) for u in unraisable] == ["Event loop is closed"]
 
 
 def test_ctrl_c_is_one_line_exit_130(tmp_path, capsys, monkeypatch):

@@ -15,7 +15,7 @@ import jax
 
 from repsim_jax import __version__
 from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, extract, reproduce, sweep, train
-from repsim_jax.cli._errors import INTERRUPTED, HeldLogs, failure_message
+from repsim_jax.cli._errors import INTERRUPTED, HeldNoise, failure_message
 from repsim_jax.cli._parser import OptionError, Parser
 from repsim_jax.config import ValueRange
 from repsim_jax.errors import InputError
@@ -96,7 +96,7 @@ def _one_line_warning(message, *_, **__) -> str:
     return f"repsim-jax: warning: {message}\n"
 
 
-def _run(args, extra, held: HeldLogs) -> int:
+def _run(args, extra, held: HeldNoise) -> int:
     """The command's exit status; a user's error printed as one line (see :mod:`._errors`)."""
     command = f"repsim-jax {args.command}"
     try:
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     original_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warning
-    held = HeldLogs.install()
+    held = HeldNoise.install()
     try:
         return _run(args, extra, held)
     finally:

@@ -10,9 +10,11 @@
 - Anything else is a bug in repsim_jax or a library: it keeps its traceback.
 
 Orbax also logs the errors of its background save threads, each with a traceback,
-before the main thread sees them. :class:`HeldLogs` holds those records back while a
-command runs: they are dropped when the command ends in one of the lines above, and
-printed when it succeeds or fails with a traceback.
+before the main thread sees them, and tensorstore's callbacks that complete after
+orbax's event loop closed report ``RuntimeError: Event loop is closed`` as unraisable
+exceptions. :class:`HeldNoise` holds both back while a command runs: they are dropped
+when the command ends in one of the lines above, and printed when it succeeds or
+fails with a traceback.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 
 from repsim_jax.errors import InputError
 
-__all__ = ["HeldLogs", "failure_message", "INTERRUPTED"]
+__all__ = ["HeldNoise", "failure_message", "INTERRUPTED"]
 
 NO_SPACE = os.strerror(errno.ENOSPC)
 INTERRUPTED = "interrupted; re-run the same command to resume"
@@ -64,21 +67,26 @@ def failure_message(error: Exception, output: str | None) -> str | None:
     return None
 
 
-class HeldLogs(logging.Filter):
-    """Holds back the ERROR records orbax logs (with tracebacks) while a command runs.
+class HeldNoise(logging.Filter):
+    """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks)
+    and the unraisable exceptions of library callbacks.
 
     ``install()`` starts holding; ``discard()`` forgets what was held (the command's own
-    one-line error says it); ``release()`` stops holding and prints what is still held."""
+    one-line error says it); ``release()`` stops holding and reports what is still held
+    as it would have been reported."""
 
     def __init__(self):
         super().__init__()
         self.records: list[logging.LogRecord] = []
+        self.unraisable: list = []
         self.logger = logging.getLogger("absl")
+        self.unraisable_hook = sys.unraisablehook
 
     @classmethod
-    def install(cls) -> HeldLogs:
+    def install(cls) -> HeldNoise:
         held = cls()
         held.logger.addFilter(held)
+        sys.unraisablehook = held.unraisable.append
         return held
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -89,9 +97,13 @@ class HeldLogs(logging.Filter):
 
     def discard(self) -> None:
         self.records.clear()
+        self.unraisable.clear()
 
     def release(self) -> None:
         self.logger.removeFilter(self)
+        sys.unraisablehook = self.unraisable_hook
         for record in self.records:
             self.logger.handle(record)
-        self.records.clear()
+        for unraisable in self.unraisable:
+            self.unraisable_hook(unraisable)
+        self.discard()
