@@ -20,8 +20,9 @@ a teacher (model ``t``: embeddings f_t, unembeddings G_t, probabilities p) and a
 Both d_rep values use the pivots and subsets of the report's own ``rep_dissimilarity``
 (:func:`repsim_jax.metrics.pivot_subsets` with the report's ``pivot_subsets.options``,
 for the width of model 1) and keep every subset: no exclusion by condition number. A
-subset whose ``L₁`` is exactly singular makes them undefined (the authors' matrix
-inverse fails there): the value is then null with the reason under ``skipped``.
+subset whose ``L₁`` is singular to float64 precision (condition number ≥ 1/eps) makes
+them undefined (the authors' matrix inverse fails or returns rounding noise there): the
+value is then null with the reason under ``skipped``.
 
 The teacher's own report (no model to compare with) has the same seven keys: its own
 ``ece_per_class`` and ``brier_per_class``, and null for the five pairwise keys.
@@ -67,13 +68,14 @@ KEYS = (
 )
 NUM_BINS = 15  # utils/metrics.py::multiclass_calibration default
 CCA_COMPONENTS = 2  # CCA(n_components=2) of their interpolation/extrapolation scripts
-_KEEP_EVERY_SUBSET = float(np.finfo(np.float64).max)  # a max_condition no finite condition number exceeds
+_SINGULAR = 1.0 / float(np.finfo(np.float64).eps)  # condition numbers from here on: L₁ singular to float64 precision
 _BATCH_ELEMENTS = 1 << 24  # float64 entries of the residuals f₁ − A f₂ held at once (128 MiB)
 
 
 def _subsets_all_kept(f1, g1, f2, g2, pivots, subsets) -> metrics.RepDissimilarity:
     """:func:`repsim_jax.metrics.rep_dissimilarity_details` (squared, float64) with every
-    subset kept; InputError when some ``L₁`` is singular (non-finite condition number)."""
+    subset kept; InputError when some ``L₁`` is singular to float64 precision (Frobenius
+    condition number ≥ 1/eps ≈ 4.5e15, or not finite): its inverse means nothing there."""
     with jax.enable_x64(True):
         details = metrics.rep_dissimilarity_details(
             np.asarray(f1, np.float64),
@@ -83,13 +85,13 @@ def _subsets_all_kept(f1, g1, f2, g2, pivots, subsets) -> metrics.RepDissimilari
             pivots,
             subsets,
             squared=True,
-            max_condition=_KEEP_EVERY_SUBSET,
+            max_condition=_SINGULAR,
         )
     singular = int(details.num_excluded)
     if singular:
         raise InputError(
-            f"L1 = G1[S] - G1[p] is singular for {singular} of {details.included.size} (pivot, subset) pairs: "
-            "the authors' d_rep inverts every one of them"
+            f"L1 = G1[S] - G1[p] is singular to float64 precision (condition number >= {_SINGULAR:.2g}) for "
+            f"{singular} of {details.included.size} (pivot, subset) pairs; the authors' d_rep inverts each"
         )
     return details
 
@@ -176,7 +178,7 @@ def ece_per_class(probs, labels, num_bins: int = NUM_BINS) -> float:
     a probability of exactly 0 falls in no bin but still counts in n); empty bins add
     nothing. ``utils/metrics.py::expected_calibration_error`` and the ``ece_macro`` of
     ``multiclass_calibration`` (lines ~148–200, 15 bins; applied to the student's softmax
-    in ``evaluation/syn_evaluate_interpolation.py``). Their ``nanmean`` over classes is a
+    in ``evaluation/syn_evaluate_{interpolation,extrapolation}.py``). Their ``nanmean`` over classes is a
     plain mean here: no class value can be NaN for n ≥ 1.
     """
     probs, labels = _checked_probabilities(probs, labels)
@@ -204,7 +206,7 @@ def cca_score(teacher_emb, student_emb, num_components: int = CCA_COMPONENTS) ->
     the R² (averaged uniformly over the student's columns) of the student's embeddings
     predicted from the teacher's through the fitted CCA (columns centred and scaled to
     unit variance; iterative fit, default ``max_iter=500``, ``tol=1e-6``). As in
-    ``evaluation/syn_evaluate_interpolation.py`` (``CCA(n_components=2)``, teacher first);
+    ``evaluation/syn_evaluate_{interpolation,extrapolation}.py`` (``CCA(n_components=2)``, teacher first);
     their training-time evaluation (``utils/posthoc_eval.py``) uses ``n_components`` =
     the embedding width and ``max_iter=1000`` instead. Not symmetric in its arguments.
     """

@@ -15,6 +15,11 @@ For each split, with student probabilities ``q`` and teacher probabilities ``p``
   ill-conditioned; docs/theory.md §4), with the counts under ``pivot_subsets``;
 - calibration of the student: ``ece`` (15 equal-width confidence bins,
   ``Σ_b (|b|/n)|acc_b − conf_b|``), ``brier`` (``(1/n)Σ‖q − e_y‖²``), ``nll``;
+- ``authors``: the same comparison in the conventions of the authors' public code
+  (:mod:`repsim_jax.authors`: d_rep of their evaluation scripts and of their training-time
+  evaluation, KL in both directions, per-class ECE and Brier, scikit-learn's CCA score),
+  on the pivots/subsets of ``rep_dissimilarity``; the teacher's own report has its
+  calibration there and null for the keys that need a teacher;
 - ranking agreement of the label orders by ``p`` and ``q`` per input, averaged:
   ``pairwise_accuracy`` (fraction of label pairs ordered alike), ``kendall_tau``,
   ``spearman``, ``ndcg`` (relevance ``p``, ranking by ``q``, gain ``p/log₂(1+rank)``);
@@ -34,12 +39,13 @@ from typing import Callable
 
 import jax
 import numpy as np
+import scipy.special
 import scipy.stats
 from etils import epath
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from repsim_jax import metrics
+from repsim_jax import authors, metrics
 from repsim_jax.errors import InputError
 from repsim_jax.workdir import write_json
 
@@ -51,12 +57,6 @@ __all__ = [
     "split_report",
     "evaluate",
 ]
-
-
-def _softmax(z):
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, num_bins: int = 15) -> float:
@@ -160,7 +160,7 @@ def split_report(
     ``cca_components``: m_CCA over the top-k canonical correlations (None or 0: all)."""
     s_emb, s_logits, s_g = (np.asarray(a, np.float64) for a in student)
     labels = np.asarray(labels)
-    q = _softmax(s_logits)
+    q = scipy.special.softmax(s_logits, axis=-1)
     pred = q.argmax(-1)
     report = {
         "accuracy": float(np.mean(pred == labels)),
@@ -171,10 +171,13 @@ def split_report(
         "min_probability": {"student": float(q.min())},
         "skipped": {},
     }
-    if teacher is None:
+    t_arrays = None if teacher is None else tuple(np.asarray(a, np.float64) for a in teacher)
+    report["authors"], skipped = authors.section((s_emb, s_logits, s_g), t_arrays, labels, pivot_options)
+    report["skipped"].update(skipped)
+    if t_arrays is None:
         return report
-    t_emb, t_logits, t_g = (np.asarray(a, np.float64) for a in teacher)
-    p = _softmax(t_logits)
+    t_emb, t_logits, t_g = t_arrays
+    p = scipy.special.softmax(t_logits, axis=-1)
     report["agreement"] = float(np.mean(pred == p.argmax(-1)))
     report["min_probability"]["teacher"] = float(p.min())
     report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))

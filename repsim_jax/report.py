@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
+from repsim_jax import authors
 from repsim_jax.errors import InputError
 
 __all__ = [
     "STUDENT_METRICS",
+    "AUTHORS_METRICS",
     "TESTED_METRICS",
     "summarise_seeds",
     "summarise_teachers",
@@ -32,6 +34,9 @@ STUDENT_METRICS = (
     "linear_cka",
     "procrustes_distance",
 )
+# The reports' ``authors`` section (repsim_jax.authors) as summary keys: a dotted key reads a
+# section (``authors.cca_score`` is ``report["authors"]["cca_score"]``).
+AUTHORS_METRICS = tuple(f"authors.{key}" for key in authors.KEYS)
 TESTED_METRICS = ("mean_cca", "rep_dissimilarity")
 # The metrics every probe study (concepts, SUB) reports before its own probes, in table order.
 PROBE_STUDY_METRICS = (
@@ -45,12 +50,21 @@ PROBE_STUDY_METRICS = (
 )
 
 
+def _metric(report: dict, key: str):
+    """``report[key]``; a dotted key reads inside a section (``authors.cca_score``). None when absent."""
+    value = report
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def summarise_seeds(reports: list[dict], keys=STUDENT_METRICS, prefix: str = "") -> dict:
     """``{prefix+metric: {"mean", "std", "values"}}`` over per-seed reports (std: ddof=0);
-    metrics missing (``None``) in any report are left out."""
+    metrics missing (``None``) in any report are left out. Keys may be dotted
+    (:data:`AUTHORS_METRICS`), and keep their dotted name in the summary."""
     out = {}
     for key in keys:
-        values = [r.get(key) for r in reports]
+        values = [_metric(r, key) for r in reports]
         if values and all(v is not None for v in values):
             arr = np.asarray(values, np.float64)
             out[prefix + key] = {"mean": float(arr.mean()), "std": float(arr.std()), "values": [float(v) for v in arr]}

@@ -190,16 +190,18 @@ def test_a_singular_subset_is_refused_not_dropped():
     rng = np.random.default_rng(4)
     (f_t, _, _), (f_s, _, g_s) = _models(rng)
     g_t = rng.integers(-4, 5, (6, 3)).astype(np.float64)  # integers: the differences below are exact
-    g_t[2] = 2 * g_t[1] - g_t[0]  # labels 0, 1, 2 on a line: L₁ singular for every pivot among them...
-    pivots, subsets = np.arange(3), np.array([[[1, 2, 3]], [[0, 2, 4]], [[0, 1, 5]]])  # ...with S ⊃ the other two
+    g_t[2] = 2 * g_t[1] - g_t[0]  # labels 0, 1, 2 on a line: L₁ is singular when {p} ∪ S ⊃ {0, 1, 2},
+    pivots, subsets = metrics.all_pivot_subsets(6, 3)  # 3 subsets for p ∈ {0, 1, 2}, 1 for each other p: 12
     for convention in (authors.rep_dissimilarity_eval, authors.rep_dissimilarity_train):
-        with pytest.raises(InputError, match="singular for 3 of 3"):
+        with pytest.raises(InputError, match="for 12 of 60"):  # 2 of the 12 have a rounded condition ~1e16
             convention(f_t, g_t, f_s, g_s, pivots, subsets)
 
 
 def test_kl_keys_match_both_directions_and_differ():
     teacher, student = _models(np.random.default_rng(5))
+    x64 = jax.config.read("jax_enable_x64")
     values, _ = authors.section(student, teacher, np.zeros(60, int))
+    assert jax.config.read("jax_enable_x64") == x64  # float64 only inside the section
     t_logits, s_logits = teacher[1], student[1]
     assert values["kl_teacher_student"] == pytest.approx(reference_kl(t_logits, s_logits), rel=1e-10)
     assert values["kl_student_teacher"] == pytest.approx(reference_kl(s_logits, t_logits), rel=1e-10)

@@ -33,6 +33,19 @@ def test_summarise_seeds_drops_missing_metrics():
     assert out == {"mean_cca": {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "values": [0.5, 0.7]}}
 
 
+def test_summarise_seeds_reads_the_authors_section_by_dotted_keys():
+    reports = [
+        {"authors": {"cca_score": 0.5, "kl_student_teacher": 0.1}},
+        {"authors": {"cca_score": 0.9, "kl_student_teacher": None}},
+    ]
+    out = report.summarise_seeds(reports, report.AUTHORS_METRICS, prefix="ood_")
+    expected = {"mean": pytest.approx(0.7), "std": pytest.approx(0.2), "values": [0.5, 0.9]}
+    assert out == {"ood_authors.cca_score": expected}
+    assert report.AUTHORS_METRICS[0] == "authors.rep_dissimilarity_eval" and len(report.AUTHORS_METRICS) == 7
+    teachers = report.summarise_teachers([reports, reports], ("authors.cca_score",))
+    assert teachers["authors.cca_score"]["teacher_means"] == pytest.approx([0.7, 0.7])
+
+
 def _weighted_least_squares_mean(groups):
     """The mean μ minimising Σ_t (m_t − μ)² n_t / s_t² (teacher means m_t, their variances s_t²/n_t)."""
     means = np.array([np.mean(g) for g in groups])
