@@ -22,7 +22,7 @@ from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
 from repsim_jax.train import fit, make_optimizer, reference_schedule
 from repsim_jax.train.checkpoint import Checkpointer
-from repsim_jax.train.loop import NonFiniteLossError, _MetricsLog
+from repsim_jax.train.loop import NonFiniteLossError, _MetricsLog, _stopped
 
 EPOCHS = 40
 
@@ -207,13 +207,15 @@ def test_no_restorable_checkpoint_is_one_line_naming_the_directory(straight, cop
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_fit_resumes_past_a_damaged_checkpoint_to_the_uninterrupted_result(straight, copy):
     """The damaged step 3 is skipped and deleted, epoch 3 is trained again from step 2:
     bit-equal to the uninterrupted run (one program, every draw from the state's key),
     and each epoch is logged once."""
     _damage(copy / "checkpoints" / "3", "garbage data files")
-    with pytest.warns(UserWarning, match=r"deleted damaged checkpoint .*/checkpoints/3"):
+    with pytest.warns(UserWarning, match=r"(skipped|deleted damaged) checkpoint .*/checkpoints/3") as seen:
         resumed = _common.run_fit(copy, None, num_epochs=3)
+    assert any("deleted damaged checkpoint" in str(w.message) for w in seen)
     assert [r["epoch"] for r in resumed.history] == [3]
     for a, b in zip(flat_state(straight[1].state), flat_state(resumed.state)):
         np.testing.assert_array_equal(b, a)
@@ -258,8 +260,22 @@ def test_fit_refuses_fewer_epochs_than_its_checkpoint_holds(copy):
     assert (copy / "metrics.jsonl").read_text() == log
 
 
-def test_nan_before_any_checkpoint_says_none_was_saved(tmp_path):
+def test_the_nan_message_says_what_is_kept():
     """Defect (issue 21, case 10): "the last good checkpoint (epoch 0) is kept" with no checkpoint."""
+    losses = np.array([[1.0, 2.0], [3.0, np.inf]])
+    none = _stopped(losses, 0, [5, 7], 0, "W/checkpoints")
+    assert none == (
+        "non-finite loss inf at epoch 1, step 2 (seed 7); stopped, no checkpoint was saved before it "
+        "(W/checkpoints holds none), so a re-run starts afresh"
+    )
+    assert _stopped(losses, 4, [5, 7], 3, "W/checkpoints").endswith(
+        "at epoch 5, step 2 (seed 7); stopped, the last good checkpoint (epoch 3) is kept in W/checkpoints"
+    )
+
+
+@pytest.mark.slow
+def test_nan_before_any_checkpoint_says_none_was_saved(tmp_path):
+    """The message above from a run: NaN teacher outputs from the first epoch on."""
     data = _common.distill_data()
     data["teacher_logits"][5, 0] = np.nan
     model = Classifier(MLPEncoder(4, hidden=(8,)), _common.NUM_CLASSES)
