@@ -10,7 +10,6 @@ so ``compare`` and ``bounds`` take both.
 from __future__ import annotations
 
 import functools
-import json
 
 import numpy as np
 from etils import epath
@@ -18,6 +17,7 @@ from etils import epath
 from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, locate, restore
 from repsim_jax.io import Representation, load_representation, save_npz
+from repsim_jax.workdir import config_path, read_json
 
 __all__ = ["split_arrays", "export", "model_loader", "load_model", "model_paths"]
 
@@ -88,7 +88,7 @@ def load_model(path: str, split: str = "test") -> Representation:
 
 
 def _workdir_models(workdir: epath.Path) -> list[str]:
-    seeds = json.loads((workdir / "config.json").read_text())["seeds"]
+    seeds = read_json(config_path(workdir))["seeds"]
     return [str(workdir)] if len(seeds) == 1 else [str(workdir / f"seed{s}") for s in seeds]
 
 

@@ -9,8 +9,6 @@ test split).
 
 from __future__ import annotations
 
-import json
-
 from etils import epath
 
 from repsim_jax import report
@@ -18,6 +16,7 @@ from repsim_jax.config import with_values
 from repsim_jax.errors import InputError
 from repsim_jax.experiment import report_path, restore, train_and_evaluate
 from repsim_jax.losses import get_loss
+from repsim_jax.workdir import read_json
 
 __all__ = ["cell_dir", "run_sweep"]
 
@@ -53,7 +52,7 @@ def run_sweep(config, workdir: str, progress: bool = False) -> str:
                 print(f"run {loss} d={dim} seeds={list(cell.seeds)} (vmapped) in {cell_dir(workdir, loss, dim)}")
             stage = f"{loss} d={dim} ({len(cell.seeds)} seeds)"
             train_and_evaluate(cell, str(cell_dir(workdir, loss, dim)), teacher, progress=progress, stage=stage)
-        reports = [json.loads(p.read_text())["test"] for p in paths]
+        reports = [read_json(p)["test"] for p in paths]
         summary[f"{loss} d={dim}"] = report.summarise_seeds(reports, report.STUDENT_METRICS)
     table = report.markdown_summary("Sweep", summary, {}, report.STUDENT_METRICS, row_label="cell")
     (epath.Path(workdir) / "summary.md").write_text(table)
