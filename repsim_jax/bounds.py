@@ -310,13 +310,13 @@ class _LogitStats(NamedTuple):
 def _logit_stats(teacher: _TeacherLogits, logits, column_sum=None):
     """Everything the CCA and KL bounds need from the student's logits z: the squared
     distances of ``(t − z)/c`` and, when the teacher carries its KL side, ``KL_x`` and
-    ``log τ_x`` from :func:`repsim_jax.metrics.kl.kl_rows` (the one KL implementation, on
-    the same difference ``t − z``). ``column_sum`` (``Σ_x z/c``, from the CCA cross
-    product) adds the column-centred ``Σ_x ‖D̄ − mean_x D̄‖²``.
+    ``log τ_x`` from :func:`repsim_jax.metrics.kl.kl_rows` (the one KL implementation).
+    ``column_sum`` (``Σ_x z/c``, from the CCA cross product) adds the column-centred
+    ``Σ_x ‖D̄ − mean_x D̄‖²``.
     """
     n = logits.shape[0]
     difference = teacher.logits - logits
-    kl = None if teacher.kl is None else kl_rows(teacher.kl, logits, difference)
+    kl = None if teacher.kl is None else kl_rows(teacher.kl, teacher.logits, logits)
     scaled = logits / teacher.scale
     row_mean = jnp.mean(scaled, axis=-1)
     centred = _label_centred(difference / teacher.scale)

@@ -14,16 +14,20 @@ KL_x keeps the relative precision of the dtype however small it is; the textbook
 absolutely (+45% at KL ≈ 6e-8 in float32). An error ε in δ̄ only enters at second order
 (``∂S/∂δ̄ = −Σ p (1 − e^{−u}) = −(e^{KL} − 1)·…``, of the size of KL itself).
 
-``φ(u) = u²·h(u)`` with ``h(u) = Σ_{j≥0} (−u)^j/(j+2)!``: for ``|u| < ½`` the polynomial to
-``j = 8`` (truncation below 1e-10 relative), beyond it ``p(expm1(−u) + u)`` (cancellation at
-most a factor 5 at ``|u| = ½``), and ``e^{log p − u} − p(1 − u)`` once ``e^{−u}`` would
-overflow. Scale: with ``c`` a power of 2 of the size of ``max_y |u_y|``
-(:func:`~repsim_jax.metrics._linalg.power_of_two_scale`), ``S = c²·S_c`` with
-``S_c = Σ_y p_y (u_y/c)² h(u_y)``, so ``log KL_x = log S_c + 2 log c + log(log1p(S)/S)`` is
-finite whenever KL_x > 0, even where KL_x itself underflows (logits of size 1e-30).
+``φ(u) = u²·h(u)`` with ``h(u) = Σ_{j≥0} (−u)^j/(j+2)!``: for ``|u| < 1/16`` the polynomial
+to ``j = 5`` (truncation below 1e-11 relative), beyond it ``p·(expm1(−u) + u)``, whose
+cancellation costs at most ``2/|u| ≤ 32`` ulps. Scale: where some row's S is below
+``tiny/eps²`` (its terms may have underflowed: logits of size ~1e-20, or equal rows), the
+rows are summed again with the small-|u| terms lifted by ``C² = 2^120``
+(``Σ p (Cu)² h(u) ≤ 2^112``: no overflow; ``(Cu)²`` underflows only for |u| below ~1e-37),
+so ``log S = logaddexp(log Σ_small − log C², log Σ_large)`` and
+``log KL_x = log S + log(log1p(S)/S)`` are finite whenever KL_x > 0, even where KL_x itself
+underflows (logits of size 1e-30).
 
-Rows where some ``p_y e^{−u_y}`` exceeds ``e^64`` (then KL_x > 64) use
-``KL_x = lse_y(log p_y − u_y)`` instead, exact to the dtype's relative precision there.
+Rows where some ``e^{−u_y}`` overflows (``u_y < −88`` in float32; then KL_x is large) use
+``KL_x = δ̄ + lse(z_q) − lse(z_p)`` instead, whose rounding ``eps·|lse|`` is small against
+such a KL. Both fallbacks run only when needed (``lax.cond`` on the inputs themselves, so
+the main pass stays one fused loop; under ``vmap`` both sides run).
 
 τ_x, the smallest probability of either model at x, comes from the same pass:
 ``log q = z_q − lse(z_q)`` with ``lse(z_q) = lse(z_p) + KL_x − δ̄``.
@@ -39,20 +43,20 @@ import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import power_of_two_scale
 
-_SMALL = 0.5  # |u| below which h(u) is the Taylor polynomial
-_EXPM1_LIMIT = -60.0  # u below which e^{−u} is formed as e^{log p − u}
-_OVERFLOW_LOG = 64.0  # rows with some log p − u beyond this use the log-sum-exp form
-_TAYLOR = tuple((-1) ** j / math.factorial(j + 2) for j in range(9))  # h(u) = Σ_j _TAYLOR[j]·u^j
+_SMALL = 1.0 / 16  # |u| below which h(u) is the Taylor polynomial
+_TAYLOR = tuple((-1) ** j / math.factorial(j + 2) for j in range(6))  # h(u) = Σ_j _TAYLOR[j]·u^j
+_LIFT = 2.0**60  # C: the small-|u| terms are summed times C²
 
 
 class KLTeacher(NamedTuple):
-    """The ``p`` side of KL(p ‖ q), computed once per teacher: log p, p and lse(z_p) per input."""
+    """The ``p`` side of KL(p ‖ q), computed once per teacher: log p, p, lse(z_p) and
+    ``min_y log p`` per input."""
 
     log_probs: jax.Array
     probs: jax.Array
     normaliser: jax.Array
+    min_log_prob: jax.Array
 
 
 class KLRows(NamedTuple):
@@ -72,35 +76,26 @@ def kl_teacher(logits_p) -> KLTeacher:
     """:class:`KLTeacher` of logits (…, K): log-softmax over the last axis."""
     normaliser = jax.nn.logsumexp(logits_p, axis=-1)
     log_probs = logits_p - normaliser[..., None]
-    return KLTeacher(log_probs, jnp.exp(log_probs), normaliser)
+    return KLTeacher(log_probs, jnp.exp(log_probs), normaliser, jnp.min(log_probs, axis=-1))
 
 
 def _h(u):
-    """``h(u) = φ(u)/u²`` by its Taylor polynomial (for ``|u| < ½``), Horner's rule."""
+    """``h(u) = φ(u)/u²`` by its Taylor polynomial (for ``|u| < 1/16``), Horner's rule."""
     value = jnp.full_like(u, _TAYLOR[-1])
     for coefficient in reversed(_TAYLOR[:-1]):
         value = value * u + coefficient
     return value
 
 
-def _p_phi(teacher: KLTeacher, u):
-    """``p·φ(u)`` for ``|u| ≥ ½``: ``p(expm1(−u) + u)``, or ``e^{log p − u} − p(1 − u)`` where
-    ``e^{−u}`` would overflow (the exponent is capped; such rows take the log-sum-exp form)."""
-    moderate = u > _EXPM1_LIMIT
-    u_moderate = jnp.where(moderate, u, 0.0)
-    by_expm1 = teacher.probs * (jnp.expm1(-u_moderate) + u_moderate)
-    by_exp = jnp.exp(jnp.minimum(teacher.log_probs - u, _OVERFLOW_LOG)) - teacher.probs * (1.0 - u)
-    return jnp.where(moderate, by_expm1, by_exp)
-
-
-def _scaled_sum(teacher: KLTeacher, u, scale):
-    """``S_c = Σ_y p_y φ(u_y)/c²`` per row (module docstring)."""
+def _terms(teacher: KLTeacher, u, lift):
+    """``(lift²·p φ(u) where |u| < 1/16, else 0;  p φ(u) where |u| ≥ 1/16, else 0)``
+    (module docstring); the second is +inf where ``e^{−u}`` overflows."""
     small = jnp.abs(u) < _SMALL
     u_small = jnp.where(small, u, 0.0)
-    u_large = jnp.where(small, 1.0, u)
-    small_terms = teacher.probs * jnp.square(u_small / scale) * _h(u_small)
-    large_terms = _p_phi(teacher, u_large) / scale / scale
-    return jnp.sum(jnp.where(small, small_terms, large_terms), axis=-1)
+    u_large = jnp.where(small, _SMALL, u)
+    lifted = teacher.probs * jnp.square(u_small * lift) * _h(u_small)
+    large = teacher.probs * (jnp.expm1(-u_large) + u_large)
+    return jnp.where(small, lifted, 0.0), jnp.where(small, 0.0, large)
 
 
 def _safe_log(x):
@@ -109,35 +104,52 @@ def _safe_log(x):
     return jnp.where(positive, jnp.log(jnp.where(positive, x, 1.0)), -jnp.inf)
 
 
-def kl_rows(teacher: KLTeacher, logits_q, difference) -> KLRows:
-    """KL_x(p ‖ q) per input from the teacher's :class:`KLTeacher`, the student's logits
-    ``z_q`` and ``difference = z_p − z_q`` (callers that need δ anyway pass it in)."""
-    shift = jnp.sum(teacher.probs * difference, axis=-1)  # δ̄
-    u = difference - shift[..., None]
-    scale = power_of_two_scale(u, axis=-1)
-    scaled = _scaled_sum(teacher, u, scale)
-    scale = scale[..., 0]
-    total = scaled * scale * scale  # S
+def _deviation(logits_p, logits_q, shift):
+    """``u = δ − δ̄`` with ``δ = z_p − z_q``."""
+    return logits_p - logits_q - shift[..., None]
+
+
+def _log_sum(teacher: KLTeacher, logits_p, logits_q, shift, total):
+    """``log S`` per row: ``log total`` where S is a normal number well above ``tiny/eps²``,
+    else from the lifted sums (module docstring; run only when some row needs it, from the
+    inputs themselves so that nothing else has to be kept in memory for it)."""
+    info = jnp.finfo(total.dtype)
+    tiny = ~(total >= info.tiny / info.eps**2)
+
+    def lifted():
+        u = _deviation(logits_p, logits_q, shift)
+        small, large = (jnp.sum(t, axis=-1) for t in _terms(teacher, u, _LIFT))
+        return jnp.logaddexp(_safe_log(small) - 2.0 * math.log(_LIFT), _safe_log(large))
+
+    by_lift = jax.lax.cond(jnp.any(tiny), lifted, lambda: jnp.zeros_like(total))
+    return jnp.where(tiny, by_lift, _safe_log(total))
+
+
+def kl_rows(teacher: KLTeacher, logits_p, logits_q) -> KLRows:
+    """KL_x(p ‖ q) per input from the teacher's :class:`KLTeacher` of ``z_p`` and the
+    logits ``z_p`` and ``z_q`` themselves (module docstring)."""
+    shift = jnp.sum(teacher.probs * (logits_p - logits_q), axis=-1)  # δ̄
+    terms = _terms(teacher, _deviation(logits_p, logits_q, shift), 1.0)
+    total = sum(jnp.sum(t, axis=-1) for t in terms)  # S
     value = jnp.log1p(total)
     ratio = jnp.where(total > 0, value / jnp.where(total > 0, total, 1.0), 1.0)  # log1p(S)/S
-    log_value = _safe_log(scaled) + 2.0 * jnp.log(scale) + jnp.log(ratio)
-    exponents = teacher.log_probs - u
-    overflowing = jnp.max(exponents, axis=-1) > _OVERFLOW_LOG
-    by_lse = jax.lax.cond(
+    log_value = _log_sum(teacher, logits_p, logits_q, shift, total) + jnp.log(ratio)
+    overflowing = ~jnp.isfinite(total)
+    by_normalisers = jax.lax.cond(
         jnp.any(overflowing),
-        lambda: jax.nn.logsumexp(exponents, axis=-1),
+        lambda: shift + jax.nn.logsumexp(logits_q, axis=-1) - teacher.normaliser,
         lambda: jnp.zeros_like(value),
     )
-    value = jnp.where(overflowing, by_lse, value)
-    log_value = jnp.where(overflowing, _safe_log(by_lse), log_value)
+    value = jnp.where(overflowing, by_normalisers, value)
+    log_value = jnp.where(overflowing, _safe_log(by_normalisers), log_value)
     student_normaliser = teacher.normaliser + value - shift
-    log_tau = jnp.minimum(jnp.min(teacher.log_probs, axis=-1), jnp.min(logits_q, axis=-1) - student_normaliser)
+    log_tau = jnp.minimum(teacher.min_log_prob, jnp.min(logits_q, axis=-1) - student_normaliser)
     return KLRows(value, log_value, log_tau)
 
 
 def kl_per_input(logits_p, logits_q) -> KLRows:
     """:func:`kl_rows` of two logit arrays (…, K)."""
-    return kl_rows(kl_teacher(logits_p), logits_q, logits_p - logits_q)
+    return kl_rows(kl_teacher(logits_p), logits_p, logits_q)
 
 
 def log_mean_exp(log_values, axis=-1):
