@@ -159,19 +159,19 @@ def bound_curves(curves: dict, path) -> pathlib.Path:
     """
     fig, axes = _grid(len(curves), columns=len(curves), width=3.6, height=3.0)
     for ax, (loss, curve) in zip(axes, curves.items()):
-        handles = []
         for side, label in (("rhs", "d²_logit (rhs)"), ("lhs", "Σᵢ(1−ρᵢ²)λᵢ (lhs)")):
             mean, std = curve[side].mean(0), curve[side].std(0)
-            (line,) = ax.plot(curve["epochs"], mean, marker="o", ms=3, label=f"{label}, mean")
+            ax.plot(curve["epochs"], mean, marker="o", ms=3, label=f"{label}, mean over seeds")
             ax.fill_between(curve["epochs"], np.maximum(mean - std, 1e-12), mean + std, alpha=0.25)
-            handles.append(line)
-        band = Patch(color="grey", alpha=0.25, label=f"shaded: ± std over {curve['lhs'].shape[0]} seeds")
         ax.set_yscale("log")
         ax.set_xlabel("student epoch")
-        ax.tick_params(labelsize=_SMALL)
+        ax.tick_params(which="both", labelsize=_SMALL)  # log axes label minor ticks too
         ax.set_title(f"{loss} students", fontsize=9)
-        ax.legend(handles=[*handles, band], fontsize=_SMALL)
     axes[0].set_ylabel("squared logit distance (log scale)")
+    seeds = next(iter(curves.values()))["lhs"].shape[0]
+    band = Patch(color="grey", alpha=0.25, label=f"shaded: ± std over {seeds} seeds")
+    handles = [*axes[0].get_legend_handles_labels()[0], band]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=_SMALL)  # below: no curve hidden
     fig.suptitle("CCA–logit bound (Thm F.1), teacher vs each student on the test split: lhs ≤ rhs", fontsize=9)
     return _save(fig, path)
 

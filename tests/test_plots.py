@@ -103,10 +103,11 @@ def test_bound_curves_label_the_y_axis_and_explain_the_band(tmp_path, monkeypatc
     figures = _drawn(monkeypatch)
     curve = {"epochs": np.array([10, 20]), "lhs": np.ones((4, 2)), "rhs": np.full((4, 2), 2.0)}
     plots.bound_curves({"kl": curve, "l2": curve}, tmp_path / "bound.png")
-    first = figures[0].axes[0]
-    assert first.get_ylabel()
-    legend = [t.get_text() for t in first.get_legend().get_texts()]
-    assert "shaded: ± std over 4 seeds" in legend and any("rhs" in t for t in legend)
+    assert figures[0].axes[0].get_ylabel()
+    (legend,) = figures[0].legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "shaded: ± std over 4 seeds" in labels
+    assert any("rhs" in t for t in labels) and any("lhs" in t for t in labels)
 
 
 def test_decision_regions_name_every_label_in_a_legend(tmp_path, monkeypatch):
