@@ -1,5 +1,7 @@
 """PairStream: streamed comparison and logit bounds equal the in-memory ones on the full arrays."""
 
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -165,3 +167,81 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match=f"too few inputs: n={D1 + D2} <= d1\\+d2"):
         stream.result()
     assert stream.count == D1 + D2  # rejected chunks left the state untouched
+
+
+# ----------------------------------------------------------------- KL exactness, scale, degenerate inputs
+
+
+def _near_equal_reps(noise, far=False, n=600, k=5000, d=8, seed=0):
+    """float32 f, g with K = 5000 labels; the student ``f₂ = f₁ + noise·N(0, 1)`` on the same
+    unembeddings (KL ≈ 4e-8 at noise 1e-4, 1.6e-9 at 2e-5), or an unrelated model (far)."""
+    rng = np.random.default_rng(seed)
+    f1 = rng.standard_normal((n, d))
+    g1 = 3.0 * rng.standard_normal((k, d)) / np.sqrt(d)
+    if far:
+        f2, g2 = rng.standard_normal((n, d)), 3.0 * rng.standard_normal((k, d)) / np.sqrt(d)
+    else:
+        f2, g2 = f1 + noise * rng.standard_normal((n, d)), g1
+    return tuple(np.asarray(a, np.float32) for a in (f1, g1, f2, g2))
+
+
+@pytest.mark.parametrize("noise, far", [(1e-4, False), (2e-5, False), (0.0, True)], ids=["4e-8", "1.6e-9", "far"])
+def test_streamed_kl_matches_float64_in_ten_chunks(noise, far):
+    """KL streamed in 10 chunks against float64 NumPy on the float64 logits of the same f, g
+    (relative error ≤ 1e-3; the previous difference-of-log-sum-exps was off by +330% at 4e-8).
+    The in-memory bound on the float32 logits agrees too."""
+    f1, g1, f2, g2 = _near_equal_reps(noise, far)
+    stream = PairStream(g1, g2)
+    for rows in np.array_split(np.arange(f1.shape[0]), 10):
+        stream.add(f1[rows], f2[rows])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an ill-conditioned subset of the random unembeddings is no concern here
+        streamed = stream.result(dict(num_pivots=1, num_subsets=2))
+    expected = ref.kl_divergence(f1.astype(np.float64) @ g1.T, f2.astype(np.float64) @ g2.T)
+    np.testing.assert_allclose(streamed["kl_divergence"], expected, rtol=1e-3)
+    in_memory = bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T)
+    np.testing.assert_allclose(float(in_memory.kl), expected, rtol=1e-3)
+    kl = streamed["kl_logit"]
+    np.testing.assert_allclose(kl["log10_rhs"], np.log10(expected) - 2 * kl["log10_tau"], atol=np.log10(1 + 1e-3))
+    assert kl["holds"] and np.isfinite(kl["log10_rhs"])
+
+
+@pytest.mark.parametrize("scale", [1e30, 1e-30])
+def test_streamed_values_are_right_at_any_scale(scale):
+    """Embeddings ×1e±30 in float32: d_logit and d_rep scale by s, the squared bound terms by
+    s² (≈ 1e±60, returned as float64), the scale-free metrics and every verdict unchanged."""
+    f1, g1, f2, g2 = _random_pair()
+    base = _stream(f1, g1, f2, g2, chunks=[N // 2] * 2)
+    scaled = _stream(f1 * np.float32(scale), g1, f2 * np.float32(scale), g2, chunks=[N // 2] * 2)
+    for key in ("logit_distance", "rep_dissimilarity"):
+        np.testing.assert_allclose(scaled[key], scale * base[key], rtol=1e-4, err_msg=key)
+    for key in ("mean_cca", "linear_cka"):
+        np.testing.assert_allclose(scaled[key], base[key], rtol=1e-4, err_msg=key)
+    for name in ("cca_logit", "rep_logit"):
+        for key in ("lhs", "rhs"):
+            np.testing.assert_allclose(scaled[name][key], scale**2 * base[name][key], rtol=1e-3, err_msg=name)
+    np.testing.assert_allclose(scaled["kl_logit"]["lhs"], scale**2 * base["kl_logit"]["lhs"], rtol=1e-3)
+    for name in BOUNDS:
+        assert scaled[name]["holds"] and np.isfinite(scaled[name]["lhs"]) and scaled[name]["lhs"] > 0, name
+    assert scaled["kl_logit"]["log10_rhs"] > -np.inf
+
+
+def test_constant_embeddings_raise_instead_of_nan():
+    f1, g1, f2, g2 = _random_pair()
+    stream = PairStream(g1, g2)
+    stream.add(np.ones_like(f1), f2)
+    with pytest.raises(ValueError, match="x is constant over the samples"):
+        stream.result()
+
+
+def test_bounds_report_tolerance_and_log10_rhs():
+    """Every streamed bound carries its round-off tolerance and the KL bound log10_rhs/log10_tau,
+    equal to the in-memory bound's."""
+    f1, g1, f2, g2 = _random_pair()
+    streamed = _stream(f1, g1, f2, g2, chunks=[N // 2] * 2)
+    kl = bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T)
+    np.testing.assert_allclose(streamed["kl_logit"]["log10_rhs"], float(kl.log10_rhs), rtol=1e-5)
+    np.testing.assert_allclose(streamed["kl_logit"]["log10_tau"], float(kl.log10_tau), rtol=1e-5)
+    for name in BOUNDS:
+        assert 0 < streamed[name]["tolerance"] < 1e-2 * streamed[name]["rhs"], name
+        assert streamed[name]["within_round_off"] is False, name
