@@ -44,7 +44,7 @@ __all__ = [
     "with_values",
 ]
 
-CONFIG_NAMES = ("synthetic", "cifar100", "concepts", "sub")
+CONFIG_NAMES = ("synthetic", "cifar100", "concepts", "sub", "lm")
 """The experiments packaged in :mod:`repsim_jax.configs`, addressable by name."""
 
 
@@ -264,9 +264,15 @@ VALUE_RANGES: dict[str, ValueRange] = {
     "data.points_per_arm": _COUNT,
     "data.ring_radii": ValueRange(float, 0, each=True),
     "data.seed": _SEED,
+    "data.context": _COUNT_OR_ZERO,
     "model.hidden": ValueRange(int, 1, each=True),
     "model.dropout": ValueRange(float, 0, 1),
     "model.embedding_dim": _COUNT,
+    "model.vocab": _COUNT_OR_ZERO,
+    "model.context": _COUNT,
+    "model.width": _COUNT,
+    "model.depth": _COUNT,
+    "model.heads": _COUNT,
     "optim.learning_rate": _POSITIVE,
     "optim.warmup_epochs": _COUNT_OR_ZERO,
     "optim.decay": ValueRange(float, 0, 1, ends="(]"),
@@ -276,6 +282,7 @@ VALUE_RANGES: dict[str, ValueRange] = {
     "loss.concept_weight": _WEIGHT,
     "loss.temperature": _POSITIVE,
     "loss.teacher_dim": _COUNT_OR_ZERO,
+    "loss.vocab_chunk": _COUNT_OR_ZERO,
     "eval.every": _COUNT,
     "eval.num_pivots": _COUNT,
     "eval.num_subsets": _COUNT,
@@ -295,7 +302,8 @@ VALUE_RANGES: dict[str, ValueRange] = {
 }
 """Every numeric key of :func:`repsim_jax.configs.common.get_base_config` and its valid
 values: sizes, epochs and counts >= 1 (``num_train``/``num_test``/``cca_components``/
-``teacher_dim``/``warmup_epochs``: 0 allowed, meaning "all"/"unset"/"none"), seeds in
+``teacher_dim``/``warmup_epochs``/``data.context``/``model.vocab``/``loss.vocab_chunk``: 0 allowed,
+meaning "all"/"unset"/"none"/"the default"), seeds in
 ``[0, 2**32)``, ``dropout`` in ``[0, 1)``, ``decay`` in ``(0, 1]``, learning rate and
 temperature finite > 0, loss weights finite >= 0, mesh axes >= -1 (0 = default, -1 = the rest)."""
 

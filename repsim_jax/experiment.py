@@ -33,6 +33,11 @@ from repsim_jax import workdir as layout
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.errors import InputError
 from repsim_jax.evaluate import evaluate
+from repsim_jax.lm import evaluate as lm_evaluate
+from repsim_jax.lm.data import TextData, load_text_data
+from repsim_jax.lm.hf import is_hf_directory, load_hf
+from repsim_jax.lm.losses import get_lm_loss
+from repsim_jax.lm.model import TrainedLM, TransformerLM
 from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
@@ -54,13 +59,15 @@ __all__ = [
     "locate",
     "report_path",
     "trained_models",
+    "load_teacher",
 ]
 
 
 class Built(NamedTuple):
-    """What a config describes: ``data``, ``model``, ``loss`` and optimiser ``tx``."""
+    """What a config describes: ``data``, ``model``, ``loss`` and optimiser ``tx``
+    (a language model's ``data`` is a :class:`repsim_jax.lm.data.TextData`)."""
 
-    data: Dataset
+    data: Dataset | TextData
     model: Any
     loss: Loss
     tx: optax.GradientTransformation
@@ -113,7 +120,10 @@ def report_path(workdir, config, seed: int) -> epath.Path:
 
 def build(config) -> Built:
     """Data, model, loss and optimiser of ``config`` (sections ``data``, ``model``,
-    ``loss``, ``optim``)."""
+    ``loss``, ``optim``); ``data.name = "text"`` builds a language model
+    (:func:`_build_language_model`)."""
+    if config.data.name == "text" or config.model.name == "gpt2":
+        return _build_language_model(config)
     data = load_dataset(config.data)
     model = build_model(config.model, data.num_classes, data.num_concepts)
     ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
@@ -128,19 +138,53 @@ def build(config) -> Built:
     n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
         raise InputError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
+    return Built(data, model, loss, _optimizer(config, n // config.batch_size))
+
+
+def _optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
     o = config.optim
-    tx = make_optimizer(
+    return make_optimizer(
         o.name,
         o.learning_rate,
         schedule=o.schedule,
-        steps_per_epoch=n // config.batch_size,
+        steps_per_epoch=steps_per_epoch,
         warmup_epochs=o.warmup_epochs,
         decay=o.decay,
     )
-    return Built(data, model, loss, tx)
+
+
+def _build_language_model(config) -> Built:
+    """A GPT-2-family LM (``model.name = "gpt2"``) on ``data.name = "text"``
+    (:func:`repsim_jax.lm.data.load_text_data`) with the per-token loss of
+    :func:`repsim_jax.lm.losses.get_lm_loss`; ``batch_size`` sequences per step over all
+    processes, an epoch one pass over a process's shard of the training sequences."""
+    if config.data.name != "text" or config.model.name != "gpt2":
+        raise InputError(
+            f"a language model needs data.name 'text' and model.name 'gpt2', got {config.data.name!r} and "
+            f"{config.model.name!r}"
+        )
+    data = load_text_data(config.data, config.model.vocab, config.model.context)
+    model = build_model(config.model, data.vocab_size)
+    ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
+    loss = get_lm_loss(
+        config.loss.name,
+        ce_weight=ce_weight,
+        logit_weight=config.loss.logit_weight,
+        feature_weight=config.loss.feature_weight,
+        temperature=config.loss.temperature,
+        centered=config.loss.centered,
+        chunk=config.loss.vocab_chunk or None,
+    )
+    processes = jax.process_count()
+    if config.batch_size % processes:
+        raise InputError(f"batch_size {config.batch_size} is not divisible by the {processes} processes")
+    steps = data.stream(config.batch_size // processes).steps_per_epoch
+    return Built(data, model, loss, _optimizer(config, steps))
 
 
 def _sample_input(built: Built):
+    if isinstance(built.data, TextData):
+        return built.data.sample_input()
     x = built.data.rows["train"].example()["x"]
     return built.data.preprocess(x) if built.data.preprocess else x
 
@@ -157,12 +201,19 @@ def trained_models(model, state, seeds, workdir: str = "") -> list[TrainedModel]
             out["batch_stats"] = jax.tree.map(pick, state.batch_stats)
         return out
 
-    return [TrainedModel(model, variables(i), seed, str(workdir)) for i, seed in enumerate(seeds)]
+    kind = TrainedLM if isinstance(model, TransformerLM) else TrainedModel
+    return [kind(model, variables(i), seed, str(workdir)) for i, seed in enumerate(seeds)]
+
+
+def load_teacher(path: str) -> TrainedModel:
+    """The teacher in ``path``: a workdir of ours (its single model, or ``GROUP/seed<s>``)
+    or a Hugging Face GPT-2 directory (:func:`repsim_jax.lm.load_hf`)."""
+    return load_hf(path) if is_hf_directory(path) else restore(path).model
 
 
 def _teacher_for(config, teacher: TrainedModel | None, needs_teacher: bool) -> TrainedModel | None:
     if teacher is None and config.teacher.workdir:
-        teacher = restore(config.teacher.workdir).model
+        teacher = load_teacher(config.teacher.workdir)
     if needs_teacher and teacher is None:
         raise InputError(f"loss {config.loss.name!r} distils a teacher: set --config.teacher.workdir=<a train workdir>")
     return teacher
@@ -173,6 +224,8 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
     ``teacher``, writing each seed's ``report.json`` (see :func:`report_path`) with
     ``run_info`` (:func:`run_info`) as its ``run`` section (default: the section of the
     report being replaced, if any)."""
+    if isinstance(run.built.data, TextData):
+        return _evaluate_language_model(run, teacher, run_info)
     data, e = run.built.data, run.config.eval
     splits = {name: data.splits[name] for name in e.splits if name in data.splits}
     options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
@@ -193,6 +246,27 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
                     run=info,
                 )
             )
+    return reports
+
+
+def _evaluate_language_model(run: Run, teacher: TrainedLM | None, run_info: dict | None) -> list[dict]:
+    """:func:`evaluate_run` of a language model: :func:`repsim_jax.lm.evaluate.split_report`
+    on the held-out sequences (``test``) and as many training sequences (``train``), for
+    the splits of ``config.eval.splits``."""
+    splits, chunk = run.built.data.splits, run.config.loss.vocab_chunk or None
+    names = [name for name in run.config.eval.splits if name in splits]
+    reports = []
+    with owned(run.workdir):
+        for m in run.models:
+            path = report_path(run.workdir, run.config, m.seed)
+            report = {name: lm_evaluate.split_report(m, splits[name], teacher, chunk) for name in names}
+            info = run_info if run_info is not None else _stored_run_info(path)
+            if info is not None:
+                report["run"] = info
+            if jax.process_index() == 0:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                layout.write_json(path, report)
+            reports.append(report)
     return reports
 
 
@@ -302,25 +376,22 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         warn(f"{workdir}: the re-run applies config changes: {'; '.join(changes)}")
     if jax.process_index() == 0:
         layout.write_text(layout.config_path(workdir), config.to_json(indent=2))
-    data, mesh = built.data, training_mesh(config, len(seeds))
+    mesh = training_mesh(config, len(seeds))
     desc = stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
     result = fit(
         built.model,
         built.loss,
         built.tx,
-        data.rows["train"],
-        str(workdir),
+        workdir=str(workdir),
+        **_training_inputs(built.data, config.batch_size),
         num_epochs=config.num_epochs,
         batch_size=config.batch_size,
         seeds=seeds if len(seeds) > 1 else seeds[0],
-        eval_data=data.splits["test"],
         eval_every=config.eval.every,
         teacher=teacher if built.loss.needs_teacher else None,
         teacher_mode=config.teacher.mode,
         checkpoint_every=config.checkpoint.every,
         keep=config.checkpoint.keep,
-        preprocess=data.preprocess,
-        augment=data.augment,
         concept_weight=config.loss.concept_weight,
         mesh=mesh,
         progress=progress,
@@ -333,6 +404,21 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         print(f"{desc}: evaluating", file=sys.stderr, flush=True)  # tens of seconds after the bar on a CPU
     run.reports = evaluate_run(run, teacher, run_info(mesh, config.model.dtype))
     return run
+
+
+def _training_inputs(data: Dataset | TextData, batch_size: int) -> dict:
+    """:func:`fit`'s ``train_data``, ``eval_data``, ``preprocess`` and ``augment``: the
+    training rows and the test split, or a language model's token stream of this
+    process's ``batch_size / processes`` sequences per step."""
+    if isinstance(data, TextData):
+        stream = data.stream(batch_size // jax.process_count())
+        return {"train_data": stream, "eval_data": None, "preprocess": None, "augment": None}
+    return {
+        "train_data": data.rows["train"],
+        "eval_data": data.splits["test"],
+        "preprocess": data.preprocess,
+        "augment": data.augment,
+    }
 
 
 def _abstract_state(config, built: Built, seeds):

@@ -41,6 +41,9 @@ __all__ = [
     "LOGIT_LOSSES",
     "FEATURE_LOSSES",
     "get_loss",
+    "loss_terms",
+    "loss_init",
+    "feature_term",
 ]
 
 
@@ -168,6 +171,43 @@ def _parse(name: str) -> tuple[str | None, str | None, bool]:
     return logit, feature, has_ce
 
 
+def loss_terms(
+    name: str, ce_weight: float | None = None, temperature: float = 1.0
+) -> tuple[str | None, str | None, float]:
+    """``(logit, feature, ce_weight)`` of a loss ``name`` (the grammar of :func:`get_loss`),
+    checked: ``ce_weight`` defaults to 1 when ``ce`` is named and 0 otherwise; InputError
+    for an unknown term, a temperature <= 0 or no term at all. Shared with the language
+    models' losses (:func:`repsim_jax.lm.losses.get_lm_loss`)."""
+    logit, feature, has_ce = _parse(name)
+    if ce_weight is None:
+        ce_weight = 1.0 if has_ce else 0.0
+    if temperature <= 0:
+        raise InputError(f"temperature must be positive, got {temperature}")
+    if not ce_weight and logit is None and feature is None:
+        raise InputError(f"loss {name!r} with ce_weight=0 has no terms")
+    return logit, feature, ce_weight
+
+
+def loss_init(feature: str | None) -> Callable[..., Any]:
+    """``init(key, student_dim, teacher_dim) -> loss_params`` of a feature term: the
+    learned projection of ``proj_mse``, ``{}`` otherwise."""
+
+    def init(key, student_dim, teacher_dim):
+        if feature == "proj_mse":
+            return {"projection": init_projection(key, student_dim, teacher_dim)}
+        return {}
+
+    return init
+
+
+def feature_term(feature: str, loss_params, student_emb: jax.Array, teacher_emb: jax.Array) -> jax.Array:
+    """The feature loss ``feature`` of (n, d_s) and (n, d_t) embeddings, with the learned
+    projection of ``loss_params`` for ``proj_mse``."""
+    if feature == "proj_mse":
+        return projection_mse(loss_params["projection"], student_emb, teacher_emb)
+    return FEATURE_LOSSES[feature](student_emb, teacher_emb)
+
+
 def get_loss(
     name: str,
     *,
@@ -184,19 +224,8 @@ def get_loss(
     ``proj_mse``), e.g. ``"l2+procrustes"``. ``ce_weight`` defaults to 1 when ``ce`` is
     named and 0 otherwise.
     """
-    logit, feature, has_ce = _parse(name)
-    if ce_weight is None:
-        ce_weight = 1.0 if has_ce else 0.0
-    if temperature <= 0:
-        raise InputError(f"temperature must be positive, got {temperature}")
+    logit, feature, ce_weight = loss_terms(name, ce_weight, temperature)
     needs_teacher = logit is not None or feature is not None
-    if not ce_weight and not needs_teacher:
-        raise InputError(f"loss {name!r} with ce_weight=0 has no terms")
-
-    def init(key, student_dim, teacher_dim):
-        if feature == "proj_mse":
-            return {"projection": init_projection(key, student_dim, teacher_dim)}
-        return {}
 
     def apply(loss_params, student, teacher, labels):
         s_emb, s_logits = student
@@ -213,12 +242,8 @@ def get_loss(
                 parts[logit] = LOGIT_LOSSES[logit](s_logits, t_logits, centered)
             total = total + logit_weight * parts[logit]
         if feature is not None:
-            t_emb = jax.lax.stop_gradient(teacher[0])
-            if feature == "proj_mse":
-                parts[feature] = projection_mse(loss_params["projection"], s_emb, t_emb)
-            else:
-                parts[feature] = FEATURE_LOSSES[feature](s_emb, t_emb)
+            parts[feature] = feature_term(feature, loss_params, s_emb, jax.lax.stop_gradient(teacher[0]))
             total = total + feature_weight * parts[feature]
         return total, parts
 
-    return Loss(name=name, init=init, apply=apply, needs_teacher=needs_teacher)
+    return Loss(name=name, init=loss_init(feature), apply=apply, needs_teacher=needs_teacher)

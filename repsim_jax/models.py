@@ -273,12 +273,18 @@ def _float32(*outputs: jax.Array) -> tuple[jax.Array, ...]:
 
 
 def unembedding_matrix(params) -> jax.Array:
-    """The unembedding ``G`` (K, d) of a classifier's parameters."""
+    """The unembedding ``G`` (K, d) of a classifier's or a language model's parameters."""
+    if "token_embedding" in params:
+        from repsim_jax.lm.model import unembedding  # lm.model imports this module
+
+        return unembedding(params)
     return params["unembedding"]["Dense_0"]["kernel"].T
 
 
 def load_variables(path: str) -> dict[str, np.ndarray]:
-    """Flat model variables ``{"params/encoder/Conv_0/kernel": array, ...}`` from a file.
+    """Flat model variables ``{"params/encoder/Conv_0/kernel": array, ...}`` from a file
+    or, for a language model, a Hugging Face GPT-2 directory
+    (:func:`repsim_jax.lm.hf.hf_variables`).
 
     ``.npz``: keys are ``/``-joined paths starting with ``params/`` or ``batch_stats/``
     (what :func:`repsim_jax.adapters.torchvision_resnet.convert` writes). ``.pth``/``.pt``:
@@ -287,6 +293,10 @@ def load_variables(path: str) -> dict[str, np.ndarray]:
     missing file, another suffix, other keys or non-finite values.
     """
     file = pathlib.Path(path)
+    if file.is_dir():
+        from repsim_jax.lm.hf import hf_variables  # lm imports this module
+
+        return hf_variables(path)
     if not file.is_file():
         raise InputError(f"model.init_from: no such file {path}")
     return _read_variables(str(file), file.stat().st_mtime_ns)
@@ -350,14 +360,19 @@ def _encoder(config, dtype) -> nn.Module:
         return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
     if config.name in ("resnet18", "resnet50"):
         return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, config.stem, dtype)
-    raise InputError(f"unknown model {config.name!r}; choose mlp, resnet18 or resnet50")
+    raise InputError(f"unknown model {config.name!r}; choose mlp, resnet18, resnet50 or gpt2")
 
 
 def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
     ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
-    ``dtype``)."""
+    ``dtype``), or with ``name = "gpt2"`` the language model
+    :class:`repsim_jax.lm.model.TransformerLM` (``vocab``, 0 = ``num_classes``, the data's
+    vocabulary; ``context``, ``width``, ``depth``, ``heads``, ``tied_head``, ``dropout``,
+    ``init_from``, ``dtype``)."""
     dtype = compute_dtype(config)
+    if config.name == "gpt2":
+        return _language_model(config, num_classes, dtype)
     encoder = _encoder(config, dtype)
     heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
     init_from = config.init_from
@@ -372,6 +387,27 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     if heads[0] == "attribute_head":
         return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype)
     return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes, dtype)
+
+
+def _language_model(config, vocabulary: int, dtype) -> nn.Module:
+    from repsim_jax.lm.model import TransformerLM  # lm.model imports this module
+
+    if config.vocab and config.vocab < vocabulary:
+        raise InputError(f"model.vocab {config.vocab} is smaller than the data's vocabulary of {vocabulary} tokens")
+    heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
+    if heads:
+        raise InputError(f"model.{heads[0]} is for classifiers, not model.name 'gpt2'")
+    return TransformerLM(
+        config.vocab or vocabulary,
+        config.context,
+        config.width,
+        config.depth,
+        config.heads,
+        tied_head=config.tied_head,
+        dropout=config.dropout,
+        dtype=dtype,
+        init_from=config.init_from,
+    )
 
 
 def predict(

@@ -25,6 +25,7 @@ CONFIGS = {
     "concepts": ("default", "quick", "smoke"),
     "cifar100": ("default", "resnet50", "teacher", "students", "smoke", "paper-teacher", "paper-students"),
     "sub": ("default", "paper", "quick", "smoke"),
+    "lm": ("default", "smoke", "quick", "paper"),
 }
 
 
@@ -233,7 +234,7 @@ def test_with_defaults_fills_missing_keys_and_refuses_unknown_ones():
     assert restored.reproduce.to_dict() == base_config().reproduce.to_dict()
     assert restored.model.hidden == (64, 64, 64)  # stored values kept
     for change, message in [
-        (lambda c: c["model"].update(width=3), "unknown config key 'model.width'"),
+        (lambda c: c["model"].update(widths=3), "unknown config key 'model.widths'"),
         (lambda c: c.update(extra={}), "unknown config key 'extra'"),
         (lambda c: c.update(model=3), "config key 'model' is a section"),
         (lambda c: c["optim"].update(learning_rate="fast"), "config key 'optim.learning_rate' must be of type float"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from repsim_jax.cli._args import add_quiet_argument, print_note, print_reports
 from repsim_jax.cli._parser import add_command
-from repsim_jax.experiment import evaluate_run, restore
+from repsim_jax.experiment import evaluate_run, load_teacher, restore
 
 
 def _handle(args, extra) -> int:
     run = restore(args.workdir)
     teacher_dir = args.teacher_workdir or run.config.teacher.workdir
-    teacher = restore(teacher_dir).model if teacher_dir else None
+    teacher = load_teacher(teacher_dir) if teacher_dir else None
     splits = [name for name in run.config.eval.splits if name in run.built.data.splits]
     against = f" against the teacher {teacher_dir}" if teacher_dir else ""
     print_note(args, f"evaluating {len(run.models)} model(s) of {args.workdir} on {', '.join(splits)}{against}")

@@ -5,26 +5,35 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 
 - top level: ``seeds`` (one seed: a single run; several: trained together under
   ``vmap``), ``num_epochs``, ``batch_size``;
-- ``data``: ``name`` (``spirals``, ``features`` or a TFDS/local set), ``data_dir``, ``num_train``,
-  ``num_test`` (0 = whole split), ``points_per_arm``, ``modality`` and ``ring_radii``
-  (spirals; ``()`` = the modality's held-out ring, interpolation 4–7, extrapolation 3–7),
+- ``data``: ``name`` (``spirals``, ``features``, ``text`` or a TFDS/local set), ``data_dir``,
+  ``num_train``, ``num_test`` (0 = whole split; ``text``: sequences, 0 = all and a tenth held
+  out), ``points_per_arm``, ``modality`` and ``ring_radii`` (spirals; ``()`` = the
+  modality's held-out ring, interpolation 4–7, extrapolation 3–7),
   ``augment`` (crop/flip), ``seed`` (generation seed of local sets; the split seed of
   ``features``), ``path`` (the ``.npz`` of ``features``: ``features``, ``labels``,
   ``attributes``), ``normalization`` (image sets: ``dataset`` = the set's per-channel
-  mean/std, ``unit`` = pixels/255 as torchvision's ``ToTensor``);
-- ``model``: ``name`` (``mlp``, ``resnet18``, ``resnet50``), ``hidden``, ``dropout``,
+  mean/std, ``unit`` = pixels/255 as torchvision's ``ToTensor``), ``context`` (``text``: tokens per
+  training sequence, 0 = ``model.context``); ``text`` reads ``path`` (a UTF-8 text file, byte
+  tokens, or a 1-D ``.npy`` of token ids; empty: a built-in synthetic text, see
+  ``repsim_jax.lm.data``);
+- ``model``: ``name`` (``mlp``, ``resnet18``, ``resnet50``, ``gpt2``), ``hidden``, ``dropout``,
   ``embedding_dim``, ``stem`` (ResNets: ``cifar`` 3×3 stem, or ``imagenet`` = torchvision's
   7×7 stem and max-pool), ``concept_bottleneck``, ``attribute_head`` (a bias-free
   attribute head on the embedding, trained on the data's attributes), ``init_from`` (a
   ``.npz`` of variables or a torchvision ``.pth`` the model starts from, e.g. ImageNet
   weights; see ``repsim_jax.adapters.torchvision_resnet``), ``dtype`` (compute dtype:
   ``float32`` or ``bfloat16``; parameters, optimiser state, loss and metrics stay float32);
+  ``gpt2`` (a decoder-only LM, ``repsim_jax.lm.model``): ``vocab`` (0 = the data's
+  vocabulary), ``context`` (positions), ``width``, ``depth`` (blocks), ``heads``,
+  ``tied_head``, with ``dropout``; ``init_from`` may be a Hugging Face GPT-2 directory;
 - ``optim``: ``name``, ``learning_rate``, ``schedule`` (``constant``/``reference``),
   ``warmup_epochs``, ``decay``;
 - ``loss``: ``name`` (e.g. ``ce``, ``kl``, ``l2+procrustes``), ``ce_weight``,
   ``logit_weight``, ``feature_weight``, ``concept_weight``, ``temperature``,
-  ``centered``, ``teacher_dim`` (set by the runner);
-- ``teacher``: ``workdir`` of a trained teacher, ``mode`` (``cached``/``online``);
+  ``centered``, ``teacher_dim`` (set by the runner), ``vocab_chunk`` (language models: the
+  vocabulary losses over chunks of this many tokens, 0 = all at once);
+- ``teacher``: ``workdir`` of a trained teacher (language models: or a Hugging Face GPT-2
+  directory), ``mode`` (``cached``/``online``; language models are always distilled online);
 - ``eval``: ``every`` (epochs), ``splits`` (reported where the data has them),
   ``num_pivots``, ``num_subsets``, ``pivot_seed`` (d_rep's
   pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample),
@@ -65,6 +74,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             seed=0,
             path="",
             normalization="dataset",
+            context=0,
         )
     )
     c.model = ml_collections.ConfigDict(
@@ -78,6 +88,12 @@ def get_base_config() -> ml_collections.ConfigDict:
             attribute_head=False,
             init_from="",
             dtype="float32",
+            vocab=0,
+            context=64,
+            width=64,
+            depth=2,
+            heads=4,
+            tied_head=True,
         )
     )
     c.optim = ml_collections.ConfigDict(
@@ -93,6 +109,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             temperature=1.0,
             centered=True,
             teacher_dim=0,
+            vocab_chunk=0,
         )
     )
     c.teacher = ml_collections.ConfigDict(dict(workdir="", mode="cached"))

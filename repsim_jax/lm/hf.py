@@ -25,7 +25,9 @@ from repsim_jax.errors import InputError
 from repsim_jax.lm.model import LAYER_NORM_EPSILON, TrainedLM, TransformerLM
 from repsim_jax.models import with_variables
 
-__all__ = ["load_hf", "hf_model", "hf_variables"]
+__all__ = ["load_hf", "hf_model", "hf_variables", "is_hf_directory"]
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 _GELU_TANH = ("gelu_new", "gelu_pytorch_tanh")  # the tanh approximation of GELU under HF's names
 _BUFFER = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")  # causal-mask buffers older GPT-2 files carry
@@ -120,7 +122,7 @@ def _weight_files(directory: pathlib.Path) -> list[pathlib.Path]:
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise InputError(f"{index}: not a safetensors index ({error!r})") from None
         return [directory / shard for shard in shards]
-    for name in ("model.safetensors", "pytorch_model.bin"):
+    for name in _WEIGHT_FILES[::2]:
         if (directory / name).is_file():
             return [directory / name]
     raise InputError(f"{directory}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
@@ -195,6 +197,13 @@ def _directory(path: str) -> pathlib.Path:
     if not directory.is_dir():
         raise InputError(f"{path}: no such model directory")
     return directory
+
+
+def is_hf_directory(path: str) -> bool:
+    """Whether ``path`` is a local directory with a ``config.json`` and Hugging Face weights
+    (a ``save_pretrained`` directory, not a workdir of ours)."""
+    directory = pathlib.Path(path)
+    return (directory / "config.json").is_file() and any((directory / name).is_file() for name in _WEIGHT_FILES)
 
 
 def hf_variables(path: str) -> dict[str, np.ndarray]:

@@ -50,7 +50,7 @@ from repsim_jax import losses
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _linalg
 
-__all__ = ["kl_loss", "l2_loss", "l1_loss", "cross_entropy_loss", "VOCAB_LOSSES"]
+__all__ = ["kl_loss", "l2_loss", "l1_loss", "cross_entropy_loss", "VOCAB_LOSSES", "get_lm_loss"]
 
 
 def _rows(f: jax.Array) -> jax.Array:
@@ -217,3 +217,52 @@ def cross_entropy_loss(f, g, targets, chunk: int | None = None) -> jax.Array:
 
 
 VOCAB_LOSSES: dict[str, Callable[..., jax.Array]] = {"kl": kl_loss, "l2": l2_loss, "l1": l1_loss}
+
+
+def get_lm_loss(
+    name: str,
+    *,
+    ce_weight: float | None = None,
+    logit_weight: float = 1.0,
+    feature_weight: float = 1.0,
+    temperature: float = 1.0,
+    centered: bool = True,
+    chunk: int | None = None,
+) -> losses.Loss:
+    """A language model's per-token loss by ``name``, in the grammar of
+    :func:`repsim_jax.losses.get_loss` (``ce``, ``kl``, ``l2``, ``l1`` joined with ``+`` to
+    one of ``procrustes``, ``gram``, ``cka``, ``proj_mse``):
+    ``ce_weight·CE + logit_weight·vocab + feature_weight·feature``.
+
+    Its ``apply(loss_params, student, teacher, targets)`` takes
+    :class:`~repsim_jax.lm.model.LMOutputs` (``f``, ``g``; logits are not needed) and the
+    next-token ``targets`` (batch, seq): the vocabulary terms over all positions, every
+    ``chunk`` tokens of the vocabulary at a time (None: all at once), the feature term on
+    the final hidden states ``f`` of all positions as rows. The teacher's outputs are
+    stopped from the gradient.
+    """
+    logit, feature, ce_weight = losses.loss_terms(name, ce_weight, temperature)
+
+    def vocab_term(f_s, g_s, f_t, g_t):
+        if logit == "kl":
+            return kl_loss(f_s, g_s, f_t, g_t, temperature, chunk)
+        return VOCAB_LOSSES[logit](f_s, g_s, f_t, g_t, centered, chunk)
+
+    def apply(loss_params, student, teacher, targets):
+        parts = {}
+        total = jnp.zeros((), student.f.dtype)
+        if ce_weight:
+            parts["ce"] = cross_entropy_loss(student.f, student.g, targets, chunk)
+            total = total + ce_weight * parts["ce"]
+        if logit is not None or feature is not None:
+            f_t, g_t = jax.lax.stop_gradient((teacher.f, teacher.g))
+        if logit is not None:
+            parts[logit] = vocab_term(student.f, student.g, f_t, g_t)
+            total = total + logit_weight * parts[logit]
+        if feature is not None:
+            parts[feature] = losses.feature_term(feature, loss_params, _rows(student.f), _rows(f_t))
+            total = total + feature_weight * parts[feature]
+        return total, parts
+
+    needs_teacher = logit is not None or feature is not None
+    return losses.Loss(name=name, init=losses.loss_init(feature), apply=apply, needs_teacher=needs_teacher)

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.models import TrainedModel, predict
+from repsim_jax.models import TrainedModel, load_variables, predict, with_variables
 
 __all__ = ["LMOutputs", "TransformerLM", "unembedding", "TrainedLM", "LAYER_NORM_EPSILON"]
 
@@ -124,6 +124,10 @@ class TransformerLM(nn.Module):
     weights and embeddings, the two projections into the residual stream normal
     ``0.02/sqrt(2·depth)``, zero biases, unit LayerNorm gains.
 
+    ``init_from``: a Hugging Face GPT-2 directory or a ``.npz`` of variables whose arrays
+    ``init`` puts in place of the random ones, as :class:`repsim_jax.models.Classifier` does
+    (read only when ``init`` runs; restores use :func:`repsim_jax.models.without_init_file`).
+
     ``logits=False`` skips the (batch, seq, K) logits (``LMOutputs.logits`` is None): the
     vocabulary losses of :mod:`repsim_jax.lm.losses` take ``f`` and ``g`` instead.
     """
@@ -136,6 +140,14 @@ class TransformerLM(nn.Module):
     tied_head: bool = True
     dropout: float = 0.0
     dtype: Any = jnp.float32
+    init_from: str = ""
+
+    @nn.nowrap
+    def init(self, rngs, *args, **kwargs):
+        variables = super().init(rngs, *args, **kwargs)
+        if not self.init_from:
+            return variables
+        return with_variables(variables, load_variables(self.init_from), self.init_from)
 
     def setup(self):
         if self.width % self.heads:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,8 @@ from tqdm.auto import tqdm
 
 from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.errors import InputError
+from repsim_jax.lm.data import TokenStream
+from repsim_jax.lm.step import make_lm_train_step
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
@@ -231,10 +233,11 @@ def _rows(epoch, step, seeds, train_metrics, eval_metrics):
     return rows
 
 
-def _resume(ckpt: Checkpointer, state, num_epochs: int) -> tuple[TrainState, int]:
-    """``(state, epoch)`` of the newest checkpoint that restores onto ``state``'s
-    structure; newer, damaged steps are deleted so training can save them again.
-    InputError when that checkpoint holds more epochs than ``num_epochs``."""
+def _resume(ckpt: Checkpointer, state, num_epochs: int) -> tuple[TrainState, dict]:
+    """``(state, data state)`` of the newest checkpoint that restores onto ``state``'s
+    structure (the data state: ``{"epoch": e[, "iterator": token-stream state]}``); newer,
+    damaged steps are deleted so training can save them again. InputError when that
+    checkpoint holds more epochs than ``num_epochs``."""
     state, meta = ckpt.restore(state)
     start = int(meta["data_state"]["epoch"])
     if start > num_epochs:
@@ -243,7 +246,7 @@ def _resume(ckpt: Checkpointer, state, num_epochs: int) -> tuple[TrainState, int
             f"num_epochs={num_epochs}: ask for {start} or more, or use a new workdir"
         )
     ckpt.discard_after(start)
-    return state, start
+    return state, meta["data_state"]
 
 
 def _stopped(losses: np.ndarray, epoch: int, seeds: list[int], last_good: int, directory) -> str:
@@ -261,11 +264,174 @@ def _stopped(losses: np.ndarray, epoch: int, seeds: list[int], last_good: int, d
     )
 
 
+def _train_epochs(
+    workdir,
+    state,
+    run_epoch: Callable,
+    evaluate: Callable | None,
+    *,
+    seed_list: list[int],
+    vmapped: bool,
+    resuming: bool,
+    num_epochs: int,
+    steps_per_epoch: int,
+    eval_every: int,
+    checkpoint_every: int,
+    keep: int,
+    progress: bool,
+    desc: str,
+    stop_after_epochs: int | None,
+    iterator=None,
+) -> FitResult:
+    """The epoch loop of :func:`fit`: resume, then ``run_epoch(state) -> (state, per-step
+    metrics)`` epoch after epoch, ``evaluate(state)`` every ``eval_every`` epochs, rows
+    logged, checkpoints saved. ``iterator``: the token stream ``run_epoch`` reads, whose
+    ``get_state()`` each checkpoint holds and whose ``set_state`` a resume calls."""
+    workdir = epath.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt = Checkpointer(workdir, keep=keep)
+    log = _MetricsLog(workdir, seed_list, vmapped)
+    history: list[dict] = []
+    try:
+        state, data_state = _resume(ckpt, state, num_epochs) if resuming else (state, {"epoch": 0})
+        start = int(data_state["epoch"])
+        if iterator is not None and start:
+            iterator.set_state(data_state["iterator"])
+        log.truncate_after(start, start * steps_per_epoch)
+        last_good = start
+        end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
+        bar = tqdm(
+            range(start, end),
+            initial=start,
+            total=num_epochs,
+            desc=desc,
+            disable=not progress or jax.process_index() != 0,
+        )
+        with bar:
+            for epoch in bar:
+                state, per_step = run_epoch(state)
+                losses = np.asarray(per_step["loss"]).reshape(len(seed_list), -1)
+                if not np.all(np.isfinite(losses)):
+                    raise NonFiniteLossError(_stopped(losses, epoch, seed_list, last_good, ckpt.directory))
+                done = epoch + 1
+                means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
+                evals = None
+                if evaluate is not None and (done % eval_every == 0 or done == num_epochs):
+                    evals = {k: np.asarray(v).reshape(-1) for k, v in evaluate(state).items()}
+                steps = np.full(len(seed_list), done * steps_per_epoch)
+                rows = _rows(done, steps, seed_list, means, evals)
+                log.append(rows)  # before the checkpoint: a committed epoch always has its rows
+                history.extend(rows)
+                if done % checkpoint_every == 0 or done == end:
+                    data_state = {"epoch": done}
+                    if iterator is not None:
+                        data_state["iterator"] = iterator.get_state()
+                    ckpt.save(done, state, {"data_state": data_state, "seeds": seed_list})
+                    last_good = done
+                bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
+    finally:
+        ckpt.close()
+        log.close()
+    return FitResult(state=state, history=history, epochs=end)
+
+
+class _Schedule(NamedTuple):
+    """The epochs of a :func:`fit` call and how they are saved and shown."""
+
+    num_epochs: int
+    checkpoint_every: int
+    keep: int
+    progress: bool
+    desc: str
+    stop_after_epochs: int | None
+
+
+def _global_batch(batch: dict, sharding: NamedSharding | None) -> dict:
+    """A process's batch as the global batch laid out by ``sharding`` (rows on ``"data"``;
+    each process passes its own rows, in process order); on the default device without one."""
+    if sharding is None:
+        return jax.device_put(batch)
+    if jax.process_count() > 1:
+        return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), batch)
+    return jax.device_put(batch, sharding)
+
+
+def _fit_tokens(
+    model, loss, tx, stream: TokenStream, workdir, schedule: _Schedule, *, batch_size, seeds, teacher, mesh
+):
+    """:func:`fit` of a language model on a token stream: each process reads its shard's
+    batches (``stream.batch_size`` rows; ``batch_size`` rows over all processes), one
+    jitted :func:`repsim_jax.lm.step.make_lm_train_step` per batch (vmapped over seeds,
+    on the mesh: states on ``"seeds"``, batches on ``"data"``, the teacher replicated),
+    ``stream.steps_per_epoch`` steps per epoch. Every checkpoint holds the stream's
+    iterator state, so a resumed run reads the batches an uninterrupted one reads next."""
+    if stream.batch_size * jax.process_count() != batch_size:
+        raise InputError(
+            f"batch_size {batch_size} is not {jax.process_count()} process(es) × {stream.batch_size} streamed rows"
+        )
+    if loss.needs_teacher and teacher is None:
+        raise InputError(f"loss {loss.name!r} needs a teacher")
+    vmapped = not isinstance(seeds, (int, np.integer))
+    seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
+    if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
+        raise InputError(f"seeds must be distinct and non-empty, got {seed_list}")
+    if mesh is not None:
+        mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
+    sample_x = jnp.asarray(stream.example()["x"])
+    teacher_dim = None
+    if loss.needs_teacher:
+        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample_x)[0].shape[-1]
+    resuming = bool(saved_steps(workdir))
+    init_model = without_init_file(model) if resuming else model
+    init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
+    step = make_lm_train_step(model, loss, tx, teacher.model if loss.needs_teacher else None)
+    teacher_vars = teacher.variables if loss.needs_teacher else None
+    if vmapped:
+        step = jax.vmap(step, in_axes=(0, None, None), spmd_axis_name="seeds" if mesh is not None else None)
+    batch_sharding = None
+    if mesh is not None:
+        per_seed, rep = NamedSharding(mesh, P("seeds") if vmapped else P()), NamedSharding(mesh, P())
+        batch_sharding = NamedSharding(mesh, P("data"))
+        state = jax.jit(init, out_shardings=per_seed)()
+        teacher_vars = place(teacher_vars, rep)
+        step_jit = jax.jit(step, out_shardings=(per_seed, rep), donate_argnums=0)
+    else:
+        state = jax.jit(init)()
+        step_jit = jax.jit(step, donate_argnums=0)
+    iterator = stream.iterator()
+
+    def run_epoch(state):
+        per_step = []
+        for _ in range(stream.steps_per_epoch):
+            state, metrics = step_jit(state, _global_batch(next(iterator), batch_sharding), teacher_vars)
+            per_step.append(metrics)
+        return state, jax.tree.map(lambda *values: jnp.stack(values, axis=-1), *per_step)
+
+    return _train_epochs(
+        workdir,
+        state,
+        run_epoch,
+        None,
+        seed_list=seed_list,
+        vmapped=vmapped,
+        resuming=resuming,
+        num_epochs=schedule.num_epochs,
+        steps_per_epoch=stream.steps_per_epoch,
+        eval_every=1,
+        checkpoint_every=schedule.checkpoint_every,
+        keep=schedule.keep,
+        progress=schedule.progress,
+        desc=schedule.desc,
+        stop_after_epochs=schedule.stop_after_epochs,
+        iterator=iterator,
+    )
+
+
 def fit(
     model,
     loss: Loss,
     tx,
-    train_data: dict | Rows,
+    train_data: dict | Rows | TokenStream,
     workdir: str,
     *,
     num_epochs: int,
@@ -287,7 +453,10 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``train_data``: in-memory columns (``x``, ``y``, optional
     ``concepts``) or :class:`repsim_jax.data.rows.Rows` read on demand (on a mesh, each
-    process reads only its devices' rows: :func:`repsim_jax.train.placement.place_rows`).
+    process reads only its devices' rows: :func:`repsim_jax.train.placement.place_rows`),
+    or a language model's :class:`repsim_jax.lm.data.TokenStream` (:func:`_fit_tokens`:
+    one jitted step per batch, the stream's position in every checkpoint; the teacher
+    online; no in-training evaluation).
 
     Args:
       loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
@@ -312,6 +481,23 @@ def fit(
         raise InputError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
     if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
         raise InputError("num_epochs, eval_every and checkpoint_every must be >= 1")
+    if isinstance(train_data, TokenStream):
+        if eval_data is not None or preprocess is not None or augment is not None:
+            raise InputError("a token stream trains without eval_data, preprocess or augment")
+        if teacher is not None and teacher_mode != "online":
+            raise InputError("language models are distilled online: set teacher.mode to 'online'")
+        return _fit_tokens(
+            model,
+            loss,
+            tx,
+            train_data,
+            workdir,
+            _Schedule(num_epochs, checkpoint_every, keep, progress, desc, stop_after_epochs),
+            batch_size=batch_size,
+            seeds=seeds,
+            teacher=teacher,
+            mesh=mesh,
+        )
     rows = train_data if isinstance(train_data, Rows) else Rows.from_arrays(train_data)
     n, example = len(rows), rows.example()
     if not 1 <= batch_size <= n:
@@ -374,43 +560,22 @@ def fit(
         epoch_jit, eval_jit = jax.jit(epoch_fn, donate_argnums=0), jax.jit(eval_fn)
     _check_finite(train_data["x"], "train")
 
-    workdir = epath.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = Checkpointer(workdir, keep=keep)
-    log = _MetricsLog(workdir, seed_list, vmapped)
-    history: list[dict] = []
-    try:
-        state, start = _resume(ckpt, state, num_epochs) if resuming else (state, 0)
-        log.truncate_after(start, start * steps_per_epoch)
-        last_good = start
-        end = num_epochs if stop_after_epochs is None else min(num_epochs, start + stop_after_epochs)
-        bar = tqdm(
-            range(start, end),
-            initial=start,
-            total=num_epochs,
-            desc=desc,
-            disable=not progress or jax.process_index() != 0,
-        )
-        with bar:
-            for epoch in bar:
-                state, per_step = epoch_jit(state, train_data, teacher_vars)
-                losses = np.asarray(per_step["loss"]).reshape(len(seed_list), -1)
-                if not np.all(np.isfinite(losses)):
-                    raise NonFiniteLossError(_stopped(losses, epoch, seed_list, last_good, ckpt.directory))
-                done = epoch + 1
-                means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
-                evals = None
-                if eval_data is not None and (done % eval_every == 0 or done == num_epochs):
-                    evals = {k: np.asarray(v).reshape(-1) for k, v in eval_jit(state, eval_data).items()}
-                steps = np.full(len(seed_list), done * steps_per_epoch)
-                rows = _rows(done, steps, seed_list, means, evals)
-                log.append(rows)  # before the checkpoint: a committed epoch always has its rows
-                history.extend(rows)
-                if done % checkpoint_every == 0 or done == end:
-                    ckpt.save(done, state, {"data_state": {"epoch": done}, "seeds": seed_list})
-                    last_good = done
-                bar.set_postfix(loss=f"{float(means['loss'].mean()):.4g}")
-    finally:
-        ckpt.close()
-        log.close()
-    return FitResult(state=state, history=history, epochs=end)
+    evaluate = None if eval_data is None else (lambda state: eval_jit(state, eval_data))
+    run_epoch = lambda state: epoch_jit(state, train_data, teacher_vars)
+    return _train_epochs(
+        workdir,
+        state,
+        run_epoch,
+        evaluate,
+        seed_list=seed_list,
+        vmapped=vmapped,
+        resuming=resuming,
+        num_epochs=num_epochs,
+        steps_per_epoch=steps_per_epoch,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        keep=keep,
+        progress=progress,
+        desc=desc,
+        stop_after_epochs=stop_after_epochs,
+    )

@@ -1,0 +1,49 @@
+"""Language models: a GPT-2-family LM trained on text, and students distilled from it.
+
+``repsim-jax train --config=lm:smoke --workdir=W`` trains on ``data.path`` (a text file,
+byte tokens; a ``.npy`` of token ids with ``model.vocab`` set; empty: the built-in
+synthetic text of ``repsim_jax.lm.data``), and
+``repsim-jax distill --config=lm:smoke --config.loss.name=l2 --config.teacher.workdir=W --workdir=S``
+distils a student of it online (the teacher runs inside each step; ``teacher.workdir``
+may also be a Hugging Face GPT-2 directory, whose vocabulary ``model.vocab`` must match).
+An epoch is one pass over the training sequences; ``batch_size`` counts sequences of
+``data.context`` tokens.
+
+Presets: ``default``; ``smoke`` (seconds on a CPU: 2 blocks of width 32, 256 sequences
+of 32 bytes); ``quick`` (minutes on a 2-core CPU); ``paper`` (GPT-2 small's shape, 12
+blocks of width 768, 1024 positions, bfloat16 compute: for an accelerator).
+"""
+
+from repsim_jax.configs import common
+
+PRESETS = ("default", "smoke", "quick", "paper")
+
+
+def get_config(preset: str = "default"):
+    common.check_preset(preset, PRESETS)
+    c = common.get_base_config()
+    c.data.update(name="text", context=64)
+    c.model.update(name="gpt2", context=64, width=128, depth=4, heads=4, tied_head=True, dropout=0.0)
+    c.optim.learning_rate = 1e-3
+    c.loss.name = "ce"
+    c.teacher.mode = "online"
+    c.num_epochs = 10
+    c.batch_size = 32
+    c.eval.update(every=1, splits=("train", "test"))
+    c.checkpoint.every = 1
+    if preset == "smoke":
+        c.data.update(context=32, num_train=256, num_test=16)
+        c.model.update(context=32, width=32, depth=2, heads=4)
+        c.num_epochs = 2
+        c.batch_size = 16
+    elif preset == "quick":
+        c.data.update(num_train=2048, num_test=64)
+        c.model.update(width=64, depth=2)
+        c.num_epochs = 5
+    elif preset == "paper":
+        c.data.update(context=1024, num_test=256)
+        c.model.update(context=1024, width=768, depth=12, heads=12, dtype="bfloat16")
+        c.optim.learning_rate = 3e-4
+        c.loss.vocab_chunk = 8192
+        c.batch_size = 64
+    return c
