@@ -39,14 +39,13 @@ from tqdm.auto import tqdm
 from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.errors import InputError
 from repsim_jax.lm.data import TokenStream
-from repsim_jax.lm.step import make_lm_train_step
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
 from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.placement import place, place_rows
 from repsim_jax.train.state import TrainState, create_state
-from repsim_jax.train.step import make_eval_fn, make_train_step
+from repsim_jax.train.step import make_eval_fn, make_lm_train_step, make_train_step
 from repsim_jax.workdir import metrics_path, tensorboard_dir, warn, write_text
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
@@ -361,7 +360,7 @@ def _fit_tokens(
 ):
     """:func:`fit` of a language model on a token stream: each process reads its shard's
     batches (``stream.batch_size`` rows; ``batch_size`` rows over all processes), one
-    jitted :func:`repsim_jax.lm.step.make_lm_train_step` per batch (vmapped over seeds,
+    jitted :func:`repsim_jax.train.step.make_lm_train_step` per batch (vmapped over seeds,
     on the mesh: states on ``"seeds"``, batches on ``"data"``, the teacher replicated),
     ``stream.steps_per_epoch`` steps per epoch. Every checkpoint holds the stream's
     iterator state, so a resumed run reads the batches an uninterrupted one reads next."""

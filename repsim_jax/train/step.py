@@ -9,6 +9,13 @@
   (partitionable threefry), so N devices reproduce one device;
 - vmapped over seeds: ``jax.vmap(step)`` over a stacked state (:func:`init_states`).
 
+Language models have their own step (:func:`make_lm_train_step`): token batches
+``{"x": inputs, "y": next tokens}`` (batch, seq), the teacher run inside the step
+(online) from its variables, the per-token loss of
+:func:`repsim_jax.lm.losses.get_lm_loss` on the outputs' ``(f, g)``, so that no
+(batch, seq, K) logits are formed unless the loss is unchunked and the teacher's
+vocabulary logits are never stored; the same state, vmappable over seeds.
+
 A batch is a dict: ``x``, ``y`` and, for distillation, ``teacher_embeddings`` and
 ``teacher_logits``; ``concepts`` (B, C) in {0, 1} adds a concept BCE term for
 concept-bottleneck models.
@@ -31,6 +38,7 @@ from repsim_jax.train.state import TrainState
 __all__ = [
     "data_mesh",
     "make_train_step",
+    "make_lm_train_step",
     "make_eval_fn",
     "data_parallel_step",
     "replicate",
@@ -89,6 +97,35 @@ def make_train_step(
         }
         new_state = TrainState(state.step + 1, params, batch_stats, opt_state, rng)
         return new_state, metrics
+
+    return step
+
+
+def make_lm_train_step(model, loss: Loss, tx: optax.GradientTransformation, teacher_model=None) -> Callable:
+    """``step(state, batch, teacher_variables) -> (state, metrics)`` of a language model
+    (module docstring): the teacher's outputs in inference mode without gradient, the
+    student's in training mode (dropout from the state's key), loss, gradient, update.
+    Metrics ``loss``, each loss term and ``grad_norm``.
+    ``teacher_model`` (a :class:`~repsim_jax.lm.model.TransformerLM`) is needed when the
+    loss distils a teacher; ``teacher_variables`` are its ``{"params": ...}``."""
+
+    def step(state: TrainState, batch: dict, teacher_variables) -> tuple[TrainState, dict]:
+        rng, dropout_key = jax.random.split(state.rng)
+        teacher = None
+        if loss.needs_teacher:
+            teacher = jax.lax.stop_gradient(teacher_model.apply(teacher_variables, batch["x"], logits=False))
+
+        def objective(params):
+            student = model.apply(
+                {"params": params["model"]}, batch["x"], train=True, logits=False, rngs={"dropout": dropout_key}
+            )
+            return loss.apply(params["loss"], student, teacher, batch["y"])
+
+        (value, parts), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": value, **parts, "grad_norm": optax.tree.norm(grads)}
+        return TrainState(state.step + 1, params, state.batch_stats, opt_state, rng), metrics
 
     return step
 
