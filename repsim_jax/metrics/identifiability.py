@@ -54,7 +54,7 @@ from repsim_jax.metrics._linalg import (
     upper_factor,
     upper_triangular_inverse,
 )
-from repsim_jax.metrics.logit import _validate_reps, finish
+from repsim_jax.metrics.logit import _validate_reps, finish, validate_unembeddings
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 DEFAULT_MAX_CONDITION = 1e5
@@ -211,7 +211,12 @@ def rep_dissimilarity_from_moments(
     validate: bool = True,
 ) -> RepDissimilarity:
     """:func:`rep_dissimilarity_details` from streamed :class:`Moments` of ``[F₁, F₂]``;
-    ``validate`` only checks that the values are inside the dtype's range (False inside jit)."""
+    ``validate`` checks the unembeddings, subsets and that the values are inside the dtype's
+    range (False inside jit)."""
+    if validate:
+        g1, g2 = validate_unembeddings(state, g1, g2)
+        pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], state.widths[0])
+        max_condition = _validate.non_negative("max_condition", max_condition)
     unit, exponent = _rep_dissimilarity_from_moments(state, g1, g2, pivots, subsets, max_condition)
     return _in_input_units("rep_dissimilarity_from_moments", unit, exponent, squared, validate, check_errors=True)
 

@@ -153,5 +153,20 @@ def _logit_distance_from_moments(state: Moments, g1, g2):
 
 def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False, validate: bool = True) -> jax.Array:
     """:func:`logit_distance_from_reps` from streamed moments of ``[F₁, F₂]``; ``validate``
-    only checks that the value is inside the dtype's range (set False inside jit)."""
+    checks the unembeddings and that the value is inside the dtype's range (set False inside jit)."""
+    if validate:
+        g1, g2 = validate_unembeddings(state, g1, g2)
     return finish("logit_distance_from_moments", *_logit_distance_from_moments(state, g1, g2), squared, validate)
+
+
+def validate_unembeddings(state: Moments, g1, g2):
+    """``g1``, ``g2`` checked against the first two blocks of streamed moments: floating
+    (half precision upcast), finite, the blocks' widths, the same K ≥ 2 labels."""
+    g1 = _validate.as_float_array("g1", g1, ndim=2)
+    g2 = _validate.as_float_array("g2", g2, ndim=2)
+    _validate.same_rows(g1=g1, g2=g2)
+    for name, g, width in (("g1", g1, state.widths[0]), ("g2", g2, state.widths[1])):
+        if g.shape[1] != width:
+            raise InputError(f"{name} has {g.shape[1]} columns but its block of the moments {width}")
+    _check_labels(g1.shape[0])
+    return g1, g2
