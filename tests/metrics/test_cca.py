@@ -218,3 +218,55 @@ def test_mean_cca_top_components_and_full_rank_agreement():
     assert float(M.mean_cca(x.astype("f4"), y.astype("f4"), rank_tol=1e-5)) == pytest.approx(expected.mean(), abs=1e-5)
     with pytest.raises(ValueError, match="num_components"):
         M.mean_cca(x, y, num_components=0)
+
+
+# ----------------------------------------------------------------- constant columns and too few rows
+
+
+def _constant_column_pair(seed=5, n=40):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (x @ rng.standard_normal((3, 2)) + 0.2 * rng.standard_normal((n, 2))).astype(np.float32)
+    x_const = x.copy()
+    x_const[:, 1] = 7.0  # constant over the samples: zero after centring
+    return x, x_const, y
+
+
+def test_constant_input_raises_with_rank_tol():
+    """m_CCA over the column spaces averages over min(rank x, rank y) values: for a constant
+    input that is 0 values (was NaN), so it is refused, from arrays and from moments."""
+    _, _, y = _constant_column_pair()
+    constant = np.full((y.shape[0], 3), 2.5, np.float32)
+    for call in (
+        lambda: M.mean_cca(constant, y, rank_tol=1e-5),
+        lambda: M.canonical_correlations(constant, y, rank_tol=1e-5),
+        lambda: M.mean_cca(y, constant, rank_tol=1e-5),
+        lambda: M.mean_cca_from_moments(M.MomentAccumulator().add(constant, y).moments, rank_tol=1e-5),
+    ):
+        with pytest.raises(ValueError, match="singular case: [xy] is constant over the samples"):
+            call()
+
+
+def test_constant_column_from_moments_raises_without_rank_tol_and_works_with_it():
+    x, x_const, y = _constant_column_pair()
+    state = M.MomentAccumulator().add(x_const, y).moments
+    for call in (lambda: M.canonical_correlations_from_moments(state), lambda: M.mean_cca_from_moments(state)):
+        with pytest.raises(ValueError, match="constant or \\(nearly\\) collinear column; pass ridge > 0 or rank_tol"):
+            call()
+    expected = float(M.mean_cca(x_const, y, rank_tol=1e-5))
+    np.testing.assert_allclose(float(M.mean_cca_from_moments(state, rank_tol=1e-5)), expected, rtol=1e-5)
+    # the constant column drops out: the same as the two informative columns alone
+    np.testing.assert_allclose(expected, ref.mean_cca(x[:, [0, 2]], y), rtol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_moments_of_too_few_rows_raise(rows):
+    x, _, y = _constant_column_pair()
+    state = M.MomentAccumulator().add(x[:rows], y[:rows]).moments
+    for call in (
+        lambda: M.canonical_correlations_from_moments(state),
+        lambda: M.mean_cca_from_moments(state),
+        lambda: M.mean_cca_from_moments(state, rank_tol=1e-5),
+    ):
+        with pytest.raises(ValueError, match="too few samples"):
+            call()
