@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.special
 from sklearn.cross_decomposition import CCA
+from sklearn.exceptions import ConvergenceWarning
 
 from repsim_jax import metrics
 from repsim_jax.errors import InputError
@@ -209,6 +211,8 @@ def cca_score(teacher_emb, student_emb, num_components: int = CCA_COMPONENTS) ->
     ``evaluation/syn_evaluate_{interpolation,extrapolation}.py`` (``CCA(n_components=2)``, teacher first);
     their training-time evaluation (``utils/posthoc_eval.py``) uses ``n_components`` =
     the embedding width and ``max_iter=1000`` instead. Not symmetric in its arguments.
+    scikit-learn's warning that the iteration stopped at ``max_iter`` is not repeated:
+    the value is what the authors' scripts get either way.
     """
     teacher_emb, student_emb = np.asarray(teacher_emb, np.float64), np.asarray(student_emb, np.float64)
     if teacher_emb.ndim != 2 or student_emb.ndim != 2 or teacher_emb.shape[0] != student_emb.shape[0]:
@@ -220,7 +224,9 @@ def cca_score(teacher_emb, student_emb, num_components: int = CCA_COMPONENTS) ->
             f"cca_score with {num_components} components needs n and both embedding widths >= {num_components}, "
             f"got shapes {teacher_emb.shape} and {student_emb.shape}"
         )
-    model = CCA(n_components=num_components).fit(teacher_emb, student_emb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = CCA(n_components=num_components).fit(teacher_emb, student_emb)
     return float(model.score(teacher_emb, student_emb))
 
 
