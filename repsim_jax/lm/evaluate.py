@@ -74,10 +74,11 @@ def split_report(student, tokens: np.ndarray, teacher=None, chunk: int | None = 
     length, vocab = tokens.shape[1] - 1, student.model.vocab_size
     batch = max(1, _LOGIT_BUDGET // (length * vocab))
     run = _jitted(student.model, None if teacher is None else teacher.model, chunk)
-    t_vars = None if teacher is None else teacher.variables
+    # both models on the default device: a seed's variables may live on a mesh's devices
+    s_vars, t_vars = jax.device_put(jax.device_get((student.variables, None if teacher is None else teacher.variables)))
     totals: dict[str, float] = {}
     for start in range(0, len(tokens), batch):
-        sums = run(student.variables, teacher_variables=t_vars, tokens=tokens[start : start + batch])
+        sums = run(s_vars, teacher_variables=t_vars, tokens=tokens[start : start + batch])
         for key, value in sums.items():
             totals[key] = totals.get(key, 0.0) + float(value)
     n = tokens.shape[0] * length
