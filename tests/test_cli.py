@@ -322,3 +322,16 @@ def test_bounds_table_columns_line_up_and_name_group_and_seed():
     assert lines[2].rstrip().endswith("-")
     assert bounds_cli.model_label("runs/quick/students/kl/seed12") == "kl/seed12"
     assert bounds_cli.model_label("x/teacher.npz") == "teacher.npz"
+
+
+def test_bound_lines_say_round_off_and_write_an_overflowed_rhs_from_its_log(capsys):
+    from repsim_jax.cli import bounds as bounds_cli
+
+    row = {
+        "cca_logit": {"lhs": 3.5e-13, "rhs": 1.5e-15, "holds": True, "within_round_off": True, "slack": 0.004},
+        "kl_logit": {"lhs": 2.0, "rhs": float("inf"), "holds": True, "log10_rhs": 4521.5, "slack": float("inf")},
+    }
+    bounds_cli._print_pair(row)
+    cca, kl = capsys.readouterr().out.splitlines()
+    assert "holds (within round-off)" in cca
+    assert re.search(r"rhs 3\.16\d*e\+4521 +holds +\(slack rhs/lhs 1\.58\d*e\+4521\)", kl) and "inf" not in kl

@@ -29,10 +29,9 @@ def _print_pair(row):
         if name not in row:
             continue
         values = row[name]
-        verdict = "holds" if values["holds"] else "FAILS"
         print(
-            f"{name:10s} lhs {_fmt(values['lhs'], '<12')} rhs {_fmt(values['rhs'], '<12')} {verdict}  "
-            f"(slack rhs/lhs {_fmt(values['slack'])})"
+            f"{name:10s} lhs {_fmt(values['lhs'], '<12')} rhs {bound_table.rhs_text(values):<12} "
+            f"{bound_table.verdict(values)}  (slack rhs/lhs {bound_table.slack_text(values)})"
         )
     for name, note in row.get("notes", {}).items():
         print(f"{name:10s} omitted: {note}")
@@ -50,7 +49,8 @@ def model_label(path: str) -> str:
 def _bound_cell(values) -> str:
     if values is None:
         return "-"
-    return f"{_fmt(values['lhs'])} / {_fmt(values['rhs'])} {'ok' if values['holds'] else 'FAIL'}"
+    verdict = {"holds": "ok", "holds (within round-off)": "ok (round-off)"}.get(bound_table.verdict(values), "FAIL")
+    return f"{_fmt(values['lhs'])} / {bound_table.rhs_text(values)} {verdict}"
 
 
 def table_lines(rows) -> list[str]:

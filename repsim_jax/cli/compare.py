@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from repsim_jax import compare, plots
+from repsim_jax import bound_table, compare, plots
 from repsim_jax.cli._args import (
     COUNT,
     add_pivot_arguments,
@@ -50,8 +50,8 @@ def _print_streamed(values: dict) -> None:
     """Metrics first, then the bounds (lhs, rhs, verdict)."""
     for name, value in sorted(values.items(), key=lambda item: isinstance(item[1], dict)):
         if isinstance(value, dict):
-            verdict = "holds" if value["holds"] else "FAILS"
-            print(f"{name:24s} lhs {value['lhs']:.6g} rhs {value['rhs']:.6g} {verdict}")
+            rhs, verdict = bound_table.rhs_text(value, ".6g"), bound_table.verdict(value)
+            print(f"{name:24s} lhs {value['lhs']:.6g} rhs {rhs} {verdict}")
         else:
             print(f"{name:24s} {value:.6g}")
 
