@@ -57,17 +57,21 @@ def _from_orbax(unraisable) -> bool:
     return code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
 
 
+_NEVER_RETRIEVED = ("Task exception was never retrieved", "Future exception was never retrieved")
+
+
 class _NeverRetrieved(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Task exception was never retrieved")
+        return not record.getMessage().startswith(_NEVER_RETRIEVED)
 
 
 class _FailedReadsQuiet:
     """Silence the echo of failed restores. orbax reads a step's arrays concurrently; when
     one read fails it closes its event loop while others are in flight, and each of
     those later reports through ``sys.unraisablehook`` (a traceback each), asyncio logs
-    "Task exception was never retrieved" and Python warns of coroutines never awaited.
-    After a failure (:meth:`failed`), leaving the block waits until those echoes settle
+    "Task exception was never retrieved" or "Future exception was never retrieved" (a
+    failed read's task or future collected unread) and Python warns of coroutines never
+    awaited. After a failure (:meth:`failed`), leaving the block waits until those echoes settle
     (none for ``settle_s``, at most ``limit_s``) and collects the dropped coroutines, then
     restores the hooks; only those echoes are dropped, anything else goes through."""
 
