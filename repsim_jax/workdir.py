@@ -193,7 +193,8 @@ def _found_from(workdir: epath.Path, path: str) -> str:
 def read_config(workdir) -> ml_collections.ConfigDict:
     """The config in ``W/config.json`` with every key this version declares (defaults
     for keys added later) and its relative paths resolved (:func:`_found_from`)."""
-    config = with_defaults(read_json(config_path(workdir)))
+    path = config_path(workdir)
+    config = with_defaults(read_json(path), str(path))
     for key in PATH_KEYS:
         node, leaf = _get(config, key)
         value = str(node[leaf])
