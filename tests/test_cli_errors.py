@@ -150,7 +150,7 @@ def _workdir_config(tmp_path, change):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c["model"].update(width=3), "unknown config key 'model.width'"),
+        (lambda c: c["model"].update(widths=3), "unknown config key 'model.widths'"),
         (lambda c: c.update(extra=1), "unknown config key 'extra'"),
         (lambda c: c["model"].update(dropout=1.5), "config key 'model.dropout' must be"),
         (lambda c: c.update(num_epochs="ten"), "config key 'num_epochs' must be of type int"),
