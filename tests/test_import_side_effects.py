@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
 
 PROBE = """
@@ -47,6 +49,7 @@ def test_import_sets_only_the_scheduler_flag_and_nothing_else():
     assert seen["formatwarning_same"] and seen["backend_same"]
 
 
+@pytest.mark.slow
 def test_a_users_xla_flags_are_kept_and_the_workaround_can_be_opted_out_of():
     assert _probe(f"{FLAG}=true")["changed_env"] == []
     seen = _probe("--xla_force_host_platform_device_count=2")

@@ -50,6 +50,7 @@ def test_kl_bound_is_exact_for_near_equal_models():
     np.testing.assert_allclose(float(bounds.kl_logit_bound(z1, z2).kl), expected, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_fused_kl_equals_the_one_implementation():
     z1, z2 = F1 @ G1.T, F2 @ G2.T
     fused = bounds.logit_bounds(F1, G1, z1, F2, G2, z2, PIVOTS, SUBSETS).kl_logit
@@ -82,6 +83,7 @@ def test_kl_rhs_beyond_float32_is_finite_in_log_space():
 # ----------------------------------------------------------------- input scale
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1e30, 1e-30])
 def test_bounds_outside_float32_raise_and_keep_their_verdicts(scale):
     """Embeddings ×1e±30: d²_logit ≈ 1e±60 is no float32 number, so validation raises
@@ -117,6 +119,7 @@ def test_bounds_scale_with_the_inputs_inside_float32(scale):
     assert bool(scaled["kl_logit"].holds) and np.isfinite(float(scaled["kl_logit"].log10_rhs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1e30, 1e-30])
 def test_bounds_in_float64_at_any_scale(scale):
     """In float64, 1e±60 are numbers: the bounds are s² times those at scale 1."""
@@ -182,6 +185,7 @@ def _values(result):
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PairStream")
 @pytest.mark.parametrize("dtype", sorted(HALF))
 @pytest.mark.parametrize("name", sorted(CASES))
