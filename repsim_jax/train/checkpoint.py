@@ -3,7 +3,8 @@
 Each checkpoint holds the :class:`TrainState` pytree (params, optimiser state, step,
 RNG key, BatchNorm statistics) and a JSON dict (data-iterator state and bookkeeping).
 Saves are asynchronous and atomic (a killed save never becomes visible); the newest
-``keep`` are kept. Paths go through ``etils.epath``, so a ``gs://`` workdir works.
+``keep`` are kept; Ctrl-C during an orbax call takes effect when the call returns. Paths
+go through ``etils.epath``, so a ``gs://`` workdir works.
 
 A committed checkpoint can still be damaged afterwards (a truncated or overwritten data
 file, a deleted item or manifest, garbage JSON). :meth:`Checkpointer.restore` therefore
@@ -15,10 +16,13 @@ reads one).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from typing import Any
@@ -108,6 +112,30 @@ class _FailedReadsQuiet:
         sys.unraisablehook = self._previous
 
 
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Hold Ctrl-C (SIGINT) back until the block ends, then deliver it to the handler in
+    place. Orbax's save, restore and close are not safe to interrupt: a KeyboardInterrupt
+    inside them leaves a half-made event loop (an ``Exception ignored`` traceback at
+    exit), coroutines never awaited, or a save whose background thread waits 300 s for a
+    signal the interrupted call never sent. Only the main thread receives signals: in
+    another thread, or under a handler not set from Python, the block runs as it is."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    frames = []
+    signal.signal(signal.SIGINT, lambda signum, frame: frames.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if frames and callable(previous):
+            previous(signal.SIGINT, frames[0])
+        elif frames and previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 class Checkpointer:
     """A thin wrapper over ``ocp.CheckpointManager`` for a state pytree plus a JSON dict.
 
@@ -143,17 +171,19 @@ class Checkpointer:
     def save(self, step: int, state, meta: dict[str, Any]) -> None:
         """Start an asynchronous save of ``state`` and the JSON-able ``meta`` at ``step``."""
         self._writable()
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            force=True,
-        )
+        with _ctrl_c_held():
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                force=True,
+            )
 
     def _restore_step(self, target, step: int) -> tuple[Any, dict[str, Any]]:
-        restored = self._manager.restore(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),
-        )
+        with _ctrl_c_held():
+            restored = self._manager.restore(
+                step,
+                args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),
+            )
         return restored["state"], restored["meta"]
 
     def restore(self, abstract_state, step: int | None = None) -> tuple[Any, dict[str, Any]]:
@@ -196,12 +226,14 @@ class Checkpointer:
 
     def wait(self) -> None:
         """Block until pending asynchronous saves are committed."""
-        self._manager.wait_until_finished()
+        with _ctrl_c_held():
+            self._manager.wait_until_finished()
 
     def close(self) -> None:
         """Finish pending saves and release the manager."""
-        self._manager.wait_until_finished()
-        self._manager.close()
+        with _ctrl_c_held():
+            self._manager.wait_until_finished()
+            self._manager.close()
 
 
 def saved_steps(workdir: str | epath.Path) -> list[int]:
