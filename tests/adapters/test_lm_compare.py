@@ -81,9 +81,13 @@ def test_streaming_equals_the_in_memory_comparison_and_bounds(lms, texts, tmp_pa
         ),
         "kl_logit": bounds.kl_logit_bound(a.logits, b.logits),
     }
+    # The teacher's final LayerNorm output is rank-deficient, so its smallest canonical
+    # correlations are fixed only to float32 round-off, which differs between the in-memory
+    # QR and the streamed moments by CPU: the CCA lhs differed by 2.1e-3 on an AMD EPYC
+    # (the code at the previous release too), less on Xeon. 5e-3 still fails a wrong bound.
     for name, check in checks.items():
-        assert streamed[name]["rhs"] == pytest.approx(float(check.rhs), rel=2e-3), name
-        assert streamed[name]["lhs"] == pytest.approx(float(check.lhs), rel=2e-3), name
+        assert streamed[name]["rhs"] == pytest.approx(float(check.rhs), rel=5e-3), name
+        assert streamed[name]["lhs"] == pytest.approx(float(check.lhs), rel=5e-3), name
         assert streamed[name]["holds"] == bool(check.holds)
 
 
