@@ -1,8 +1,8 @@
-"""Fault injection through the command line (issue 21): helpers and the base run.
+"""Fault injection through the command line (issue 21): the helpers.
 
 Every test here drives ``python -m repsim_jax.cli`` in a subprocess (where a kill, a
 signal, a second process or the real stderr matters) or ``repsim_jax.cli.main`` in
-process, on the smoke config made smaller (:data:`TRAIN`). The base run (:func:`base`)
+process, on the smoke config made smaller (:data:`TRAIN`). The base run (``conftest.base``)
 is that exact command trained once without interruption: the reference every resumed
 run must equal bit for bit.
 """
@@ -37,7 +37,7 @@ TRAIN = ["train", *SMOKE, "--quiet"]
 TIMEOUT = 300
 
 
-# JAX's persistent compilation cache, filled by the base run (:func:`conftest.base`): every
+# JAX's persistent compilation cache, filled by the base run (``conftest.base``): every
 # later command gets a private copy, so it loads the programs the base run compiled
 # instead of compiling them again (seconds per command) and a kill -9 in the middle of
 # writing a cache entry spoils only that command's copy. A cached program is the one

@@ -5,7 +5,8 @@ The newest step (8) of a copy of the base workdir is damaged five ways; ``evalua
 used is checked by its numbers: the test-split cross-entropy the base run logged at
 epoch 7 (``eval/ce``), and a comparison with the base workdir cut back to step 7 that
 finds the same model (logit distance exactly 0). Every step damaged: one line naming
-the checkpoint directory. The same for a teacher given to ``distill``.
+the checkpoint directory. The same for a teacher given to ``distill`` (beside a teacher
+whose report.json is cut short, issue 21 case 9).
 """
 
 import json
@@ -21,6 +22,7 @@ from _faults import (
     assert_each_epoch_once,
     cli,
     cli_pair,
+    evaluates,
     ok,
     state_leaves,
     warning_lines,
@@ -141,21 +143,30 @@ DISTILL = [
 
 
 @pytest.mark.slow
-def test_a_teacher_with_a_damaged_newest_checkpoint_teaches_from_the_previous_step(trained, step7):
-    """Before: ``KeyError: 'Item "state" was not found'`` from distill. The student of the
-    damaged teacher equals, bit for bit, the student of the teacher's intact step 7."""
+def test_a_damaged_teacher_teaches_from_its_previous_step(trained, step7, tmp_path):
+    """Before: ``KeyError: 'Item "state" was not found'`` from distill for a teacher whose
+    newest step lost ``state/``, and a truncated teacher report.json blocked distill.
+    Two students side by side: one of the teacher without step 8's ``state/``, one of an
+    intact step-7 teacher whose report.json is cut short. Each says in one line what it
+    passed over, and the two are equal bit for bit: both learnt from step 7."""
     _delete_state(trained / "checkpoints" / str(EPOCHS))
-    students = trained.parent / "of_damaged", trained.parent / "of_step7"
+    cut = tmp_path / "cut_report"
+    shutil.copytree(step7, cut)
+    (cut / "report.json").write_text((cut / "report.json").read_text()[:40])
+    students = tmp_path / "of_damaged", tmp_path / "of_cut_report"
     damaged, intact = cli_pair(
         [*DISTILL, f"--workdir={students[0]}", f"--config.teacher.workdir={trained}"],
-        [*DISTILL, f"--workdir={students[1]}", f"--config.teacher.workdir={step7}"],
-        trained.parent,
+        [*DISTILL, f"--workdir={students[1]}", f"--config.teacher.workdir={cut}"],
+        tmp_path,
     )
-    ok(intact)
     lines = warning_lines(ok(damaged))
     assert lines and all(f"skipped checkpoint {trained}/checkpoints/{EPOCHS}: " in line for line in lines), lines
+    lines = warning_lines(ok(intact))
+    assert lines and all(f"{cut}/report.json is damaged" in line for line in lines), lines
     assert_bit_identical(students[0], state_leaves(students[1]))
-    assert_each_epoch_once(students[0], epochs=2)
+    for student in students:
+        assert_each_epoch_once(student, epochs=2)
+    assert evaluates(students[1])["test"]["accuracy"] > 0
 
 
 @pytest.mark.slow
