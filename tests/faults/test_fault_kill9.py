@@ -41,6 +41,7 @@ TMP = ".orbax-checkpoint-tmp"
 class Kill:
     how: str  # "checkpoint write" or "delay"
     in_write: bool  # the killed run had a checkpoint's temporary directory open
+    committed: bool  # the workdir held a committed checkpoint (False: died before the first)
     after_s: float  # seconds from the start of the command
 
 
@@ -73,7 +74,8 @@ class Attempt:
         if self.proc.poll() is not None:
             return None
         kill9(self.proc)
-        return Kill(how, in_write, time.monotonic() - self.started)
+        committed = any(p.name.isdigit() for p in (self.workdir / "checkpoints").glob("*"))
+        return Kill(how, in_write, committed, time.monotonic() - self.started)
 
 
 def _kill_in_write(run: Attempt, nth: int, rng) -> Kill | None:
@@ -127,18 +129,23 @@ def _check_after_kill(workdir: Path, base) -> None:
 def _chain(root: Path, base, seed: int) -> tuple[list[Kill], list[Path]]:
     """Kill and re-run :data:`TRAIN` until ``KILLS_PER_CHAIN`` kills, then run it to
     completion. A run that completes before its kill ends the workdir's chain; the next
-    kill starts a fresh workdir. Returns the kills and the completed workdirs."""
+    kill starts a fresh workdir. The first run in a workdir dies inside its first
+    checkpoint write (issue 21 case 3: killed before the first commit); the others where
+    the generator says. Returns the kills and the completed workdirs."""
     rng = np.random.default_rng(seed)
     kills, completed = [], []
     workdir = root / f"chain{seed}_0"
     while True:
+        fresh = not workdir.exists()
         leftovers = _temporaries(workdir)
         run = Attempt(spawn([*TRAIN, f"--workdir={workdir}"], root), workdir, time.monotonic(), leftovers)
         if len(kills) >= KILLS_PER_CHAIN:
             ok(finish(run.proc))
             completed.append(workdir)
             return kills, completed
-        if rng.random() < 0.4:
+        if fresh:
+            kill = _kill_in_write(run, 1, rng)
+        elif rng.random() < 0.4:
             kill = _kill_in_write(run, int(rng.integers(1, 4)), rng)
         else:
             kill = _kill_after_delay(run, base.owned_s, rng)
@@ -159,11 +166,14 @@ def test_kill9_at_random_points_then_rerun_equals_the_uninterrupted_run(base, tm
     completed = [w for _, workdirs in chains for w in workdirs]
     assert len(kills) >= 20
     assert sum(k.in_write for k in kills) >= 5, kills  # at least a quarter landed inside a save
+    assert sum(not k.committed for k in kills) >= 2, kills  # each chain's first: before any commit
     for workdir in completed:
         assert_bit_identical(workdir, base.leaves)
         assert_each_epoch_once(workdir)
         report = evaluates(workdir)
         assert report["test"]["accuracy"] == base.report["test"]["accuracy"]
-    print(f"\n{len(kills)} kills ({sum(k.in_write for k in kills)} inside a checkpoint write), {len(completed)} chains")
+    inside, early = sum(k.in_write for k in kills), sum(not k.committed for k in kills)
+    print(f"\n{len(kills)} kills ({inside} inside a checkpoint write, {early} before the first commit), ", end="")
+    print(f"{len(completed)} completed workdirs")
     for kill in kills:
         print(kill)
