@@ -182,7 +182,7 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
     overflows float32 for tiny τ: it is drawn from its finite ``log10_rhs``. Pairs with
     lhs = 0 or an rhs beyond float64 (1e308) are counted in the panel, not drawn."""
 
-    def rhs(values):
+    def drawn_rhs(values):
         log10 = values.get("log10_rhs")
         if isinstance(log10, float) and np.isfinite(log10):
             return 10.0**log10 if log10 < 308 else np.inf
@@ -190,7 +190,7 @@ def bound_pairs(rows: list[dict], names, path) -> pathlib.Path:
 
     fig, axes = _figure(1, len(names), 4.2 * len(names), 4)
     for ax, name in zip(axes.flat, names):
-        checked = [(r[name]["lhs"], rhs(r[name])) for r in rows if name in r]
+        checked = [(r[name]["lhs"], drawn_rhs(r[name])) for r in rows if name in r]
         points = [p for p in checked if all(isinstance(v, float) and 0 < v < np.inf for v in p)]
         if len(points) < len(checked):
             ax.text(
