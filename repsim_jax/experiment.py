@@ -118,6 +118,18 @@ def report_path(workdir, config, seed: int) -> epath.Path:
     return layout.report_path(workdir, _seeds(config), seed)
 
 
+def _loss_options(loss) -> dict:
+    """The ``loss`` section's keyword options of :func:`get_loss` / ``get_lm_loss``
+    (``ce`` alone keeps its own weight of 1)."""
+    return dict(
+        ce_weight=None if loss.name == "ce" else loss.ce_weight,
+        logit_weight=loss.logit_weight,
+        feature_weight=loss.feature_weight,
+        temperature=loss.temperature,
+        centered=loss.centered,
+    )
+
+
 def build(config) -> Built:
     """Data, model, loss and optimiser of ``config`` (sections ``data``, ``model``,
     ``loss``, ``optim``); ``data.name = "text"`` builds a language model
@@ -126,15 +138,7 @@ def build(config) -> Built:
         return _build_language_model(config)
     data = load_dataset(config.data)
     model = build_model(config.model, data.num_classes, data.num_concepts)
-    ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
-    loss = get_loss(
-        config.loss.name,
-        ce_weight=ce_weight,
-        logit_weight=config.loss.logit_weight,
-        feature_weight=config.loss.feature_weight,
-        temperature=config.loss.temperature,
-        centered=config.loss.centered,
-    )
+    loss = get_loss(config.loss.name, **_loss_options(config.loss))
     n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
         raise InputError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
@@ -165,14 +169,9 @@ def _build_language_model(config) -> Built:
         )
     data = load_text_data(config.data, config.model.vocab, config.model.context)
     model = build_model(config.model, data.vocab_size)
-    ce_weight = None if config.loss.name == "ce" else config.loss.ce_weight
     loss = get_lm_loss(
         config.loss.name,
-        ce_weight=ce_weight,
-        logit_weight=config.loss.logit_weight,
-        feature_weight=config.loss.feature_weight,
-        temperature=config.loss.temperature,
-        centered=config.loss.centered,
+        **_loss_options(config.loss),
         chunk=config.loss.vocab_chunk or None,
     )
     processes = jax.process_count()
