@@ -30,7 +30,16 @@ from repsim_jax.io import Representation, check_compatible, load_representation,
 from repsim_jax.metrics import pivot_subsets
 from repsim_jax.streaming import PairStream
 
-__all__ = ["NAMES", "teacher_against", "all_pairs", "write_table", "verdict", "rhs_text", "slack_text"]
+__all__ = [
+    "NAMES",
+    "streamed_bounds",
+    "teacher_against",
+    "all_pairs",
+    "write_table",
+    "verdict",
+    "rhs_text",
+    "slack_text",
+]
 
 NAMES = ("cca_logit", "rep_logit", "kl_logit")
 STREAM_ENTRIES = 5 * 10**7
@@ -219,16 +228,21 @@ def _streams(rep: Representation) -> bool:
     )
 
 
+def streamed_bounds(result: dict) -> dict:
+    """The three bounds of a :meth:`repsim_jax.streaming.PairStream.result` as table cells:
+    JSON-safe scalars (non-finite numbers as strings) and each bound's ``slack``."""
+    row = {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
+    for name, values in row.items():
+        values["slack"] = _scalar(_slack(result[name]))
+    return row
+
+
 def _streamed_row(teacher: Representation, student: Representation, pivot_options) -> dict:
     """The three bounds from f and g chunk by chunk (:class:`repsim_jax.streaming.PairStream`)."""
     stream = PairStream(teacher.unembeddings, student.unembeddings)
     for start in range(0, teacher.embeddings.shape[0], STREAM_CHUNK):
         stream.add(teacher.embeddings[start : start + STREAM_CHUNK], student.embeddings[start : start + STREAM_CHUNK])
-    result = stream.result(pivot_options)
-    row = {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
-    for name, values in row.items():
-        values["slack"] = _scalar(_slack(result[name]))
-    return row | {
+    return streamed_bounds(stream.result(pivot_options)) | {
         "notes": {"streamed": f"logits not stored and n·K > {STREAM_ENTRIES:.0e}: bounds from f, g in chunks"}
     }
 

@@ -173,6 +173,7 @@ def _build_language_model(config) -> Built:
         config.loss.name,
         **_loss_options(config.loss),
         chunk=config.loss.vocab_chunk or None,
+        layers=tuple(config.loss.layers),
     )
     processes = jax.process_count()
     if config.batch_size % processes:
@@ -251,14 +252,19 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
 def _evaluate_language_model(run: Run, teacher: TrainedLM | None, run_info: dict | None) -> list[dict]:
     """:func:`evaluate_run` of a language model: :func:`repsim_jax.lm.evaluate.split_report`
     on the held-out sequences (``test``) and as many training sequences (``train``), for
-    the splits of ``config.eval.splits``."""
-    splits, chunk = run.built.data.splits, run.config.loss.vocab_chunk or None
+    the splits of ``config.eval.splits``, with d_rep's pivots/subsets of ``config.eval`` and
+    the mapped layers of ``config.loss.layers``."""
+    splits, chunk, e = run.built.data.splits, run.config.loss.vocab_chunk or None, run.config.eval
     names = [name for name in run.config.eval.splits if name in splits]
+    options = {
+        "pivot_options": {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed},
+        "layers": tuple(run.config.loss.layers),
+    }
     reports = []
     with owned(run.workdir):
         for m in run.models:
             path = report_path(run.workdir, run.config, m.seed)
-            report = {name: lm_evaluate.split_report(m, splits[name], teacher, chunk) for name in names}
+            report = {name: lm_evaluate.split_report(m, splits[name], teacher, chunk, **options) for name in names}
             info = run_info if run_info is not None else _stored_run_info(path)
             if info is not None:
                 report["run"] = info

@@ -31,7 +31,10 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 - ``loss``: ``name`` (e.g. ``ce``, ``kl``, ``l2+procrustes``), ``ce_weight``,
   ``logit_weight``, ``feature_weight``, ``concept_weight``, ``temperature``,
   ``centered``, ``teacher_dim`` (set by the runner), ``vocab_chunk`` (language models: the
-  vocabulary losses over chunks of this many tokens, 0 = all at once);
+  vocabulary losses over chunks of this many tokens, 0 = all at once), ``layers`` (language
+  models: mapped hidden states ``"i:j"``, student block i ↔ teacher block j, 0-based, either
+  side may be ``final``; the feature term is the mean over these pairs and the report gives
+  each pair's CKA and Procrustes distance; ``()`` = the final hidden states only);
 - ``teacher``: ``workdir`` of a trained teacher (language models: or a Hugging Face GPT-2
   directory), ``mode`` (``cached``/``online``; language models are always distilled online);
 - ``eval``: ``every`` (epochs), ``splits`` (reported where the data has them),
@@ -110,6 +113,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             centered=True,
             teacher_dim=0,
             vocab_chunk=0,
+            layers=(),
         )
     )
     c.teacher = ml_collections.ConfigDict(dict(workdir="", mode="cached"))

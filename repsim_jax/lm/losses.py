@@ -41,7 +41,7 @@ compare both forms.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,7 +50,17 @@ from repsim_jax import losses
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _linalg
 
-__all__ = ["kl_loss", "l2_loss", "l1_loss", "cross_entropy_loss", "VOCAB_LOSSES", "get_lm_loss"]
+__all__ = [
+    "kl_loss",
+    "l2_loss",
+    "l1_loss",
+    "cross_entropy_loss",
+    "VOCAB_LOSSES",
+    "LayerPair",
+    "parse_layers",
+    "mapped_states",
+    "get_lm_loss",
+]
 
 
 def _rows(f: jax.Array) -> jax.Array:
@@ -219,6 +229,83 @@ def cross_entropy_loss(f, g, targets, chunk: int | None = None) -> jax.Array:
 VOCAB_LOSSES: dict[str, Callable[..., jax.Array]] = {"kl": kl_loss, "l2": l2_loss, "l1": l1_loss}
 
 
+class LayerPair(NamedTuple):
+    """A mapped pair of hidden states: ``student`` block i ↔ ``teacher`` block j (0-based
+    indices into :attr:`~repsim_jax.lm.model.LMOutputs.hidden`, the residual stream after
+    that block), None for the final hidden state ``f`` (after the final LayerNorm); ``name``
+    is the config string it was read from."""
+
+    name: str
+    student: int | None
+    teacher: int | None
+
+
+def _layer_index(side: str, spec: str) -> int | None:
+    if side == "final":
+        return None
+    if side.isdigit():
+        return int(side)
+    raise InputError(f"loss.layers: {spec!r} is not 'i:j' (0-based block indices or 'final') nor 'final'")
+
+
+def parse_layers(specs) -> tuple[LayerPair, ...]:
+    """``loss.layers`` (e.g. ``("0:1", "1:3", "final")``) as :class:`LayerPair` s: ``"i:j"``
+    maps student block i to teacher block j, either side may be ``final``; ``"final"`` alone
+    is ``"final:final"``. InputError for any other string or a repeated pair."""
+    pairs = []
+    for spec in specs:
+        if not isinstance(spec, str):
+            raise InputError(f"loss.layers: {spec!r} is not a string 'i:j'")
+        sides = spec.strip().split(":") if spec.strip() != "final" else ["final", "final"]
+        if len(sides) != 2:
+            raise InputError(f"loss.layers: {spec!r} is not 'i:j' (0-based block indices or 'final') nor 'final'")
+        pair = LayerPair(spec.strip(), *(_layer_index(side.strip(), spec) for side in sides))
+        if any(p[1:] == pair[1:] for p in pairs):
+            raise InputError(f"loss.layers: {spec!r} repeats a mapped pair")
+        pairs.append(pair)
+    return tuple(pairs)
+
+
+def _state(outputs, index: int | None, who: str, spec: str) -> jax.Array:
+    if index is None:
+        return outputs.f
+    if index >= len(outputs.hidden):
+        raise InputError(
+            f"loss.layers: {spec!r} needs {who} block {index} but the {who} has {len(outputs.hidden)} blocks "
+            f"(0..{len(outputs.hidden) - 1})"
+        )
+    return outputs.hidden[index]
+
+
+def mapped_states(student, teacher, pairs) -> list[tuple[jax.Array, jax.Array]]:
+    """``[(h_student, h_teacher)]`` (…, d) of each :class:`LayerPair` from two
+    :class:`~repsim_jax.lm.model.LMOutputs`; InputError for a block a model does not have."""
+    return [
+        (_state(student, p.student, "student", p.name), _state(teacher, p.teacher, "teacher", p.name)) for p in pairs
+    ]
+
+
+def _layers_init(feature: str | None, count: int) -> Callable[..., Any]:
+    """``init`` of the loss parameters with ``count`` mapped pairs: ``proj_mse`` learns one
+    projection per pair (``{"projection": {"pair<k>": W}}``), the other terms none."""
+    single = losses.loss_init(feature)
+    if feature != "proj_mse" or count == 0:
+        return single
+
+    def init(key, student_dim, teacher_dim):
+        keys = jax.random.split(key, count)
+        projections = (single(k, student_dim, teacher_dim)["projection"] for k in keys)
+        return {"projection": {f"pair{k}": w for k, w in enumerate(projections)}}
+
+    return init
+
+
+def _pair_params(loss_params, k: int, count: int):
+    if count and "projection" in loss_params:
+        return {"projection": loss_params["projection"][f"pair{k}"]}
+    return loss_params
+
+
 def get_lm_loss(
     name: str,
     *,
@@ -228,6 +315,7 @@ def get_lm_loss(
     temperature: float = 1.0,
     centered: bool = True,
     chunk: int | None = None,
+    layers=(),
 ) -> losses.Loss:
     """A language model's per-token loss by ``name``, in the grammar of
     :func:`repsim_jax.losses.get_loss` (``ce``, ``kl``, ``l2``, ``l1`` joined with ``+`` to
@@ -235,18 +323,32 @@ def get_lm_loss(
     ``ce_weight·CE + logit_weight·vocab + feature_weight·feature``.
 
     Its ``apply(loss_params, student, teacher, targets)`` takes
-    :class:`~repsim_jax.lm.model.LMOutputs` (``f``, ``g``; logits are not needed) and the
-    next-token ``targets`` (batch, seq): the vocabulary terms over all positions, every
-    ``chunk`` tokens of the vocabulary at a time (None: all at once), the feature term on
-    the final hidden states ``f`` of all positions as rows. The teacher's outputs are
-    stopped from the gradient.
+    :class:`~repsim_jax.lm.model.LMOutputs` (``f``, ``g``, ``hidden``; logits are not
+    needed) and the next-token ``targets`` (batch, seq): the vocabulary terms over all
+    positions, every ``chunk`` tokens of the vocabulary at a time (None: all at once). The
+    feature term takes all positions as rows: of the final hidden states ``f`` when
+    ``layers`` is empty, else the mean over the P mapped pairs of ``layers``
+    (:func:`parse_layers`, config key ``loss.layers``)
+    ``feature = (1/P) Σ_{(i,j)} feature(h_s^{(i)}, h_t^{(j)})`` (the mean, so that
+    ``feature_weight`` means the same for any P; ``proj_mse`` learns one projection per
+    pair). The teacher's outputs are stopped from the gradient.
     """
     logit, feature, ce_weight = losses.loss_terms(name, ce_weight, temperature)
+    pairs = parse_layers(layers)
 
     def vocab_term(f_s, g_s, f_t, g_t):
         if logit == "kl":
             return kl_loss(f_s, g_s, f_t, g_t, temperature, chunk)
         return VOCAB_LOSSES[logit](f_s, g_s, f_t, g_t, centered, chunk)
+
+    def feature_value(loss_params, student, teacher):
+        if not pairs:
+            return losses.feature_term(feature, loss_params, _rows(student.f), _rows(teacher.f))
+        terms = [
+            losses.feature_term(feature, _pair_params(loss_params, k, len(pairs)), _rows(h_s), _rows(h_t))
+            for k, (h_s, h_t) in enumerate(mapped_states(student, teacher, pairs))
+        ]
+        return sum(terms) / len(terms)
 
     def apply(loss_params, student, teacher, targets):
         parts = {}
@@ -255,14 +357,15 @@ def get_lm_loss(
             parts["ce"] = cross_entropy_loss(student.f, student.g, targets, chunk)
             total = total + ce_weight * parts["ce"]
         if logit is not None or feature is not None:
-            f_t, g_t = jax.lax.stop_gradient((teacher.f, teacher.g))
+            teacher = jax.lax.stop_gradient(teacher)
         if logit is not None:
-            parts[logit] = vocab_term(student.f, student.g, f_t, g_t)
+            parts[logit] = vocab_term(student.f, student.g, teacher.f, teacher.g)
             total = total + logit_weight * parts[logit]
         if feature is not None:
-            parts[feature] = losses.feature_term(feature, loss_params, _rows(student.f), _rows(f_t))
+            parts[feature] = feature_value(loss_params, student, teacher)
             total = total + feature_weight * parts[feature]
         return total, parts
 
     needs_teacher = logit is not None or feature is not None
-    return losses.Loss(name=name, init=losses.loss_init(feature), apply=apply, needs_teacher=needs_teacher)
+    init = _layers_init(feature, len(pairs))
+    return losses.Loss(name=name, init=init, apply=apply, needs_teacher=needs_teacher)
