@@ -292,6 +292,7 @@ VALUE_RANGES: dict[str, ValueRange] = {
     "checkpoint.keep": _COUNT,
     "mesh.seeds": ValueRange(int, -1),
     "mesh.data": ValueRange(int, -1),
+    "mesh.fsdp": _COUNT,
     "sweep.seeds": _SEEDS,
     "sweep.dims": ValueRange(int, 1, each=True),
     "reproduce.teacher_seeds": _SEEDS,
@@ -305,7 +306,8 @@ values: sizes, epochs and counts >= 1 (``num_train``/``num_test``/``cca_componen
 ``teacher_dim``/``warmup_epochs``/``data.context``/``model.vocab``/``loss.vocab_chunk``: 0 allowed,
 meaning "all"/"unset"/"none"/"the default"), seeds in
 ``[0, 2**32)``, ``dropout`` in ``[0, 1)``, ``decay`` in ``(0, 1]``, learning rate and
-temperature finite > 0, loss weights finite >= 0, mesh axes >= -1 (0 = default, -1 = the rest)."""
+temperature finite > 0, loss weights finite >= 0, mesh axes >= -1 (0 = default, -1 = the rest;
+``mesh.fsdp`` >= 1)."""
 
 
 def check_values(config: ml_collections.ConfigDict, source: str = "") -> None:

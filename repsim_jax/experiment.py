@@ -288,7 +288,7 @@ def _stored_run_info(path: epath.Path) -> dict | None:
 
 
 def run_info(mesh, dtype: str = "float32") -> dict:
-    """Where a run trained: ``devices``, ``processes``, ``mesh`` (``{"seeds", "data"}``
+    """Where a run trained: ``devices``, ``processes``, ``mesh`` (``{"seeds", "data"[, "fsdp"]}``
     axis sizes; 1 × 1 without a mesh), ``platform``, ``jax_version`` and compute ``dtype``."""
     shape = {"seeds": 1, "data": 1} if mesh is None else {k: int(v) for k, v in mesh.shape.items()}
     return {
@@ -311,11 +311,11 @@ def _on_every_process(state):
 
 
 def training_mesh(config, num_seeds: int):
-    """The ``("seeds", "data")`` mesh of config section ``mesh`` for ``num_seeds`` seed
-    members (:func:`repsim_jax.train.mesh.make_mesh`); None on a single device."""
-    if jax.device_count() == 1:
+    """The ``("seeds", "data"[, "fsdp"])`` mesh of config section ``mesh`` for ``num_seeds``
+    seed members (:func:`repsim_jax.train.mesh.make_mesh`); None on a single device."""
+    if jax.device_count() == 1 and config.mesh.fsdp == 1:
         return None
-    return make_mesh(num_seeds, config.mesh.seeds, config.mesh.data)
+    return make_mesh(num_seeds, config.mesh.seeds, config.mesh.data, config.mesh.fsdp)
 
 
 def train_and_evaluate(

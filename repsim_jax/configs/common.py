@@ -45,7 +45,9 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 - ``mesh``: ``seeds``, ``data``: the device mesh's axis sizes (``0`` = default: a
   single run puts every device on ``data``, a group of S seeds ``gcd(S, devices)`` on
   ``seeds`` and the rest on ``data``; ``-1`` = every device the other axis leaves);
-  with one device no mesh is built;
+  with one device no mesh is built; ``fsdp`` (language models): the number of devices
+  over which each parameter, its optimiser state and an online teacher's parameters are
+  sharded (``repsim_jax.train.fsdp``; 1 = none; ``seeds × data`` share the devices it leaves);
 - ``sweep``: ``losses``, ``seeds``, ``dims``;
 - ``reproduce``: ``teacher_seeds`` (one teacher per seed, each with its own students),
   ``teacher_epochs``, ``student_epochs``, ``bound_every`` (epochs between
@@ -128,7 +130,7 @@ def get_base_config() -> ml_collections.ConfigDict:
         )
     )
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=3))
-    c.mesh = ml_collections.ConfigDict(dict(seeds=0, data=0))
+    c.mesh = ml_collections.ConfigDict(dict(seeds=0, data=0, fsdp=1))
     c.sweep = ml_collections.ConfigDict(dict(losses=("kl", "l1", "l2"), seeds=(0, 1, 2), dims=(6,)))
     c.reproduce = ml_collections.ConfigDict(
         dict(

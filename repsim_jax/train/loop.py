@@ -41,6 +41,7 @@ from repsim_jax.errors import InputError
 from repsim_jax.lm.data import TokenStream
 from repsim_jax.losses import Loss
 from repsim_jax.models import predict, without_init_file
+from repsim_jax.train import fsdp
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
 from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.placement import place, place_rows
@@ -88,16 +89,17 @@ def _check_finite(x, name: str) -> None:
 
 
 def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
-    """``mesh`` as ``("seeds", "data")``, checked against the run: a single run
-    (``num_seeds`` None) needs a seeds axis of 1, a group a seeds axis dividing it."""
+    """``mesh`` as ``("seeds", "data"[, "fsdp"])``, checked against the run: a single run
+    (``num_seeds`` None) needs a seeds axis of 1, a group a seeds axis dividing it, the
+    batch rows divide over ``data × fsdp``."""
     mesh = seeds_data_mesh(mesh)
-    seeds, data = mesh.shape["seeds"], mesh.shape["data"]
+    seeds, data = mesh.shape["seeds"], mesh.shape["data"] * mesh.shape.get("fsdp", 1)
     if num_seeds is None and seeds != 1:
         raise InputError(f"a single-seed run needs a seeds axis of 1, got a mesh of seeds={seeds}, data={data}")
     if num_seeds is not None and num_seeds % seeds:
         raise InputError(f"{num_seeds} seeds do not divide over the mesh's seeds axis of {seeds}")
     if batch_size % data:
-        raise InputError(f"batch_size {batch_size} not divisible by the mesh's data axis of {data} devices")
+        raise InputError(f"batch_size {batch_size} not divisible by the mesh's data (× fsdp) axes of {data} devices")
     return mesh
 
 
@@ -361,7 +363,9 @@ def _fit_tokens(
     """:func:`fit` of a language model on a token stream: each process reads its shard's
     batches (``stream.batch_size`` rows; ``batch_size`` rows over all processes), one
     jitted :func:`repsim_jax.train.step.make_lm_train_step` per batch (vmapped over seeds,
-    on the mesh: states on ``"seeds"``, batches on ``"data"``, the teacher replicated),
+    on the mesh: states on ``"seeds"``, batches on ``"data"``, the teacher replicated; with
+    an ``"fsdp"`` axis, parameters, optimiser state and teacher sharded on it and batches
+    on ``("data", "fsdp")``: :mod:`repsim_jax.train.fsdp`),
     ``stream.steps_per_epoch`` steps per epoch. Every checkpoint holds the stream's
     iterator state, so a resumed run reads the batches an uninterrupted one reads next."""
     if stream.batch_size * jax.process_count() != batch_size:
@@ -389,11 +393,11 @@ def _fit_tokens(
         step = jax.vmap(step, in_axes=(0, None, None), spmd_axis_name="seeds" if mesh is not None else None)
     batch_sharding = None
     if mesh is not None:
-        per_seed, rep = NamedSharding(mesh, P("seeds") if vmapped else P()), NamedSharding(mesh, P())
-        batch_sharding = NamedSharding(mesh, P("data"))
-        state = jax.jit(init, out_shardings=per_seed)()
-        teacher_vars = place(teacher_vars, rep)
-        step_jit = jax.jit(step, out_shardings=(per_seed, rep), donate_argnums=0)
+        state_shardings = fsdp.tree_shardings(jax.eval_shape(init), mesh, stacked=vmapped)
+        batch_sharding = fsdp.batch_sharding(mesh)
+        state = jax.jit(init, out_shardings=state_shardings)()
+        teacher_vars = place(teacher_vars, fsdp.tree_shardings(teacher_vars, mesh))
+        step_jit = jax.jit(step, out_shardings=(state_shardings, NamedSharding(mesh, P())), donate_argnums=0)
     else:
         state = jax.jit(init)()
         step_jit = jax.jit(step, donate_argnums=0)
@@ -465,7 +469,8 @@ def fit(
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).
       mesh: a ``("seeds", "data")`` mesh (:func:`repsim_jax.train.mesh.make_mesh`), or a
-        1-D ``("data",)`` one for a single seed; None: the default device.
+        1-D ``("data",)`` one for a single seed; None: the default device. A language
+        model may also take a ``("seeds", "data", "fsdp")`` mesh (sharded parameters).
       preprocess: ``x -> x`` applied to each batch in-graph (e.g. uint8 → float).
       augment: ``(key, x) -> x`` applied in-graph after the teacher sees the batch.
       desc: the progress bar's label (the stage, e.g. "teacher").
@@ -497,6 +502,8 @@ def fit(
             teacher=teacher,
             mesh=mesh,
         )
+    if mesh is not None and "fsdp" in mesh.axis_names:
+        raise InputError("mesh.fsdp shards a language model's parameters: other runs need mesh.fsdp = 1")
     rows = train_data if isinstance(train_data, Rows) else Rows.from_arrays(train_data)
     n, example = len(rows), rows.example()
     if not 1 <= batch_size <= n:

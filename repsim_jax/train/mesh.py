@@ -1,8 +1,10 @@
-"""The ``("seeds", "data")`` device mesh of a training run.
+"""The ``("seeds", "data")`` device mesh of a training run, with a third axis ``"fsdp"``
+when a language model's parameters are sharded (config key ``mesh.fsdp`` > 1,
+:mod:`repsim_jax.train.fsdp`).
 
 A vmapped group of S seeds is sharded on ``"seeds"`` (each device holds S/s of the seed
-members' parameters and optimiser state) and every batch on ``"data"`` (XLA inserts the
-gradient all-reduce over ``"data"``): one jitted program, no ``pmap``. A single run is
+members' parameters and optimiser state) and every batch on ``"data"`` (and ``"fsdp"``;
+XLA inserts the gradient all-reduce): one jitted program, no ``pmap``. A single run is
 the case S = 1 with every device on ``"data"``.
 """
 
@@ -46,35 +48,44 @@ def mesh_shape(num_seeds: int, seeds: int = 0, data: int = 0, num_devices: int |
     return seeds, data
 
 
-def device_grid(devices, seeds: int, data: int) -> np.ndarray:
-    """``devices`` as a ``(seeds, data)`` grid whose ``data`` axis runs across processes.
+def device_grid(devices, seeds: int, data: int, fsdp: int = 1) -> np.ndarray:
+    """``devices`` as a ``(seeds, data)`` grid whose ``data`` axis runs across processes,
+    ``(seeds, data, fsdp)`` when ``fsdp`` > 1.
 
     In process-major order (by ``process_index``, then ``id``), device k sits at
-    ``(k mod seeds, k div seeds)``: a process's devices fill whole ``data`` columns, so
+    ``(k mod seeds, k div seeds)`` (with ``fsdp``: ``k mod fsdp`` on ``"fsdp"``, the
+    rest of ``k div fsdp`` as before): a process's devices fill whole ``data`` columns, so
     each process holds (and reads) only its own data blocks of the training rows, and
-    only the gradient all-reduce crosses hosts; a seed group's members stay within a
-    process wherever its device count allows.
+    only the gradient all-reduce crosses hosts; a seed group's members, and the devices
+    that share a parameter's shards, stay within a process wherever its device count allows.
     """
-    ordered = np.empty(seeds * data, dtype=object)
+    ordered = np.empty(seeds * data * fsdp, dtype=object)
     ordered[:] = sorted(devices, key=lambda d: (d.process_index, d.id))
-    return ordered.reshape(data, seeds).T
+    grid = ordered.reshape(data, seeds, fsdp).transpose(1, 0, 2)
+    return grid if fsdp > 1 else grid[..., 0]
 
 
-def make_mesh(num_seeds: int, seeds: int = 0, data: int = 0) -> Mesh:
+def make_mesh(num_seeds: int, seeds: int = 0, data: int = 0, fsdp: int = 1) -> Mesh:
     """A ``("seeds", "data")`` mesh of every device with :func:`mesh_shape`'s sizes, laid
     out by :func:`device_grid` (Auto axis types, so ordinary model code needs no sharding
-    annotations)."""
-    shape = mesh_shape(num_seeds, seeds, data)
-    return Mesh(device_grid(jax.devices(), *shape), ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
+    annotations); ``fsdp`` > 1 adds the axis ``"fsdp"`` of that size, and ``seeds × data``
+    then share the devices it leaves (``devices / fsdp``)."""
+    devices = jax.device_count()
+    if fsdp < 1 or devices % fsdp:
+        raise InputError(f"mesh.fsdp must divide the {devices} devices, got {fsdp}")
+    shape = mesh_shape(num_seeds, seeds, data, devices // fsdp)
+    names = ("seeds", "data", "fsdp") if fsdp > 1 else ("seeds", "data")
+    return Mesh(device_grid(jax.devices(), *shape, fsdp), names, axis_types=(AxisType.Auto,) * len(names))
 
 
 def seeds_data_mesh(mesh: Mesh) -> Mesh:
-    """``mesh`` as a 2-D ``("seeds", "data")`` mesh with Auto axes; a 1-D ``("data",)``
-    mesh gets a ``seeds`` axis of size 1."""
-    if tuple(mesh.axis_names) == ("data",):
-        devices = np.asarray(mesh.devices).reshape(1, -1)
-    elif tuple(mesh.axis_names) == ("seeds", "data"):
+    """``mesh`` as a ``("seeds", "data"[, "fsdp"])`` mesh with Auto axes; a 1-D
+    ``("data",)`` mesh gets a ``seeds`` axis of size 1."""
+    names = tuple(mesh.axis_names)
+    if names == ("data",):
+        names, devices = ("seeds", "data"), np.asarray(mesh.devices).reshape(1, -1)
+    elif names in (("seeds", "data"), ("seeds", "data", "fsdp")):
         devices = np.asarray(mesh.devices)
     else:
-        raise InputError(f"need a ('seeds', 'data') or ('data',) mesh, got axes {tuple(mesh.axis_names)}")
-    return Mesh(devices, ("seeds", "data"), axis_types=(AxisType.Auto,) * 2)
+        raise InputError(f"need a ('seeds', 'data'[, 'fsdp']) or ('data',) mesh, got axes {names}")
+    return Mesh(devices, names, axis_types=(AxisType.Auto,) * len(names))

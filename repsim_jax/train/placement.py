@@ -23,14 +23,17 @@ from repsim_jax.data.rows import Rows
 __all__ = ["place", "place_rows", "padded_size"]
 
 
-def place(tree, sharding: NamedSharding):
-    """Global arrays laid out by ``sharding`` from host values every process holds in
-    full; each process transfers only the blocks of its own devices
-    (``jax.make_array_from_callback``). ``None`` stays ``None``."""
+def place(tree, sharding):
+    """Global arrays laid out by ``sharding`` (one ``NamedSharding``, or a tree of them
+    matching ``tree``) from host values every process holds in full; each process
+    transfers only the blocks of its own devices (``jax.make_array_from_callback``).
+    ``None`` stays ``None``."""
     if tree is None:
         return None
     host = jax.tree.map(np.asarray, tree)
-    return jax.tree.map(lambda a: jax.make_array_from_callback(a.shape, sharding, lambda index: a[index]), host)
+    if isinstance(sharding, jax.sharding.Sharding):
+        sharding = jax.tree.map(lambda _: sharding, host)
+    return jax.tree.map(lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index: a[index]), host, sharding)
 
 
 def padded_size(n: int, sharding: NamedSharding) -> int:
