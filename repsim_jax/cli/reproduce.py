@@ -1,4 +1,5 @@
-"""``repsim-jax reproduce {synthetic,concepts,geometry,finetune,sub}``: thin handlers over :mod:`repsim_jax.reproduce`.
+"""``repsim-jax reproduce {synthetic,concepts,geometry,finetune,sub,lm}``: thin handlers over
+:mod:`repsim_jax.reproduce`.
 
 Each handler is ``handler(args, extra) -> int``; ``extra`` holds ``--config.key=value``
 overrides; bad input raises InputError (the dispatcher prints one line, exit 2). Each
@@ -50,6 +51,7 @@ EXPERIMENTS = {
     "geometry": ("Concept shapes: KD alone vs KD + Procrustes/Gram/CKA/projection-MSE losses", "concepts"),
     "finetune": ("Spirals: KL/L1/L2 students distilled on N = 70..700 training points, metrics against N", "synthetic"),
     "sub": ("SUB features: attribute-head teacher, KL/L1/L2 students, attribute probes", "sub"),
+    "lm": ("Concept language: LM teacher, KL/L2/L2+Procrustes students, concept probes on hidden states", "lm"),
 }
 """Each experiment: its one-line summary and the packaged config it reads."""
 
@@ -80,7 +82,7 @@ def _add_experiment(inner, name: str, summary: str, config: str) -> None:
 
 
 def register(subparsers) -> None:
-    """Add ``reproduce`` with its ``synthetic``, ``concepts``, ``geometry``, ``finetune`` and ``sub`` subcommands."""
+    """Add ``reproduce`` with its subcommands, one per entry of :data:`EXPERIMENTS`."""
     parser = add_command(
         subparsers,
         "reproduce",

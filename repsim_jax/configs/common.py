@@ -15,7 +15,8 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   mean/std, ``unit`` = pixels/255 as torchvision's ``ToTensor``), ``context`` (``text``: tokens per
   training sequence, 0 = ``model.context``); ``text`` reads ``path`` (a UTF-8 text file, byte
   tokens, or a 1-D ``.npy`` of token ids; empty: a built-in synthetic text, see
-  ``repsim_jax.lm.data``);
+  ``repsim_jax.lm.data``), or with ``source = "concepts"`` generates the concept language
+  (``repsim_jax.lm.concept_language``: ``num_train + num_test`` sequences, ``seed``);
 - ``model``: ``name`` (``mlp``, ``resnet18``, ``resnet50``, ``gpt2``), ``hidden``, ``dropout``,
   ``embedding_dim``, ``stem`` (ResNets: ``cifar`` 3×3 stem, or ``imagenet`` = torchvision's
   7×7 stem and max-pool), ``concept_bottleneck``, ``attribute_head`` (a bias-free
@@ -80,6 +81,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             path="",
             normalization="dataset",
             context=0,
+            source="",
         )
     )
     c.model = ml_collections.ConfigDict(

@@ -31,15 +31,20 @@ def get_config(preset: str = "default"):
     c.batch_size = 32
     c.eval.update(every=1, splits=("train", "test"))
     c.checkpoint.every = 1
+    c.sweep.update(losses=("kl", "l2", "l2+procrustes"), seeds=(0, 1, 2))
+    c.reproduce.update(teacher_epochs=10, student_epochs=10, bound_every=10)
     if preset == "smoke":
         c.data.update(context=32, num_train=256, num_test=16)
         c.model.update(context=32, width=32, depth=2, heads=4)
         c.num_epochs = 2
         c.batch_size = 16
+        c.sweep.seeds = (0, 1)
+        c.reproduce.update(teacher_epochs=2, student_epochs=1, bound_every=1)
     elif preset == "quick":
-        c.data.update(num_train=2048, num_test=64)
-        c.model.update(width=64, depth=2)
+        c.data.update(context=32, num_train=4096, num_test=128)
+        c.model.update(context=32, width=64, depth=2)
         c.num_epochs = 5
+        c.reproduce.update(teacher_epochs=20, student_epochs=5, bound_every=5)
     elif preset == "paper":
         c.data.update(context=1024, num_test=256)
         c.model.update(context=1024, width=768, depth=12, heads=12, dtype="bfloat16")

@@ -1,5 +1,11 @@
 """The token data of a language-model run (config section ``data`` with ``name = "text"``).
 
+``data.source = "concepts"``: the sequences of the concept language
+(:mod:`repsim_jax.lm.concept_language`), ``data.num_train`` (0: 8192) training and
+``data.num_test`` (0: a tenth of them) held-out ones, ``data.context`` tokens each (0:
+``model.context``), over ``model.vocab`` tokens (0: 64), generated with ``data.seed``;
+each packed sequence is one of them, and
+:attr:`TextData.concepts` holds their latent concepts. Otherwise (``data.source = ""``):
 ``data.path`` is a UTF-8 text file (tokenized with the built-in
 :class:`~repsim_jax.lm.tokens.ByteTokenizer`, K = 256) or a 1-D ``.npy`` of token ids
 (memory-mapped; ids below ``model.vocab``, which must then be set). Empty: the built-in
@@ -22,6 +28,7 @@ import grain
 import numpy as np
 
 from repsim_jax.errors import InputError
+from repsim_jax.lm import concept_language
 from repsim_jax.lm.tokens import ByteTokenizer, PackedSequences, batch_iterator, read_tokens, token_batches
 
 __all__ = ["default_text", "TokenStream", "TextData", "load_text_data"]
@@ -72,13 +79,16 @@ class TokenStream:
 @dataclasses.dataclass(frozen=True)
 class TextData:
     """Training sequences ``train`` and held-out sequences ``test`` (n, L+1) int32 of a
-    vocabulary of ``vocab_size`` tokens; ``seed`` shuffles the training stream."""
+    vocabulary of ``vocab_size`` tokens; ``seed`` shuffles the training stream.
+    ``sequence_concepts`` (the concept language only): the latent concepts (N, C) of the
+    training then the held-out sequences, one row each."""
 
     train: PackedSequences
     test: np.ndarray
     vocab_size: int
     seed: int
     source: str
+    sequence_concepts: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -98,6 +108,17 @@ class TextData:
         training sequences, as many as ``test`` has, to compare the two)."""
         count = min(len(self.test), len(self.train))
         return {"train": np.stack([self.train[i] for i in range(count)]), "test": self.test}
+
+    @property
+    def concepts(self) -> dict[str, np.ndarray] | None:
+        """The latent concepts (n, C) of the rows of :attr:`splits` (None without them)."""
+        if self.sequence_concepts is None:
+            return None
+        held_out = len(self.test)
+        return {
+            "train": self.sequence_concepts[: min(held_out, len(self.train))],
+            "test": self.sequence_concepts[len(self.sequence_concepts) - held_out :],
+        }
 
 
 class _Vocabulary:
@@ -120,16 +141,32 @@ def _tokens(data, vocab: int) -> tuple[np.ndarray, int, str]:
     return read_tokens(data.path, tokenizer), tokenizer.vocab_size, data.path
 
 
+def _concept_corpus(data, vocab: int, length: int) -> concept_language.ConceptCorpus:
+    """The concept language's sequences of ``data.source = "concepts"`` (module docstring)."""
+    if data.path:
+        raise InputError(f"data.path {data.path!r} is not read with data.source 'concepts': leave it empty")
+    train = data.num_train or concept_language.DEFAULT_TRAIN_SEQUENCES
+    held_out = data.num_test or max(1, train // 10)
+    return concept_language.generate(train + held_out, length, vocab or concept_language.DEFAULT_VOCAB, data.seed)
+
+
 def load_text_data(data, vocab: int, context: int) -> TextData:
     """The :class:`TextData` of config section ``data`` (module docstring) for a model of
     vocabulary ``vocab`` (0: the data's) and ``context`` positions; the sequence length
     is ``data.context`` (0: ``context``). InputError for too little text."""
     if data.augment:
         raise InputError("data.augment (crop + flip) applies to image sets, not text")
+    generated = data.get("source", "")  # a data section of before the key: the text
+    if generated not in ("", "concepts"):
+        raise InputError(f"data.source must be '' (data.path or the built-in text) or 'concepts', got {generated!r}")
     length = data.context or context
     if length > context:
         raise InputError(f"data.context {length} is longer than model.context {context}")
-    tokens, vocab_size, source = _tokens(data, vocab)
+    corpus = _concept_corpus(data, vocab, length) if generated == "concepts" else None
+    if corpus is None:
+        tokens, vocab_size, source = _tokens(data, vocab)
+    else:
+        tokens, vocab_size, source = corpus.stream(), corpus.vocabulary.size, "the concept language"
     sequences = (len(tokens) - 1) // length
     held_out = data.num_test or max(1, sequences // 10)
     if held_out >= sequences:
@@ -141,4 +178,5 @@ def load_text_data(data, vocab: int, context: int) -> TextData:
     held = PackedSequences(tokens[cut:], length, source)
     test = np.stack([held[i] for i in range(held_out)])
     train_tokens = tokens[: cut + 1] if not data.num_train else tokens[: min(cut, data.num_train * length) + 1]
-    return TextData(PackedSequences(train_tokens, length, source), test, vocab_size, data.seed, source)
+    concepts = None if corpus is None else corpus.concepts
+    return TextData(PackedSequences(train_tokens, length, source), test, vocab_size, data.seed, source, concepts)
