@@ -9,9 +9,19 @@ may also be a Hugging Face GPT-2 directory, whose vocabulary ``model.vocab`` mus
 An epoch is one pass over the training sequences; ``batch_size`` counts sequences of
 ``data.context`` tokens.
 
+``repsim-jax reproduce lm --preset P --out D`` (:mod:`repsim_jax.reproduce.lm`) uses the
+same presets on the concept language (``data.source = "concepts"``, set by the
+reproduction): a teacher for ``reproduce.teacher_epochs``, students of each loss of
+``sweep.losses`` (KL, L2, L2 + Procrustes) over ``sweep.seeds`` for
+``reproduce.student_epochs``.
+
 Presets: ``default``; ``smoke`` (seconds on a CPU: 2 blocks of width 32, 256 sequences
-of 32 bytes); ``quick`` (minutes on a 2-core CPU); ``paper`` (GPT-2 small's shape, 12
-blocks of width 768, 1024 positions, bfloat16 compute: for an accelerator).
+of 32 tokens; the reproduction: 2 teacher epochs, 1 student epoch, 2 seeds, about 1 min
+of compiling); ``quick`` (2 blocks of width 64, 4096 sequences of 32 tokens; the
+reproduction: 20 teacher epochs, 5 student epochs, 3 seeds, about 15 min on a shared
+2-core CPU); ``paper`` (GPT-2 small's shape, 12 blocks of width 768, 1024 positions,
+bfloat16 compute; the reproduction: 20 + 10 epochs, 5 seeds, 8192 generated sequences:
+for an accelerator).
 """
 
 from repsim_jax.configs import common
@@ -51,4 +61,6 @@ def get_config(preset: str = "default"):
         c.optim.learning_rate = 3e-4
         c.loss.vocab_chunk = 8192
         c.batch_size = 64
+        c.sweep.seeds = (0, 1, 2, 3, 4)
+        c.reproduce.update(teacher_epochs=20, student_epochs=10, bound_every=10)
     return c

@@ -6,9 +6,9 @@ language (:mod:`repsim_jax.lm.concept_language`: ``data.source = "concepts"``), 
 students distilled with each loss of ``sweep.losses`` (KL, L2 = squared logit distance,
 L2 + Procrustes) over ``sweep.seeds`` (vmapped). Per model, linear probes
 (:func:`repsim_jax.evaluate.concept_probe`: standardised logistic regression, one per
-concept) read each latent concept from the final hidden states f at the positions
-``L/2 .. L − 2`` (after at least L/2 words; the last position, which predicts the next
-sequence's mark, is left out), fitted on training sequences and scored on the held-out
+concept) read each latent concept from the final hidden states f at up to 16 evenly
+spaced positions of ``L/2 .. L − 2`` (after at least L/2 words; the last position, which
+predicts the next sequence's mark, is left out), fitted on training sequences and scored on the held-out
 ones: ``concept_probe_<concept>`` and their mean ``concept_probe_accuracy``. The
 students' other metrics (d_logit, KL, m_CCA, d_rep, …) are those of their
 ``report.json`` on the held-out split. ``bayes_accuracy`` is the best accuracy any
@@ -44,10 +44,10 @@ LM_METRICS = (*report.PROBE_STUDY_METRICS, "perplexity", *PROBE_METRICS)
 TESTED = ("concept_probe_accuracy", "logit_distance", "mean_cca", "rep_dissimilarity")
 
 
-def probe_positions(length: int) -> np.ndarray:
+def probe_positions(length: int, most: int = 16) -> np.ndarray:
     """The positions probed in sequences of ``length`` inputs: ``L/2 .. L − 2`` (position
-    t has read the mark and t words)."""
-    return np.arange(length // 2, length - 1)
+    t has read the mark and t words), at most ``most`` of them evenly spaced."""
+    return np.unique(np.linspace(length // 2, length - 2, min(most, length - 1 - length // 2)).round().astype(int))
 
 
 def _probe_rows(model, tokens: np.ndarray, concepts: np.ndarray, positions) -> tuple[np.ndarray, np.ndarray]:
