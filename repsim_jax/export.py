@@ -2,9 +2,11 @@
 
 A model trained here is described on one data split by its ``embeddings`` (n, d),
 ``unembeddings`` (K, d), ``logits`` (n, K) and the split's ``labels`` (and
-``concepts``), the layout :mod:`repsim_jax.io` reads. :func:`load_model` accepts either
-an ``.npz`` file or a workdir (a single run, or one seed of a group: ``GROUP/seed<s>``),
-so ``compare`` and ``bounds`` take both.
+``concepts``), the layout :mod:`repsim_jax.io` reads; a language model's rows are the
+split's token positions (``embeddings`` the final hidden states, ``labels`` the next
+tokens, K the vocabulary). :func:`load_model` accepts either an ``.npz`` file or a
+workdir (a single run, or one seed of a group: ``GROUP/seed<s>``), so ``compare`` and
+``bounds`` take both.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import functools
 import numpy as np
 from etils import epath
 
+from repsim_jax.bound_table import STREAM_ENTRIES
 from repsim_jax.errors import InputError
 from repsim_jax.experiment import Run, locate, restore
 from repsim_jax.io import Representation, load_representation, save_npz
-from repsim_jax.workdir import config_path, read_json
+from repsim_jax.lm.data import TextData
+from repsim_jax.lm.evaluate import position_arrays
+from repsim_jax.workdir import config_path, read_json, warn
 
 __all__ = ["split_arrays", "export", "model_loader", "load_model", "model_paths"]
 
@@ -29,6 +34,8 @@ def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarra
     if split not in data.splits:
         raise InputError(f"{run.workdir}: no split {split!r}; splits {sorted(data.splits)}")
     rows = data.splits[split]
+    if isinstance(data, TextData):
+        return {model.seed: _language_model_arrays(model, rows, f"{run.workdir} ({split})") for model in run.models}
     out = {}
     for model in run.models:
         emb, logits = model.outputs(rows["x"], data.preprocess)
@@ -42,6 +49,22 @@ def split_arrays(run: Run, split: str = "test") -> dict[int, dict[str, np.ndarra
             arrays["concepts"] = np.asarray(rows["concepts"])
         out[model.seed] = arrays
     return out
+
+
+def _language_model_arrays(model, tokens, where: str) -> dict[str, np.ndarray]:
+    """A language model's arrays with one row per position of ``tokens``
+    (:func:`repsim_jax.lm.evaluate.position_arrays`; ``labels`` are the next tokens). The
+    logits (``f gᵀ`` exactly: the head has no bias) are left out, said in one line, when
+    they would have more than ``bound_table.STREAM_ENTRIES`` entries: ``compare`` and
+    ``bounds`` then use the embeddings and unembeddings (``bounds`` in chunks)."""
+    positions = tokens.shape[0] * (tokens.shape[1] - 1)
+    entries = positions * model.model.vocab_size
+    if entries > STREAM_ENTRIES:
+        warn(
+            f"{where}: logits of {positions} positions x {model.model.vocab_size} tokens not stored "
+            f"(> {STREAM_ENTRIES:.0e} entries); they are embeddings @ unembeddings.T"
+        )
+    return position_arrays(model, tokens, logits=entries <= STREAM_ENTRIES)
 
 
 def export(workdir: str, out: str, split: str = "test", seed: int | None = None) -> list[str]:
@@ -77,7 +100,7 @@ def model_loader(split: str = "test"):
         if len(run.models) != 1:
             raise InputError(f"{path} holds {len(run.models)} seeds {run.seeds}; pass {path}/seed<s>")
         arrays = next(iter(split_arrays(run, split).values()))
-        return Representation(arrays["embeddings"], arrays["unembeddings"], arrays["logits"])
+        return Representation(arrays["embeddings"], arrays["unembeddings"], arrays.get("logits"))
 
     return load
 

@@ -22,7 +22,9 @@ def register(subparsers) -> None:
             "repsim-jax export --workdir=runs/smoke/teacher --out=teacher.npz",
             "repsim-jax export --workdir=runs/smoke/students/l2 --out=l2.npz --split=ood",
         ],
-        "One file per model: a group of seeds writes OUT_seed<s>.npz per seed (or --seed S: OUT.npz).",
+        "One file per model: a group of seeds writes OUT_seed<s>.npz per seed (or --seed S: OUT.npz).\n"
+        "A language model's rows are the split's token positions (embeddings = final hidden states, labels =\n"
+        "next tokens); its logits are left out, said in one line, beyond 5e7 entries (they are f @ g.T).",
     )
     parser.add_argument("--workdir", required=True, help="a workdir written by repsim-jax")
     parser.add_argument("--out", required=True, help="OUT.npz (a group writes OUT_seed<s>.npz per seed)")

@@ -16,7 +16,8 @@ and teacher logits ``z_t``:
 - with a teacher, the representation metrics and bounds of the classifier report
   (:mod:`repsim_jax.evaluate`, same keys, teacher = model 1), all from
   :class:`repsim_jax.streaming.PairStream` fed the positions' ``(f_t, f_s)`` batch by batch:
-  ``mean_cca`` (mean canonical correlation of the column spaces, exact QR/SVD form),
+  ``mean_cca`` (mean of all canonical correlations of the column spaces, exact QR/SVD form;
+  ``eval.cca_components`` does not apply),
   ``linear_cka`` (``‖F̃_tᵀF̃_s‖²_F / (‖F̃_tᵀF̃_t‖_F‖F̃_sᵀF̃_s‖_F)``, Kornblith et al. 2019),
   ``rep_dissimilarity`` (d_rep, pivots/subsets over the vocabulary by
   :func:`repsim_jax.metrics.pivot_subsets` with ``eval.num_pivots``/``num_subsets``/

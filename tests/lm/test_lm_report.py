@@ -1,0 +1,189 @@
+"""The language-model report's representation metrics, bounds and mapped layers, and the
+CLI on LM workdirs.
+
+One smoke teacher and one student distilled from it with mapped layers (``loss.layers``)
+are trained once for the module, in process (``repsim_jax.cli.main``), so that every
+compiled step (the streamed metrics of :class:`repsim_jax.streaming.PairStream` above all)
+is shared by the tests. References: the in-memory functions of :mod:`repsim_jax.metrics`
+and :mod:`repsim_jax.bounds` on the full (positions × …) arrays, and float64 NumPy.
+"""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from repsim_jax.errors import InputError
+from repsim_jax.lm import evaluate as lm_evaluate
+from repsim_jax.lm.losses import get_lm_loss, parse_layers
+from repsim_jax.lm.model import LMOutputs
+
+LAYERS = ("0:1", "1:final")
+SMOKE = [
+    "--config=lm:smoke",
+    "--quiet",
+    "--config.num_epochs=1",
+    "--config.data.num_train=32",
+    "--config.data.num_test=8",
+    "--config.eval.splits=('test',)",
+    "--config.eval.num_pivots=3",
+    "--config.eval.num_subsets=4",
+]
+
+
+def _cli(*argv) -> int:
+    from repsim_jax import cli
+
+    return cli.main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def workdirs(tmp_path_factory):
+    """``(teacher, student)`` workdirs: a smoke LM and an ``l2+cka`` student with ``LAYERS``."""
+    root = tmp_path_factory.mktemp("lm_report")
+    teacher, student = root / "teacher", root / "student"
+    assert _cli("train", *SMOKE, f"--workdir={teacher}") == 0
+    distill = ["distill", *SMOKE, "--config.loss.name=l2+cka", f"--config.loss.layers={LAYERS}"]
+    assert _cli(*distill, f"--config.teacher.workdir={teacher}", f"--workdir={student}") == 0
+    return teacher, student
+
+
+def _positions(trained, tokens):
+    """Full arrays over every position: f, logits, hidden states (rows), float64."""
+    out = trained.model.apply(trained.variables, jnp.asarray(tokens[:, :-1]))
+    rows = lambda a: np.asarray(a, np.float64).reshape(-1, a.shape[-1])
+    return rows(out.f), rows(out.logits), [rows(h) for h in out.hidden]
+
+
+def _cka64(x, y):
+    x, y = x - x.mean(0), y - y.mean(0)
+    return np.sum((x.T @ y) ** 2) / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+
+
+def _procrustes64(x, y):
+    x, y = x - x.mean(0), y - y.mean(0)
+    x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)
+    return np.sqrt(max(0.0, 2 - 2 * np.linalg.svd(x.T @ y, compute_uv=False).sum()))
+
+
+@pytest.mark.slow
+def test_lm_report_equals_in_memory_metrics_and_the_cli_takes_lm_workdirs(workdirs, tmp_path, capsys):
+    """report.json of the distilled student (written by ``distill``, streamed) against the
+    in-memory functions on the full position arrays, through ``compare --json`` and
+    ``bounds --json`` on the two workdirs (they call :mod:`repsim_jax.metrics` and
+    :mod:`repsim_jax.bounds` on every position's f, g, logits at once; one compile each
+    for CI time), rel 1e-4; CKA and Procrustes of the final states and of each mapped layer
+    against float64 NumPy; ``evaluate`` rewrites the same report; ``export`` writes the
+    positions in the classifiers' ``.npz`` layout."""
+    from repsim_jax.experiment import restore
+
+    teacher_dir, student_dir = workdirs
+    report = json.loads((student_dir / "report.json").read_text())["test"]
+    student = restore(str(student_dir))
+    tokens = student.built.data.splits["test"]
+    f_t, z_t, h_t = _positions(restore(str(teacher_dir)).model, tokens)
+    f_s, z_s, h_s = _positions(student.model, tokens)
+    assert report["tokens"] == len(f_t) == 8 * 32 and report["skipped"] == {}
+    assert report["pivot_subsets"]["pivots_used"] * report["pivot_subsets"]["subsets_per_pivot"] == 12
+    np.testing.assert_allclose(report["rep_dissimilarity_reference"], report["rep_dissimilarity"] ** 2 / 12, rtol=1e-6)
+    np.testing.assert_allclose(report["linear_cka"], _cka64(f_t, f_s), rtol=1e-4)
+    np.testing.assert_allclose(report["procrustes_distance"], _procrustes64(f_t, f_s), rtol=1e-4)
+    mapped = {"0:1": (h_s[0], h_t[1]), "1:final": (h_s[1], f_t)}
+    assert set(report["layers"]) == set(mapped)
+    for name, (a, b) in mapped.items():
+        np.testing.assert_allclose(report["layers"][name]["cka"], _cka64(b, a), rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(report["layers"][name]["procrustes"], _procrustes64(b, a), rtol=1e-4, err_msg=name)
+
+    capsys.readouterr()
+    pivots = ["--pivots=3", "--subsets=4"]
+    assert _cli("compare", teacher_dir, student_dir, "--json", *pivots) == 0
+    compared = json.loads(capsys.readouterr().out)
+    for name in ("mean_cca", "linear_cka", "rep_dissimilarity", "procrustes_distance", "logit_distance"):
+        np.testing.assert_allclose(report[name], compared[name], rtol=1e-4, err_msg=name)
+    np.testing.assert_allclose(report["kl_divergence"], compared["kl_divergence"], rtol=1e-4)
+    assert _cli("bounds", teacher_dir, student_dir, "--json", *pivots) == 0
+    checked = json.loads(capsys.readouterr().out)
+    for name in ("cca_logit", "rep_logit", "kl_logit"):
+        assert report[name]["holds"] is checked[name]["holds"] is True, name
+        # the CCA lhs of a LayerNorm teacher (rank-deficient once centred) differs between the
+        # streamed and in-memory paths by ~2e-3 relative (measured 5.2e-6 on 2.2e-3), within
+        # the bound's own round-off tolerance: the known gap of tests/bounds (commit 66fdbe3)
+        atol = report[name]["tolerance"] if name == "cca_logit" else 0.0
+        np.testing.assert_allclose(report[name]["lhs"], checked[name]["lhs"], rtol=1e-4, atol=atol, err_msg=name)
+        np.testing.assert_allclose(report[name]["rhs"], checked[name]["rhs"], rtol=1e-4, err_msg=name)
+    assert report["cca_logit"]["tolerance"] < 1e-3 * report["cca_logit"]["middle"]
+    np.testing.assert_allclose(report["cca_logit"]["middle"], checked["cca_logit"]["middle"], rtol=1e-4)
+
+    assert _cli("evaluate", f"--workdir={student_dir}", "--quiet") == 0
+    again = json.loads((student_dir / "report.json").read_text())["test"]
+    assert again == report  # the restored student and teacher evaluate to the same report
+
+    out = tmp_path / "student.npz"
+    assert _cli("export", f"--workdir={student_dir}", f"--out={out}") == 0
+    with np.load(out) as arrays:
+        f, g, z, labels = (arrays[k] for k in ("embeddings", "unembeddings", "logits", "labels"))
+    assert g.shape == (256, 32) and labels.shape == (256,)
+    np.testing.assert_allclose(f, f_s, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z, z_s, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(labels, tokens[:, 1:].reshape(-1))
+    np.testing.assert_allclose(np.mean(np.argmax(z, -1) == labels), report["accuracy"], atol=1e-12)
+    assert _cli("export", f"--workdir={student_dir}", f"--out={out}", "--split=ood") == 2
+
+
+@pytest.mark.slow
+def test_a_student_equal_to_its_teacher_has_zero_logit_distance_and_unit_similarities(workdirs):
+    from repsim_jax.experiment import restore
+
+    run = restore(str(workdirs[0]))
+    tokens = run.built.data.splits["test"]
+    options = {"num_pivots": 3, "num_subsets": 4}
+    report = lm_evaluate.split_report(run.model, tokens, run.model, pivot_options=options, layers=("0:0", "1:1"))
+    assert report["logit_distance"] < 1e-4 and report["kl_divergence"] < 1e-6 and report["agreement"] == 1.0
+    assert report["mean_cca"] == pytest.approx(1.0, abs=1e-4)
+    assert report["linear_cka"] == pytest.approx(1.0, abs=1e-5) and report["rep_dissimilarity"] < 1e-2
+    for values in report["layers"].values():
+        assert values["cka"] == pytest.approx(1.0, abs=1e-5) and values["procrustes"] < 1e-2
+    for name in ("cca_logit", "rep_logit", "kl_logit"):
+        assert report[name]["holds"], name
+
+
+def test_mapped_layers_feature_term_is_the_mean_over_pairs_in_float64_numpy():
+    """``l2+procrustes`` with ``layers=("0:1", "final", "1:0")`` on given hidden states: the
+    feature part is the mean of the three Procrustes distances (float64 NumPy); ``proj_mse``
+    learns one projection per pair; bad specs and missing blocks are InputError."""
+    rng = np.random.default_rng(3)
+    shape_s, shape_t = (2, 9, 4), (2, 9, 6)
+    hidden_s = [rng.normal(size=shape_s) for _ in range(2)]
+    hidden_t = [rng.normal(size=shape_t) for _ in range(3)]
+    f_s, f_t = rng.normal(size=shape_s), rng.normal(size=shape_t)
+    g_s, g_t = rng.normal(size=(11, 4)), rng.normal(size=(11, 6))
+    as32 = lambda arrays: tuple(jnp.asarray(a, jnp.float32) for a in arrays)
+    student = LMOutputs(jnp.asarray(f_s, jnp.float32), None, as32(hidden_s), jnp.asarray(g_s, jnp.float32))
+    teacher = LMOutputs(jnp.asarray(f_t, jnp.float32), None, as32(hidden_t), jnp.asarray(g_t, jnp.float32))
+    rows = lambda a: a.reshape(-1, a.shape[-1])
+    expected = np.mean(
+        [
+            _procrustes64(rows(hidden_s[0]), rows(hidden_t[1])),
+            _procrustes64(rows(f_s), rows(f_t)),
+            _procrustes64(rows(hidden_s[1]), rows(hidden_t[0])),
+        ]
+    )
+    loss = get_lm_loss("l2+procrustes", layers=("0:1", "final", "1:0"))
+    _, parts = jax.jit(loss.apply)({}, student, teacher, jnp.zeros((2, 9), jnp.int32))
+    np.testing.assert_allclose(parts["procrustes"], expected, rtol=2e-5)
+    alone = get_lm_loss("l2+procrustes")
+    _, parts = alone.apply({}, student, teacher, jnp.zeros((2, 9), jnp.int32))
+    np.testing.assert_allclose(parts["procrustes"], _procrustes64(rows(f_s), rows(f_t)), rtol=2e-5)
+
+    projected = get_lm_loss("kl+proj_mse", layers=("0:0", "1:2"))
+    params = projected.init(jax.random.key(0), 4, 6)
+    assert {k: v.shape for k, v in params["projection"].items()} == {"pair0": (4, 6), "pair1": (4, 6)}
+
+    assert parse_layers(["final", " 2:final"])[1] == ("2:final", 2, None)
+    for bad, message in ((["1-2"], "not 'i:j'"), (["a:1"], "not 'i:j'"), (["0:1", "0:1"], "repeats")):
+        with pytest.raises(InputError, match=message):
+            parse_layers(bad)
+    with pytest.raises(InputError, match="needs teacher block 5 but the teacher has 3 blocks"):
+        get_lm_loss("cka", layers=("0:5",)).apply({}, student, teacher, None)
