@@ -12,12 +12,19 @@ On whatever accelerator JAX sees, measures and writes to ``benchmarks/RESULTS.md
 3. The metric kernels: d_rep (n = 10⁴, K = 100, d = 50, 100 × 200 pivots × subsets),
    ``pairwise("mean_cca")`` of 64 models and ``logit_bounds`` of a teacher against 256
    students.
+4. Tokens/s of the language-model distillation step (``make_lm_train_step``): a GPT-2
+   small-shaped student (12 blocks, width 768) against an online teacher of the same
+   shape, K = 50,257, batch 8 × 1024 tokens, bfloat16 compute, Adam, the L2 and KL logit
+   losses in vocabulary chunks of 8,192 (the ``lm:paper`` preset's).
 
-On a CPU-only machine it prints "no accelerator" and exits 0 without measuring.
+On a CPU-only machine it prints "no accelerator" and exits 0 without measuring;
+``--tiny`` runs only step 4 at a tiny size on whatever JAX sees (CPU included) and prints
+it, writing nothing: a check that the code runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -28,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import best_time, machine, seconds, write_section  # noqa: E402
+from bench_lm_distill import _jax_side  # noqa: E402
 
 from repsim_jax import bounds, metrics  # noqa: E402
 from repsim_jax.config import base_config, experiment_config  # noqa: E402
@@ -39,6 +47,11 @@ from repsim_jax.train.state import create_state  # noqa: E402
 
 SEEDS = 16
 BATCH = 256
+GPT2_SMALL = dict(width=768, depth=12, heads=12)
+LM_SHAPE = dict(vocab=50_257, context=1024, batch=8, student=GPT2_SMALL, teacher=GPT2_SMALL, dtype="bfloat16")
+TINY_LM_SHAPE = dict(
+    vocab=512, context=32, batch=4, student=dict(width=32, depth=1, heads=4), teacher=dict(width=48, depth=1, heads=4)
+)
 
 
 def vmapped_seeds(workdir: str, epochs: int = 20) -> dict:
@@ -148,7 +161,28 @@ def kernels() -> dict:
     }
 
 
+def lm_distill_step(loss_name: str, shape: dict, chunk: int | None, steps: int = 10) -> float:
+    """Tokens/s of the jitted LM distillation step (student + online teacher) of ``shape``
+    (:func:`bench_lm_distill._jax_side`), after a compiling step."""
+    step, state, batch, teacher_vars = _jax_side(loss_name, chunk, shape)
+    state, metrics = jax.block_until_ready(step(state, batch, teacher_vars))
+    start = time.perf_counter()
+    for _ in range(steps):
+        state, metrics = step(state, batch, teacher_vars)
+    jax.block_until_ready(metrics)
+    if not np.isfinite(float(metrics["loss"])):
+        raise FloatingPointError(f"{loss_name}: non-finite loss {float(metrics['loss'])}")
+    return steps * batch["x"].size / (time.perf_counter() - start)
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="only the LM step, tiny, on any backend; writes nothing")
+    if parser.parse_args().tiny:
+        for name in ("l2", "kl"):
+            rate = lm_distill_step(name, TINY_LM_SHAPE, chunk=128, steps=2)
+            print(f"LM distillation step ({name}, tiny, {machine()}): {rate:,.0f} tokens/s")
+        return 0
     if jax.default_backend() == "cpu":
         print(f"no accelerator: JAX sees only the CPU ({machine()}); nothing measured")
         return 0
@@ -159,6 +193,7 @@ def main() -> int:
     rows = {"float32": resnet_step("float32"), "bfloat16": resnet_step("bfloat16")}
     torch_rows = {"float32": torch_resnet_step(False), "bfloat16": torch_resnet_step(True)}
     times = kernels()
+    lm_rates = {name: lm_distill_step(name, LM_SHAPE, chunk=8192) for name in ("l2", "kl")}
     lines = [
         f"Machine: {machine()}. Command: `python benchmarks/device_check.py`.",
         "",
@@ -173,6 +208,11 @@ def main() -> int:
         ratio = f"{rate / other:.2f}×" if other else "n/a (no torch with CUDA)"
         lines.append(f"| {dtype} | {rate:,.0f} | {f'{other:,.0f}' if other else 'n/a'} | {ratio} |")
     lines += ["", "Metric kernels: " + ", ".join(f"{k} = {v:.3f}" for k, v in times.items())]
+    lines += [
+        "",
+        "LM distillation step (GPT-2 small student and online teacher, K = 50,257, batch 8 × 1024, bfloat16, "
+        "vocab_chunk 8192): " + ", ".join(f"{k} {v:,.0f} tokens/s" for k, v in lm_rates.items()),
+    ]
     write_section("Device check", "\n".join(lines))
     print("\n".join(lines))
     return 0
