@@ -17,10 +17,10 @@ reproduction): a teacher for ``reproduce.teacher_epochs``, students of each loss
 
 Presets: ``default``; ``smoke`` (seconds on a CPU: 2 blocks of width 32, 256 sequences
 of 32 tokens; the reproduction: 2 teacher epochs, 1 student epoch, 2 seeds, about 1 min
-of compiling); ``quick`` (2 blocks of width 64, 4096 sequences of 32 tokens; the
+of compiling); ``quick`` (2 blocks of width 48, 4096 sequences of 32 tokens; the
 reproduction: 20 teacher epochs, 5 student epochs, 3 seeds, about 15 min on a shared
-2-core CPU); ``paper`` (GPT-2 small's shape, 12 blocks of width 768, 1024 positions,
-bfloat16 compute; the reproduction: 20 + 10 epochs, 5 seeds, 8192 generated sequences:
+2-core CPU); ``paper`` (GPT-2 small's shape, 12 blocks of width 768, 1024 positions, a
+vocabulary of 1024, bfloat16 compute; the reproduction: 20 + 10 epochs, 5 seeds, 8192 generated sequences:
 for an accelerator).
 """
 
@@ -52,12 +52,13 @@ def get_config(preset: str = "default"):
         c.reproduce.update(teacher_epochs=2, student_epochs=1, bound_every=1)
     elif preset == "quick":
         c.data.update(context=32, num_train=4096, num_test=128)
-        c.model.update(context=32, width=64, depth=2)
+        c.model.update(context=32, width=48, depth=2)  # d_rep needs the vocabulary (64) > width
         c.num_epochs = 5
         c.reproduce.update(teacher_epochs=20, student_epochs=5, bound_every=5)
     elif preset == "paper":
         c.data.update(context=1024, num_test=256)
-        c.model.update(context=1024, width=768, depth=12, heads=12, dtype="bfloat16")
+        # vocab 1024 > width: d_rep needs K >= d + 1 (byte text uses 256 of the ids)
+        c.model.update(context=1024, width=768, depth=12, heads=12, dtype="bfloat16", vocab=1024)
         c.optim.learning_rate = 3e-4
         c.loss.vocab_chunk = 8192
         c.batch_size = 64

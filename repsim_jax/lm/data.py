@@ -2,7 +2,7 @@
 
 ``data.source = "concepts"``: the sequences of the concept language
 (:mod:`repsim_jax.lm.concept_language`), ``data.num_train`` (0: 8192) training and
-``data.num_test`` (0: a tenth of them) held-out ones, ``data.context`` tokens each (0:
+``data.num_test`` (0: ``num_train // 9``) held-out ones, ``data.context`` tokens each (0:
 ``model.context``), over ``model.vocab`` tokens (0: 64), generated with ``data.seed``;
 each packed sequence is one of them, and
 :attr:`TextData.concepts` holds their latent concepts. Otherwise (``data.source = ""``):
@@ -146,7 +146,7 @@ def _concept_corpus(data, vocab: int, length: int) -> concept_language.ConceptCo
     if data.path:
         raise InputError(f"data.path {data.path!r} is not read with data.source 'concepts': leave it empty")
     train = data.num_train or concept_language.DEFAULT_TRAIN_SEQUENCES
-    held_out = data.num_test or max(1, train // 10)
+    held_out = data.num_test or max(1, train // 9)  # about a tenth of all, as for text
     return concept_language.generate(train + held_out, length, vocab or concept_language.DEFAULT_VOCAB, data.seed)
 
 
