@@ -18,7 +18,7 @@ reproduction): a teacher for ``reproduce.teacher_epochs``, students of each loss
 Presets: ``default``; ``smoke`` (seconds on a CPU: 2 blocks of width 32, 256 sequences
 of 32 tokens; the reproduction: 2 teacher epochs, 1 student epoch, 2 seeds, about 1 min
 of compiling); ``quick`` (2 blocks of width 48, 4096 sequences of 32 tokens; the
-reproduction: 20 teacher epochs, 5 student epochs, 3 seeds, about 15 min on a shared
+reproduction: 20 teacher epochs, 5 student epochs, 3 seeds, about 10 min on a shared
 2-core CPU); ``paper`` (GPT-2 small's shape, 12 blocks of width 768, 1024 positions, a
 vocabulary of 1024, bfloat16 compute; the reproduction: 20 + 10 epochs, 5 seeds, 8192 generated sequences:
 for an accelerator).
