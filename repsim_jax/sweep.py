@@ -1,10 +1,13 @@
-"""A grid of distilled students: losses × embedding dims, seeds vmapped per cell.
+"""A grid of students: losses × embedding dims, seeds vmapped per cell.
 
 ``run_sweep(config, workdir)`` trains, for each ``(loss, dim)`` of ``sweep.losses`` ×
 ``sweep.dims``, the students of ``sweep.seeds`` together in ``WORKDIR/<loss>_d<dim>/``
 (one :func:`repsim_jax.experiment.train_and_evaluate` each, resuming if interrupted;
 finished cells are skipped), and writes ``summary.md`` (mean ± std over seeds per cell,
-test split).
+test split). Every cell is evaluated against the teacher (``teacher.workdir``); a loss
+that does not use it (``ce``: trained on the labels) is the baseline row of the grid.
+``dim`` is ``model.embedding_dim`` for classifiers and ``model.width`` for language
+models (``model.name = "gpt2"``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ def cell_dir(workdir, loss: str, dim: int) -> epath.Path:
     return epath.Path(workdir) / f"{loss.replace('+', '_')}_d{dim}"
 
 
+def _dim_key(config) -> str:
+    """The config key a sweep's ``dims`` set (module docstring)."""
+    return "model.width" if config.model.name == "gpt2" else "model.embedding_dim"
+
+
 def _cell_config(config, loss, dim):
     return with_values(
-        config, {"loss.name": loss, "model.embedding_dim": int(dim), "seeds": tuple(int(s) for s in config.sweep.seeds)}
+        config, {"loss.name": loss, _dim_key(config): int(dim), "seeds": tuple(int(s) for s in config.sweep.seeds)}
     )
 
 
@@ -38,10 +46,9 @@ def run_sweep(config, workdir: str, progress: bool = False) -> str:
     if not cells or not config.sweep.seeds:
         raise InputError("empty sweep grid: set sweep.losses, sweep.dims and sweep.seeds")
     for loss in config.sweep.losses:
-        if not get_loss(loss).needs_teacher:
-            raise InputError(f"sweep distils students; loss {loss!r} does not use the teacher")
+        get_loss(loss)  # an unknown name fails before anything trains
     if not config.teacher.workdir:
-        raise InputError("sweep distils students: set --config.teacher.workdir=<a train workdir>")
+        raise InputError("sweep compares students with a teacher: set --config.teacher.workdir=<a train workdir>")
     teacher = restore(config.teacher.workdir).model
     summary = {}
     for loss, dim in cells:

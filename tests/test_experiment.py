@@ -252,12 +252,14 @@ def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teache
         f"--workdir={tmp_path}",
         *TINY_ARGS,
         f"--config.teacher.workdir={teacher.workdir}",
-        "--config.sweep.losses=('kl','l2')",
+        "--config.sweep.losses=('ce','l2')",  # ce: the baseline cell, trained on the labels
         "--config.sweep.dims=(2,)",
         "--config.sweep.seeds=(0,1)",
     )
     assert result.returncode == 0, result.stderr
-    assert "| kl d=2 |" in result.stdout and "| l2 d=2 |" in result.stdout
+    assert "| ce d=2 |" in result.stdout and "| l2 d=2 |" in result.stdout
+    baseline = json.loads((tmp_path / "ce_d2" / "seed0" / "report.json").read_text())["test"]
+    assert 0 <= baseline["agreement"] <= 1 and np.isfinite(baseline["logit_distance"])  # compared with the teacher
     before = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
     member = _cli("evaluate", f"--workdir={tmp_path}/l2_d2/seed1")
     assert member.returncode == 0 and "Traceback" not in member.stderr, member.stderr

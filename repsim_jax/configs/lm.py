@@ -64,4 +64,5 @@ def get_config(preset: str = "default"):
         c.batch_size = 64
         c.sweep.seeds = (0, 1, 2, 3, 4)
         c.reproduce.update(teacher_epochs=20, student_epochs=10, bound_every=10)
+    c.sweep.dims = (c.model.width,)  # a language model's sweep dimension is model.width
     return c
