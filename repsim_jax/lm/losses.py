@@ -83,16 +83,24 @@ def _center(g: jax.Array) -> jax.Array:
     return g - jnp.mean(g, axis=0, keepdims=True)
 
 
-def _chunked(g: jax.Array, chunk: int) -> jax.Array:
-    """``g`` (K, d) zero-padded to a multiple of ``chunk`` rows, as (⌈K/c⌉, c, d)."""
+def _chunk_size(chunk: int, vocab_size: int) -> int:
+    """The chunk c actually used: ``chunk``, or K when the vocabulary is smaller (no padding
+    beyond one chunk of K); InputError unless ``chunk`` is a positive integer."""
     if not isinstance(chunk, int) or chunk < 1:
         raise InputError(f"vocabulary chunk must be a positive integer, got {chunk!r}")
+    return min(chunk, vocab_size)
+
+
+def _chunked(g: jax.Array, chunk: int) -> jax.Array:
+    """``g`` (K, d) zero-padded to a multiple of c = :func:`_chunk_size` rows, as (⌈K/c⌉, c, d)."""
+    chunk = _chunk_size(chunk, g.shape[0])
     count = -(-g.shape[0] // chunk)
     return jnp.pad(g, ((0, count * chunk - g.shape[0]), (0, 0))).reshape(count, chunk, g.shape[1])
 
 
 def _valid(vocab_size: int, chunk: int) -> jax.Array:
     """(⌈K/c⌉, c) mask of the real (not padded) vocabulary entries of :func:`_chunked`."""
+    chunk = _chunk_size(chunk, vocab_size)
     count = -(-vocab_size // chunk)
     return (jnp.arange(count * chunk) < vocab_size).reshape(count, chunk)
 

@@ -14,7 +14,7 @@ from repsim_jax.lm import losses
 from repsim_jax.testing import reference
 
 VOCAB, D_S, D_T = 97, 8, 12
-CHUNKS = [None, 10, 128]  # 10 does not divide K = 97; 128 > K is one padded chunk
+CHUNKS = [None, 10, 128]  # 10 does not divide K = 97; 128 > K is one chunk of K (no padding)
 
 
 def arrays(seed=0, positions=(2, 6)):
