@@ -3,7 +3,7 @@ representations are not: the counter-examples of arXiv 2602.15438 and 2506.03784
 
 Each constructor returns ``(f1, g1, f2, g2)`` (embeddings (n, d), unembeddings (K, d),
 logits ``f gᵀ``) as float64 NumPy arrays; :func:`summarise` computes the figures.
-(a) and (c) follow the constructions in the authors' public code (facts only: angles,
+(a), (b') and (c) follow the constructions in the authors' public code (facts only: angles,
 lengths, noise, seeds; the code here is our own); see experiments/counterexamples.md for
 how close the figures come.
 """
@@ -19,6 +19,7 @@ SWAP_5_6_7_8 = np.array([0, 1, 2, 3, 5, 4, 7, 6])
 SWAPPED_UNEMBEDDING_ANGLES = np.pi / 16 * np.array([0.0, 1.0, 2.0, 3.0, 10.0, 16.0, 20.0, 26.0])
 SWAPPED_INPUT_ANGLES = np.pi / 16 * np.array([0.0, 1.0, 2.0, 3.0, 13.0, 13.0, 23.0, 23.0])
 TABLE1_PERMUTATION = np.array([5, 0, 2, 4, 6, 1, 3])
+CLUSTERED_ANGLES = np.pi / 4 * np.array([0.0, 2.0, 4.0, 5.0, 7.0])
 
 
 def _circle(angles, lengths):
@@ -76,7 +77,9 @@ def rotation(angle: float) -> np.ndarray:
 
 
 def opposite_rotations(num_labels: int = 8, num_inputs: int = 200, seed: int = 0):
-    """(b) Model 2 = model 1 with embeddings rotated by +π/4 and unembeddings by −π/4.
+    """(b) Model 2 = model 1 with embeddings rotated by +π/4 and unembeddings by −π/4
+    (8 evenly spaced labels, Gaussian inputs; the 5-label clustered form the authors
+    publish now: :func:`clustered_opposite_rotations`).
 
     Each side is an invertible linear map of the other (m_CCA = 1 for embeddings and for
     unembeddings), yet the logits become ``f R(π/4)ᵀ R(−π/4) gᵀ = f R(−π/2) gᵀ``: a
@@ -86,6 +89,34 @@ def opposite_rotations(num_labels: int = 8, num_inputs: int = 200, seed: int = 0
     f1 = rng.standard_normal((num_inputs, 2))
     g1 = _circle(2 * np.pi * np.arange(num_labels) / num_labels, 2.0 * np.ones(num_labels))
     return f1, g1, f1 @ rotation(np.pi / 4).T, g1 @ rotation(-np.pi / 4).T
+
+
+def clustered_opposite_rotations(inputs_per_label: int = 100, seed: int = 0):
+    """(b') The 5-label form of (b): clustered embeddings, both sides rotated by ∓π/4.
+
+    The construction of the authors' newest example (public code: repository
+    bemigini/logit-distance-bounds-rep-sim, examples/mcca_maximal_but_distributions_different.py;
+    facts only, the code is ours): model 1's 5 unembeddings have length 8 at angles
+    0, π/2, π, 5π/4, 7π/4; label k's ``inputs_per_label`` embeddings (100) form a cluster
+    ``5·(cos a_k, sin a_k) + N(0, 0.5² I)`` around the same direction (random draws:
+    ``np.random.default_rng(seed).normal(0, 0.5, (5, n, 2))``; seed 0 gives the authors'
+    inputs). Model 2 rotates the embeddings by +π/4 and the unembeddings by −π/4, so
+    m_CCA = 1 on both sides while the logits become ``f R(−π/2) gᵀ``: most inputs of
+    label k are given another label (those of label 1 go to label 2). Labels of the
+    inputs: :func:`clustered_opposite_rotations_labels`.
+    """
+    num_labels = len(CLUSTERED_ANGLES)
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0.0, 0.5, (num_labels, inputs_per_label, 2))
+    centres = _circle(CLUSTERED_ANGLES, 5.0 * np.ones(num_labels))
+    f1 = (centres[:, None, :] + noise).reshape(-1, 2)
+    g1 = _circle(CLUSTERED_ANGLES, 8.0 * np.ones(num_labels))
+    return f1, g1, f1 @ rotation(np.pi / 4).T, g1 @ rotation(-np.pi / 4).T
+
+
+def clustered_opposite_rotations_labels(inputs_per_label: int = 100) -> np.ndarray:
+    """The label (0-based) of each input of :func:`clustered_opposite_rotations`, in row order."""
+    return np.repeat(np.arange(len(CLUSTERED_ANGLES)), inputs_per_label)
 
 
 def permuted_classifier(
