@@ -31,6 +31,7 @@ __all__ = [
     "spirals",
     "curves",
     "model_zoo",
+    "soft_confusion",
 ]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
@@ -325,5 +326,42 @@ def model_zoo(rows: list[dict], path, metrics=("logit_distance", "mean_cca", "re
     ax.legend(fontsize=_SMALL)
     fig.suptitle(
         "ordered pairs: row = model 1 (A), column = model 2 (B); KL is KL(A ‖ B), d_rep maps B onto A", fontsize=9
+    )
+    return _save(fig, path)
+
+
+def soft_confusion(matrices: dict, path, temperature: float, split: str) -> pathlib.Path:
+    """One heatmap per model of its soft confusion matrix (:mod:`repsim_jax.soft_confusion`):
+    row = true label ``i``, column = label ``j``, cell = mean over the inputs of label ``i``
+    of ``softmax(z / T)_j``. One colour scale for every
+    panel, from the smallest to the largest cell of all (at T = 10 the cells crowd near
+    1/K, and a scale from 0 would hide their differences), so the panels compare; a label
+    without inputs in the split (NaN row) is light grey. Values are written in the cells
+    up to 10 labels.
+    """
+    if not matrices:
+        raise InputError("soft_confusion needs at least one model's matrix")
+    grids = {name: np.asarray(m, np.float64) for name, m in matrices.items()}
+    low = min(float(np.nanmin(g)) for g in grids.values())
+    top = max(float(np.nanmax(g)) for g in grids.values())
+    fig, axes = _grid(len(grids), columns=4, width=3.4, height=3.2)
+    colours = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
+    for ax, (name, grid) in zip(axes, grids.items()):
+        image = ax.imshow(grid, cmap=colours, vmin=low, vmax=top, interpolation="nearest")
+        num_labels = grid.shape[0]
+        for i, j in np.ndindex(grid.shape):
+            if num_labels <= 10 and np.isfinite(grid[i, j]):
+                dark = grid[i, j] < low + 0.6 * (top - low)  # white text on viridis' dark end, black on its light end
+                ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=6, color="w" if dark else "k")
+        ax.set_xticks(range(num_labels)), ax.set_yticks(range(num_labels))
+        ax.tick_params(labelsize=_SMALL)
+        ax.set_xlabel("label j", fontsize=_SMALL)
+        ax.set_ylabel("true label i", fontsize=_SMALL)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label=f"mean softmax(z / {temperature:g})")
+    fig.suptitle(
+        f"soft confusion on the {split} split: row i = mean over inputs of true label i of softmax(logits / T), "
+        f"T = {temperature:g}; one colour scale for all panels",
+        fontsize=9,
     )
     return _save(fig, path)

@@ -10,7 +10,9 @@ teachers with per-teacher means, tested at the teacher level
 (:func:`repsim_jax.report.compare_to_reference`); figures show the first teacher. Writes
 ``summary.json`` (``{loss: {metric: {"mean", "std", "values"}}}`` plus ``teacher``,
 ``significance``, ``config``, ``wall_time_s``), ``summary.md``, ``metrics.png``,
-``decision_regions.png`` and ``cca_logit_bound.png`` to ``out``.
+``decision_regions.png``, ``cca_logit_bound.png`` and ``soft_confusion.png`` (soft
+confusion matrices at T = 10, :mod:`repsim_jax.soft_confusion`, of the teacher and each
+loss's seed-0 student on the held-out ring, or on the test split for ``standard``) to ``out``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from repsim_jax.reproduce.students import (
     train_teacher,
     write_summary,
 )
+from repsim_jax.soft_confusion import AUTHORS_TEMPERATURE, soft_confusion
 
 __all__ = ["run_synthetic", "decision_grid"]
 
@@ -40,6 +43,20 @@ def decision_grid(models: dict, extent: float = 11.0, size: int = 200) -> tuple[
     axis = np.linspace(-extent, extent, size, dtype=np.float32)
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     return axis, {name: np.argmax(m.outputs(grid)[1], -1).reshape(size, size) for name, m in models.items()}
+
+
+def _soft_confusion_figure(models: dict, splits, path) -> pathlib.Path:
+    """:func:`repsim_jax.plots.soft_confusion` of each model (teacher, then each loss's
+    seed-0 student) at the authors' T = 10 on the held-out ring (``ood``), or on the test
+    split when the modality holds none out."""
+    split = "ood" if "ood" in splits else "test"
+    x, y = splits[split]["x"], splits[split]["y"]
+    matrices = {
+        name if name == "teacher" else f"{name} student": soft_confusion(m.outputs(x)[1], y, AUTHORS_TEMPERATURE)
+        for name, m in models.items()
+    }
+    where = "held-out ring (ood)" if split == "ood" else "test"
+    return plots.soft_confusion(matrices, path, AUTHORS_TEMPERATURE, where)
 
 
 def _split_summary(reports: list[dict], keys) -> dict:
@@ -111,7 +128,7 @@ def run_synthetic(
     teachers_at = teacher_dirs(config, out)
     stages = Stages(len(teachers_at) * (1 + 2 * len(config.sweep.losses)) + 1, progress)
     runs = [_one_teacher(config, seed, where, stages) for seed, where in teachers_at]
-    stages.next("summary and figures (metrics.png, decision_regions.png, cca_logit_bound.png)")
+    stages.next("summary and figures (metrics.png, decision_regions.png, cca_logit_bound.png, soft_confusion.png)")
     summary, teachers = _summaries(runs, config.sweep.losses)
     tests = report.compare_to_reference(summary) if "kl" in summary else {}
     keys = [*report.STUDENT_METRICS, *(f"ood_{k}" for k in report.STUDENT_METRICS)]
@@ -122,5 +139,6 @@ def run_synthetic(
     train = runs[0]["data"].splits["train"]
     plots.decision_regions(axis, labels, train["x"], train["y"], out / "decision_regions.png")
     plots.bound_curves({loss: runs[0]["curves"][loss] for loss in config.sweep.losses}, out / "cca_logit_bound.png")
+    _soft_confusion_figure(runs[0]["models"], runs[0]["data"].splits, out / "soft_confusion.png")
     title = f"Synthetic spirals ({preset}, {config.data.modality}, d = {config.model.embedding_dim})"
     return write_summary(out, title, summary, tests, keys, teachers, config, start)

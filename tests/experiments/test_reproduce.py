@@ -65,7 +65,7 @@ def test_significance_entries_and_files(synthetic_run):
         assert set(per_metric) == set(report.TESTED_METRICS)
         for test in per_metric.values():
             assert 0 <= test["welch_p"] <= 1 and 0 <= test["mannwhitney_p"] <= 1
-    for name in ("metrics.png", "decision_regions.png", "cca_logit_bound.png"):
+    for name in ("metrics.png", "decision_regions.png", "cca_logit_bound.png", "soft_confusion.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     table = (out / "summary.md").read_text()
     assert "| kl |" in table and "Welch" in table and "Mann–Whitney" in table
