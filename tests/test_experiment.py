@@ -2,8 +2,6 @@
 on tiny spirals runs, with the defects they fixed."""
 
 import json
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -240,30 +238,31 @@ def test_command_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def _cli(*argv):
-    return subprocess.run([sys.executable, "-m", "repsim_jax.cli", *argv], capture_output=True, text=True)
-
-
 @pytest.mark.slow
-def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teacher):
-    result = _cli(
-        "sweep",
-        "--config=synthetic:smoke",
-        f"--workdir={tmp_path}",
-        *TINY_ARGS,
-        f"--config.teacher.workdir={teacher.workdir}",
-        "--config.sweep.losses=('ce','l2')",  # ce: the baseline cell, trained on the labels
-        "--config.sweep.dims=(2,)",
-        "--config.sweep.seeds=(0,1)",
+def test_sweep_cells_and_evaluate_on_a_member_without_traceback(tmp_path, teacher, group, capsys):
+    """In process (``main``), at the ``group`` fixture's shapes, so the compiled steps are
+    shared; ``group`` is requested for that reason only."""
+    status = main(
+        [
+            "sweep",
+            "--config=synthetic:smoke",
+            f"--workdir={tmp_path}",
+            *TINY_ARGS,
+            f"--config.teacher.workdir={teacher.workdir}",
+            "--config.sweep.losses=('ce','l2')",  # ce: the baseline cell, trained on the labels
+            f"--config.sweep.dims=({TINY['model.embedding_dim']},)",
+            "--config.sweep.seeds=(0,1)",
+        ]
     )
-    assert result.returncode == 0, result.stderr
-    assert "| ce d=2 |" in result.stdout and "| l2 d=2 |" in result.stdout
-    baseline = json.loads((tmp_path / "ce_d2" / "seed0" / "report.json").read_text())["test"]
+    out, err = capsys.readouterr()
+    assert status == 0 and "Traceback" not in err, err
+    assert "| ce d=4 |" in out and "| l2 d=4 |" in out
+    baseline = json.loads((tmp_path / "ce_d4" / "seed0" / "report.json").read_text())["test"]
     assert 0 <= baseline["agreement"] <= 1 and np.isfinite(baseline["logit_distance"])  # compared with the teacher
-    before = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
-    member = _cli("evaluate", f"--workdir={tmp_path}/l2_d2/seed1")
-    assert member.returncode == 0 and "Traceback" not in member.stderr, member.stderr
-    after = json.loads((tmp_path / "l2_d2" / "seed1" / "report.json").read_text())
+    before = json.loads((tmp_path / "l2_d4" / "seed1" / "report.json").read_text())
+    assert main(["evaluate", f"--workdir={tmp_path}/l2_d4/seed1"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    after = json.loads((tmp_path / "l2_d4" / "seed1" / "report.json").read_text())
     assert after["test"]["mean_cca"] == pytest.approx(before["test"]["mean_cca"], rel=1e-6)
 
 

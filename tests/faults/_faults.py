@@ -66,9 +66,16 @@ def _private_cache() -> Path:
     return private
 
 
+def _default_ctrl_c() -> None:
+    """SIGINT back to its default disposition in the child (before exec), as a terminal's
+    shell starts a command: pytest-xdist workers ignore SIGINT, and an ignored signal stays
+    ignored across exec, so Python would install no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(args, cwd, cache_dir=None) -> subprocess.Popen:
     """``python -m repsim_jax.cli ARGS`` started in ``cwd``, stdout and stderr piped, with
-    a private copy of the compilation cache (or ``cache_dir``)."""
+    a private copy of the compilation cache (or ``cache_dir``) and Ctrl-C as in a terminal."""
     return subprocess.Popen(
         [sys.executable, "-m", "repsim_jax.cli", *map(str, args)],
         cwd=cwd,
@@ -76,6 +83,7 @@ def spawn(args, cwd, cache_dir=None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_ctrl_c,
     )
 
 

@@ -33,7 +33,7 @@ from _faults import (
     wait_until,
 )
 
-KILLS_PER_CHAIN = 10  # two chains: 20 kills
+KILLS_PER_CHAIN = 6  # two chains: 12 kills (seeded: 6 planned inside a checkpoint write)
 TMP = ".orbax-checkpoint-tmp"
 
 
@@ -164,8 +164,8 @@ def test_kill9_at_random_points_then_rerun_equals_the_uninterrupted_run(base, tm
         chains = list(pool.map(lambda seed: _chain(tmp_path, base, seed), (2101, 2102)))
     kills = [k for chain_kills, _ in chains for k in chain_kills]
     completed = [w for _, workdirs in chains for w in workdirs]
-    assert len(kills) >= 20
-    assert sum(k.in_write for k in kills) >= 5, kills  # at least a quarter landed inside a save
+    assert len(kills) >= 2 * KILLS_PER_CHAIN
+    assert sum(k.in_write for k in kills) >= 3, kills  # at least a quarter landed inside a save
     assert sum(not k.committed for k in kills) >= 2, kills  # each chain's first: before any commit
     for workdir in completed:
         assert_bit_identical(workdir, base.leaves)

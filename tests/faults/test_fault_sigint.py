@@ -74,6 +74,15 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes_exactly(base, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_inside_an_orbax_call_takes_effect_when_it_returns():
+    # Python's own Ctrl-C handler, as in a terminal (a pytest-xdist worker ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_inside_held_call()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_inside_held_call():
     reached, handler = [], signal.getsignal(signal.SIGINT)
     assert handler is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
