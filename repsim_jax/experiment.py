@@ -41,7 +41,7 @@ from repsim_jax.lm.model import TrainedLM, TransformerLM
 from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
-from repsim_jax.train.loop import fit
+from repsim_jax.train.loop import fit, steps_per_epoch_of
 from repsim_jax.train.mesh import make_mesh
 from repsim_jax.train.optim import make_optimizer
 from repsim_jax.train.state import create_state, init_states
@@ -142,7 +142,8 @@ def build(config) -> Built:
     n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
         raise InputError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
-    return Built(data, model, loss, _optimizer(config, n // config.batch_size))
+    steps = steps_per_epoch_of(n, config.batch_size, config.keep_last_batch)
+    return Built(data, model, loss, _optimizer(config, steps))
 
 
 def _optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -391,6 +392,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         **_training_inputs(built.data, config.batch_size),
         num_epochs=config.num_epochs,
         batch_size=config.batch_size,
+        keep_last_batch=config.keep_last_batch,
         seeds=seeds if len(seeds) > 1 else seeds[0],
         eval_every=config.eval.every,
         teacher=teacher if built.loss.needs_teacher else None,

@@ -4,7 +4,9 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 (the schema is locked when loaded). Sections:
 
 - top level: ``seeds`` (one seed: a single run; several: trained together under
-  ``vmap``), ``num_epochs``, ``batch_size``;
+  ``vmap``), ``num_epochs``, ``batch_size``, ``keep_last_batch`` (train on an epoch's last
+  ``n % batch_size`` rows as one smaller step, as PyTorch's ``DataLoader`` does by default;
+  False: dropped; rows only, not language models);
 - ``data``: ``name`` (``spirals``, ``features``, ``text`` or a TFDS/local set), ``data_dir``,
   ``num_train``, ``num_test`` (0 = whole split; ``text``: sequences, 0 = all and a tenth held
   out), ``points_per_arm``, ``modality`` and ``ring_radii`` (spirals; ``()`` = the
@@ -67,6 +69,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.seeds = (0,)
     c.num_epochs = 100
     c.batch_size = 128
+    c.keep_last_batch = False
     c.data = ml_collections.ConfigDict(
         dict(
             name="spirals",

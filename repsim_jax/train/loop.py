@@ -2,7 +2,8 @@
 
 The dataset lives on the device(s); one epoch is a single compiled program: a
 permutation drawn from the state's key, then ``lax.scan`` of the pure step over the
-batches (the last partial batch is dropped). Several seeds run as one program with
+batches (the last partial batch is dropped, or with ``keep_last_batch`` taken as one
+smaller step). Several seeds run as one program with
 ``vmap``. On a ``("seeds", "data")`` mesh (:mod:`repsim_jax.train.mesh`) the same program
 runs with the seed members' states sharded on ``"seeds"``, the training rows and every
 batch on ``"data"`` (each process reads only the rows of its own devices, see
@@ -49,7 +50,7 @@ from repsim_jax.train.state import TrainState, create_state
 from repsim_jax.train.step import make_eval_fn, make_lm_train_step, make_train_step
 from repsim_jax.workdir import metrics_path, tensorboard_dir, warn, write_text
 
-__all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
+__all__ = ["FitResult", "NonFiniteLossError", "fit", "steps_per_epoch_of", "teacher_outputs"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -112,15 +113,25 @@ def _initialiser(seeds: int | list[int], model, loss, tx, sample_x, teacher_dim)
     return lambda: create_state(jax.random.key(seeds), model, loss, tx, sample_x, teacher_dim)
 
 
-def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding):
-    """``epoch(state, data, teacher_variables) -> (state, per-step metrics)``."""
-    steps = n // batch_size
+def steps_per_epoch_of(n: int, batch_size: int, keep_last_batch: bool) -> int:
+    """Steps in an epoch of ``n`` rows: ``⌈n / batch_size⌉`` keeping the last partial batch,
+    else ``⌊n / batch_size⌋``."""
+    return -(-n // batch_size) if keep_last_batch else n // batch_size
+
+
+def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding, keep_last=False):
+    """``epoch(state, data, teacher_variables) -> (state, per-step metrics)``: ``n // batch_size``
+    full batches of a permutation, then with ``keep_last`` one more step on the remaining
+    ``n % batch_size`` rows (PyTorch's ``DataLoader`` without ``drop_last``; its loss the mean
+    over those rows), compiled as a second, smaller step after the scan."""
+    steps, remainder = divmod(n, batch_size)
+    remainder = remainder if keep_last else 0
     eval_apply = make_eval_fn(teacher_model) if teacher_model is not None else None
 
     def epoch(state, data, teacher_variables):
         perm_key, rng = jax.random.split(state.rng)
         state = state.replace(rng=rng)
-        order = jax.random.permutation(perm_key, n)[: steps * batch_size]
+        order = jax.random.permutation(perm_key, n)
 
         def body(state, inputs):
             i, idx = inputs
@@ -134,11 +145,16 @@ def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batc
                 batch["teacher_embeddings"], batch["teacher_logits"] = emb, logits
             if augment is not None:
                 batch["x"] = augment(jax.random.fold_in(perm_key, i), batch["x"])
-            if batch_sharding is not None:
+            if batch_sharding is not None and len(idx) % batch_sharding.mesh.shape["data"] == 0:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return step(state, batch)
 
-        return jax.lax.scan(body, state, (jnp.arange(steps), order.reshape(steps, batch_size)))
+        full = order[: steps * batch_size].reshape(steps, batch_size)
+        state, metrics = jax.lax.scan(body, state, (jnp.arange(steps), full))
+        if not remainder:
+            return state, metrics
+        state, last = body(state, (steps, order[steps * batch_size :]))
+        return state, jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), metrics, last)
 
     return epoch
 
@@ -439,6 +455,7 @@ def fit(
     *,
     num_epochs: int,
     batch_size: int,
+    keep_last_batch: bool = False,
     seeds: int | Sequence[int] = 0,
     eval_data: dict | None = None,
     eval_every: int = 1,
@@ -465,6 +482,8 @@ def fit(
       loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
         ``teacher`` (a :class:`repsim_jax.models.TrainedModel`) or precomputed
         ``teacher_embeddings``/``teacher_logits`` columns.
+      keep_last_batch: also train on the last ``n % batch_size`` rows of each epoch's
+        permutation, as one smaller step (PyTorch's default; False: dropped).
       seeds: an int, or a sequence of seeds trained together under ``vmap``.
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).
@@ -488,6 +507,8 @@ def fit(
     if isinstance(train_data, TokenStream):
         if eval_data is not None or preprocess is not None or augment is not None:
             raise InputError("a token stream trains without eval_data, preprocess or augment")
+        if keep_last_batch:
+            raise InputError("keep_last_batch is for rows: a token stream's batches are always whole")
         if teacher is not None and teacher_mode != "online":
             raise InputError("language models are distilled online: set teacher.mode to 'online'")
         return _fit_tokens(
@@ -508,7 +529,7 @@ def fit(
     n, example = len(rows), rows.example()
     if not 1 <= batch_size <= n:
         raise InputError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
-    steps_per_epoch = n // batch_size
+    steps_per_epoch = steps_per_epoch_of(n, batch_size, keep_last_batch)
     if eval_data is not None:
         eval_data = checked_columns(eval_data, "eval")
         _check_finite(eval_data["x"], "eval")
@@ -543,7 +564,7 @@ def fit(
     step = make_train_step(model, loss, tx, concept_weight)
     batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
     epoch_fn = _make_epoch_fn(
-        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding
+        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding, keep_last_batch
     )
     eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
     if vmapped:
