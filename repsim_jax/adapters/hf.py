@@ -28,6 +28,7 @@ from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
 from repsim_jax.adapters.torch_classifier import HeadCapture, final_linear
 from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
+from repsim_jax.lm.layers import FINAL, checked_layers
 
 # Tokens of the first text whose logits are recomputed by the full model to check f gᵀ.
 _CHECK_TOKENS = 16
@@ -136,57 +137,142 @@ def _head_matches(head: torch.nn.Linear, features: torch.Tensor, expected: torch
     return torch.allclose(got, expected.float(), rtol=1e-4, atol=1e-4 * scale)
 
 
-def _check_head_exact(model, head, input_ids, hidden) -> None:
-    """ValueError unless the model's logits on the first text's first tokens are ``head(hidden)``.
+def _check_head_exact(model, head, logits, hidden) -> None:
+    """ValueError unless the model's own ``logits`` (first text, first tokens) are ``head(hidden)``.
 
     Catches models that post-process their logits (soft-capping, scaling), for which the
     final hidden state times the head weight is not the model's prediction.
     """
-    length = min(_CHECK_TOKENS, hidden.shape[0])
-    expected = model(input_ids=input_ids[:length][None]).logits[0]
-    if not _head_matches(head, hidden[:length], expected):
+    if not _head_matches(head, hidden[: logits.shape[0]], logits):
         raise InputError(
             f"{type(model).__name__}: its logits are not its output head applied to the final "
             "hidden state (scaled or soft-capped logits?), so logits = f gᵀ would not hold"
         )
 
 
-@torch.no_grad()
-def _hidden_rows(model, tokenizer, texts, batch_size, max_length) -> Iterator[np.ndarray]:
-    """Per batch, the (bias-folded) final hidden states at non-padding tokens, text by text.
+def decoder_blocks(model) -> torch.nn.ModuleList:
+    """The model's transformer blocks, in order: the base model's first ``ModuleList`` with
+    ``num_hidden_layers`` entries (GPT-2's ``transformer.h``, Llama's ``model.layers``)."""
+    count = model.config.get_text_config().num_hidden_layers
+    for module in model.base_model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
+            return module
+    raise InputError(f"{type(model).__name__}: no list of {count} transformer blocks found in its base model")
 
-    The first batch's first text is checked against the model's own logits.
+
+class _Capture:
+    """Forward hooks that keep, per forward, the final hidden state (the base model's
+    ``last_hidden_state``) and the output of each requested block (its first element
+    when the block returns a tuple)."""
+
+    def __init__(self, model, blocks: tuple[int, ...]):
+        self.outputs: dict = {}
+        modules = decoder_blocks(model) if blocks else ()
+        self._handles = [model.base_model.register_forward_hook(self._keeper(FINAL))]
+        self._handles += [modules[b].register_forward_hook(self._keeper(b)) for b in blocks]
+
+    def _keeper(self, key):
+        def keep(module, args, output):
+            if key == FINAL:
+                output = output.last_hidden_state
+            self.outputs[key] = output[0] if isinstance(output, tuple) else output
+
+        return keep
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._handles:
+            handle.remove()
+
+
+def _layer_rows(outputs: dict, layer, kept: torch.Tensor, head) -> np.ndarray:
+    """One layer's rows at the kept positions, float32: ``final`` bias-folded, a block as is."""
+    if layer == FINAL:
+        return head_embeddings(outputs[FINAL][kept], head)
+    return outputs[layer][kept].detach().to(device="cpu", dtype=torch.float32).numpy()
+
+
+@torch.no_grad()
+def _layer_batches(model, tokenizer, texts, layers, batch_size, max_length) -> Iterator[dict]:
+    """Per batch, from one forward: ``{layer: rows}`` at non-padding tokens, text by text.
+
+    The first batch runs the whole model with the logits of the first text's first
+    ``_CHECK_TOKENS`` positions only (``logits_to_keep``), checked against the head; later
+    batches run the base model alone. Either way the base model runs once per batch.
     """
     head = _output_head(model)
-    for index, (input_ids, mask) in enumerate(_batches(model, tokenizer, texts, batch_size, max_length)):
-        hidden = model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        if index == 0:
-            _check_head_exact(model, head, input_ids[0][mask[0].bool()], hidden[0][mask[0].bool()])
-        yield head_embeddings(hidden[mask.bool()], head)
+    with _Capture(model, tuple(layer for layer in layers if layer != FINAL)) as capture:
+        for index, (input_ids, mask) in enumerate(_batches(model, tokenizer, texts, batch_size, max_length)):
+            if index == 0:
+                first = torch.arange(min(_CHECK_TOKENS, int(mask[0].sum())), device=input_ids.device)
+                logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=first).logits[0]
+                _check_head_exact(model, head, logits, capture.outputs[FINAL][0])
+            else:
+                model.base_model(input_ids=input_ids, attention_mask=mask)
+            yield {layer: _layer_rows(capture.outputs, layer, mask.bool(), head) for layer in layers}
 
 
-def _take(rows: Iterator[np.ndarray], limit: float) -> Iterator[np.ndarray]:
-    """The first ``limit`` rows of a stream of row blocks; stops pulling blocks once it has them."""
+def _rows(block: dict) -> int:
+    return next(iter(block.values())).shape[0]
+
+
+def _take(blocks: Iterator[dict], limit: float) -> Iterator[dict]:
+    """The first ``limit`` rows of a stream of ``{layer: rows}`` blocks; stops pulling blocks once it has them."""
     if limit <= 0:
         return
-    for block in rows:
-        block = block[: int(min(limit, block.shape[0]))]
-        limit -= block.shape[0]
-        yield block
+    for block in blocks:
+        kept = int(min(limit, _rows(block)))
+        limit -= kept
+        yield {layer: rows[:kept] for layer, rows in block.items()}
         if limit <= 0:
             return
 
 
-def _rechunk(rows: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+def _rechunk(blocks: Iterator[dict], size: int) -> Iterator[dict]:
     """The same rows regrouped in blocks of ``size`` rows (the last one may be shorter)."""
     pending = None
-    for block in rows:
-        pending = block if pending is None else np.concatenate([pending, block])
-        while pending.shape[0] >= size:
-            yield pending[:size]
-            pending = pending[size:]
-    if pending is not None and pending.shape[0]:
+    for block in blocks:
+        pending = block if pending is None else {k: np.concatenate([pending[k], block[k]]) for k in block}
+        while _rows(pending) >= size:
+            yield {k: v[:size] for k, v in pending.items()}
+            pending = {k: v[size:] for k, v in pending.items()}
+    if pending is not None and _rows(pending):
         yield pending
+
+
+def lm_layer_chunks(
+    model,
+    tokenizer,
+    texts,
+    layers=(FINAL,),
+    max_tokens: Optional[int] = None,
+    chunk_tokens: int = 4096,
+    batch_size: int = 8,
+    max_length: Optional[int] = None,
+) -> Iterator[dict]:
+    """``{layer: rows}`` of a causal LM for every layer of ``layers``, in float32 blocks of
+    ``chunk_tokens`` rows (the last may be shorter), all layers from one forward per batch.
+
+    A layer is ``"final"`` — the final hidden state (after the final norm, the LM head's
+    input), with a constant-1 column appended when the head has a bias, so that
+    ``rows @ lm_unembeddings(model)ᵀ`` are the model's logits — or a block index L
+    (0-based): the residual stream after block L, the output of ``decoder_blocks(model)[L]``
+    (before the final norm even for the last block; HF's own last ``hidden_states`` entry is
+    the final norm's output instead). One row per non-padding token: text by text, position
+    by position, at most ``max_tokens`` in all; each text is cut to ``max_length`` tokens
+    (default: not cut; ValueError for a text beyond the model's context length). The first
+    text is checked against the model's own logits (ValueError when they differ, e.g. for
+    scaled or soft-capped logits). The forward passes run under ``torch.no_grad``.
+    """
+    if chunk_tokens < 1:
+        raise InputError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
+    layers = checked_layers(layers, model.config.get_text_config().num_hidden_layers, type(model).__name__)
+    model.eval()
+    limit = math.inf if max_tokens is None else max_tokens
+    batches = _layer_batches(model, tokenizer, texts, layers, batch_size, max_length)
+    yield from _rechunk(_take(batches, limit), chunk_tokens)
 
 
 def lm_hidden_chunks(
@@ -198,21 +284,11 @@ def lm_hidden_chunks(
     batch_size: int = 8,
     max_length: Optional[int] = None,
 ) -> Iterator[np.ndarray]:
-    """``f`` of a causal LM in float32 blocks of ``chunk_tokens`` rows (the last may be shorter).
-
-    One row per non-padding token: the final hidden state (after the final norm, the LM
-    head's input), with a constant-1 column appended when the head has a bias, so that
-    ``f @ lm_unembeddings(model)ᵀ`` are the model's logits. Rows go text by text, position
-    by position, at most ``max_tokens`` in all; each text is cut to ``max_length`` tokens
-    (default: not cut; ValueError for a text beyond the model's context length). The first
-    text is checked against the model's own logits (ValueError when they differ, e.g. for
-    scaled or soft-capped logits). The forward passes run under ``torch.no_grad``.
-    """
-    if chunk_tokens < 1:
-        raise InputError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
-    model.eval()
-    limit = math.inf if max_tokens is None else max_tokens
-    yield from _rechunk(_take(_hidden_rows(model, tokenizer, texts, batch_size, max_length), limit), chunk_tokens)
+    """``f`` of a causal LM: the ``"final"`` rows of :func:`lm_layer_chunks`, so that
+    ``f @ lm_unembeddings(model)ᵀ`` are the model's logits."""
+    options = dict(max_tokens=max_tokens, chunk_tokens=chunk_tokens, batch_size=batch_size, max_length=max_length)
+    for chunk in lm_layer_chunks(model, tokenizer, texts, (FINAL,), **options):
+        yield chunk[FINAL]
 
 
 def _pooled_features(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

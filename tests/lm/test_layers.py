@@ -1,0 +1,110 @@
+"""Layer states (repsim_jax.lm.layers): the residual stream after block L of an HF GPT-2 and of
+its import into this project's TransformerLM equal a float64 NumPy GPT-2 forward written
+here; ``final`` is the final norm's output (the LM head's input)."""
+
+import numpy as np
+import pytest
+
+from repsim_jax.errors import InputError
+from repsim_jax.lm.layers import FINAL, parse_layer, parse_layer_pair
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from repsim_jax.adapters import hf  # noqa: E402
+from repsim_jax.lm import load_hf  # noqa: E402
+from repsim_jax.lm.layers import hf_layer_chunks, lm_layer_states  # noqa: E402
+from tests.adapters.conftest import TEXTS, make_lm, make_tokenizer, save_lm  # noqa: E402
+
+
+def _weights(module, name):
+    return getattr(module, name).detach().double().numpy()
+
+
+def _layer_norm(x, norm):
+    mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + norm.eps) * _weights(norm, "weight") + _weights(norm, "bias")
+
+
+def _dense(x, conv):
+    """GPT-2's Conv1D: ``x W + b`` with W stored (in, out)."""
+    return x @ _weights(conv, "weight") + _weights(conv, "bias")
+
+
+def _block(x, block, heads):
+    """One GPT-2 block by hand: x + attn(ln_1 x), then + mlp(ln_2 ·), causal, gelu_new."""
+    length, width = x.shape
+    q, k, v = np.split(_dense(_layer_norm(x, block.ln_1), block.attn.c_attn), 3, axis=-1)
+    q, k, v = (a.reshape(length, heads, width // heads) for a in (q, k, v))
+    scores = np.einsum("thd,shd->hts", q, k) / np.sqrt(width // heads)
+    scores = np.where(np.tril(np.ones((length, length), bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    x = x + _dense(np.einsum("hts,shd->thd", weights, v).reshape(length, width), block.attn.c_proj)
+    h = _dense(_layer_norm(x, block.ln_2), block.mlp.c_fc)
+    h = 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
+    return x + _dense(h, block.mlp.c_proj)
+
+
+def reference_states(model, ids) -> dict:
+    """``{0: …, 1: …, "final": …}`` of one text by hand in float64."""
+    t = model.transformer
+    x = _weights(t.wte, "weight")[ids] + _weights(t.wpe, "weight")[: len(ids)]
+    states = {}
+    for index, block in enumerate(t.h):
+        x = states[index] = _block(x, block, model.config.n_head)
+    states[FINAL] = _layer_norm(x, t.ln_f)
+    return states
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    """A tiny untied GPT-2 (2 blocks, width 32) with its word-level tokenizer, saved."""
+    model, tokenizer = make_lm(11, tied=False), make_tokenizer()
+    return model, tokenizer, save_lm(tmp_path_factory.mktemp("gpt2"), model, tokenizer)
+
+
+def test_parse_layer():
+    assert parse_layer("final") == FINAL and parse_layer(" 3 ") == 3
+    assert parse_layer_pair("0:final") == (0, FINAL) and parse_layer_pair("2") == (2, 2)
+    for bad in ("-1", "x", "", "1.5"):
+        with pytest.raises(InputError, match="--layer: .* is not a block index"):
+            parse_layer(bad)
+    with pytest.raises(InputError, match="--heatmap: '1:2:3' is not 'A:B'"):
+        parse_layer_pair("1:2:3", "--heatmap")
+
+
+def test_hf_and_our_layer_states_equal_a_hand_computation(gpt2):
+    model, tokenizer, directory = gpt2
+    texts = TEXTS[:6]
+    layers = (1, FINAL, 0)
+    chunks = list(hf_layer_chunks(model, tokenizer, texts, layers, batch_size=4, chunk_tokens=9))
+    assert all(set(chunk) == set(layers) for chunk in chunks) and chunks[0][0].shape == (9, 32)
+    got = {layer: np.concatenate([chunk[layer] for chunk in chunks]) for layer in layers}
+    ids = [tokenizer(text)["input_ids"] for text in texts]
+    by_hand = [reference_states(model, row) for row in ids]
+    prefix = min(len(row) for row in ids[:3])  # causal: a prefix's states are the text's first rows
+    ours = lm_layer_states(load_hf(directory), np.array([row[:prefix] for row in ids[:3]]), layers)
+    for layer in layers:
+        expected = np.concatenate([states[layer] for states in by_hand])
+        np.testing.assert_allclose(got[layer], expected, atol=2e-5, rtol=0, err_msg=str(layer))
+        expected = np.concatenate([states[layer][:prefix] for states in by_hand[:3]])
+        np.testing.assert_allclose(ours[layer], expected, atol=1e-4, rtol=0, err_msg=str(layer))
+    # `final` is exactly what `extract`/`compare --hf` used before, and HF's last hidden_states
+    # entry; block 0 is HF's hidden_states[1], the last block is not HF's last entry
+    np.testing.assert_array_equal(
+        got[FINAL], np.concatenate(list(hf.lm_hidden_chunks(model, tokenizer, texts, batch_size=4)))
+    )
+    with torch.no_grad():
+        hidden = model(input_ids=torch.tensor([ids[0]]), output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(hidden[1][0].numpy(), by_hand[0][0], atol=2e-5)
+    np.testing.assert_allclose(hidden[-1][0].numpy(), by_hand[0][FINAL], atol=2e-5)
+    assert np.abs(by_hand[0][1] - by_hand[0][FINAL]).max() > 0.1
+
+
+def test_layers_the_model_does_not_have(gpt2):
+    model, tokenizer, directory = gpt2
+    with pytest.raises(InputError, match=r"layer 2: GPT2LMHeadModel has blocks 0..1 and 'final'"):
+        next(hf_layer_chunks(model, tokenizer, TEXTS, (0, 2)))
+    with pytest.raises(InputError, match=r"layer 5: the model \(2 blocks\) has blocks 0..1"):
+        lm_layer_states(load_hf(directory), np.zeros((1, 4), int), (5,))
