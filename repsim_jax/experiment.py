@@ -137,7 +137,7 @@ def build(config) -> Built:
     if config.data.name == "text" or config.model.name == "gpt2":
         return _build_language_model(config)
     data = load_dataset(config.data)
-    model = build_model(config.model, data.num_classes, data.num_concepts)
+    model = build_model(config.model, data.num_classes, data.num_concepts, distilled=config.loss.name != "ce")
     loss = get_loss(config.loss.name, **_loss_options(config.loss))
     n = len(data.rows["train"])
     if not 1 <= config.batch_size <= n:
@@ -400,6 +400,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         checkpoint_every=config.checkpoint.every,
         keep=config.checkpoint.keep,
         concept_weight=config.loss.concept_weight,
+        concept_loss=config.loss.concept_loss,
         mesh=mesh,
         progress=progress,
         desc=desc,

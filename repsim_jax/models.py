@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import pathlib
 from typing import Any, Callable, Sequence
 
@@ -45,30 +46,59 @@ __all__ = [
     "with_variables",
     "unembedding_matrix",
     "build_model",
+    "dense",
+    "INITS",
     "compute_dtype",
     "predict",
     "TrainedModel",
 ]
 
 
+INITS = ("flax", "torch_default")
+"""Initialisations of config key ``model.init``: ``flax`` (Flax's defaults: LeCun-normal
+kernels, zero biases) or ``torch_default`` (PyTorch's ``nn.Linear`` defaults, the authors'
+setup: kernels and biases uniform on ``±1/√fan_in``)."""
+
+_TORCH_KERNEL = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")  # U(±√(3·⅓/fan_in))
+
+
+def _torch_bias(fan_in: int):
+    """PyTorch's ``nn.Linear`` bias initialisation, ``U(−1/√fan_in, 1/√fan_in)``."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+def dense(features: int, fan_in: int, init: str, **kwargs) -> nn.Dense:
+    """``nn.Dense(features, **kwargs)`` initialised by ``init`` (:data:`INITS`); ``fan_in``
+    is its input width. ``torch_default`` draws the kernel and bias from ``U(±1/√fan_in)``
+    (PyTorch's ``kaiming_uniform_(a=√5)`` and bias rule: ``torch.nn.Linear.reset_parameters``)."""
+    if init == "flax":
+        return nn.Dense(features, **kwargs)
+    if init == "torch_default":
+        return nn.Dense(features, kernel_init=_TORCH_KERNEL, bias_init=_torch_bias(fan_in), **kwargs)
+    raise InputError(f"unknown model.init {init!r}; choose one of {', '.join(INITS)}")
+
+
 class MLPEncoder(nn.Module):
     """The reference MLP encoder ``in → 512 → 512 → 512 → d``.
 
-    Each hidden layer is ``Dense → ReLU → Dropout(rate)``; the last layer is linear.
+    Each hidden layer is ``Dense → ReLU → Dropout(rate)``; the last layer is linear;
+    every layer initialised by ``init`` (:func:`dense`).
     """
 
     embedding_dim: int
     hidden: Sequence[int] = (512, 512, 512)
     dropout_rate: float = 0.1
     dtype: Any = jnp.float32
+    init: str = "flax"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         h = x.reshape((x.shape[0], -1))
         for width in self.hidden:
-            h = nn.relu(nn.Dense(width, dtype=self.dtype)(h))
+            h = nn.relu(dense(width, h.shape[-1], self.init, dtype=self.dtype)(h))
             h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-        return nn.Dense(self.embedding_dim, dtype=self.dtype)(h)
+        return dense(self.embedding_dim, h.shape[-1], self.init, dtype=self.dtype)(h)
 
 
 class _BasicBlock(nn.Module):
@@ -171,18 +201,22 @@ def resnet50_encoder(embedding_dim: int, stem: str = "cifar", dtype: Any = jnp.f
 
 
 class Unembedding(nn.Module):
-    """Bias-free unembedding ``z = G f`` with ``G ∈ R^{K×d}`` (Xavier-uniform init).
+    """Bias-free unembedding ``z = G f`` with ``G ∈ R^{K×d}``, initialised Xavier-uniform
+    (``init = "xavier"``) or as PyTorch's ``nn.Linear`` (``"torch_default"``, :func:`dense`).
 
     The kernel is stored as ``Gᵀ`` (shape ``(d, K)``); see :func:`unembedding_matrix`.
     """
 
     num_classes: int
     dtype: Any = jnp.float32
+    init: str = "xavier"
 
     @nn.compact
     def __call__(self, f: jax.Array) -> jax.Array:
-        init = nn.initializers.xavier_uniform()
-        return nn.Dense(self.num_classes, use_bias=False, kernel_init=init, dtype=self.dtype)(f)
+        if self.init == "xavier":
+            init = nn.initializers.xavier_uniform()
+            return nn.Dense(self.num_classes, use_bias=False, kernel_init=init, dtype=self.dtype)(f)
+        return dense(self.num_classes, f.shape[-1], self.init, use_bias=False, dtype=self.dtype)(f)
 
 
 class Classifier(nn.Module):
@@ -200,11 +234,12 @@ class Classifier(nn.Module):
     num_classes: int
     init_from: str = ""
     dtype: Any = jnp.float32
+    unembedding_init: str = "xavier"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         f = self.encoder(x, train=train)
-        return _float32(f, Unembedding(self.num_classes, self.dtype, name="unembedding")(f))
+        return _float32(f, Unembedding(self.num_classes, self.dtype, self.unembedding_init, name="unembedding")(f))
 
     @nn.nowrap
     def init(self, rngs, *args, **kwargs):
@@ -258,13 +293,16 @@ class AttributeHeadClassifier(nn.Module):
     num_classes: int
     num_attributes: int
     dtype: Any = jnp.float32
+    attribute_init: str = "flax"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
         f = self.encoder(x, train=train)
         logits = Unembedding(self.num_classes, self.dtype, name="unembedding")(f)
-        attributes = nn.Dense(self.num_attributes, use_bias=False, dtype=self.dtype, name="attributes")(f)
-        return _float32(f, logits, attributes)
+        head = dense(
+            self.num_attributes, f.shape[-1], self.attribute_init, use_bias=False, dtype=self.dtype, name="attributes"
+        )
+        return _float32(f, logits, head(f))
 
 
 def _float32(*outputs: jax.Array) -> tuple[jax.Array, ...]:
@@ -357,21 +395,34 @@ def compute_dtype(config) -> Any:
 def _encoder(config, dtype) -> nn.Module:
     d = config.embedding_dim
     if config.name == "mlp":
-        return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype)
+        return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype, config.init)
+    if config.init != "flax":
+        raise InputError(f"model.init {config.init!r} initialises mlp models; model.name {config.name!r} needs 'flax'")
     if config.name in ("resnet18", "resnet50"):
         return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, config.stem, dtype)
     raise InputError(f"unknown model {config.name!r}; choose mlp, resnet18, resnet50 or gpt2")
 
 
-def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
+def build_model(config, num_classes: int, num_concepts: int = 0, distilled: bool = False) -> nn.Module:
     """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
     ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
-    ``dtype``), or with ``name = "gpt2"`` the language model
+    ``dtype``, ``init``), or with ``name = "gpt2"`` the language model
     :class:`repsim_jax.lm.model.TransformerLM` (``vocab``, 0 = ``num_classes``, the data's
     vocabulary; ``context``, ``width``, ``depth``, ``heads``, ``tied_head``, ``dropout``,
-    ``init_from``, ``dtype``)."""
+    ``init_from``, ``dtype``).
+
+    ``init = "torch_default"`` (:data:`INITS`; MLP models only) follows the authors'
+    ``main.py`` (lines 68–69): every layer keeps PyTorch's ``nn.Linear`` initialisation,
+    then every model but the plain cross-entropy classifier re-draws its unembedding
+    Xavier-uniform (their ``initialize_weights``): so a ``distilled`` student's and an
+    attribute-head teacher's unembedding are Xavier, a plain teacher's is not. With
+    ``init = "flax"`` every unembedding is Xavier-uniform."""
     dtype = compute_dtype(config)
+    if config.init not in INITS:
+        raise InputError(f"unknown model.init {config.init!r}; choose one of {', '.join(INITS)}")
     if config.name == "gpt2":
+        if config.init != "flax":
+            raise InputError(f"model.init {config.init!r} initialises mlp models; model.name 'gpt2' needs 'flax'")
         return _language_model(config, num_classes, dtype)
     encoder = _encoder(config, dtype)
     heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
@@ -381,11 +432,14 @@ def build_model(config, num_classes: int, num_concepts: int = 0) -> nn.Module:
     if len(heads) > 1:
         raise InputError("choose model.concept_bottleneck or model.attribute_head, not both")
     if not heads:
-        return Classifier(encoder, num_classes, init_from, dtype)
+        torch_unembedding = config.init == "torch_default" and not distilled
+        return Classifier(encoder, num_classes, init_from, dtype, "torch_default" if torch_unembedding else "xavier")
     if not num_concepts:
         raise InputError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
     if heads[0] == "attribute_head":
-        return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype)
+        return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype, config.init)
+    if config.init != "flax":
+        raise InputError(f"model.init {config.init!r} is not available for model.concept_bottleneck; use 'flax'")
     return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes, dtype)
 
 

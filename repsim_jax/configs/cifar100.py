@@ -83,6 +83,7 @@ def _paper(c, teacher: bool) -> None:
     c.data.update(augment=False, normalization="unit")
     c.model.update(stem="imagenet", embedding_dim=50)
     c.batch_size = 32
+    c.keep_last_batch = True  # their DataLoader keeps the last partial batch (no drop_last)
     c.optim.update(name="adam", learning_rate=1e-3, schedule="reference", warmup_epochs=3, decay=0.995)
     c.teacher.mode = "cached"
     c.eval.update(every=5, num_pivots=100, num_subsets=200)

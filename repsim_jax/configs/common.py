@@ -24,7 +24,11 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   7×7 stem and max-pool), ``concept_bottleneck``, ``attribute_head`` (a bias-free
   attribute head on the embedding, trained on the data's attributes), ``init_from`` (a
   ``.npz`` of variables or a torchvision ``.pth`` the model starts from, e.g. ImageNet
-  weights; see ``repsim_jax.adapters.torchvision_resnet``), ``dtype`` (compute dtype:
+  weights; see ``repsim_jax.adapters.torchvision_resnet``), ``init`` (``flax``: Flax's
+  LeCun-normal kernels and zero biases; ``torch_default``, MLP models: PyTorch's
+  ``U(±1/√fan_in)`` kernels and biases, the unembedding Xavier for every model but a plain
+  cross-entropy classifier, as the authors' ``main.py``; ``repsim_jax.models.build_model``),
+  ``dtype`` (compute dtype:
   ``float32`` or ``bfloat16``; parameters, optimiser state, loss and metrics stay float32);
   ``gpt2`` (a decoder-only LM, ``repsim_jax.lm.model``): ``vocab`` (0 = the data's
   vocabulary), ``context`` (positions), ``width``, ``depth`` (blocks), ``heads``,
@@ -32,7 +36,9 @@ Each experiment config starts from :func:`get_base_config` and changes values on
 - ``optim``: ``name``, ``learning_rate``, ``schedule`` (``constant``/``reference``),
   ``warmup_epochs``, ``decay``;
 - ``loss``: ``name`` (e.g. ``ce``, ``kl``, ``l2+procrustes``), ``ce_weight``,
-  ``logit_weight``, ``feature_weight``, ``concept_weight``, ``temperature``,
+  ``logit_weight``, ``feature_weight``, ``concept_weight``, ``concept_loss`` (the concept or
+  attribute term: ``bce`` per concept, or ``softmax`` cross-entropy over one-hot rows, the
+  authors' SUB attribute loss; ``repsim_jax.train.step``), ``temperature``,
   ``centered``, ``teacher_dim`` (set by the runner), ``vocab_chunk`` (language models: the
   vocabulary losses over chunks of this many tokens, 0 = all at once), ``layers`` (language
   models: mapped hidden states ``"i:j"``, student block i ↔ teacher block j, 0-based, either
@@ -56,7 +62,9 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   ``teacher_epochs``, ``student_epochs``, ``bound_every`` (epochs between
   the CCA–logit bound evaluations of the students), ``geometry_losses`` (the losses of
   ``reproduce geometry``), ``finetune_sizes`` (the training-set sizes N of
-  ``reproduce finetune``).
+  ``reproduce finetune``), ``finetune_from`` (where its students start: ``scratch``, or
+  ``checkpoint``, a second cross-entropy model of the teacher's size: the authors'
+  ``--checkin`` mode).
 """
 
 import ml_collections
@@ -97,6 +105,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             concept_bottleneck=False,
             attribute_head=False,
             init_from="",
+            init="flax",
             dtype="float32",
             vocab=0,
             context=64,
@@ -116,6 +125,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             logit_weight=1.0,
             feature_weight=1.0,
             concept_weight=1.0,
+            concept_loss="bce",
             temperature=1.0,
             centered=True,
             teacher_dim=0,
@@ -145,6 +155,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             bound_every=10,
             geometry_losses=("kl", "kl+procrustes", "kl+gram", "kl+cka", "kl+proj_mse"),
             finetune_sizes=tuple(range(70, 701, 70)),
+            finetune_from="scratch",
         )
     )
     return c

@@ -16,9 +16,11 @@ Evaluation on the test split: m_CCA of the top 2 canonical correlations
 (``eval.cca_components``), d_rep over 33 pivots × 250 subsets, a multinomial logistic
 attribute probe fitted on half of the test split and scored on the other half.
 
-Known difference: the authors train the attribute head with a softmax cross-entropy
-over the 33 attributes; our training step's concept term is a per-attribute sigmoid
-cross-entropy against the one-hot attributes (:mod:`repsim_jax.train.step`).
+The attribute head is trained as theirs, with a softmax cross-entropy over the 33
+attributes (``loss.concept_loss = "softmax"``), from PyTorch's initialisation
+(``model.init = "torch_default"``), keeping each epoch's last partial batch
+(``keep_last_batch``). The offline presets keep the per-attribute sigmoid cross-entropy
+(``loss.concept_loss = "bce"``), Flax's initialisation and whole batches.
 
 Offline presets (``default``, ``quick``, ``smoke``), no download: ``data.path`` empty
 makes the driver compute the features itself, with our image encoder (a fixed random
@@ -47,6 +49,9 @@ def get_config(preset: str = "default"):
     c.reproduce.update(teacher_seeds=(0,), teacher_epochs=200, student_epochs=200, bound_every=200)
     if preset == "paper":
         c.data.update(num_train=0, num_test=0)
+        c.model.init = "torch_default"  # their PyTorch initialisation
+        c.keep_last_batch = True  # their DataLoader keeps the last partial batch
+        c.loss.concept_loss = "softmax"  # their attribute loss: cross-entropy over the 33 attributes
         c.reproduce.update(teacher_seeds=(0, 1, 2, 3, 4), teacher_epochs=500, student_epochs=500, bound_every=500)
     elif preset == "quick":
         c.reproduce.update(teacher_epochs=60, student_epochs=60, bound_every=60)

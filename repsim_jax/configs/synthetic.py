@@ -7,7 +7,9 @@ Presets: ``default``, ``smoke`` (under a minute on CPU), and for
   0.1; Adam lr 1e-3 with a 20-epoch warm-up at lr·1e-3, then per-epoch decay 0.995;
   batch 512; teachers 500 epochs (cross-entropy), students 250 epochs (distillation
   loss only, T = 1, L1/L2 on raw, uncentred logits); 5 teachers × 5 students per
-  loss; d_rep on every pivot × every 2-subset of the other labels (7 × 15).
+  loss; d_rep on every pivot × every 2-subset of the other labels (7 × 15); PyTorch's
+  initialisation (``model.init = "torch_default"``) and the last partial batch of every
+  epoch kept (``keep_last_batch``), as their ``main.py`` and ``DataLoader`` do.
 - ``paper-centred``: ``paper`` with label-centred L1/L2 (the paper's d_logit), an ablation.
 - ``paper-cpu``: ``paper`` with 3 teachers × 3 students per loss (about 45 min on a quiet
   2-core CPU from a measured 0.29 s per teacher epoch and 0.95 s per epoch of 3 vmapped
@@ -39,8 +41,10 @@ def get_config(preset: str = "default"):
         c.sweep.dims = (4,)
         c.reproduce.update(teacher_epochs=4, student_epochs=4, bound_every=2)
     elif preset in ("paper", "paper-centred", "paper-cpu"):
-        c.model.embedding_dim = 2
+        c.model.update(embedding_dim=2, init="torch_default")  # their PyTorch initialisation
+        c.reproduce.finetune_from = "checkpoint"  # their --checkin students
         c.batch_size = 512
+        c.keep_last_batch = True  # their DataLoader keeps the last partial batch (no drop_last)
         c.optim.update(schedule="reference", warmup_epochs=20, decay=0.995)
         c.loss.centered = preset == "paper-centred"
         c.eval.update(every=50, num_pivots=7, num_subsets=15)

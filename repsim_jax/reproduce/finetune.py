@@ -5,11 +5,17 @@ every N of ``reproduce.finetune_sizes`` (the authors' grid N = 70·i, i = 1..10)
 of each loss of ``sweep.losses`` over ``sweep.seeds`` distilled on a label-stratified
 subset of N training points (``data.num_train = N``), all evaluated on the whole test
 split. Every epoch is one full-batch step on the N points (batch = N), so the number of
-steps, ``reproduce.student_epochs``, does not change with N. Students start from a random initialisation: the
-authors' students start from a checkpoint given on their command line, which their
-public code does not fix.
+steps, ``reproduce.student_epochs``, does not change with N.
 
-Writes ``OUT/teacher/``, ``OUT/n<N>/students/<loss>/``, ``summary.json``
+Where students start (``reproduce.finetune_from``): ``scratch``, a random initialisation;
+or ``checkpoint``, the authors' ``--checkin`` mode (their students load a full
+``state_dict`` of the teacher's architecture before distillation, and are saved as
+"finetuned"). Their public code does not say which checkpoint; ours is a second
+cross-entropy model of the teacher's size and training, seed ``teacher + 1``
+(``OUT/checkin/``, its variables in ``OUT/checkin/variables.npz``), which every student
+then loads (``model.init_from``) in place of its random initialisation.
+
+Writes ``OUT/teacher/``, [``OUT/checkin/``,] ``OUT/n<N>/students/<loss>/``, ``summary.json``
 (``{"<loss> N=<N>": {metric: {"mean", "std", "values"}}}`` plus ``significance``
 per N against KL, ``teacher``, ``config``), ``summary.md`` and
 ``metrics_by_size.png`` (each tested metric against N, one line per loss).
@@ -20,9 +26,14 @@ from __future__ import annotations
 import pathlib
 import time
 
+import jax
+import numpy as np
+from flax import traverse_util
+
 from repsim_jax import plots, report
 from repsim_jax.config import with_values
 from repsim_jax.errors import InputError
+from repsim_jax.io import save_npz
 from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import distil_students, reproduction_config, train_teacher, write_summary
 
@@ -31,9 +42,24 @@ __all__ = ["FIGURE_METRICS", "run_finetune"]
 FIGURE_METRICS = ("accuracy", "agreement", "mean_cca", "rep_dissimilarity", "logit_distance", "kl_divergence")
 
 
-def _sized(config, size: int):
-    """``config`` with a training subset of ``size`` points, trained full-batch."""
-    return with_values(config, {"data.num_train": int(size), "batch_size": int(size)})
+FINETUNE_FROM = ("scratch", "checkpoint")
+
+
+def _sized(config, size: int, init_from: str = ""):
+    """``config`` with a training subset of ``size`` points, trained full-batch, the
+    students starting from ``init_from`` (a variables file; empty: random)."""
+    return with_values(config, {"data.num_train": int(size), "batch_size": int(size), "model.init_from": init_from})
+
+
+def _checkin(config, out: pathlib.Path, stages: Stages) -> str:
+    """The ``checkpoint`` start (module docstring): train the second cross-entropy model
+    and write its variables as a ``.npz`` the students load; returns its path."""
+    seed = int(config.reproduce.teacher_seeds[0]) + 1
+    run = train_teacher(config, out, stages, seed=seed, name="checkin")
+    path = out / "checkin" / "variables.npz"
+    flat = traverse_util.flatten_dict(jax.device_get(run.models[0].variables), sep="/")
+    save_npz(str(path), {key: np.asarray(value) for key, value in flat.items()})
+    return str(path)
 
 
 def _tests_by_size(summary: dict, losses, sizes) -> dict:
@@ -59,11 +85,16 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     sizes = [int(n) for n in config.reproduce.finetune_sizes]
     if not sizes or min(sizes) < 1:
         raise InputError(f"reproduce.finetune_sizes must be positive training-set sizes N, got {sizes}")
-    stages = Stages(2 + len(sizes) * len(config.sweep.losses), progress)
+    start_from = config.reproduce.finetune_from
+    if start_from not in FINETUNE_FROM:
+        raise InputError(f"unknown reproduce.finetune_from {start_from!r}; choose one of {', '.join(FINETUNE_FROM)}")
+    checkin = start_from == "checkpoint"
+    stages = Stages(2 + checkin + len(sizes) * len(config.sweep.losses), progress)
     teacher_run = train_teacher(config, out, stages)
+    init_from = _checkin(config, out, stages) if checkin else ""
     summary = {}
     for n in sizes:
-        sized = _sized(config, n)
+        sized = _sized(config, n, init_from)
         for loss in config.sweep.losses:
             students = distil_students(sized, teacher_run.model, loss, out / f"n{n}", stages, tag=f", N={n}")
             summary[f"{loss} N={n}"] = report.summarise_seeds([r["test"] for r in students.reports])
@@ -71,5 +102,5 @@ def run_finetune(preset: str = "quick", out: str = "runs/finetune", progress: bo
     tests = _tests_by_size(summary, config.sweep.losses, sizes) if "kl" in config.sweep.losses else {}
     plots.metric_by_size(summary, config.sweep.losses, sizes, FIGURE_METRICS, out / "metrics_by_size.png")
     teacher = report.summarise_seeds([r["test"] for r in teacher_run.reports], ("accuracy",))
-    title = f"Distillation by training-set size N ({preset}, d = {config.model.embedding_dim})"
+    title = f"Distillation by training-set size N ({preset}, d = {config.model.embedding_dim}, from {start_from})"
     return write_summary(out, title, summary, tests, report.STUDENT_METRICS, teacher, config, start)

@@ -57,10 +57,10 @@ def teacher_dirs(config, out) -> list[tuple[int, pathlib.Path]]:
     return [(seeds[0], out)] if len(seeds) == 1 else [(s, out / f"teacher_seed{s}") for s in seeds]
 
 
-def train_teacher(config, out, stages: Stages, seed: int | None = None, **changes) -> Run:
-    """The teacher run in ``OUT/teacher`` with ``seed`` (default: the first of
-    ``reproduce.teacher_seeds``), announced as the next of ``stages``; ``changes`` are
-    extra ``{"section.key": value}`` settings (e.g. a concept bottleneck)."""
+def train_teacher(config, out, stages: Stages, seed: int | None = None, name: str = "teacher", **changes) -> Run:
+    """The teacher run in ``OUT/<name>`` (default ``OUT/teacher``) with ``seed`` (default:
+    the first of ``reproduce.teacher_seeds``), announced as the next of ``stages``;
+    ``changes`` are extra ``{"section.key": value}`` settings (e.g. a concept bottleneck)."""
     epochs = config.reproduce.teacher_epochs
     seed = int(config.reproduce.teacher_seeds[0]) if seed is None else seed
     teacher_config = with_values(
@@ -73,8 +73,8 @@ def train_teacher(config, out, stages: Stages, seed: int | None = None, **change
             **changes,
         },
     )
-    workdir = str(pathlib.Path(out) / "teacher")
-    stage = f"teacher (seed {seed})"
+    workdir = str(pathlib.Path(out) / name)
+    stage = f"{name} (seed {seed})"
     stages.next(f"{stage}: train {epochs} epochs, evaluate")
     return train_and_evaluate(teacher_config, workdir, progress=stages.shown, stage=stage)
 

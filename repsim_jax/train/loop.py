@@ -467,6 +467,7 @@ def fit(
     preprocess: Callable | None = None,
     augment: Callable | None = None,
     concept_weight: float = 1.0,
+    concept_loss: str = "bce",
     progress: bool = True,
     desc: str = "epochs",
     stop_after_epochs: int | None = None,
@@ -561,7 +562,7 @@ def fit(
     init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
     teacher_vars = teacher.variables if online else None
 
-    step = make_train_step(model, loss, tx, concept_weight)
+    step = make_train_step(model, loss, tx, concept_weight, concept_loss)
     batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
     epoch_fn = _make_epoch_fn(
         step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding, keep_last_batch

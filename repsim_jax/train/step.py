@@ -17,8 +17,8 @@ Language models have their own step (:func:`make_lm_train_step`): token batches
 vocabulary logits are never stored; the same state, vmappable over seeds.
 
 A batch is a dict: ``x``, ``y`` and, for distillation, ``teacher_embeddings`` and
-``teacher_logits``; ``concepts`` (B, C) in {0, 1} adds a concept BCE term for
-concept-bottleneck models.
+``teacher_logits``; ``concepts`` (B, C) in {0, 1} adds a concept term (:data:`CONCEPT_LOSSES`)
+for concept-bottleneck and attribute-head models.
 """
 
 from __future__ import annotations
@@ -53,18 +53,34 @@ def _variables(params, batch_stats):
     return variables
 
 
-def _concept_bce(concept_logits: jax.Array, concepts: jax.Array) -> jax.Array:
-    """Mean binary cross-entropy of concept logits against {0, 1} concept labels."""
+CONCEPT_LOSSES = ("bce", "softmax")
+"""The concept term of config key ``loss.concept_loss``: ``bce``, the mean over concepts of
+the sigmoid binary cross-entropy against {0, 1} labels (several concepts per input);
+``softmax``, the softmax cross-entropy over the concepts ``−Σ_c t_c log softmax(a)_c`` against
+one-hot rows ``t`` (one concept per input: the authors' SUB attribute loss,
+``F.cross_entropy`` in their ``utils/losses.py`` ``BiClassification_Loss``)."""
+
+
+def _concept_term(kind: str, concept_logits: jax.Array, concepts: jax.Array) -> jax.Array:
+    """Batch mean of the :data:`CONCEPT_LOSSES` term ``kind``."""
+    if kind == "softmax":
+        return jnp.mean(optax.softmax_cross_entropy(concept_logits, concepts))
     return jnp.mean(optax.sigmoid_binary_cross_entropy(concept_logits, concepts))
 
 
 def make_train_step(
-    model, loss: Loss, tx: optax.GradientTransformation, concept_weight: float = 1.0
+    model, loss: Loss, tx: optax.GradientTransformation, concept_weight: float = 1.0, concept_loss: str = "bce"
 ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-    """The pure step: forward (train mode), ``loss.apply``, gradient, optax update.
+    """The pure step: forward (train mode), ``loss.apply``, gradient, optax update; a model
+    with a third output (concept or attribute logits) adds ``concept_weight`` times the
+    ``concept_loss`` term (:data:`CONCEPT_LOSSES`) against the batch's ``concepts``.
 
-    Metrics: ``loss``, each loss term, ``accuracy`` and ``grad_norm`` (global L2 norm).
+    Metrics: ``loss``, each loss term (the concept term as ``concept_bce`` or
+    ``concept_ce``), ``accuracy`` and ``grad_norm`` (global L2 norm).
     """
+    if concept_loss not in CONCEPT_LOSSES:
+        raise InputError(f"unknown loss.concept_loss {concept_loss!r}; choose one of {', '.join(CONCEPT_LOSSES)}")
+    concept_name = "concept_ce" if concept_loss == "softmax" else "concept_bce"
 
     def step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         rng, dropout_key = jax.random.split(state.rng)
@@ -82,8 +98,8 @@ def make_train_step(
             )
             value, parts = loss.apply(params["loss"], outputs[:2], teacher, batch["y"])
             if len(outputs) == 3 and "concepts" in batch:
-                parts["concept_bce"] = _concept_bce(outputs[2], batch["concepts"])
-                value = value + concept_weight * parts["concept_bce"]
+                parts[concept_name] = _concept_term(concept_loss, outputs[2], batch["concepts"])
+                value = value + concept_weight * parts[concept_name]
             return value, (parts, outputs[1], updates.get("batch_stats", {}))
 
         (value, (parts, logits, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)

@@ -6,11 +6,14 @@ import re
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from repsim_jax import report
 from repsim_jax.cli import main
+from repsim_jax.experiment import restore
 from repsim_jax.reproduce.progress import Stages
 from repsim_jax.reproduce.students import checkpoint_epochs
 
@@ -180,15 +183,25 @@ def test_cli_rejects_unknown_modality(tmp_path):
 @pytest.mark.slow
 def test_finetune_students_train_on_n_points(tmp_path):
     """`reproduce finetune`: per N, students distilled full-batch on a stratified subset of
-    N training points, evaluated on the whole test split; a figure against N."""
+    N training points, evaluated on the whole test split; a figure against N. Run in the
+    authors' --checkin mode (``finetune_from=checkpoint``): every student loads the second
+    cross-entropy model's variables, written as an .npz equal to that model's weights."""
     out = tmp_path / "finetune"
     argv = ["reproduce", "finetune", "--preset", "smoke", "--out", str(out), "--quiet"]
-    assert main([*argv, "--config.reproduce.finetune_sizes=(14,70)", "--config.reproduce.student_epochs=2"]) == 0
+    sizes = ["--config.reproduce.finetune_sizes=(14,70)", "--config.reproduce.student_epochs=2"]
+    assert main([*argv, *sizes, "--config.reproduce.finetune_from=checkpoint"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["reproduce"]["finetune_sizes"] == [14, 70]
+    checkin = out / "checkin" / "variables.npz"
+    flat = traverse_util.flatten_dict(jax.device_get(restore(str(out / "checkin")).models[0].variables), sep="/")
+    with np.load(checkin) as stored:
+        assert sorted(stored.files) == sorted(flat)
+        for key, value in flat.items():
+            np.testing.assert_array_equal(stored[key], np.asarray(value))  # the file is that model, bit for bit
     for n in (14, 70):
         config = json.loads((out / f"n{n}" / "students" / "l2" / "config.json").read_text())
         assert config["data"]["num_train"] == n and config["batch_size"] == n
+        assert config["model"]["init_from"] == str(checkin)
         for loss in ("kl", "l1", "l2"):
             assert len(summary[f"{loss} N={n}"]["mean_cca"]["values"]) == 2
         assert set(summary["significance"][f"l2_vs_kl N={n}"]) == set(report.TESTED_METRICS)

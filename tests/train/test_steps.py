@@ -52,3 +52,25 @@ def test_unembedding_is_bias_free_xavier():
     assert np.abs(g).max() <= np.sqrt(6 / (32 + 64))
     widths = [params["encoder"][f"Dense_{i}"]["kernel"].shape for i in range(4)]
     assert widths == [(2, 512), (512, 512), (512, 512), (512, 32)]
+
+
+def test_attribute_softmax_term_is_cross_entropy_over_attributes():
+    """``concept_loss="softmax"`` (the authors' SUB attribute loss): the batch mean of
+    ``−log softmax(a)[attribute]``, against float64 NumPy on the model's own attribute logits."""
+    rng = np.random.default_rng(1)
+    attribute = rng.integers(0, 6, 8)
+    batch = {
+        "x": jnp.float32(rng.normal(size=(8, 2))),
+        "y": jnp.int32(rng.integers(0, 3, 8)),
+        "concepts": jnp.float32(np.eye(6)[attribute]),
+    }
+    model = models.AttributeHeadClassifier(models.MLPEncoder(4, hidden=(16,), dropout_rate=0.0), 3, 6)
+    loss, tx = get_loss("ce"), make_optimizer()
+    state = create_state(jax.random.key(0), model, loss, tx, batch["x"])
+    _, metrics = make_train_step(model, loss, tx, concept_weight=0.5, concept_loss="softmax")(state, batch)
+    variables = {"params": state.params["model"]}
+    a = np.asarray(model.apply(variables, batch["x"])[2], np.float64)
+    log_softmax = a - a.max(1, keepdims=True) - np.log(np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True))
+    expected = -np.mean(log_softmax[np.arange(8), attribute])
+    np.testing.assert_allclose(metrics["concept_ce"], expected, rtol=1e-5)
+    np.testing.assert_allclose(metrics["loss"], metrics["ce"] + 0.5 * metrics["concept_ce"], rtol=1e-6)
