@@ -32,6 +32,7 @@ __all__ = [
     "curves",
     "model_zoo",
     "soft_confusion",
+    "steering_transfer",
 ]
 
 _LOWER_IS_BETTER = ("kl_divergence", "logit_distance", "rep_dissimilarity", "procrustes_distance")
@@ -364,4 +365,37 @@ def soft_confusion(matrices: dict, path, temperature: float, split: str) -> path
         f"T = {temperature:g}; one colour scale for all panels",
         fontsize=9,
     )
+    return _save(fig, path)
+
+
+_STEERING_COLOURS = {"native": "#1f4e9c", "transferred": "#d2691e", "random": "#7f7f7f"}
+
+
+def steering_transfer(rows: list[dict], path, title: str) -> pathlib.Path:
+    """Two panels against the steering scale: the shift in log-probability of the target
+    tokens and the KL to the unsteered model, one curve per vector (native, transferred,
+    random), a ±2σ band over the random draws.
+
+    ``rows``: :func:`repsim_jax.lm.steering.steering_effects`'s ``{vector, scale,
+    logprob_shift, kl, logprob_shift_std, kl_std}``.
+    """
+    if not rows:
+        raise InputError("steering_transfer needs at least one row")
+    fig, axes = _figure(1, 2, 7.6, 3.0)
+    panels = (("logprob_shift", "Δ log p(targets) [nats]"), ("kl", "KL(steered ‖ unsteered) [nats]"))
+    for ax, (key, label) in zip(axes[0], panels):
+        for name in dict.fromkeys(row["vector"] for row in rows):
+            mine = sorted((row for row in rows if row["vector"] == name), key=lambda row: row["scale"])
+            scale = np.array([row["scale"] for row in mine])
+            mean = np.array([row[key] for row in mine])
+            sigma = np.array([row.get(f"{key}_std", 0.0) for row in mine])
+            colour = _STEERING_COLOURS.get(name, "#2e8b57")
+            ax.plot(scale, mean, "o-", color=colour, lw=1.5, ms=3, label=name)
+            ax.fill_between(scale, mean - 2 * sigma, mean + 2 * sigma, color=colour, alpha=0.15, lw=0)
+        ax.axhline(0.0, color="black", lw=0.5)
+        ax.set_xlabel("steering scale s", fontsize=_SMALL)
+        ax.set_ylabel(label, fontsize=_SMALL)
+        ax.tick_params(labelsize=_SMALL)
+    axes[0][0].legend(fontsize=_SMALL)
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)
