@@ -30,6 +30,7 @@ __all__ = [
     "theorem_f1",
     "spirals",
     "curves",
+    "layer_grid",
     "model_zoo",
     "soft_confusion",
     "steering_transfer",
@@ -398,4 +399,34 @@ def steering_transfer(rows: list[dict], path, title: str) -> pathlib.Path:
         ax.tick_params(labelsize=_SMALL)
     axes[0][0].legend(fontsize=_SMALL)
     fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def layer_grid(
+    result: dict, path, metrics=("linear_cka", "mean_cca"), model_names=("model A", "model B")
+) -> pathlib.Path:
+    """Layer × layer heatmaps of two models, one panel per metric (colour scale [0, 1]):
+    row = model A's layer, column = model B's layer (block index, or ``final``), the value
+    written in each cell up to 16 × 16 layers.
+
+    ``result``: :meth:`repsim_jax.layer_compare.LayerGrid.result` (``layers_1``,
+    ``layers_2`` and a nested list per metric).
+    """
+    rows, columns = [str(layer) for layer in result["layers_1"]], [str(layer) for layer in result["layers_2"]]
+    side = max(3.2, 0.3 * max(len(rows), len(columns)) + 1.6)
+    fig, axes = _figure(1, len(metrics), (side + 0.6) * len(metrics), side)
+    for ax, metric in zip(axes.flat, metrics):
+        grid = np.asarray(result[metric], float)
+        image = ax.imshow(grid, cmap="viridis", vmin=0.0, vmax=1.0, origin="lower")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        if len(rows) <= 16 and len(columns) <= 16:
+            for (i, j), value in np.ndenumerate(grid):
+                colour = "w" if value < 0.6 else "k"
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=_SMALL, color=colour)
+        ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=_SMALL)
+        ax.set_yticks(range(len(rows)), rows, fontsize=_SMALL)
+        ax.set_xlabel(f"{model_names[1]} layer", fontsize=_SMALL)
+        ax.set_ylabel(f"{model_names[0]} layer", fontsize=_SMALL)
+        ax.set_title(metric, fontsize=9)
+    fig.suptitle(f"layer × layer over {result['tokens']} tokens", fontsize=9)
     return _save(fig, path)
