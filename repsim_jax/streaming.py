@@ -42,6 +42,7 @@ d_logit ≈ 1e30 and d²_logit ≈ 1e60).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 
@@ -55,7 +56,7 @@ from repsim_jax.metrics._linalg import from_unit, matmul, power_of_two_scale, sc
 from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
 from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_from_moments
-from repsim_jax.metrics.kl import kl_per_input
+from repsim_jax.metrics.kl import kl_rows, kl_teacher
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
 from repsim_jax.metrics.moments import Moments, empty, raw_factor, update
 
@@ -72,47 +73,76 @@ class PairState:
     log_tau: jax.Array
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ZooState:
+    """Joint moments of ``[F₁, …, F_M]`` and, per tracked ordered pair (a vector of length
+    P), ``mean_x KL_x``, ``log Σ_x KL_x`` and the smallest log-probability of either model."""
+
+    moments: Moments
+    kl_mean: jax.Array
+    log_kl_sum: jax.Array
+    log_tau: jax.Array
+
+
 ROW_BLOCK = 16
 """Rows whose (ROW_BLOCK, K) logits are formed at a time inside a chunk: the block stays in
 cache through its passes (2× faster than whole-chunk passes on a 2-core CPU, K = 50,000)."""
 
 
-def _block_kl(f1, g1t, f2, g2t):
-    """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x)`` over a block of rows, from its logits
-    ``fᵢGᵢᵀ`` by :func:`repsim_jax.metrics.kl.kl_per_input`."""
-    rows = kl_per_input(matmul(f1, g1t), matmul(f2, g2t))
-    return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau)
+def _block_kl(fs, gts, pairs):
+    """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x)`` of each ordered pair ``(i, j)`` of ``pairs``
+    (arrays of length P) over a block of rows: each model's logits ``fᵢGᵢᵀ`` and each
+    teacher's log-softmax formed once, then :func:`repsim_jax.metrics.kl.kl_rows` per pair."""
+    logits = [matmul(f, gt) for f, gt in zip(fs, gts)]
+    teachers = {i: kl_teacher(logits[i]) for i in sorted({i for i, _ in pairs})}
+    rows = [kl_rows(teachers[i], logits[i], logits[j]) for i, j in pairs]
+    return (
+        jnp.stack([jnp.sum(r.value) for r in rows]),
+        jnp.stack([jax.nn.logsumexp(r.log_value) for r in rows]),
+        jnp.stack([jnp.min(r.log_tau) for r in rows]),
+    )
 
 
-def _chunk_kl(f1, g1t, f2, g2t):
+def _chunk_kl(fs, gts, pairs):
     """:func:`_block_kl` of a chunk, ``ROW_BLOCK`` rows at a time (a loop), then the remainder.
 
     ``Gᵢᵀ`` (dᵢ × K) is passed transposed: XLA:CPU would otherwise transpose G in every block.
     """
-    whole = f1.shape[0] - f1.shape[0] % ROW_BLOCK
+    rows = fs[0].shape[0]
+    whole = rows - rows % ROW_BLOCK
     parts = []
     if whole:
-        blocks = (f1[:whole].reshape(-1, ROW_BLOCK, f1.shape[1]), f2[:whole].reshape(-1, ROW_BLOCK, f2.shape[1]))
-        sums, log_sums, log_taus = jax.lax.map(lambda b: _block_kl(b[0], g1t, b[1], g2t), blocks)
-        parts.append((jnp.sum(sums), jax.nn.logsumexp(log_sums), jnp.min(log_taus)))
-    if whole < f1.shape[0]:
-        parts.append(_block_kl(f1[whole:], g1t, f2[whole:], g2t))
+        blocks = tuple(f[:whole].reshape(-1, ROW_BLOCK, f.shape[1]) for f in fs)
+        sums, log_sums, log_taus = jax.lax.map(lambda b: _block_kl(b, gts, pairs), blocks)
+        parts.append((jnp.sum(sums, axis=0), jax.nn.logsumexp(log_sums, axis=0), jnp.min(log_taus, axis=0)))
+    if whole < rows:
+        parts.append(_block_kl(tuple(f[whole:] for f in fs), gts, pairs))
     sums, log_sums, log_taus = (jnp.stack(values) for values in zip(*parts))
-    return jnp.sum(sums), jax.nn.logsumexp(log_sums), jnp.min(log_taus)
+    return jnp.sum(sums, axis=0), jax.nn.logsumexp(log_sums, axis=0), jnp.min(log_taus, axis=0)
 
 
-@jax.jit
-def _add(state: PairState, g1t, g2t, f1, f2) -> PairState:
-    """The state after the aligned chunk ``(f1, f2)``; the KL mean is merged like the moments' mean."""
-    kl_sum, log_kl_sum, log_tau = _chunk_kl(f1, g1t, f2, g2t)
-    moments = update(state.moments, f1, f2)
-    share = f1.shape[0] / moments.count
-    return PairState(
+@functools.partial(jax.jit, static_argnames="pairs")
+def _add(state: ZooState, gts, fs, pairs) -> ZooState:
+    """The state after the aligned chunk ``fs``; each pair's KL mean is merged like the moments' mean."""
+    kl_sum, log_kl_sum, log_tau = _chunk_kl(fs, gts, pairs)
+    moments = update(state.moments, *fs)
+    share = fs[0].shape[0] / moments.count
+    return ZooState(
         moments,
-        state.kl_mean + share * (kl_sum / f1.shape[0] - state.kl_mean),
+        state.kl_mean + share * (kl_sum / fs[0].shape[0] - state.kl_mean),
         jnp.logaddexp(state.log_kl_sum, log_kl_sum),
         jnp.minimum(state.log_tau, log_tau),
     )
+
+
+@functools.partial(jax.jit, static_argnames=("first", "second"))
+def block_pair_moments(moments: Moments, first: int, second: int) -> Moments:
+    """The joint moments of blocks ``first`` and ``second`` alone: the centred factor's
+    columns of the two blocks (their centred Gram) re-triangularised, R of ``R[:, cols]``."""
+    columns = jnp.concatenate([jnp.arange(moments.block(i).start, moments.block(i).stop) for i in (first, second)])
+    widths = (moments.widths[first], moments.widths[second])
+    return Moments(moments.count, moments.mean[columns], upper_factor(moments.factor[:, columns]), widths)
 
 
 def _unembedding_factors(g1, g2):
@@ -269,8 +299,131 @@ def _result(summary: dict) -> dict:
     )
 
 
-class PairStream:
-    """Metrics and logit bounds of two models over inputs streamed in aligned chunks.
+class ZooStream:
+    """Metrics and logit bounds of ordered pairs of M models over inputs streamed in aligned chunks.
+
+    >>> stream = ZooStream([g1, g2, g3])            # unembeddings (K, dᵢ), one label set
+    >>> for chunks in zip(f1_chunks, f2_chunks, f3_chunks):   # (m, dᵢ): the same m inputs
+    ...     stream.add(*chunks)
+    >>> stream.results()[(0, 2)]["kl_logit"]        # model 1 as teacher of model 3
+
+    ``pairs``: the ordered pairs ``(i, j)`` (0-based, i the teacher) whose KL is tracked;
+    default every ordered pair of distinct models. The state is the joint
+    :class:`~repsim_jax.metrics.moments.Moments` of ``[F₁, …, F_M]`` (O((Σdᵢ)²) = O(M²d²)),
+    each pair's KL mean, KL log-sum and smallest log-probability (O(P)); each :meth:`add`
+    forms every model's (ROW_BLOCK, K) logits once per row block, so memory is
+    O(M²d² + M·K·d + m·M·d + ROW_BLOCK·M·K) for chunks of m rows. A pair's result is
+    :class:`PairStream`'s on that pair: its moments are the joint factor's columns of the
+    two blocks re-triangularised (the same centred Gram, so the same values up to rounding).
+    """
+
+    def __init__(self, unembeddings, pairs=None):
+        gs = [_validate.as_float_array(f"g{i + 1}", g, ndim=2) for i, g in enumerate(unembeddings)]
+        if len(gs) < 2:
+            raise InputError(f"a comparison needs at least 2 models, got {len(gs)}")
+        for i, g in enumerate(gs[1:], start=2):
+            if g.shape[0] != gs[0].shape[0]:
+                raise InputError(
+                    f"logits over different label sets are not comparable: g1 has {gs[0].shape[0]} labels "
+                    f"and g{i} has {g.shape[0]}"
+                )
+        self.pairs = tuple((i, j) for i in range(len(gs)) for j in range(len(gs)) if i != j) if pairs is None else pairs
+        self.pairs = tuple((int(i), int(j)) for i, j in self.pairs)
+        for i in sorted({i for i, _ in self.pairs}):
+            if gs[i].shape[0] < gs[i].shape[1] + 1:
+                raise InputError(
+                    f"too few labels for d_rep: need K >= d{i + 1} + 1 = {gs[i].shape[1] + 1}, got K={gs[i].shape[0]}"
+                )
+        self.unembeddings = gs
+        self._transposed = tuple(jnp.transpose(g) for g in gs)
+        self._state: ZooState | None = None
+
+    def add(self, *chunks) -> "ZooStream":
+        """Adds the representations of m further inputs: one chunk (m, dᵢ) per model, in order."""
+        if len(chunks) != len(self.unembeddings):
+            raise InputError(f"expected {len(self.unembeddings)} chunks (one per model), got {len(chunks)}")
+        fs = tuple(_validate.as_float_array(f"f{i + 1}_chunk", f, ndim=2) for i, f in enumerate(chunks))
+        _validate.same_rows(**{f"f{i + 1}_chunk": f for i, f in enumerate(fs)})
+        for i, (f, g) in enumerate(zip(fs, self.unembeddings), start=1):
+            if f.shape[1] != g.shape[1]:
+                raise InputError(f"f{i}_chunk has {f.shape[1]} features but g{i} has {g.shape[1]}")
+        if self._state is None:
+            dtype = jnp.result_type(*fs)
+            count = len(self.pairs)
+            self._state = ZooState(
+                empty(tuple(f.shape[1] for f in fs), dtype),
+                jnp.zeros((count,), dtype),
+                jnp.full((count,), -jnp.inf, dtype),
+                jnp.zeros((count,), dtype),
+            )
+        self._state = _add(self._state, self._transposed, fs, self.pairs)
+        return self
+
+    @property
+    def count(self) -> int:
+        """Number of inputs added so far."""
+        return 0 if self._state is None else int(self._state.moments.count)
+
+    def pair_result(self, first: int, second: int, pivot_options: dict | None = None) -> dict:
+        """:meth:`PairStream.result` of model ``first`` (the teacher) against model ``second``
+        (0-based; the pair must be one of ``pairs``)."""
+        if (first, second) not in self.pairs:
+            raise InputError(f"pair ({first}, {second}) is not tracked; tracked pairs {list(self.pairs)}")
+        g1, g2 = self.unembeddings[first], self.unembeddings[second]
+        d1, d2 = g1.shape[1], g2.shape[1]
+        if self.count <= d1 + d2:
+            raise InputError(
+                f"too few inputs: n={self.count} <= d{first + 1}+d{second + 1}={d1 + d2} makes every canonical "
+                "correlation 1; add more chunks"
+            )
+        index = self.pairs.index((first, second))
+        moments = self.pair_moments(first, second)
+        state = self._state
+        return _pair_result(
+            PairState(moments, state.kl_mean[index], state.log_kl_sum[index], state.log_tau[index]),
+            g1,
+            g2,
+            pivot_options,
+        )
+
+    def pair_moments(self, first: int, second: int) -> Moments:
+        """The joint moments of models ``first`` and ``second`` alone (:func:`block_pair_moments`;
+        the stream's own when it holds exactly those two models in order)."""
+        if self._state is None:
+            raise InputError("no inputs were added to the stream")
+        if len(self.unembeddings) == 2 and (first, second) == (0, 1):
+            return self._state.moments
+        return block_pair_moments(self._state.moments, first, second)
+
+    def results(self, pivot_options: dict | None = None) -> dict:
+        """``{(i, j): pair_result(i, j)}`` for every tracked pair."""
+        return {pair: self.pair_result(*pair, pivot_options) for pair in self.pairs}
+
+
+def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
+    """:meth:`PairStream.result` of one pair's state (its docstring)."""
+    d1 = g1.shape[1]
+    pivots, subsets = pivot_subsets(g1.shape[0], d1, **(pivot_options or {}))
+    summary = jax.device_get(_summary(state, g1, g2, pivots, subsets))
+    excluded = int(summary.pop("rep_excluded"))
+    if excluded == subsets.shape[0] * subsets.shape[1]:
+        raise InputError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned")
+    if excluded:
+        warnings.warn(
+            f"PairStream: {excluded} of {subsets.shape[0] * subsets.shape[1]} ill-conditioned subsets "
+            "excluded from d_rep",
+            stacklevel=4,
+        )
+    moments = state.moments
+    mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
+    result = _result(summary)
+    first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
+    return first | {"mean_cca": float(mean_cca)} | result
+
+
+class PairStream(ZooStream):
+    """Metrics and logit bounds of two models over inputs streamed in aligned chunks: the
+    M = 2 :class:`ZooStream` tracking the one pair (model 1, model 2).
 
     >>> stream = PairStream(g1, g2)                 # unembeddings (K, d₁), (K, d₂)
     >>> for f1_chunk, f2_chunk in chunks:          # (m, d₁), (m, d₂): the same m inputs
@@ -284,42 +437,8 @@ class PairStream:
     """
 
     def __init__(self, g1, g2):
-        g1 = _validate.as_float_array("g1", g1, ndim=2)
-        g2 = _validate.as_float_array("g2", g2, ndim=2)
-        if g1.shape[0] != g2.shape[0]:
-            raise InputError(
-                f"logits over different label sets are not comparable: g1 has {g1.shape[0]} labels "
-                f"and g2 has {g2.shape[0]}"
-            )
-        if g1.shape[0] < g1.shape[1] + 1:
-            raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {g1.shape[1] + 1}, got K={g1.shape[0]}")
-        self.g1, self.g2 = g1, g2
-        self._transposed = (jnp.transpose(g1), jnp.transpose(g2))
-        self._state: PairState | None = None
-
-    def add(self, f1_chunk, f2_chunk) -> "PairStream":
-        """Adds the representations of m further inputs: ``f1_chunk`` (m, d₁), ``f2_chunk`` (m, d₂)."""
-        f1 = _validate.as_float_array("f1_chunk", f1_chunk, ndim=2)
-        f2 = _validate.as_float_array("f2_chunk", f2_chunk, ndim=2)
-        _validate.same_rows(f1_chunk=f1, f2_chunk=f2)
-        for name, f, g in (("f1_chunk", f1, "g1"), ("f2_chunk", f2, "g2")):
-            if f.shape[1] != getattr(self, g).shape[1]:
-                raise InputError(f"{name} has {f.shape[1]} features but {g} has {getattr(self, g).shape[1]}")
-        if self._state is None:
-            dtype = jnp.result_type(f1, f2)
-            self._state = PairState(
-                empty((f1.shape[1], f2.shape[1]), dtype),
-                jnp.zeros((), dtype),
-                jnp.full((), -jnp.inf, dtype),
-                jnp.zeros((), dtype),
-            )
-        self._state = _add(self._state, *self._transposed, f1, f2)
-        return self
-
-    @property
-    def count(self) -> int:
-        """Number of inputs added so far."""
-        return 0 if self._state is None else int(self._state.moments.count)
+        super().__init__((g1, g2), pairs=((0, 1),))
+        self.g1, self.g2 = self.unembeddings
 
     def result(self, pivot_options: dict | None = None) -> dict:
         """The comparison and the three logit bounds over every input added.
@@ -341,25 +460,4 @@ class PairStream:
         for embeddings constant over the inputs (no m_CCA) or when every pivot/subset matrix
         L₁ is ill-conditioned; warns when some are excluded.
         """
-        d1, d2 = self.g1.shape[1], self.g2.shape[1]
-        if self.count <= d1 + d2:
-            raise InputError(
-                f"too few inputs: n={self.count} <= d1+d2={d1 + d2} makes every canonical "
-                "correlation 1; add more chunks"
-            )
-        pivots, subsets = pivot_subsets(self.g1.shape[0], d1, **(pivot_options or {}))
-        summary = jax.device_get(_summary(self._state, self.g1, self.g2, pivots, subsets))
-        excluded = int(summary.pop("rep_excluded"))
-        if excluded == subsets.shape[0] * subsets.shape[1]:
-            raise InputError(f"singular case: all {excluded} pivot/subset matrices L1 are ill-conditioned")
-        if excluded:
-            warnings.warn(
-                f"PairStream: {excluded} of {subsets.shape[0] * subsets.shape[1]} ill-conditioned subsets "
-                "excluded from d_rep",
-                stacklevel=2,
-            )
-        moments = self._state.moments
-        mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
-        result = _result(summary)
-        first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
-        return first | {"mean_cca": float(mean_cca)} | result
+        return self.pair_result(0, 1, pivot_options)

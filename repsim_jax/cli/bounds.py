@@ -4,6 +4,8 @@
 repsim-jax bounds TEACHER.npz STUDENT.npz [--json]
 repsim-jax bounds TEACHER.npz --students DIR [--out table.csv|.json] [--plot lhs_rhs.png]
 repsim-jax bounds --all-pairs DIR [--out ...] [--plot ...]
+repsim-jax bounds --hf TEACHER_DIR --hf STUDENT_DIR --text FILE     (local causal LMs, streamed)
+repsim-jax bounds --all-pairs --hf A --hf B --hf C ... --text FILE  (every ordered pair, one pass)
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import re
 
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
-from repsim_jax.cli._args import add_pivot_arguments, add_split_argument, check_plot_path, check_suffix, pivot_options
+from repsim_jax.cli._args import (
+    COUNT,
+    add_pivot_arguments,
+    add_split_argument,
+    check_plot_path,
+    check_suffix,
+    import_hf,
+    pivot_options,
+)
 from repsim_jax.cli._parser import add_command
 from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
@@ -75,11 +85,34 @@ def _print_rows(rows):
         print(line.rstrip())
 
 
+def _language_model_rows(args, options):
+    """Rows of local causal LMs streamed over ``--text``: the teacher against the student
+    (two ``--hf``), or every ordered pair (``--all-pairs``), each model run once per batch."""
+    if args.paths or args.students or args.all_pairs or not args.text:
+        raise InputError("give --hf TEACHER --hf STUDENT --text FILE, or --all-pairs --hf A --hf B ... --text FILE")
+    texts = import_hf().read_texts(args.text)
+    from repsim_jax.adapters.lm_compare import compare_language_model_zoo, compare_language_models
+
+    stream = {"max_tokens": args.max_tokens, "max_length": args.max_length, "pivot_options": options}
+    if args.all_pairs is None:
+        if len(args.hf) != 2:
+            raise InputError("give exactly --hf TEACHER --hf STUDENT --text FILE, or --all-pairs with --hf")
+        values = {(0, 1): compare_language_models(*args.hf, texts, **stream)}
+    else:
+        values = compare_language_model_zoo(args.hf, texts, **stream)
+    return [
+        {"teacher": args.hf[i], "student": args.hf[j], **bound_table.streamed_bounds(pair)}
+        for (i, j), pair in values.items()
+    ]
+
+
 def _rows(args, options):
+    if args.hf:
+        return _language_model_rows(args, options)
     load = model_loader(args.split)
-    if args.all_pairs:
-        if args.paths or args.students:
-            raise InputError("--all-pairs DIR takes no other model paths or --students")
+    if args.all_pairs is not None:
+        if args.paths or args.students or not args.all_pairs:
+            raise InputError("--all-pairs DIR takes no other model paths or --students (or: --all-pairs --hf ...)")
         return bound_table.all_pairs(model_paths(args.all_pairs), options, load)
     if args.students:
         if len(args.paths) != 1:
@@ -94,7 +127,7 @@ def _handle(args, extra) -> int:
     check_suffix("--out", args.out, (".csv", ".json"))
     check_plot_path(args.plot)
     rows = _rows(args, pivot_options(args))
-    many = bool(args.all_pairs or args.students)
+    many = args.all_pairs is not None or bool(args.students)
     if args.out:
         bound_table.write_table(rows, args.out)
     if args.plot:
@@ -118,13 +151,24 @@ def register(subparsers) -> None:
             "repsim-jax bounds teacher.npz student.npz",
             "repsim-jax bounds runs/smoke/teacher --students runs/smoke/students --out bounds.csv",
             "repsim-jax bounds --all-pairs runs/smoke/students --plot lhs_rhs.png",
+            "repsim-jax bounds --all-pairs --hf ./a --hf ./b --hf ./c --text lines.txt --out bounds.csv",
         ],
         "Models are .npz files or workdirs (GROUP/seed<s> for one seed of a group). Bounds: cca_logit\n"
         "(mean CCA vs logit distance), rep_logit (d_rep vs logit distance), kl_logit (KL vs logit distance).",
     )
     parser.add_argument("paths", nargs="*", help="TEACHER [STUDENT]: .npz files or workdirs")
     parser.add_argument("--students", metavar="DIR", help="check TEACHER against every model (.npz, workdir) in DIR")
-    parser.add_argument("--all-pairs", metavar="DIR", help="check every ordered pair of models in DIR")
+    parser.add_argument(
+        "--all-pairs",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="check every ordered pair of models in DIR, or (no DIR) of the --hf models in one pass",
+    )
+    parser.add_argument("--hf", action="append", metavar="MODEL_DIR", help="a local causal LM directory (repeat)")
+    parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
+    parser.add_argument("--max-tokens", type=int, valid=COUNT, default=None, help="--hf: at most this many tokens")
+    parser.add_argument("--max-length", type=int, valid=COUNT, default=None, help="--hf: cut each line to this many")
     parser.add_argument("--json", action="store_true", help="print JSON (keys cca_logit, rep_logit, kl_logit)")
     parser.add_argument("--out", metavar="FILE", help="write the per-pair table (.csv, or .json)")
     parser.add_argument("--plot", metavar="FILE", help="write lhs vs rhs per pair (log-log, y = x line) as an image")

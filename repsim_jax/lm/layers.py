@@ -20,6 +20,7 @@ Public API (stable; other modules import it):
 - :data:`FINAL`, the type ``Layer = int | "final"``;
 - :func:`parse_layer` (``"3"``, ``"final"``) and :func:`parse_layer_pair` (``"A:B"``, or one
   layer for both models), InputError naming the option;
+- :func:`all_layers`: every layer of a model of a given depth, in order;
 - :func:`checked_layers`: the layers validated against a model's depth;
 - :func:`hf_layer_chunks`: per chunk of tokens, ``{layer: (rows, d)}`` of an HF causal LM for
   every requested layer from ONE forward per batch of texts;
@@ -44,6 +45,7 @@ __all__ = [
     "Layer",
     "parse_layer",
     "parse_layer_pair",
+    "all_layers",
     "checked_layers",
     "hf_layer_chunks",
     "lm_layer_states",
@@ -73,6 +75,11 @@ def parse_layer_pair(text: str, option: str = "--layer") -> tuple[Layer, Layer]:
         raise InputError(f"{option}: {text!r} is not 'A:B' (block indices or 'final') nor one layer")
     first, second = (parse_layer(side, option) for side in sides)
     return first, second
+
+
+def all_layers(depth: int) -> tuple:
+    """Every layer of a model with ``depth`` blocks, in order: ``(0, 1, …, depth − 1, "final")``."""
+    return (*range(depth), FINAL)
 
 
 def checked_layers(layers, depth: int, who: str) -> tuple:
