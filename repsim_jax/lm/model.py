@@ -130,6 +130,12 @@ class TransformerLM(nn.Module):
 
     ``logits=False`` skips the (batch, seq, K) logits (``LMOutputs.logits`` is None): the
     vocabulary losses of :mod:`repsim_jax.lm.losses` take ``f`` and ``g`` instead.
+
+    ``steering`` (d,) (or any shape broadcasting to (batch, seq, d)), with
+    ``steering_layer`` L (0-based, ``0 ≤ L < depth``, as in :mod:`repsim_jax.lm.layers`):
+    the vector is added to the residual stream after block L at every position, and the
+    rest of the forward runs on the steered stream (``hidden[L:]`` hold steered states);
+    :mod:`repsim_jax.lm.steering` uses it. Without ``steering`` nothing changes.
     """
 
     vocab_size: int
@@ -161,15 +167,26 @@ class TransformerLM(nn.Module):
         if not self.tied_head:
             self.unembedding = self.param("unembedding", _normal(_INIT_STD), (self.vocab_size, self.width))
 
-    def __call__(self, tokens: jax.Array, train: bool = False, logits: bool = True) -> LMOutputs:
+    def __call__(
+        self,
+        tokens: jax.Array,
+        train: bool = False,
+        logits: bool = True,
+        steering: jax.Array | None = None,
+        steering_layer: int = 0,
+    ) -> LMOutputs:
         length = tokens.shape[-1]
         if length > self.context:
             raise InputError(f"sequences of {length} tokens are longer than model.context {self.context}")
+        if steering is not None and not 0 <= steering_layer < self.depth:
+            raise InputError(f"steering_layer {steering_layer}: the model has blocks 0..{self.depth - 1}")
+        steered = lambda layer: steering is not None and layer == steering_layer
         x = self.token_embedding(tokens) + self.position_embedding(jnp.arange(length))
         x = self.embedding_dropout(x, deterministic=not train)
         hidden = []
-        for block in self.blocks:
+        for layer, block in enumerate(self.blocks):
             x = block(x, train)
+            x = x + jnp.asarray(steering, x.dtype) if steered(layer) else x
             hidden.append(x)
         f = self.final_norm(x)
         g = self.token_embedding.embedding if self.tied_head else self.unembedding
