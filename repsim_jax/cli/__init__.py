@@ -14,14 +14,27 @@ import warnings
 import jax
 
 from repsim_jax import __version__
-from repsim_jax.cli import bounds, compare, demo, distill, evaluate, export, extract, reproduce, sweep, train
+from repsim_jax.cli import (
+    bounds,
+    compare,
+    demo,
+    distill,
+    evaluate,
+    export,
+    extract,
+    linear,
+    reproduce,
+    sweep,
+    train,
+    transfer,
+)
 from repsim_jax.cli._errors import INTERRUPTED, HeldNoise, failure_message
 from repsim_jax.cli._parser import OptionError, Parser
 from repsim_jax.config import ValueRange
 from repsim_jax.errors import InputError
 from repsim_jax.train.loop import NonFiniteLossError
 
-COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, reproduce, demo)
+COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, reproduce, transfer, linear, demo)
 
 SUMMARY = """\
 Compare trained models by what their representations share (mean CCA, d_rep, logit
