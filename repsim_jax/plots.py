@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from repsim_jax.errors import InputError
 
@@ -33,6 +34,7 @@ __all__ = [
     "layer_grid",
     "model_zoo",
     "soft_confusion",
+    "training_curves",
     "steering_transfer",
 ]
 
@@ -366,6 +368,43 @@ def soft_confusion(matrices: dict, path, temperature: float, split: str) -> path
         f"T = {temperature:g}; one colour scale for all panels",
         fontsize=9,
     )
+    return _save(fig, path)
+
+
+_SPLIT_STYLES = {"test": "-", "train": "--", "ood": ":"}
+
+
+def training_curves(series: dict, losses, path, title: str) -> pathlib.Path:
+    """One panel per quantity: each loss's weighted mean against epoch with a ±2σ band, a
+    line style per split (test solid, train dashed, ood dotted).
+
+    ``series[loss][split][label]`` = ``{"epochs", "mean", "sigma"}``
+    (:func:`repsim_jax.curves.curve_data`); ``losses`` in drawing order, the baseline
+    last (drawn in green). A point whose σ is NaN has no band.
+    """
+    labels = list(dict.fromkeys(lab for loss in losses for split in series[loss].values() for lab in split))
+    if not labels:
+        raise InputError("training_curves needs at least one curve")
+    fig, axes = _grid(len(labels), columns=3, width=3.6, height=2.8)
+    colours = {loss: colour for loss, colour in zip(losses, ["#1f4e9c", "#d2691e", "#2e8b57"])}
+    for ax, label in zip(axes, labels):
+        for loss in losses:
+            for split, panels in series[loss].items():
+                if label not in panels:
+                    continue
+                line = panels[label]
+                epochs = np.asarray(line["epochs"])
+                mean, sigma = np.asarray(line["mean"], float), np.asarray(line["sigma"], float)
+                style = _SPLIT_STYLES.get(split, "-.")
+                ax.plot(epochs, mean, style, color=colours[loss], lw=1.5, label=f"{loss} {split}")
+                ax.fill_between(epochs, mean - 2 * sigma, mean + 2 * sigma, color=colours[loss], alpha=0.15, lw=0)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=_SMALL)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=_SMALL)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 6), fontsize=_SMALL)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 
