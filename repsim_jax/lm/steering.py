@@ -7,13 +7,14 @@ their effect. Layer L is the residual stream after block L, 0-based (``0 ≤ L <
 :mod:`repsim_jax.lm.layers`; the final norm's output is not steered).
 
 - **Affine map** (:func:`fit_affine`): rows ``X`` (n, d_A) of A and ``Y`` (n, d_B) of B at
-  the same token positions, centred on the fitting rows (``X̃ = X − x̄``, ``Ỹ = Y − ȳ``);
-  ridge ``W = (X̃ᵀX̃ + λI)⁻¹ X̃ᵀỸ`` with ``λ = ridge · tr(X̃ᵀX̃)/d_A``, ``b = ȳ − x̄W``; on
-  held-out rows ``R² = 1 − Σ‖Y_h − X_h W − b‖² / Σ‖Y_h − ȳ_h‖²`` (all coordinates pooled).
+  the same token positions; :func:`repsim_jax.metrics.affine_map` (docs/theory.md §2.7:
+  centred ridge least squares, ``min Σ‖A x + b − y‖² + λ‖A‖²``, b free) on the fitting
+  rows with ``λ = ridge · tr(X̃ᵀX̃)/d_A`` (``X̃`` the centred fitting rows; scale-free);
+  on held-out rows ``R² = 1 − Σ‖y_h − A x_h − b‖² / Σ‖y_h − ȳ_h‖²`` (coordinates pooled).
 - **Steering vector** (:func:`steering_vector`): the difference of the mean hidden state
   over every token of the positive contrast prompts and over the negative ones,
   ``v = mean(POS) − mean(NEG)``. A's vector is carried to B through the linear part,
-  ``v̂ = v_A W`` (the offset b cancels in a difference of means); B's own ``v_B`` is the
+  ``v̂ = A v_A`` (the offset b cancels in a difference of means); B's own ``v_B`` is the
   native vector; the control is random directions r with ``‖r‖ = ‖v̂‖`` (Gaussian, 8 of
   them by default, their effects averaged: a single direction's first-order effect is of
   either sign and its size depends on the dimension).
@@ -42,12 +43,13 @@ from repsim_jax.lm.hf import is_hf_directory
 from repsim_jax.lm.layers import checked_layers, hf_layer_chunks, lm_layer_states
 from repsim_jax.lm.model import TrainedLM
 from repsim_jax.lm.tokens import ByteTokenizer
+from repsim_jax.metrics import AffineMap, affine_map
 
 __all__ = [
     "SteerableLM",
     "FlaxLM",
     "TorchLM",
-    "AffineMap",
+    "HeldOutMap",
     "fit_affine",
     "steering_vector",
     "steering_effects",
@@ -222,34 +224,29 @@ def padded_batches(sequences: Sequence[Sequence[int]]):
 
 
 @dataclasses.dataclass(frozen=True)
-class AffineMap:
-    """``y ≈ x @ weight + bias``; ``r2`` its held-out R² (module docstring)."""
+class HeldOutMap:
+    """The affine map (:class:`repsim_jax.metrics.AffineMap`: ``y ≈ A x + b``) fitted on
+    the fitting rows, and its ``r2`` on the held-out rows (module docstring)."""
 
-    weight: np.ndarray
-    bias: np.ndarray
+    map: AffineMap
     r2: float
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.weight + self.bias
 
-
-def fit_affine(x_fit, y_fit, x_held, y_held, ridge: float = 1e-3) -> AffineMap:
-    """The ridge affine map from ``x_fit`` (n, d_A) to ``y_fit`` (n, d_B) and its R² on
-    the held-out rows (module docstring), in float64."""
+def fit_affine(x_fit, y_fit, x_held, y_held, ridge: float = 1e-3) -> HeldOutMap:
+    """The ridge affine map from ``x_fit`` (n, d_A) to ``y_fit`` (n, d_B)
+    (:func:`repsim_jax.metrics.affine_map` with ``λ = ridge · tr(X̃ᵀX̃)/d_A``) and its R² on
+    the held-out rows ``x_held``, ``y_held`` (module docstring)."""
     x_fit, y_fit, x_held, y_held = (np.asarray(a, np.float64) for a in (x_fit, y_fit, x_held, y_held))
     if x_fit.shape[0] != y_fit.shape[0] or x_held.shape[0] != y_held.shape[0]:
         raise InputError(f"the two models give different numbers of token rows ({x_fit.shape[0]} vs {y_fit.shape[0]})")
-    x_mean, y_mean = x_fit.mean(axis=0), y_fit.mean(axis=0)
-    xc, yc = x_fit - x_mean, y_fit - y_mean
-    gram = xc.T @ xc
-    penalty = ridge * np.trace(gram) / gram.shape[0]
-    weight = np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), xc.T @ yc)
-    bias = y_mean - x_mean @ weight
-    residual = np.sum((y_held - (x_held @ weight + bias)) ** 2)
+    centred = x_fit - x_fit.mean(axis=0)
+    penalty = ridge * np.sum(centred**2) / x_fit.shape[1]
+    fitted = affine_map(x_fit, y_fit, ridge=penalty)
     total = np.sum((y_held - y_held.mean(axis=0)) ** 2)
     if total == 0:
         raise InputError("the held-out hidden states of the large model are constant: R² is undefined")
-    return AffineMap(weight, bias, float(1.0 - residual / total))
+    residual = np.sum((y_held - np.asarray(fitted.apply(x_held), np.float64)) ** 2)
+    return HeldOutMap(fitted, float(1.0 - residual / total))
 
 
 def steering_vector(model: SteerableLM, positive: Sequence[str], negative: Sequence[str], layer: int) -> np.ndarray:
@@ -356,7 +353,7 @@ def transfer(
     native_norm = np.linalg.norm(native)
     if native_norm == 0:
         raise InputError("the contrast prompts give the large model identical mean hidden states: no steering vector")
-    transferred = steering_vector(small, positive, negative, i) @ affine.weight
+    transferred = np.asarray(affine.map.transfer_direction(steering_vector(small, positive, negative, i)), np.float64)
     directions = np.random.default_rng(seed).standard_normal((random_draws, native.shape[0]))
     random = directions * np.linalg.norm(transferred) / np.linalg.norm(directions, axis=1, keepdims=True)
     vectors = {"native": native, "transferred": transferred, "random": random}
