@@ -255,7 +255,9 @@ def _pairwise(student, teacher, pivot_options: dict) -> dict:
     }
 
 
-def section(student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None) -> tuple[dict, dict]:
+def section(
+    student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None, keys=KEYS
+) -> tuple[dict, dict]:
     """The ``authors`` section of one split and the reasons for its null values.
 
     Args:
@@ -264,10 +266,11 @@ def section(student: tuple, teacher: tuple | None, labels, pivot_options: dict |
       labels: (n,) integer labels of the split.
       pivot_options: keyword arguments of :func:`repsim_jax.metrics.pivot_subsets`, the
         report's ``pivot_subsets.options`` (its defaults when None).
+      keys: the keys computed (a subset of :data:`KEYS`, e.g. the training curves' ones).
 
-    Returns ``({key: value or None for key in KEYS}, {"authors.<key>": reason})``.
+    Returns ``({key: value or None for key in keys}, {"authors.<key>": reason})``.
     """
-    values, skipped = dict.fromkeys(KEYS), {}
+    values, skipped = dict.fromkeys(keys), {}
     probs = scipy.special.softmax(np.asarray(student[1], np.float64), axis=-1)
     computations = {
         "ece_per_class": lambda: ece_per_class(probs, labels),
@@ -276,6 +279,8 @@ def section(student: tuple, teacher: tuple | None, labels, pivot_options: dict |
     if teacher is not None:
         computations |= _pairwise(student, teacher, pivot_options or {})
     for key, compute in computations.items():
+        if key not in values:
+            continue
         try:
             values[key] = compute()
         except ValueError as err:  # InputError, or scikit-learn refusing the data

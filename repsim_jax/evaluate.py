@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable
+from typing import Callable, Collection
 
 import jax
 import numpy as np
@@ -56,7 +56,31 @@ __all__ = [
     "concept_probe",
     "split_report",
     "evaluate",
+    "CURVE_METRICS",
+    "Curves",
 ]
+
+CURVE_METRICS = (
+    "accuracy",
+    "weighted_f1",
+    "nll",
+    "ece",
+    "brier",
+    "min_probability/student",
+    "min_probability/teacher",
+    "agreement",
+    "kl_divergence",
+    "logit_distance",
+    "rep_dissimilarity",
+    "rep_dissimilarity_reference",
+    "mean_cca",
+    "linear_cka",
+    "procrustes_distance",
+    *(f"ranking/{k}" for k in ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg")),
+    *(f"authors/{k}" for k in authors.KEYS),
+)
+"""The scalars of :func:`split_report` by flattened name (``section/key``): what
+config ``eval.curves`` may ask the training loop for."""
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, num_bins: int = 15) -> float:
@@ -119,31 +143,36 @@ def concept_probe(train_emb, train_concepts, splits: dict) -> dict[str, dict[str
     return {name: {k: float(np.mean(v)) if v else None for k, v in d.items()} for name, d in out.items()}
 
 
-def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options, cca_components=None) -> tuple[dict, dict]:
+def _representation_metrics(
+    t_emb, t_g, s_emb, s_g, pivot_options, cca_components=None, wanted: Callable[[str], bool] = lambda name: True
+) -> tuple[dict, dict]:
     """d_rep, m_CCA (top ``cca_components``), CKA and Procrustes with the teacher as
-    model 1; errors → skipped."""
+    model 1, those of them ``wanted``; errors → skipped."""
     values, skipped = {}, {}
     num_labels, dim = t_g.shape
-    try:
-        pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
-        count = int(subsets.shape[0] * subsets.shape[1])
-        values["pivot_subsets"] = {
-            "pivots_used": int(subsets.shape[0]),
-            "subsets_per_pivot": int(subsets.shape[1]),
-            "options": pivot_options,
-        }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
-        values["rep_dissimilarity_reference"] = float(values["rep_dissimilarity"]) ** 2 / count
-    except ValueError as err:
-        values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
+    if wanted("rep_dissimilarity") or wanted("rep_dissimilarity_reference"):
+        try:
+            pivots, subsets = metrics.pivot_subsets(num_labels, dim, **pivot_options)
+            count = int(subsets.shape[0] * subsets.shape[1])
+            values["pivot_subsets"] = {
+                "pivots_used": int(subsets.shape[0]),
+                "subsets_per_pivot": int(subsets.shape[1]),
+                "options": pivot_options,
+            }
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values["rep_dissimilarity"] = metrics.rep_dissimilarity(t_emb, t_g, s_emb, s_g, pivots, subsets)
+            values["rep_dissimilarity_reference"] = float(values["rep_dissimilarity"]) ** 2 / count
+        except ValueError as err:
+            values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
     kernels = {
         "mean_cca": functools.partial(metrics.mean_cca, num_components=cca_components),
         "linear_cka": metrics.linear_cka,
         "procrustes_distance": metrics.procrustes_distance,
     }
     for name, fn in kernels.items():
+        if not wanted(name):
+            continue
         try:
             values[name] = fn(t_emb, s_emb)
         except ValueError as err:
@@ -151,13 +180,30 @@ def _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options, cca_component
     return {k: v if v is None or isinstance(v, dict) else float(v) for k, v in values.items()}, skipped
 
 
+def _wanted(only: Collection[str] | None) -> Callable[[str], bool]:
+    """``name -> bool``: whether report key ``name`` (or a key inside it, ``name/...``)
+    is among the flattened names ``only`` (every key when ``only`` is None)."""
+    if only is None:
+        return lambda name: True
+    return lambda name: any(k == name or k.startswith(name + "/") for k in only)
+
+
 def split_report(
-    student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None, cca_components: int | None = None
+    student: tuple,
+    teacher: tuple | None,
+    labels,
+    pivot_options: dict | None = None,
+    cca_components: int | None = None,
+    only: Collection[str] | None = None,
 ) -> dict:
     """Every metric for one split. ``student``/``teacher`` are
     ``(embeddings, logits, unembedding G)`` as NumPy arrays; ``pivot_options``
     (``num_pivots``, ``num_subsets``, ``seed``) go to :func:`repsim_jax.metrics.pivot_subsets`;
-    ``cca_components``: m_CCA over the top-k canonical correlations (None or 0: all)."""
+    ``cca_components``: m_CCA over the top-k canonical correlations (None or 0: all).
+    ``only``: compute just these flattened keys (:data:`CURVE_METRICS`, e.g.
+    ``authors/cca_score``; the training curves' choice) besides the prediction metrics,
+    which are always there; None: every metric."""
+    wanted = _wanted(only)
     s_emb, s_logits, s_g = (np.asarray(a, np.float64) for a in student)
     labels = np.asarray(labels)
     q = scipy.special.softmax(s_logits, axis=-1)
@@ -172,20 +218,25 @@ def split_report(
         "skipped": {},
     }
     t_arrays = None if teacher is None else tuple(np.asarray(a, np.float64) for a in teacher)
-    report["authors"], skipped = authors.section((s_emb, s_logits, s_g), t_arrays, labels, pivot_options)
-    report["skipped"].update(skipped)
+    if wanted("authors"):
+        keys = [k for k in authors.KEYS if wanted(f"authors/{k}")]
+        report["authors"], skipped = authors.section((s_emb, s_logits, s_g), t_arrays, labels, pivot_options, keys)
+        report["skipped"].update(skipped)
     if t_arrays is None:
         return report
     t_emb, t_logits, t_g = t_arrays
     p = scipy.special.softmax(t_logits, axis=-1)
     report["agreement"] = float(np.mean(pred == p.argmax(-1)))
     report["min_probability"]["teacher"] = float(p.min())
-    report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))
-    report["logit_distance"] = float(metrics.logit_distance(t_logits, s_logits))
-    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options or {}, cca_components or None)
+    if wanted("kl_divergence"):
+        report["kl_divergence"] = float(metrics.kl_divergence(t_logits, s_logits))
+    if wanted("logit_distance"):
+        report["logit_distance"] = float(metrics.logit_distance(t_logits, s_logits))
+    reps, skipped = _representation_metrics(t_emb, t_g, s_emb, s_g, pivot_options or {}, cca_components or None, wanted)
     report.update(reps)
     report["skipped"].update(skipped)
-    report["ranking"] = ranking_agreement(p, q)
+    if wanted("ranking"):
+        report["ranking"] = ranking_agreement(p, q)
     return report
 
 
@@ -242,3 +293,60 @@ def evaluate(
         path.mkdir(parents=True, exist_ok=True)
         write_json(path / "report.json", report)  # atomic: a kill never leaves half a report
     return report
+
+
+def _flat_value(report: dict, name: str):
+    """The value at flattened key ``name`` (``authors/cca_score``) of a split report, or
+    ``KeyError`` when the report has no such key (e.g. ``agreement`` without a teacher)."""
+    value = report
+    for part in name.split("/"):
+        value = value[part]
+    return value
+
+
+class Curves:
+    """The report quantities ``names`` (:data:`CURVE_METRICS`) of trained students on
+    ``splits``, for the training curves (config ``eval.curves``, every ``eval.every``
+    epochs): each value is what :func:`split_report` gives, so a curve's last point is the
+    final report's number. The teacher's outputs on each split are computed once, here.
+
+    Calling it with students (:class:`repsim_jax.models.TrainedModel`, one per seed) gives
+    one dict per student, ``{"<split>/<name>": value}``: null where the report has null
+    (the reason is in the report's ``skipped``), absent where it has no such key (the
+    teacher-comparing keys of a run without a teacher).
+    """
+
+    def __init__(
+        self,
+        names,
+        splits: dict[str, dict],
+        teacher=None,
+        preprocess: Callable | None = None,
+        pivot_options: dict | None = None,
+        cca_components: int | None = None,
+    ):
+        unknown = [n for n in names if n not in CURVE_METRICS]
+        if unknown:
+            raise InputError(f"eval.curves: unknown metric {unknown[0]!r}; choose from {', '.join(CURVE_METRICS)}")
+        self.names = tuple(names)
+        self._splits = splits
+        self._preprocess = preprocess
+        self._options = (pivot_options, cca_components)
+        self._teacher = {
+            n: None if teacher is None else _outputs(teacher, d["x"], preprocess) for n, d in splits.items()
+        }
+
+    def __call__(self, students) -> list[dict]:
+        rows = []
+        for student in students:
+            row = {}
+            for split, data in self._splits.items():
+                s = _outputs(student, data["x"], self._preprocess)
+                report = split_report(s, self._teacher[split], data["y"], *self._options, only=self.names)
+                for name in self.names:
+                    try:
+                        row[f"{split}/{name}"] = _flat_value(report, name)
+                    except KeyError:
+                        continue
+            rows.append(row)
+        return rows

@@ -32,7 +32,7 @@ from jax.experimental import multihost_utils
 from repsim_jax import workdir as layout
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.errors import InputError
-from repsim_jax.evaluate import evaluate
+from repsim_jax.evaluate import Curves, evaluate
 from repsim_jax.lm import evaluate as lm_evaluate
 from repsim_jax.lm.data import TextData, load_text_data
 from repsim_jax.lm.hf import is_hf_directory, load_hf
@@ -229,7 +229,7 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
         return _evaluate_language_model(run, teacher, run_info)
     data, e = run.built.data, run.config.eval
     splits = {name: data.splits[name] for name in e.splits if name in data.splits}
-    options = {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
+    options = _pivot_options(e)
     reports = []
     with owned(run.workdir):
         for m in run.models:
@@ -248,6 +248,23 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
                 )
             )
     return reports
+
+
+def _pivot_options(e) -> dict:
+    """d_rep's pivot/subset options of config section ``eval``."""
+    return {"num_pivots": e.num_pivots, "num_subsets": e.num_subsets, "seed": e.pivot_seed}
+
+
+def _curves(config, built: Built, seeds, teacher):
+    """:func:`fit`'s ``curves``: the quantities of ``eval.curves`` for every seed on the
+    splits of ``eval.splits``, against ``teacher`` (:class:`repsim_jax.evaluate.Curves`);
+    None for a language model or ``eval.curves = ()``."""
+    e = config.eval
+    if isinstance(built.data, TextData) or not e.curves:
+        return None
+    splits = {name: built.data.splits[name] for name in e.splits if name in built.data.splits}
+    curves = Curves(e.curves, splits, teacher, built.data.preprocess, _pivot_options(e), e.cca_components)
+    return lambda state: curves(trained_models(built.model, _on_every_process(state), seeds))
 
 
 def _evaluate_language_model(run: Run, teacher: TrainedLM | None, run_info: dict | None) -> list[dict]:
@@ -395,6 +412,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         keep_last_batch=config.keep_last_batch,
         seeds=seeds if len(seeds) > 1 else seeds[0],
         eval_every=config.eval.every,
+        curves=_curves(config, built, seeds, teacher),
         teacher=teacher if built.loss.needs_teacher else None,
         teacher_mode=config.teacher.mode,
         checkpoint_every=config.checkpoint.every,

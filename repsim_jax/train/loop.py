@@ -222,7 +222,7 @@ class _MetricsLog:
         for row in rows:
             writer = self._writer(row["seed"])
             for key, value in row.items():
-                if "/" in key:
+                if "/" in key and value is not None:
                     writer.add_scalar(key, value, row["step"])
 
     def _writer(self, seed: int):
@@ -238,14 +238,17 @@ class _MetricsLog:
             writer.close()
 
 
-def _rows(epoch, step, seeds, train_metrics, eval_metrics):
-    """One row per seed: mean of per-step train metrics, and eval metrics if any."""
+def _rows(epoch, step, seeds, train_metrics, eval_metrics, curve_values=None):
+    """One row per seed: mean of per-step train metrics, and eval metrics if any, then the
+    seed's curve values (``{"<split>/<name>": value}``) as ``eval/<split>/<name>``."""
     rows = []
     for s, seed in enumerate(seeds):
         row = {"epoch": epoch, "step": int(step[s]), "seed": int(seed)}
         row.update({f"train/{k}": float(v[s]) for k, v in train_metrics.items()})
         if eval_metrics is not None:
             row.update({f"eval/{k}": float(v[s]) for k, v in eval_metrics.items()})
+        if curve_values is not None:
+            row.update({f"eval/{k}": v for k, v in curve_values[s].items()})
         rows.append(row)
     return rows
 
@@ -287,6 +290,7 @@ def _train_epochs(
     run_epoch: Callable,
     evaluate: Callable | None,
     *,
+    curves: Callable | None = None,
     seed_list: list[int],
     vmapped: bool,
     resuming: bool,
@@ -301,9 +305,10 @@ def _train_epochs(
     iterator=None,
 ) -> FitResult:
     """The epoch loop of :func:`fit`: resume, then ``run_epoch(state) -> (state, per-step
-    metrics)`` epoch after epoch, ``evaluate(state)`` every ``eval_every`` epochs, rows
-    logged, checkpoints saved. ``iterator``: the token stream ``run_epoch`` reads, whose
-    ``get_state()`` each checkpoint holds and whose ``set_state`` a resume calls."""
+    metrics)`` epoch after epoch, ``evaluate(state)`` and ``curves(state)`` (one dict per
+    seed) every ``eval_every`` epochs and at the last, rows logged, checkpoints saved.
+    ``iterator``: the token stream ``run_epoch`` reads, whose ``get_state()`` each
+    checkpoint holds and whose ``set_state`` a resume calls."""
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpointer(workdir, keep=keep)
@@ -332,11 +337,14 @@ def _train_epochs(
                     raise NonFiniteLossError(_stopped(losses, epoch, seed_list, last_good, ckpt.directory))
                 done = epoch + 1
                 means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
-                evals = None
-                if evaluate is not None and (done % eval_every == 0 or done == num_epochs):
-                    evals = {k: np.asarray(v).reshape(-1) for k, v in evaluate(state).items()}
+                evals, curve_values = None, None
+                if done % eval_every == 0 or done == num_epochs:
+                    if evaluate is not None:
+                        evals = {k: np.asarray(v).reshape(-1) for k, v in evaluate(state).items()}
+                    if curves is not None:
+                        curve_values = curves(state)
                 steps = np.full(len(seed_list), done * steps_per_epoch)
-                rows = _rows(done, steps, seed_list, means, evals)
+                rows = _rows(done, steps, seed_list, means, evals, curve_values)
                 log.append(rows)  # before the checkpoint: a committed epoch always has its rows
                 history.extend(rows)
                 if done % checkpoint_every == 0 or done == end:
@@ -459,6 +467,7 @@ def fit(
     seeds: int | Sequence[int] = 0,
     eval_data: dict | None = None,
     eval_every: int = 1,
+    curves: Callable | None = None,
     teacher=None,
     teacher_mode: str = "cached",
     mesh: Mesh | None = None,
@@ -486,6 +495,10 @@ def fit(
       keep_last_batch: also train on the last ``n % batch_size`` rows of each epoch's
         permutation, as one smaller step (PyTorch's default; False: dropped).
       seeds: an int, or a sequence of seeds trained together under ``vmap``.
+      curves: ``state -> [{"<split>/<name>": value} per seed]``, called with the trained
+        state every ``eval_every`` epochs and at the last (e.g. the report quantities of
+        :class:`repsim_jax.evaluate.Curves`, config ``eval.curves``); logged as
+        ``eval/<split>/<name>``. Not for token streams.
       teacher_mode: ``cached`` (teacher outputs computed once before training) or
         ``online`` (recomputed inside every step; same values, less memory).
       mesh: a ``("seeds", "data")`` mesh (:func:`repsim_jax.train.mesh.make_mesh`), or a
@@ -506,8 +519,8 @@ def fit(
     if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
         raise InputError("num_epochs, eval_every and checkpoint_every must be >= 1")
     if isinstance(train_data, TokenStream):
-        if eval_data is not None or preprocess is not None or augment is not None:
-            raise InputError("a token stream trains without eval_data, preprocess or augment")
+        if eval_data is not None or curves is not None or preprocess is not None or augment is not None:
+            raise InputError("a token stream trains without eval_data, curves, preprocess or augment")
         if keep_last_batch:
             raise InputError("keep_last_batch is for rows: a token stream's batches are always whole")
         if teacher is not None and teacher_mode != "online":
@@ -595,6 +608,7 @@ def fit(
         state,
         run_epoch,
         evaluate,
+        curves=curves,
         seed_list=seed_list,
         vmapped=vmapped,
         resuming=resuming,

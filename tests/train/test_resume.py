@@ -14,6 +14,7 @@ import _common
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import test_curve_rows
 from conftest import WORKER, assert_same, flat_state, worker_env
 from etils import epath
 
@@ -76,13 +77,17 @@ def test_killed_meshed_run_resumes_to_the_uninterrupted_result(tmp_path, run_wor
 
 @pytest.mark.slow
 def test_stop_and_rerun_resumes_in_process(tmp_path):
-    first = _common.run_fit(tmp_path / "w", 1, num_epochs=3)
+    curves = test_curve_rows.curve_hook(_common.distill_data(32), [0])  # report quantities in the rows
+    first = _common.run_fit(tmp_path / "w", 1, num_epochs=3, curves=curves)
     assert first.epochs == 1 and int(first.state.step) == 4
-    second = _common.run_fit(tmp_path / "w", None, num_epochs=3)
+    second = _common.run_fit(tmp_path / "w", None, num_epochs=3, curves=curves)
     assert [r["epoch"] for r in second.history] == [2, 3]
-    straight = _common.run_fit(tmp_path / "s", None, num_epochs=3)
+    straight = _common.run_fit(tmp_path / "s", None, num_epochs=3, curves=curves)
     for a, b in zip(flat_state(straight.state), flat_state(second.state)):
         np.testing.assert_allclose(b, a, atol=1e-6, rtol=0)
+    # bit-equal is the property: the resumed run logs what the uninterrupted one does, curves included
+    assert "eval/test/kl_divergence" in straight.history[-1]
+    assert (tmp_path / "w" / "metrics.jsonl").read_text() == (tmp_path / "s" / "metrics.jsonl").read_text()
     finished = _common.run_fit(tmp_path / "w", None, num_epochs=3)
     assert finished.history == []
 
