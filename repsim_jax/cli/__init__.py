@@ -17,6 +17,7 @@ from repsim_jax import __version__
 from repsim_jax.cli import (
     bounds,
     compare,
+    curves,
     demo,
     distill,
     evaluate,
@@ -34,7 +35,21 @@ from repsim_jax.config import ValueRange
 from repsim_jax.errors import InputError
 from repsim_jax.train.loop import NonFiniteLossError
 
-COMMANDS = (compare, bounds, export, extract, train, distill, evaluate, sweep, reproduce, transfer, linear, demo)
+COMMANDS = (
+    compare,
+    bounds,
+    export,
+    extract,
+    train,
+    distill,
+    evaluate,
+    sweep,
+    curves,
+    reproduce,
+    transfer,
+    linear,
+    demo,
+)
 
 SUMMARY = """\
 Compare trained models by what their representations share (mean CCA, d_rep, logit
