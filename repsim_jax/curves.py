@@ -13,13 +13,14 @@ teacher).
 instrument. At each epoch, teacher ``t`` with ``n_t`` student seeds gives the mean ``m_t``
 and the variance of that mean ``v_t = s_t² / n_t`` (``s_t²`` the unbiased variance over its
 seeds); the point is ``m = Σ_t (m_t / v_t) / Σ_t (1 / v_t)`` with
-``σ = sqrt(1 / Σ_t (1 / v_t))``, drawn as ``m ± 2σ``. Where the weights do not exist
-(:func:`inverse_variance_mean`), the point is the plain mean of the ``m_t``: when a ``v_t``
-is 0 (every seed of a teacher gives the same value, e.g. accuracy 1) with
-``σ = sqrt(Σ_t v_t) / T``, the standard error of an equally weighted mean of ``T``
-independent teacher means; when a teacher has a single seed (no ``v_t``) without a band
-(σ undefined). The authors' code returns NaN in both cases. Each point records which rule
-made it.
+``σ = sqrt(1 / Σ_t (1 / v_t))``, drawn as ``m ± 2σ`` (the authors' per-observation form
+``Σ_t Σ_i y_ti/s_t² / Σ_t n_t/s_t²`` is the same number; :func:`repsim_jax.report.over_teachers`,
+which the reproductions' summaries use too). Where the weights do not exist, a teacher
+with a single seed (no ``v_t``) or whose seeds all give the same value (``v_t = 0``, e.g.
+accuracy 1), the point is the plain mean of the ``m_t`` and σ their standard error
+``std(m_t, ddof=1) / √T``, without a band for one teacher (σ undefined); the authors' code
+returns NaN there. Each point records which rule made it. A null value (a metric the report
+could not compute for a seed) leaves that seed out of the point.
 
 The quantities drawn (:data:`FIGURE_METRICS`) are those of the authors' figures: the CCA
 score, m_CCA, d_rep² in their training-time convention (``authors/rep_dissimilarity_train``)
@@ -36,6 +37,7 @@ import numpy as np
 from etils import epath
 
 from repsim_jax.errors import InputError
+from repsim_jax.report import over_teachers
 from repsim_jax.workdir import metrics_path, read_config
 
 __all__ = [
@@ -44,7 +46,7 @@ __all__ = [
     "BASELINE",
     "StudentRuns",
     "find_runs",
-    "inverse_variance_mean",
+    "weighted_point",
     "curve_data",
 ]
 
@@ -129,27 +131,16 @@ def find_runs(directories) -> list[StudentRuns]:
     return runs
 
 
-def inverse_variance_mean(groups) -> tuple[float, float, str]:
-    """``(mean, σ, rule)`` of one point from each teacher's student values (module
-    docstring): ``rule`` is ``inverse-variance``, ``equal`` (a teacher's variance is 0) or
-    ``equal, no band`` (a teacher with one seed: σ is NaN). Non-finite values (a metric the
-    report left null) are dropped first; ``(nan, nan, "none")`` when nothing is left."""
+def weighted_point(groups) -> tuple[float, float, str]:
+    """``(mean, σ, rule)`` of one point from each teacher's student values: non-finite
+    values (a metric the report left null) dropped, then
+    :func:`repsim_jax.report.over_teachers` (the rule ``inverse-variance`` or ``equal``);
+    ``(nan, nan, "none")`` when no value is left."""
     groups = [g[np.isfinite(g)] for g in (np.asarray(g, np.float64) for g in groups)]
     groups = [g for g in groups if g.size]
     if not groups:
         return math.nan, math.nan, "none"
-    means = np.array([g.mean() for g in groups])
-    if any(g.size < 2 for g in groups):
-        return float(means.mean()), math.nan, "equal, no band"
-    variances = np.array([g.var(ddof=1) / g.size for g in groups])
-    if np.all(variances > 0):
-        weights = 1.0 / variances
-        return (
-            float(np.sum(weights * means) / np.sum(weights)),
-            float(np.sqrt(1.0 / np.sum(weights))),
-            "inverse-variance",
-        )
-    return float(means.mean()), float(np.sqrt(variances.sum()) / len(groups)), "equal"
+    return over_teachers(groups)
 
 
 def _chosen_dim(runs: list[StudentRuns], dim: int | None) -> int:
@@ -204,7 +195,7 @@ def _curve(runs: list[StudentRuns], teachers: list[str], key, transform) -> dict
         if transform is not None:
             with np.errstate(invalid="ignore"):
                 groups = [transform(g) for g in groups]
-        mean, sigma, rule = inverse_variance_mean(groups)
+        mean, sigma, rule = weighted_point(groups)
         out["mean"].append(mean)
         out["sigma"].append(sigma)
         out["rule"].append(rule)

@@ -17,6 +17,7 @@ __all__ = [
     "TESTED_METRICS",
     "summarise_seeds",
     "summarise_teachers",
+    "over_teachers",
     "inverse_variance_mean",
     "significance",
     "compare_to_reference",
@@ -91,6 +92,20 @@ def inverse_variance_mean(groups) -> tuple[float, float]:
     return float(mean), float(np.sqrt(1.0 / weight))
 
 
+def over_teachers(groups) -> tuple[float, float, str]:
+    """``(mean, std, weighting)`` over teachers of their students' values ``groups[t]``:
+    :func:`inverse_variance_mean` (``"inverse-variance"``), or where its weights are
+    undefined (a teacher with one value, or zero variance) the equal-weight mean of the
+    teacher means and its standard error ``std(means, ddof=1)/√T`` (``"equal"``; NaN for
+    one teacher)."""
+    try:
+        return (*inverse_variance_mean(groups), "inverse-variance")
+    except ValueError:
+        means = np.array([np.mean(g) for g in groups], np.float64)
+        std = float(means.std(ddof=1) / np.sqrt(means.size)) if means.size > 1 else float("nan")
+        return float(means.mean()), std, "equal"
+
+
 def summarise_teachers(groups: list[list[dict]], keys=STUDENT_METRICS, prefix: str = "") -> dict:
     """Summaries over teachers: ``groups[t]`` holds teacher ``t``'s per-seed student reports.
 
@@ -107,12 +122,7 @@ def summarise_teachers(groups: list[list[dict]], keys=STUDENT_METRICS, prefix: s
             continue
         values = [t[key]["values"] for t in per_teacher]
         means = np.array([t[key]["mean"] for t in per_teacher])
-        try:
-            mean, std = inverse_variance_mean(values)
-            weighting = "inverse-variance"
-        except ValueError:
-            mean, std = float(means.mean()), float(means.std(ddof=1) / np.sqrt(means.size))
-            weighting = "equal"
+        mean, std, weighting = over_teachers(values)
         out[key] = {
             "mean": mean,
             "std": std,

@@ -11,7 +11,7 @@ import pytest
 
 from repsim_jax import authors, metrics
 from repsim_jax.cli import main
-from repsim_jax.curves import inverse_variance_mean
+from repsim_jax.curves import weighted_point
 from repsim_jax.errors import InputError
 from repsim_jax.evaluate import CURVE_METRICS, Curves, split_report
 
@@ -24,24 +24,28 @@ def _authors_weighting(groups):
     return num / den, math.sqrt(1 / den)
 
 
-def test_inverse_variance_mean_is_the_authors_weighting_with_stated_fallbacks():
+def test_weighted_point_is_the_authors_weighting_with_stated_fallbacks():
     rng = np.random.default_rng(0)
     groups = [rng.normal(loc, scale, size) for loc, scale, size in [(1.0, 0.1, 5), (1.3, 0.5, 3), (0.8, 0.05, 4)]]
-    mean, sigma, rule = inverse_variance_mean(groups)
+    mean, sigma, rule = weighted_point(groups)
     expected_mean, expected_sigma = _authors_weighting(groups)
     assert rule == "inverse-variance"
     assert mean == pytest.approx(expected_mean, rel=1e-12) and sigma == pytest.approx(expected_sigma, rel=1e-12)
+    # the same point as m_t / v_t weights, v_t = s_t² / n_t the variance of teacher t's mean
+    v = np.array([np.var(g, ddof=1) / len(g) for g in groups])
+    m = np.array([np.mean(g) for g in groups])
+    assert mean == pytest.approx(np.sum(m / v) / np.sum(1 / v), rel=1e-12)
     # one teacher: its mean and the standard error of its mean
-    assert inverse_variance_mean(groups[:1])[:2] == pytest.approx((groups[0].mean(), groups[0].std(ddof=1) / 5**0.5))
-    # a teacher whose seeds agree exactly: equal weights, σ = sqrt(Σ v_t) / T
-    exact = np.full(4, 0.9)
-    mean, sigma, rule = inverse_variance_mean([exact, groups[1]])
-    assert rule == "equal" and mean == pytest.approx((0.9 + groups[1].mean()) / 2)
-    assert sigma == pytest.approx(math.sqrt(groups[1].var(ddof=1) / 3) / 2)
-    # a teacher with one seed: equal weights, no band; null values dropped first
-    mean, sigma, rule = inverse_variance_mean([np.array([2.0, np.nan]), groups[0]])
-    assert rule == "equal, no band" and mean == pytest.approx((2.0 + groups[0].mean()) / 2) and math.isnan(sigma)
-    assert inverse_variance_mean([np.array([np.nan])])[2] == "none"
+    assert weighted_point(groups[:1])[:2] == pytest.approx((groups[0].mean(), groups[0].std(ddof=1) / 5**0.5))
+    # a teacher whose seeds agree exactly, or one with a single seed (a null value dropped):
+    # equal weights, σ = the standard error of the teacher means
+    for odd in (np.full(4, 0.9), np.array([0.9, np.nan])):
+        mean, sigma, rule = weighted_point([odd, groups[1]])
+        means = np.array([0.9, groups[1].mean()])
+        assert rule == "equal" and mean == pytest.approx(means.mean())
+        assert sigma == pytest.approx(means.std(ddof=1) / 2**0.5)
+    assert math.isnan(weighted_point([np.array([2.0])])[1])  # one teacher, one seed: no band
+    assert weighted_point([np.array([np.nan])])[2] == "none"
 
 
 def test_split_report_only_computes_what_the_curves_ask_with_the_full_reports_values():
