@@ -408,13 +408,17 @@ def training_curves(series: dict, losses, path, title: str) -> pathlib.Path:
     return _save(fig, path)
 
 
-_STEERING_COLOURS = {"native": "#1f4e9c", "transferred": "#d2691e", "random": "#7f7f7f"}
+_STEERING_STYLES = {  # colour, line style, width: the transferred curve dashed over a wider native one
+    "native": ("#1f4e9c", "-", 3.0),
+    "transferred": ("#d2691e", "--", 1.5),
+    "random": ("#7f7f7f", "-", 1.5),
+}
 
 
 def steering_transfer(rows: list[dict], path, title: str) -> pathlib.Path:
     """Two panels against the steering scale: the shift in log-probability of the target
-    tokens and the KL to the unsteered model, one curve per vector (native, transferred,
-    random), a ±2σ band over the random draws.
+    tokens and the KL to the unsteered model, one curve per vector (native, transferred
+    dashed over it, random), a ±2σ band over the random draws.
 
     ``rows``: :func:`repsim_jax.lm.steering.steering_effects`'s ``{vector, scale,
     logprob_shift, kl, logprob_shift_std, kl_std}``.
@@ -429,8 +433,8 @@ def steering_transfer(rows: list[dict], path, title: str) -> pathlib.Path:
             scale = np.array([row["scale"] for row in mine])
             mean = np.array([row[key] for row in mine])
             sigma = np.array([row.get(f"{key}_std", 0.0) for row in mine])
-            colour = _STEERING_COLOURS.get(name, "#2e8b57")
-            ax.plot(scale, mean, "o-", color=colour, lw=1.5, ms=3, label=name)
+            colour, style, width = _STEERING_STYLES.get(name, ("#2e8b57", "-", 1.5))
+            ax.plot(scale, mean, style, marker="o", color=colour, lw=width, ms=3, label=name)
             ax.fill_between(scale, mean - 2 * sigma, mean + 2 * sigma, color=colour, alpha=0.15, lw=0)
         ax.axhline(0.0, color="black", lw=0.5)
         ax.set_xlabel("steering scale s", fontsize=_SMALL)
