@@ -48,6 +48,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from repsim_jax.bounds import _holds, _holds_in_logs, _label_centred, _tolerance, _unexplained
 from repsim_jax.errors import InputError
@@ -93,15 +94,19 @@ cache through its passes (2× faster than whole-chunk passes on a 2-core CPU, K 
 def _block_kl(fs, gts, pairs):
     """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x)`` of each ordered pair ``(i, j)`` of ``pairs``
     (arrays of length P) over a block of rows: each model's logits ``fᵢGᵢᵀ`` and each
-    teacher's log-softmax formed once, then :func:`repsim_jax.metrics.kl.kl_rows` per pair."""
-    logits = [matmul(f, gt) for f, gt in zip(fs, gts)]
-    teachers = {i: kl_teacher(logits[i]) for i in sorted({i for i, _ in pairs})}
-    rows = [kl_rows(teachers[i], logits[i], logits[j]) for i, j in pairs]
-    return (
-        jnp.stack([jnp.sum(r.value) for r in rows]),
-        jnp.stack([jax.nn.logsumexp(r.log_value) for r in rows]),
-        jnp.stack([jnp.min(r.log_tau) for r in rows]),
-    )
+    teacher's :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
+    :func:`~repsim_jax.metrics.kl.kl_rows` pair by pair (a loop: compiled once, whatever P)."""
+    logits = jnp.stack([matmul(f, gt) for f, gt in zip(fs, gts)])
+    teacher_models = sorted({i for i, _ in pairs})
+    teachers = kl_teacher(logits[jnp.asarray(teacher_models)])
+    indices = tuple(jnp.asarray(column) for column in zip(*((teacher_models.index(i), i, j) for i, j in pairs)))
+
+    def pair_kl(index):
+        teacher, first, second = index
+        rows = kl_rows(jax.tree.map(lambda a: a[teacher], teachers), logits[first], logits[second])
+        return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau)
+
+    return jax.lax.map(pair_kl, indices)
 
 
 def _chunk_kl(fs, gts, pairs):
@@ -136,13 +141,18 @@ def _add(state: ZooState, gts, fs, pairs) -> ZooState:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("first", "second"))
+@functools.partial(jax.jit, static_argnames="widths")
+def _selected_moments(moments: Moments, columns, widths) -> Moments:
+    return Moments(moments.count, moments.mean[columns], upper_factor(moments.factor[:, columns]), widths)
+
+
 def block_pair_moments(moments: Moments, first: int, second: int) -> Moments:
     """The joint moments of blocks ``first`` and ``second`` alone: the centred factor's
-    columns of the two blocks (their centred Gram) re-triangularised, R of ``R[:, cols]``."""
-    columns = jnp.concatenate([jnp.arange(moments.block(i).start, moments.block(i).stop) for i in (first, second)])
-    widths = (moments.widths[first], moments.widths[second])
-    return Moments(moments.count, moments.mean[columns], upper_factor(moments.factor[:, columns]), widths)
+    columns of the two blocks (their centred Gram) re-triangularised, R of ``R[:, cols]``
+    (compiled once per pair of widths, whichever blocks)."""
+    blocks = (moments.block(first), moments.block(second))
+    columns = np.concatenate([np.arange(block.start, block.stop) for block in blocks])
+    return _selected_moments(moments, columns, (moments.widths[first], moments.widths[second]))
 
 
 def _unembedding_factors(g1, g2):

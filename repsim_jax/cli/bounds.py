@@ -19,6 +19,7 @@ from repsim_jax.bound_table import NAMES
 from repsim_jax.cli._args import (
     COUNT,
     add_pivot_arguments,
+    add_quiet_argument,
     add_split_argument,
     check_plot_path,
     check_suffix,
@@ -94,6 +95,7 @@ def _language_model_rows(args, options):
     from repsim_jax.adapters.lm_compare import compare_language_model_zoo, compare_language_models
 
     stream = {"max_tokens": args.max_tokens, "max_length": args.max_length, "pivot_options": options}
+    stream["progress"] = not args.quiet
     if args.all_pairs is None:
         if len(args.hf) != 2:
             raise InputError("give exactly --hf TEACHER --hf STUDENT --text FILE, or --all-pairs with --hf")
@@ -174,4 +176,5 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", metavar="FILE", help="write lhs vs rhs per pair (log-log, y = x line) as an image")
     add_split_argument(parser)
     add_pivot_arguments(parser)
+    add_quiet_argument(parser)
     parser.set_defaults(func=_handle)
