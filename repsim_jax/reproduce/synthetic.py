@@ -98,11 +98,8 @@ def _summaries(runs: list[dict], losses) -> tuple[dict, dict]:
     for loss in losses:
         curves = {k: np.concatenate([r["curves"][loss][k] for r in runs]) for k in ("lhs", "rhs", "holds")}
         groups = [r["reports"][loss] for r in runs]
-        students = (
-            _teachers_summary(groups, report.STUDENT_METRICS)
-            if several
-            else _split_summary(groups[0], report.STUDENT_METRICS)
-        )
+        keys = (*report.STUDENT_METRICS, *report.AUTHORS_METRICS)
+        students = _teachers_summary(groups, keys) if several else _split_summary(groups[0], keys)
         summary[loss] = students | report.bound_stats({"epochs": runs[0]["curves"][loss]["epochs"], **curves})
     teachers = _split_summary([r["teacher"].reports[0] for r in runs], ("accuracy",))
     return summary, teachers
@@ -132,6 +129,7 @@ def run_synthetic(
     summary, teachers = _summaries(runs, config.sweep.losses)
     tests = report.compare_to_reference(summary) if "kl" in summary else {}
     keys = [*report.STUDENT_METRICS, *(f"ood_{k}" for k in report.STUDENT_METRICS)]
+    authors_keys = [*report.AUTHORS_METRICS, *(f"ood_{k}" for k in report.AUTHORS_METRICS)]
     plots.metric_bars(
         {loss: {k: v for k, v in s.items() if k in keys} for loss, s in summary.items()}, out / "metrics.png"
     )
@@ -141,4 +139,4 @@ def run_synthetic(
     plots.bound_curves({loss: runs[0]["curves"][loss] for loss in config.sweep.losses}, out / "cca_logit_bound.png")
     _soft_confusion_figure(runs[0]["models"], runs[0]["data"].splits, out / "soft_confusion.png")
     title = f"Synthetic spirals ({preset}, {config.data.modality}, d = {config.model.embedding_dim})"
-    return write_summary(out, title, summary, tests, keys, teachers, config, start)
+    return write_summary(out, title, summary, tests, [*keys, *authors_keys], teachers, config, start)
