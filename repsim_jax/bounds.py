@@ -912,12 +912,14 @@ def llv_svd_bound(
       labels: the label set (default all); weight: λ of d^λ_LLV.
     """
     teacher, student = (f1, g1), (f2, g2)
+    if labels is None:  # every label: g1's rows (its last two axes are K × d, stacked or not)
+        labels = jnp.arange(jnp.shape(g1)[-2], dtype=jnp.int32)
     if validate:
         teacher = _side_arrays("teacher", ("f1", "g1"), teacher)
         student = _side_arrays("student", ("f2", "g2"), student)
         _check_pair_counts(teacher, student)
         n, k = _model(teacher[0])[0], _model(teacher[1])[0]
-        labels = jnp.arange(k, dtype=jnp.int32) if labels is None else _validate.label_indices("labels", labels, k, 1)
+        labels = _validate.label_indices("labels", labels, k, 1)
         if len(set(labels.tolist())) != labels.shape[0] or labels.shape[0] < 2:
             raise InputError("labels must hold at least 2 distinct label indices")
         subsets = _validate.label_indices("subsets", subsets, labels.shape[0] - 1, ndim=2)

@@ -3,6 +3,7 @@
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -20,6 +21,17 @@ def test_llv_svd_bound_holds(rng):
             result = bounds.llv_svd_bound(f1, g1, f2, g2, [[0, 1], [1, 2], [3, 5], [0, 4]], sets)
         assert bool(result.holds) and bool(result.sharp_holds)
         assert float(result.lhs) <= float(result.sharp_rhs) <= float(result.rhs) + 1e-12 or float(result.rhs) >= 1
+
+
+def test_llv_svd_bound_without_validation_equals_validated():
+    """``validate=False`` (no checks, no conversion) without ``labels``: every label, as validated."""
+    f1, g1, f2, g2 = random_pair(np.random.default_rng(4), 60, 6, 2, 2, noise=0.5)
+    sets = sample_input_sets(jax.random.key(4), 60, 2, 10)
+    subsets = jnp.asarray([[0, 1], [2, 4]], jnp.int32)
+    checked = bounds.llv_svd_bound(f1, g1, f2, g2, subsets, sets)
+    unchecked = bounds.llv_svd_bound(*map(jnp.asarray, (f1, g1, f2, g2)), subsets, sets, validate=False)
+    for name in checked._fields:
+        np.testing.assert_allclose(np.asarray(getattr(unchecked, name)), np.asarray(getattr(checked, name)), rtol=1e-6)
 
 
 def _np_log_softmax(z):
