@@ -2,9 +2,15 @@
 its import into this project's TransformerLM equal a float64 NumPy GPT-2 forward written
 here; ``final`` is the final norm's output (the LM head's input)."""
 
+import copy
+import csv
+import json
+
 import numpy as np
 import pytest
 
+from repsim_jax import metrics
+from repsim_jax.cli import main
 from repsim_jax.errors import InputError
 from repsim_jax.lm.layers import FINAL, parse_layer, parse_layer_pair
 
@@ -108,3 +114,94 @@ def test_layers_the_model_does_not_have(gpt2):
         next(hf_layer_chunks(model, tokenizer, TEXTS, (0, 2)))
     with pytest.raises(InputError, match=r"layer 5: the model \(2 blocks\) has blocks 0..1"):
         lm_layer_states(load_hf(directory), np.zeros((1, 4), int), (5,))
+
+
+def _compare(capsys, *args):
+    capsys.readouterr()
+    assert main(["compare", *args, "--json", "--quiet"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_layer_comparison_through_the_cli(gpt2, tmp_path, capsys):
+    """The identical pair has CKA = m_CCA = R² = 1 at every layer; a twin whose final norm is
+    rescaled (the same blocks, final states D·f + c) keeps CKA = 1 on the blocks and R² = 1 at
+    `final` where CKA drops; the one-pass grid equals in-memory metrics on extracted layers."""
+    model, tokenizer, base = gpt2
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin.transformer.ln_f.weight.mul_(torch.linspace(0.3, 3.0, 32))
+    twin_dir = save_lm(tmp_path / "twin", twin, tokenizer)
+    text = tmp_path / "texts.txt"
+    text.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    same = _compare(capsys, "--hf", base, "--hf", base, "--text", str(text), "--layer", "1:1")
+    assert same["tokens"] > 200 and (same["layer_a"], same["layer_b"]) == (1, 1)
+    for key in ("linear_cka", "mean_cca", "affine_r2"):
+        assert same[key] == pytest.approx(1.0, abs=1e-5), key
+    assert same["procrustes_distance"] < 1e-2
+
+    out, plot = tmp_path / "grid.csv", tmp_path / "grid.png"
+    grid = _compare(
+        capsys,
+        "--hf",
+        base,
+        "--hf",
+        twin_dir,
+        "--text",
+        str(text),
+        "--layer-grid",
+        "--out",
+        str(out),
+        "--plot",
+        str(plot),
+    )
+    assert grid["layers_1"] == grid["layers_2"] == [0, 1, FINAL] and plot.stat().st_size > 0
+    cka, r2 = np.array(grid["linear_cka"]), np.array(grid["affine_r2"])
+    np.testing.assert_allclose(np.diag(cka)[:2], 1.0, atol=1e-5)
+    assert r2[2, 2] == pytest.approx(1.0, abs=1e-5) and cka[2, 2] < 0.99
+    assert r2[0, 2] < 0.99 and r2[0, 1] < r2[1, 1]
+
+    states = {}
+    for name, directory in (("a", base), ("b", twin_dir)):
+        for layer in (0, FINAL):
+            path = tmp_path / f"{name}{layer}.npz"
+            assert (
+                main(["extract", "--hf", directory, "--text", str(text), "--layer", str(layer), "--out", str(path)])
+                == 0
+            )
+            states[name, layer] = np.load(path)["embeddings"]
+    assert "unembeddings" not in np.load(tmp_path / "a0.npz")
+    with open(out, newline="") as file:
+        rows = {(r["layer_a"], r["layer_b"]): r for r in csv.DictReader(file)}
+    assert len(rows) == 9
+    for i, j, a, b in ((0, 2, 0, FINAL), (2, 0, FINAL, 0), (2, 2, FINAL, FINAL)):
+        x, y = states["a", a], states["b", b]
+        expected = {
+            "linear_cka": metrics.linear_cka(x, y),
+            "mean_cca": metrics.mean_cca(x, y, rank_tol=metrics.default_rank_tol(x.dtype)),
+            "procrustes_distance": metrics.procrustes_distance(x, y),
+            "affine_r2": metrics.affine_map(x, y).r2,
+        }
+        for key, value in expected.items():
+            assert grid[key][i][j] == pytest.approx(float(value), abs=2e-4), (a, b, key)
+            assert float(rows[str(a), str(b)][key]) == pytest.approx(grid[key][i][j], rel=1e-6)
+
+
+def test_layer_options_refuse_bad_input(gpt2, tmp_path, capsys):
+    model, tokenizer, base = gpt2
+    text = tmp_path / "texts.txt"
+    text.write_text("w1 w2 w3\n", encoding="utf-8")
+    cases = {
+        ("compare", "--hf", base, "--hf", base, "--text", str(text), "--layer", "x:1"): "--layer: 'x' is not",
+        ("compare", "--hf", base, "--hf", base, "--text", str(text), "--layer", "0:7"): "layer 7: GPT2LMHeadModel has",
+        ("compare", "--hf", base, "--text", str(text), "--layer", "0"): "two models",
+        ("compare", "a.npz", "b.npz", "--layer", "0"): "--layer and --layer-grid need two local causal LMs",
+        ("extract", "--hf", base, "--text", str(text), "--layer", "-1", "--out", str(tmp_path / "x.npz")): "--layer",
+        ("extract", "--out", str(tmp_path / "x.npz")): "give one model",
+    }
+    for args, message in cases.items():
+        capsys.readouterr()
+        assert main([*args, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "x.npz").exists()
