@@ -12,6 +12,10 @@ A head bias ``b`` is folded in as a constant-1 column of ``f`` and the column ``
 one by one (the tokenizer's own special tokens, no padding, never cut to a model's own
 context), then right-padded in batches with an attention mask, so the rows never depend
 on the batch and two models sharing a tokenizer give aligned rows. Models are loaded in float32, local files only.
+
+Inner layers (:func:`lm_layer_chunks`; :mod:`repsim_jax.lm.layers` says what a layer is): the
+output of decoder block L, caught by a forward hook on ``decoder_blocks(model)[L]`` during the
+same forward that gives the final hidden state, so any set of layers costs one forward per batch.
 """
 
 from __future__ import annotations
