@@ -68,7 +68,7 @@ def _write_table(path: str, rows: list[dict]) -> None:
 
 def _handle(args, extra) -> int:
     from repsim_jax import plots
-    from repsim_jax.lm.steering import load_steerable, transfer
+    from repsim_jax.lm.steering import check_layers, load_steerable, transfer
 
     check_suffix("--out", args.out, (".csv",))
     check_suffix("--plot", args.plot, (".png",))
@@ -76,6 +76,7 @@ def _handle(args, extra) -> int:
     texts, positive, negative = read_lines(args.text), *map(read_lines, args.contrast)
     print_note(args, f"loading {args.small} and {args.large}")
     small, large = load_steerable(args.small), load_steerable(args.large)
+    check_layers(small, large, layers)
     targets = target_ids(large, args, positive, negative)
     options = {"ridge": args.ridge, "random_draws": args.random_draws, "seed": args.seed}
     result = transfer(small, large, layers, texts, (positive, negative), targets, sorted(set(args.scales)), **options)

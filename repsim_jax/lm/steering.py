@@ -54,12 +54,11 @@ __all__ = [
     "steering_vector",
     "steering_effects",
     "TransferResult",
+    "check_layers",
     "transfer",
     "workdir_encoder",
     "load_steerable",
 ]
-
-VECTORS = ("native", "transferred", "random")
 
 
 class SteerableLM(Protocol):
@@ -263,11 +262,15 @@ def steering_effects(model: SteerableLM, sequences, layer: int, vectors: dict, s
     docstring; ``targets``: the token ids T). An entry is one vector (d,) or a stack (k, d)
     whose effects are averaged (``*_std``: their standard deviation over the k vectors)."""
     targets = np.asarray(sorted(set(targets)), np.int64)
+    if targets.size == 0 or targets[0] < 0:
+        raise InputError(f"targets: expected token ids >= 0, got {targets.tolist()}")
     stacks = {name: np.atleast_2d(np.asarray(u, np.float64)) for name, u in vectors.items()}
     sums = {(name, s): np.zeros((len(stack), 2)) for name, stack in stacks.items() for s in scales}
     count = 0
     for tokens, mask in padded_batches(sequences):
         base = model.log_probs(tokens, layer, None)[mask].astype(np.float64)
+        if targets[-1] >= base.shape[1]:
+            raise InputError(f"targets: token id {targets[-1]} is beyond the model's {base.shape[1]} outputs")
         base_target = _log_mass(base, targets)
         count += base.shape[0]
         for (name, s), total in sums.items():
@@ -277,6 +280,8 @@ def steering_effects(model: SteerableLM, sequences, layer: int, vectors: dict, s
                 total[k] += [np.sum(_log_mass(steered, targets) - base_target), np.sum(kl)]
     rows = []
     for (name, s), total in sums.items():
+        if not np.all(np.isfinite(total)):
+            raise InputError(f"steering with the {name} vector at scale {s:g} gave non-finite log-probabilities")
         mean, std = (total / count).mean(axis=0), (total / count).std(axis=0)
         rows.append({"vector": name, "scale": float(s), "logprob_shift": mean[0], "kl": mean[1]})
         rows[-1].update(logprob_shift_std=std[0], kl_std=std[1])
@@ -310,6 +315,15 @@ def _held_out_split(count: int) -> int:
     return count - max(1, count // 5)
 
 
+def check_layers(small: SteerableLM, large: SteerableLM, layers) -> tuple[int, int]:
+    """``layers`` (i, j) once checked to be blocks of ``small`` and ``large``; InputError
+    naming the model (``--small``/``--large``) otherwise."""
+    i, j = layers
+    _check_layer(i, small.depth, "--small")
+    _check_layer(j, large.depth, "--large")
+    return i, j
+
+
 def _with_tokens(model: SteerableLM, texts: Sequence[str], what: str) -> list[str]:
     """The texts the tokenizer gives tokens for; InputError when there is none."""
     kept = [text for text in texts if model.encode(text)]
@@ -334,9 +348,7 @@ def transfer(
     ``layers[0]``, B = ``large`` after block ``layers[1]``; the map fitted on ``texts``,
     the vectors from the ``contrast`` prompts (positive, negative), the effects on the
     held-out texts for each of ``scales`` and the ``targets`` token ids."""
-    i, j = layers
-    _check_layer(i, small.depth, "--small")
-    _check_layer(j, large.depth, "--large")
+    i, j = check_layers(small, large, layers)
     texts = _with_tokens(small, texts, "--text")
     sequences = [large.encode(text) for text in texts]
     if sequences != [small.encode(text) for text in texts]:

@@ -16,6 +16,7 @@ on words w0..w59 only; the contrast words are w60..w63 vs w80..w83.
 
 import csv
 
+import jax
 import numpy as np
 import pytest
 
@@ -188,6 +189,29 @@ def test_transfer_cli_end_to_end(models, tmp_path, capsys):
         assert shift["transferred", s] == pytest.approx(shift["native", s], rel=0.05)
     assert figure.stat().st_size > 0
 
-    bad = arguments[:6] + ["final:1"] + arguments[7:]
-    assert main(bad) == 2
-    assert "steering acts on the residual stream" in capsys.readouterr().err
+    for layers, message in (("final:1", "steering acts on the residual stream"), ("1:5", "--large: layer 5")):
+        assert main(arguments[:6] + [layers] + arguments[7:]) == 2
+        last = capsys.readouterr().err.splitlines()[-1]  # above it: transformers' weight-loading bar
+        assert last.startswith("repsim-jax transfer: error: ") and message in last
+
+
+def test_in_graph_steering_equals_the_torch_hook(models, tmp_path):
+    """The same GPT-2 steered in-graph (TransformerLM's steering input, via load_hf) and by
+    the forward hook on the HF model: equal log-probabilities; and steering without a
+    vector leaves the model's default outputs as they were."""
+    from repsim_jax.lm import load_hf
+    from repsim_jax.lm.steering import FlaxLM
+
+    tokenizer, a, _, _ = models
+    trained = load_hf(save_lm(tmp_path / "a", a, tokenizer))
+    ours = FlaxLM(trained, lambda text: tokenizer(text)["input_ids"])
+    hooked = TorchLM(a, tokenizer)
+    tokens = np.array([tokenizer(text)["input_ids"][:8] for text in _texts(3)], np.int32)
+    vector = np.random.default_rng(0).standard_normal(8).astype(np.float32)
+    for layer in (0, 1):
+        np.testing.assert_allclose(
+            ours.log_probs(tokens, layer, vector), hooked.log_probs(tokens, layer, vector), atol=2e-4
+        )
+    _, logits = trained.outputs(tokens)
+    np.testing.assert_allclose(ours.log_probs(tokens, 1, None), jax.nn.log_softmax(logits), atol=1e-5)
+    assert not np.allclose(ours.log_probs(tokens, 1, vector), ours.log_probs(tokens, 1, None), atol=1e-2)
