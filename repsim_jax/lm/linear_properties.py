@@ -125,6 +125,10 @@ def logit_distances(models: Sequence[SteerableLM], texts: Sequence[str]) -> list
     """``d_logit`` (:func:`repsim_jax.metrics.logit_distance`, centred logits) of each model
     to the first on the next-token distributions at every token of ``texts``."""
     sequences = [models[0].encode(text) for text in texts]
+    for model in models[1:]:
+        if [model.encode(text) for text in texts] != sequences:
+            first = models[0].name
+            raise InputError(f"--text: {model.name} tokenizes the texts unlike {first}; d_logit needs one tokenizer")
     sequences = [ids for ids in sequences if ids]
     if not sequences:
         raise InputError("--text: the tokenizer produced no tokens")

@@ -64,7 +64,9 @@ __all__ = [
 class SteerableLM(Protocol):
     """A language model whose residual stream can be read and steered after any block."""
 
+    name: str  # how errors name it (its path)
     depth: int
+    vocab_size: int
 
     def encode(self, text: str) -> list[int]:
         """The token ids of ``text``."""
