@@ -376,7 +376,8 @@ _SPLIT_STYLES = {"test": "-", "train": "--", "ood": ":"}
 
 def training_curves(series: dict, losses, path, title: str) -> pathlib.Path:
     """One panel per quantity: each loss's weighted mean against epoch with a ±2σ band, a
-    line style per split (test solid, train dashed, ood dotted).
+    line style per split (test solid, train dashed, ood dotted); a panel whose means are
+    positive and span more than two decades on a log scale.
 
     ``series[loss][split][label]`` = ``{"epochs", "mean", "sigma"}``
     (:func:`repsim_jax.curves.curve_data`); ``losses`` in drawing order, the baseline
@@ -388,6 +389,7 @@ def training_curves(series: dict, losses, path, title: str) -> pathlib.Path:
     fig, axes = _grid(len(labels), columns=3, width=3.6, height=2.8)
     colours = {loss: colour for loss, colour in zip(losses, ["#1f4e9c", "#d2691e", "#2e8b57"])}
     for ax, label in zip(axes, labels):
+        drawn = []
         for loss in losses:
             for split, panels in series[loss].items():
                 if label not in panels:
@@ -398,6 +400,10 @@ def training_curves(series: dict, losses, path, title: str) -> pathlib.Path:
                 style = _SPLIT_STYLES.get(split, "-.")
                 ax.plot(epochs, mean, style, color=colours[loss], lw=1.5, label=f"{loss} {split}")
                 ax.fill_between(epochs, mean - 2 * sigma, mean + 2 * sigma, color=colours[loss], alpha=0.15, lw=0)
+                drawn.append(mean[np.isfinite(mean)])
+        values = np.concatenate(drawn)
+        if values.size and values.min() > 0 and values.max() > 100 * values.min():
+            ax.set_yscale("log")  # e.g. d_rep² falling by decades early in training
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=_SMALL)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
