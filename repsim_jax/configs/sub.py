@@ -52,7 +52,10 @@ def get_config(preset: str = "default"):
         c.model.init = "torch_default"  # their PyTorch initialisation
         c.keep_last_batch = True  # their DataLoader keeps the last partial batch
         c.loss.concept_loss = "softmax"  # their attribute loss: cross-entropy over the 33 attributes
-        c.reproduce.update(teacher_seeds=(0, 1, 2, 3, 4), teacher_epochs=500, student_epochs=500, bound_every=500)
+        # teacher seeds apart from the student seeds (a student of seed s would otherwise start from
+        # teacher s's encoder initialisation)
+        c.reproduce.update(teacher_seeds=(100, 101, 102, 103, 104), teacher_epochs=500, student_epochs=500)
+        c.reproduce.bound_every = 500
     elif preset == "quick":
         c.reproduce.update(teacher_epochs=60, student_epochs=60, bound_every=60)
         c.optim.warmup_epochs = 5

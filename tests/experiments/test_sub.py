@@ -20,8 +20,9 @@ def test_paper_preset_is_the_authors_settings():
     o = c.optim
     assert (o.name, o.learning_rate, o.schedule, o.warmup_epochs, o.decay) == ("adam", 0.005, "reference", 20, 0.995)
     assert c.batch_size == 512 and (c.reproduce.teacher_epochs, c.reproduce.student_epochs) == (500, 500)
-    assert tuple(c.reproduce.teacher_seeds) == (0, 1, 2, 3, 4) and tuple(c.sweep.seeds) == (0, 1, 2, 3, 4)
+    assert tuple(c.reproduce.teacher_seeds) == (100, 101, 102, 103, 104) and tuple(c.sweep.seeds) == (0, 1, 2, 3, 4)
     assert tuple(c.sweep.losses) == ("kl", "l1", "l2") and not c.loss.centered
+    assert (c.model.init, c.keep_last_batch, c.loss.concept_loss) == ("torch_default", True, "softmax")
     assert (c.eval.cca_components, c.eval.num_pivots, c.eval.num_subsets) == (2, 33, 250)
 
 
