@@ -211,11 +211,19 @@ def _layer_batches(model, tokenizer, texts, layers, batch_size, max_length) -> I
         for index, (input_ids, mask) in enumerate(_batches(model, tokenizer, texts, batch_size, max_length)):
             if index == 0:
                 first = torch.arange(min(_CHECK_TOKENS, int(mask[0].sum())), device=input_ids.device)
-                logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=first).logits[0]
-                _check_head_exact(model, head, logits, capture.outputs[FINAL][0])
+                _check_head_exact(model, head, _first_logits(model, input_ids, mask, first), capture.outputs[FINAL][0])
             else:
                 model.base_model(input_ids=input_ids, attention_mask=mask)
             yield {layer: _layer_rows(capture.outputs, layer, mask.bool(), head) for layer in layers}
+
+
+def _first_logits(model, input_ids, mask, positions) -> torch.Tensor:
+    """The whole model's logits of the first text at ``positions``: only those positions'
+    (``logits_to_keep``) where the model's forward takes it, else all of them, then picked."""
+    try:
+        return model(input_ids=input_ids, attention_mask=mask, logits_to_keep=positions).logits[0]
+    except TypeError:  # a forward without logits_to_keep
+        return model(input_ids=input_ids, attention_mask=mask).logits[0, positions]
 
 
 def _rows(block: dict) -> int:

@@ -108,6 +108,23 @@ def test_hf_and_our_layer_states_equal_a_hand_computation(gpt2):
     assert np.abs(by_hand[0][1] - by_hand[0][FINAL]).max() > 0.1
 
 
+def test_a_forward_without_logits_to_keep_gives_the_same_rows(gpt2):
+    """Models whose forward has no ``logits_to_keep``: the head check runs on all logits."""
+    model, tokenizer, _ = gpt2
+    expected = list(hf.lm_hidden_chunks(model, tokenizer, TEXTS[:3], batch_size=2))
+    plain = copy.copy(model)
+    forward = model.forward
+
+    def old_forward(*args, **kwargs):
+        if "logits_to_keep" in kwargs:
+            raise TypeError("forward() got an unexpected keyword argument 'logits_to_keep'")
+        return forward(*args, **kwargs)
+
+    plain.forward = old_forward
+    got = list(hf.lm_hidden_chunks(plain, tokenizer, TEXTS[:3], batch_size=2))
+    np.testing.assert_array_equal(np.concatenate(got), np.concatenate(expected))
+
+
 def test_layers_the_model_does_not_have(gpt2):
     model, tokenizer, directory = gpt2
     with pytest.raises(InputError, match=r"layer 2: GPT2LMHeadModel has blocks 0..1 and 'final'"):
