@@ -29,6 +29,10 @@ For each split, with student probabilities ``q`` and teacher probabilities ``p``
 
 A metric that is undefined for the data (e.g. d_rep with fewer than ``d+1`` labels)
 is ``null`` and its reason is listed under ``skipped``.
+
+Training curves (config ``eval.curves``) are these numbers during training:
+:class:`Curves` computes the chosen :data:`CURVE_METRICS` with :func:`split_report`
+(``only=``) every ``eval.every`` epochs, so a curve's last point is the report's value.
 """
 
 from __future__ import annotations

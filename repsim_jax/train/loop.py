@@ -21,6 +21,12 @@ saved, and on every start the log is cut back to the restored epoch (emptied whe
 is no checkpoint, e.g. a run killed before its first one committed; a partial last line
 is dropped), so no row appears twice and every checkpointed epoch has its rows;
 TensorBoard (``WORKDIR/tb``) purges its events after the restored step.
+
+Evaluation, every ``eval_every`` epochs and at the last: the eval set's accuracy,
+cross-entropy and agreement (``eval/<name>``, one jitted program over the seeds), and
+``curves(state)`` when given (``eval/<split>/<name>``: report quantities per seed, see
+:class:`repsim_jax.evaluate.Curves`); both depend on the state alone, so a resumed run logs
+the rows an uninterrupted one does.
 """
 
 from __future__ import annotations
