@@ -20,6 +20,7 @@ same forward that gives the final hidden state, so any set of layers costs one f
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Iterator, Optional
@@ -27,6 +28,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
 from repsim_jax.adapters.torch_classifier import HeadCapture, final_linear
@@ -61,6 +63,19 @@ def _output_head(model) -> torch.nn.Linear:
     return head
 
 
+@contextlib.contextmanager
+def _without_progress_bars():
+    """transformers' progress bars ("Loading weights") off for the block, then as they were:
+    a command's stderr holds only its own lines."""
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
 def load_causal_lm(model_dir: str):
     """``(model, tokenizer)`` from a local directory: float32 model in eval mode.
 
@@ -71,7 +86,8 @@ def load_causal_lm(model_dir: str):
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"{model_dir}: no such model directory")
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+        with _without_progress_bars():
+            model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"{model_dir}: cannot load a causal LM and its tokenizer: {_one_line(error)}") from None
