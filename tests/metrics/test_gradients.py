@@ -117,6 +117,22 @@ def test_kl_gradient_finite_and_zero_at_equal():
     np.testing.assert_allclose(np.asarray(gq), 0.0, atol=1e-6)
 
 
+def test_kl_gradient_far_apart_logits_is_finite_and_exact():
+    """A trained teacher's logits (size ~100) against a student's at initialisation: some
+    ``e^{−u}`` overflows, and the value takes the log-sum-exp fallback. The gradient (the
+    closed form of ``metrics.kl.mean_kl``) stays finite and equals float64 finite
+    differences of the textbook formula, in both arguments, from float32 inputs."""
+    rng = np.random.default_rng(8)
+    zp = (60.0 * rng.standard_normal((6, 5))).astype(np.float32)
+    zq = rng.standard_normal((6, 5)).astype(np.float32)
+    gp, gq = jax.grad(lambda a, b: M.kl_divergence(a, b, validate=False), argnums=(0, 1))(zp, zq)
+    p64, q64 = zp.astype(np.float64), zq.astype(np.float64)
+    want_p = _fd_grad(lambda a: ref.kl_divergence(a, q64), p64, eps=1e-4)
+    want_q = _fd_grad(lambda b: ref.kl_divergence(p64, b), q64, eps=1e-4)
+    np.testing.assert_allclose(np.asarray(gp), want_p, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(gq), want_q, rtol=1e-3, atol=1e-5)
+
+
 # ----------------------------------------------------------------- gradient correctness (float64 FD)
 
 
