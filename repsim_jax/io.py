@@ -136,6 +136,19 @@ def replaced_atomically(path: str, mode: str = "wb", **kwargs):
             os.remove(temporary)
 
 
+def read_texts(path: str) -> list[str]:
+    """The non-empty (not whitespace-only) lines of a UTF-8 file, without line endings;
+    InputError naming the file when it is not UTF-8 or has no such line."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            texts = [line.rstrip("\r\n") for line in file if line.strip()]
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
+    if not texts:
+        raise InputError(f"{path}: no non-empty lines of text")
+    return texts
+
+
 def save_npz(path: str, arrays: dict) -> None:
     """``arrays`` as an uncompressed ``.npz`` at exactly ``path`` (no suffix added)."""
     with replaced_atomically(path) as handle:

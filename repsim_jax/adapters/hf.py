@@ -34,22 +34,11 @@ from repsim_jax.adapters._fold import head_embeddings, head_unembeddings
 from repsim_jax.adapters.torch_classifier import HeadCapture, final_linear
 from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
+from repsim_jax.io import read_texts as read_texts  # re-exported: the CLI and notebooks read texts from here
 from repsim_jax.lm.layers import FINAL, checked_layers
 
 # Tokens of the first text whose logits are recomputed by the full model to check f gᵀ.
 _CHECK_TOKENS = 16
-
-
-def read_texts(path: str) -> list[str]:
-    """The non-empty (not whitespace-only) lines of a UTF-8 file, without line endings."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            texts = [line.rstrip("\r\n") for line in file if line.strip()]
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-    if not texts:
-        raise InputError(f"{path}: no non-empty lines of text")
-    return texts
 
 
 def _one_line(error: Exception) -> str:

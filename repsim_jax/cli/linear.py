@@ -18,8 +18,8 @@ import pathlib
 
 from repsim_jax.cli._args import COUNT, SEED, check_suffix, print_note
 from repsim_jax.cli._parser import add_command
-from repsim_jax.cli.transfer import read_lines
 from repsim_jax.errors import InputError
+from repsim_jax.io import read_texts
 
 COLUMNS = ("model", "relation", "space", "parallelism", "baseline", "baseline_std", "logit_distance")
 
@@ -53,7 +53,7 @@ def _rows(args) -> list[dict]:
     from repsim_jax.lm.steering import load_steerable
 
     given = None if args.concepts else {pathlib.Path(args.pairs).stem: read_pairs(args.pairs)}
-    texts = read_lines(args.text) if args.text else None
+    texts = read_texts(args.text) if args.text else None
     paths = _models(args)
     models = []
     for path in paths:

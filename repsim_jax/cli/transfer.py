@@ -22,27 +22,16 @@ from repsim_jax.cli._args import COUNT, SEED, check_suffix, print_note
 from repsim_jax.cli._parser import add_command
 from repsim_jax.config import ValueRange
 from repsim_jax.errors import InputError
+from repsim_jax.io import read_texts
 
 COLUMNS = ("vector", "scale", "logprob_shift", "logprob_shift_std", "kl", "kl_std")
-
-
-def read_lines(path: str) -> list[str]:
-    """The non-empty lines of a UTF-8 file; InputError naming it when unreadable or empty."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            lines = [line.rstrip("\r\n") for line in file if line.strip()]
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-    if not lines:
-        raise InputError(f"{path}: no non-empty lines of text")
-    return lines
 
 
 def target_ids(model, args, positive: list[str], negative: list[str]) -> list[int]:
     """The target tokens: those of the ``--targets`` file's words (each one token), or by
     default the tokens of the POS prompts that no NEG prompt has."""
     if args.targets:
-        return sorted({model.token_id(word) for line in read_lines(args.targets) for word in line.split()})
+        return sorted({model.token_id(word) for line in read_texts(args.targets) for word in line.split()})
     found = {i for text in positive for i in model.encode(text)} - {i for text in negative for i in model.encode(text)}
     if not found:
         raise InputError(f"{args.contrast[0]}: no token of the POS prompts is absent from NEG's; pass --targets")
@@ -73,7 +62,7 @@ def _handle(args, extra) -> int:
     check_suffix("--out", args.out, (".csv",))
     check_suffix("--plot", args.plot, (".png",))
     layers = _layers(args.layers)
-    texts, positive, negative = read_lines(args.text), *map(read_lines, args.contrast)
+    texts, positive, negative = read_texts(args.text), *map(read_texts, args.contrast)
     print_note(args, f"loading {args.small} and {args.large}")
     small, large = load_steerable(args.small), load_steerable(args.large)
     check_layers(small, large, layers)
