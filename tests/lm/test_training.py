@@ -212,8 +212,10 @@ def test_kill_9_and_rerun_resumes_to_the_parameters_of_an_uninterrupted_run(tmp_
 def test_four_fake_devices_equal_one_device(tmp_path):
     """Two vmapped seeds on a (seeds=2, data=2) mesh of 4 fake CPU devices, distilling
     online from a teacher: after 11 steps the students equal those of one device within
-    1e-5 absolute (parameters of size ~1e-2; the data axis reorders the sums, measured up to
-    3.6e-6 apart). SGD, not Adam: the key biases of attention have a zero gradient in exact
+    2e-5 absolute (parameters of size ~1e-2; the data axis reorders the sums: measured up to
+    3.6e-6 apart, and up to 1.04e-5 since the KL's gradient is its closed form
+    ``metrics.kl.mean_kl``, one entry of 2048 of the token embedding). SGD, not Adam: the
+    key biases of attention have a zero gradient in exact
     arithmetic (softmax ignores a per-query shift) and Adam divides each gradient by its own
     size, so those entries follow the rounding noise (measured 1e-5 apart on values of 1e-6)."""
     text = _write_text(tmp_path / "any.txt")
@@ -234,4 +236,4 @@ def test_four_fake_devices_equal_one_device(tmp_path):
     run = json.loads((tmp_path / "four" / "seed1" / "report.json").read_text())["run"]
     assert run["devices"] == 4 and run["mesh"] == {"seeds": 2, "data": 2}
     for a, b in zip(_flat(tmp_path / "one"), _flat(tmp_path / "four"), strict=True):
-        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(b, a, rtol=0, atol=2e-5)
