@@ -159,7 +159,8 @@ def log_mean_exp(log_values, axis=-1):
 
 @jax.custom_vjp
 def mean_kl(logits_p, logits_q):
-    """``(1/n) Σ_x KL_x(p ‖ q)`` over the leading axes (:func:`kl_per_input`), differentiable.
+    """``((1/n) Σ_x KL_x(p ‖ q), log of that mean)`` over the leading axes
+    (:func:`kl_per_input`, one pass), differentiable in the first.
 
     Its gradient is the closed form, not the derivative of the branches above (whose
     overflow fallback leaves ``inf · 0 = NaN`` in the unused branch's gradient, e.g. for a
@@ -168,31 +169,28 @@ def mean_kl(logits_p, logits_q):
 
         ∂KL_x/∂z_q = q − p,      ∂KL_x/∂z_p = p ⊙ (ℓ − KL_x)
 
-    (derivation ours: ``∂ log p_y/∂z_{p,k} = δ_yk − p_k``, and ``Σ_y p_y ℓ_y = KL_x``).
+    (derivation ours: ``∂ log p_y/∂z_{p,k} = δ_yk − p_k``, and ``Σ_y p_y ℓ_y = KL_x``). The
+    log of the mean is for checks only: its cotangent is ignored.
     """
-    return jnp.mean(kl_per_input(logits_p, logits_q).value)
+    return _mean_kl_forward(logits_p, logits_q)[0]
 
 
 def _mean_kl_forward(logits_p, logits_q):
-    value = kl_per_input(logits_p, logits_q).value
-    return jnp.mean(value), (logits_p, logits_q, value)
+    rows = kl_per_input(logits_p, logits_q)
+    return (jnp.mean(rows.value), log_mean_exp(rows.log_value)), (logits_p, logits_q, rows.value)
 
 
-def _mean_kl_backward(residuals, cotangent):
+def _mean_kl_backward(residuals, cotangents):
     logits_p, logits_q, value = residuals
     log_p, log_q = jax.nn.log_softmax(logits_p, axis=-1), jax.nn.log_softmax(logits_q, axis=-1)
     p, q = jnp.exp(log_p), jnp.exp(log_q)
-    scale = cotangent / value.size
+    scale = cotangents[0] / value.size
     return scale * p * (log_p - log_q - value[..., None]), scale * (q - p)
 
 
 mean_kl.defvjp(_mean_kl_forward, _mean_kl_backward)
 
-
-@jax.jit
-def _kl_divergence(logits_p, logits_q):
-    rows = kl_per_input(logits_p, logits_q)
-    return mean_kl(logits_p, logits_q), log_mean_exp(jax.lax.stop_gradient(rows.log_value))
+_kl_divergence = jax.jit(mean_kl)
 
 
 def kl_divergence(logits_p, logits_q, validate: bool = True) -> jax.Array:
