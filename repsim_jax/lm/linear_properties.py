@@ -34,24 +34,9 @@ from repsim_jax.lm.concept_language import CONCEPTS, Vocabulary
 from repsim_jax.lm.layers import FINAL
 from repsim_jax.lm.steering import SteerableLM, padded_batches
 from repsim_jax.metrics import logit_distance
+from repsim_jax.metrics.concepts import difference_parallelism as parallelism
 
 __all__ = ["parallelism", "shuffled_baseline", "concept_pairs", "model_relations", "logit_distances", "read_pairs"]
-
-
-def parallelism(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean cosine over pairs p < q of ``Δ_p = second[p] − first[p]`` (module docstring);
-    ``first``, ``second`` (P, d) with P ≥ 2. InputError for a zero difference (a pair of
-    tokens with one vector)."""
-    differences = np.asarray(second, np.float64) - np.asarray(first, np.float64)
-    count = differences.shape[0]
-    if count < 2:
-        raise InputError(f"parallelism needs at least 2 pairs, got {count}")
-    norms = np.linalg.norm(differences, axis=1)
-    if np.any(norms == 0):
-        raise InputError(f"pair {int(np.argmin(norms))}: its two tokens have the same vector (no difference)")
-    unit = differences / norms[:, None]
-    cosines = unit @ unit.T
-    return float((cosines.sum() - np.trace(cosines)) / (count * (count - 1)))
 
 
 def shuffled_baseline(first: np.ndarray, second: np.ndarray, shuffles: int = 20, seed: int = 0) -> tuple[float, float]:

@@ -80,16 +80,31 @@ def class_means(embeddings, labels, num_classes: int) -> np.ndarray:
     return np.stack([np.asarray(embeddings, np.float64)[labels == y].mean(0) for y in range(num_classes)])
 
 
-def parallelism(class_means, pairs) -> float:
-    """Mean cosine over pairs of the difference vectors ``Δ = μ_{y₁} − μ_{y₀}`` of the class pairs.
+def difference_parallelism(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean cosine over pairs p < q of the differences ``Δ_p = second[p] − first[p]``,
+    ``2/(P(P−1)) Σ_{p<q} cos(Δ_p, Δ_q)``; ``first``, ``second`` (P, d) with P ≥ 2.
 
     1: a concept change is one shared vector, the "parallelogram" property of linear
-    representations (arXiv 2410.23501).
+    representations (arXiv 2410.23501). InputError for fewer than 2 pairs or a zero
+    difference (a pair with one vector: no direction).
     """
-    deltas = np.stack([class_means[b] - class_means[a] for a, b in pairs])
-    unit = deltas / np.linalg.norm(deltas, axis=1, keepdims=True)
-    cos = unit @ unit.T
-    return float(cos[np.triu_indices(len(pairs), 1)].mean())
+    differences = np.asarray(second, np.float64) - np.asarray(first, np.float64)
+    count = differences.shape[0]
+    if count < 2:
+        raise InputError(f"parallelism needs at least 2 pairs, got {count}")
+    norms = np.linalg.norm(differences, axis=1)
+    if np.any(norms == 0):
+        raise InputError(f"pair {int(np.argmin(norms))}: its two tokens have the same vector (no difference)")
+    unit = differences / norms[:, None]
+    cosines = unit @ unit.T
+    return float((cosines.sum() - np.trace(cosines)) / (count * (count - 1)))
+
+
+def parallelism(class_means, pairs) -> float:
+    """:func:`difference_parallelism` of the class-mean differences ``Δ = μ_{y₁} − μ_{y₀}``
+    over the class pairs ``(y₀, y₁)``."""
+    first, second = zip(*pairs)
+    return difference_parallelism(class_means[list(first)], class_means[list(second)])
 
 
 def steering_success(embeddings, labels, unembedding, class_means, pairs) -> float:
