@@ -289,7 +289,7 @@ def lm_layer_chunks(
     model.eval()
     limit = math.inf if max_tokens is None else max_tokens
     batches = _layer_batches(model, tokenizer, texts, layers, batch_size, max_length)
-    yield from _rechunk(_take(batches, limit), chunk_tokens)
+    return _rechunk(_take(batches, limit), chunk_tokens)  # a plain function: the checks above run on the call
 
 
 def lm_hidden_chunks(
