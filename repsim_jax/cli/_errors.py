@@ -20,9 +20,11 @@ fails with a traceback.
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import sys
+import time
 
 from repsim_jax.errors import InputError
 
@@ -68,42 +70,69 @@ def failure_message(error: Exception, output: str | None) -> str | None:
 
 
 class HeldNoise(logging.Filter):
-    """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks)
-    and the unraisable exceptions of library callbacks.
+    """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks),
+    asyncio's "Task exception was never retrieved" for orbax's failed write tasks, and the
+    unraisable exceptions of library callbacks.
 
     ``install()`` starts holding; ``discard()`` forgets what was held (the command's own
     one-line error says it); ``release()`` stops holding and reports what is still held
-    as it would have been reported."""
+    as it would have been reported. After a discard, ``release()`` first lets the failed
+    save's remaining writes report (none held for ``settle_s``, at most ``limit_s``) and
+    collects their dropped tasks, so their echoes are dropped too instead of printing
+    tracebacks after the one line, whenever the garbage collector would have run."""
 
-    def __init__(self):
+    def __init__(self, settle_s: float = 0.3, limit_s: float = 5.0):
         super().__init__()
         self.records: list[logging.LogRecord] = []
         self.unraisable: list = []
-        self.logger = logging.getLogger("absl")
+        self.loggers = (logging.getLogger("absl"), logging.getLogger("asyncio"))
         self.unraisable_hook = sys.unraisablehook
+        self.settle_s, self.limit_s = settle_s, limit_s
+        self.discarded, self.last_held = False, time.monotonic()
 
     @classmethod
     def install(cls) -> HeldNoise:
         held = cls()
-        held.logger.addFilter(held)
-        sys.unraisablehook = held.unraisable.append
+        for logger in held.loggers:
+            logger.addFilter(held)
+        sys.unraisablehook = held._hold_unraisable
         return held
 
+    def _hold_unraisable(self, unraisable) -> None:
+        self.unraisable.append(unraisable)
+        self.last_held = time.monotonic()
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and f"{os.sep}orbax{os.sep}" in record.pathname:
+        orbax = f"{os.sep}orbax{os.sep}"
+        if record.levelno >= logging.ERROR and (orbax in record.pathname or orbax in record.getMessage()):
             self.records.append(record)
+            self.last_held = time.monotonic()
             return False
         return True
 
     def discard(self) -> None:
         self.records.clear()
         self.unraisable.clear()
+        self.discarded = True
+
+    def _settle(self) -> None:
+        deadline = time.monotonic() + self.limit_s
+        while time.monotonic() < deadline:
+            gc.collect()  # a dropped task reports when it is collected
+            if time.monotonic() - self.last_held >= self.settle_s:
+                return
+            time.sleep(self.settle_s / 4)
 
     def release(self) -> None:
-        self.logger.removeFilter(self)
+        if self.discarded:
+            self._settle()
+            self.discard()
+        for logger in self.loggers:
+            logger.removeFilter(self)
         sys.unraisablehook = self.unraisable_hook
         for record in self.records:
-            self.logger.handle(record)
+            logging.getLogger(record.name).handle(record)
         for unraisable in self.unraisable:
             self.unraisable_hook(unraisable)
-        self.discard()
+        self.records.clear()
+        self.unraisable.clear()
