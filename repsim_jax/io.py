@@ -113,13 +113,6 @@ def check_compatible(path_a: str, a: Representation, path_b: str, b: Representat
         raise InputError(f"label counts differ: {path_a} has {ka}, {path_b} has {kb}")
 
 
-def load_pair(path_a: str, path_b: str) -> tuple[Representation, Representation]:
-    """Loads two representations of the same inputs (equal n; equal K where both have labels)."""
-    a, b = load_representation(path_a), load_representation(path_b)
-    check_compatible(path_a, a, path_b, b)
-    return a, b
-
-
 @contextlib.contextmanager
 def replaced_atomically(path: str, mode: str = "wb", **kwargs):
     """A handle to a temporary file beside ``path`` that becomes ``path`` (``os.replace``)

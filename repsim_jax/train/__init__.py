@@ -1,19 +1,11 @@
-"""Training: state, one pure step (single device, data-parallel, vmapped seeds),
-checkpoints and the epoch loop (:func:`fit`). Configs map onto it in
-:mod:`repsim_jax.experiment`."""
+"""Training: state, one pure step, checkpoints and the epoch loop (:func:`fit`).
+Configs map onto it in :mod:`repsim_jax.experiment`."""
 
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.loop import FitResult, NonFiniteLossError, fit
 from repsim_jax.train.optim import make_optimizer, reference_schedule
 from repsim_jax.train.state import TrainState, create_state, init_states
-from repsim_jax.train.step import (
-    data_mesh,
-    data_parallel_step,
-    make_eval_fn,
-    make_train_step,
-    replicate,
-    shard_batch,
-)
+from repsim_jax.train.step import make_eval_fn, make_train_step
 
 __all__ = [
     "Checkpointer",
@@ -21,14 +13,10 @@ __all__ = [
     "NonFiniteLossError",
     "TrainState",
     "create_state",
-    "data_mesh",
-    "data_parallel_step",
     "fit",
     "init_states",
     "make_eval_fn",
     "make_optimizer",
     "make_train_step",
     "reference_schedule",
-    "replicate",
-    "shard_batch",
 ]

@@ -1,13 +1,12 @@
-"""One pure train step ``(state, batch) -> (state, metrics)`` and its three uses.
+"""One pure train step ``(state, batch) -> (state, metrics)``.
 
-- single device: ``jax.jit(step)``;
-- data parallel: :func:`data_parallel_step` jits the same step with the state
-  replicated and the batch sharded over the mesh axis ``"data"``. XLA computes the loss
-  as the mean over the *global* batch, so the gradient is the correct mean gradient (no
-  ``shard_map``, hence no risk of the summed-gradient pitfall). BatchNorm statistics
-  are over the global batch as well, and dropout masks do not depend on the sharding
-  (partitionable threefry), so N devices reproduce one device;
-- vmapped over seeds: ``jax.vmap(step)`` over a stacked state (:func:`init_states`).
+:func:`repsim_jax.train.fit` scans it over an epoch's batches, ``vmap``-ed over a stacked
+state for several seeds (:func:`repsim_jax.train.state.init_states`); on a mesh the batch
+is sharded over the axis ``"data"`` and XLA computes the loss as the mean over the
+*global* batch, so the gradient is the correct mean gradient (no ``shard_map``, hence no
+risk of the summed-gradient pitfall). BatchNorm statistics are over the global batch as
+well, and dropout masks do not depend on the sharding (partitionable threefry), so N
+devices reproduce one device.
 
 Language models have their own step (:func:`make_lm_train_step`): token batches
 ``{"x": inputs, "y": next tokens}`` (batch, seq), the teacher run inside the step
@@ -28,22 +27,12 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import AxisType, Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from repsim_jax.errors import InputError
 from repsim_jax.losses import Loss
 from repsim_jax.train.state import TrainState
 
-__all__ = [
-    "data_mesh",
-    "make_train_step",
-    "make_lm_train_step",
-    "make_eval_fn",
-    "data_parallel_step",
-    "replicate",
-    "shard_batch",
-]
+__all__ = ["make_train_step", "make_lm_train_step", "make_eval_fn"]
 
 
 def _variables(params, batch_stats):
@@ -154,51 +143,3 @@ def make_eval_fn(model) -> Callable:
         return model.apply(_variables(params, batch_stats), x, train=False)
 
     return eval_fn
-
-
-def data_mesh(mesh: Mesh | None = None) -> Mesh:
-    """``mesh`` (default: all devices on axis ``"data"``) with *Auto* axis types.
-
-    ``jax.make_mesh`` gives Explicit axes, under which sharding-in-types rejects
-    ordinary model code (e.g. dropout's ``select`` of a replicated mask); with Auto axes
-    XLA propagates the batch sharding.
-    """
-    if mesh is None:
-        mesh = jax.make_mesh((jax.device_count(),), ("data",))
-    if "data" not in mesh.axis_names or mesh.devices.ndim != 1:
-        raise InputError(f"need a 1-D mesh with axis 'data', got axes {mesh.axis_names}")
-    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
-
-
-def replicate(tree, mesh: Mesh):
-    """Place a pytree fully replicated on ``mesh`` (every process passes the same values)."""
-    sharding = NamedSharding(data_mesh(mesh), P())
-    if jax.process_count() > 1:
-        return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), tree)
-    return jax.device_put(tree, sharding)
-
-
-def shard_batch(local_batch: dict, mesh: Mesh) -> dict:
-    """Build the global batch sharded along ``"data"`` from this process's rows.
-
-    Single process: ``device_put`` with ``NamedSharding(mesh, P("data"))``. Several
-    processes: each passes its own slice and
-    ``jax.make_array_from_process_local_data`` assembles the global array (rows ordered
-    by process index).
-    """
-    mesh = data_mesh(mesh)
-    sharding = NamedSharding(mesh, P("data"))
-    n = jax.tree.leaves(local_batch)[0].shape[0] * jax.process_count()
-    if n % mesh.shape["data"]:
-        raise InputError(f"global batch size {n} is not divisible by the {mesh.shape['data']} devices")
-    if jax.process_count() > 1:
-        return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), local_batch)
-    return jax.device_put(local_batch, sharding)
-
-
-def data_parallel_step(step: Callable, mesh: Mesh) -> Callable:
-    """``jit(step)`` with the state replicated and the batch sharded on ``"data"``."""
-    mesh = data_mesh(mesh)
-    replicated = NamedSharding(mesh, P())
-    sharded = NamedSharding(mesh, P("data"))
-    return jax.jit(step, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated))

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import flax.linen as nn
-import jax
 import numpy as np
 
 from repsim_jax.data.synthetic import make_spirals
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
-from repsim_jax.train import fit, make_optimizer, make_train_step, replicate, shard_batch
-from repsim_jax.train.state import create_state
-from repsim_jax.train.step import data_parallel_step
+from repsim_jax.train import fit, make_optimizer
 
 NUM_CLASSES = 7
 BATCH = 16
@@ -52,26 +49,13 @@ def step_setup():
     return model, loss, tx
 
 
-def run_steps(mesh=None):
-    """``NUM_STEPS`` steps on consecutive batches; with a mesh, data-parallel (each
-    process feeds only its own rows of every global batch)."""
+def run_steps(workdir, mesh=None):
+    """``NUM_STEPS`` steps of :func:`step_setup`'s student (one epoch of ``BATCH × NUM_STEPS``
+    rows) through ``fit``; with a mesh, data-parallel (each process reads only its own rows
+    of the training set, every global batch sharded on ``"data"``)."""
     model, loss, tx = step_setup()
     data = distill_data(BATCH * NUM_STEPS)
-    step = make_train_step(model, loss, tx)
-    state = create_state(jax.random.key(3), model, loss, tx, data["x"][:1], teacher_dim=3)
-    if mesh is None:
-        run = jax.jit(step)
-    else:
-        run = data_parallel_step(step, mesh)
-        state = replicate(state, mesh)
-    per_process = BATCH // jax.process_count()
-    for i in range(NUM_STEPS):
-        lo = i * BATCH + jax.process_index() * per_process
-        batch = {k: v[lo : lo + per_process] for k, v in data.items()}
-        if mesh is not None:
-            batch = shard_batch(batch, mesh)
-        state, _ = run(state, batch)
-    return state
+    return fit(model, loss, tx, data, workdir, num_epochs=1, batch_size=BATCH, seeds=3, mesh=mesh, progress=False).state
 
 
 def run_fit(workdir, epochs, mesh=None, seeds=0, num_epochs=3, **kwargs):

@@ -4,7 +4,7 @@
 parameters and optimiser state, flattened, to ``OUT`` (an ``.npz``).
 
 Modes:
-  steps OUT NUM_DEVICES      several data-parallel steps on a mesh of NUM_DEVICES
+  steps OUT NUM_DEVICES WORKDIR  ``fit``'s data-parallel steps on a mesh of NUM_DEVICES
   fit OUT WORKDIR EPOCHS     ``fit`` for EPOCHS epochs (resumes from WORKDIR)
   fit_meshed OUT WORKDIR EPOCHS  the same for seeds 5 and 7 on a (seeds=2, data=2) mesh
   fit_mesh OUT WORKDIR       ``fit`` data-parallel over all devices
@@ -14,7 +14,7 @@ Modes:
   cli8 OUT ARGS...           the same on 8 devices
   cli_mp OUT PID NPROC PORT ARGS...  ``repsim-jax ARGS`` as process PID of NPROC (2
                              devices each); OUT (JSON) also: the training rows it read
-  multihost OUT PID NPROC PORT   per-step data parallelism over NPROC processes
+  multihost OUT PID NPROC PORT WORKDIR  the same steps data-parallel over NPROC processes
   epoch_hlo OUT              the collectives (op, shape) of a compiled epoch on 4 devices
                              with 256 training rows on ``data``, batch 16; OUT: JSON
   placement OUT              ``place_rows`` of 9 rows on (seeds=1, data=4) and (2, 2)
@@ -133,6 +133,7 @@ def _epoch_collectives(out):
     from jax.sharding import PartitionSpec as P
 
     from repsim_jax.data.rows import Rows
+    from repsim_jax.train import create_state, make_train_step
     from repsim_jax.train.loop import _make_epoch_fn
     from repsim_jax.train.mesh import make_mesh
     from repsim_jax.train.placement import place_rows
@@ -142,10 +143,10 @@ def _epoch_collectives(out):
     mesh = make_mesh(1)
     rows = place_rows(Rows.from_arrays(data), NamedSharding(mesh, P("data")))
     state = jax.jit(
-        lambda: _common.create_state(jax.random.key(0), model, loss, tx, data["x"][:1], 3),
+        lambda: create_state(jax.random.key(0), model, loss, tx, data["x"][:1], 3),
         out_shardings=NamedSharding(mesh, P()),
     )()
-    step = _common.make_train_step(model, loss, tx)
+    step = make_train_step(model, loss, tx)
     epoch = _make_epoch_fn(step, 256, _common.BATCH, None, None, None, NamedSharding(mesh, P("data")))
     text = jax.jit(epoch).lower(state, rows, None).compile().as_text()
     pattern = r"= ([^=]+?) (all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)(?:-start)?\("
@@ -155,7 +156,7 @@ def _epoch_collectives(out):
 def main():
     out = sys.argv[2]
     if MODE == "steps":
-        save(out, _common.run_steps(jax.make_mesh((int(sys.argv[3]),), ("data",))))
+        save(out, _common.run_steps(sys.argv[4], jax.make_mesh((int(sys.argv[3]),), ("data",))))
     elif MODE == "fit":
         save(out, _common.run_fit(sys.argv[3], None, num_epochs=int(sys.argv[4])).state)
     elif MODE == "fit_meshed":
@@ -190,7 +191,7 @@ def main():
         pid, nproc, port = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(f"localhost:{port}", num_processes=nproc, process_id=pid)
-        state = _common.run_steps(jax.make_mesh((jax.device_count(),), ("data",)))
+        state = _common.run_steps(sys.argv[6], jax.make_mesh((jax.device_count(),), ("data",)))
         if pid == 0:
             save(out, state)
         jax.distributed.shutdown()

@@ -29,9 +29,9 @@ def _two_processes(args, timeout):
 
 @pytest.mark.slow
 def test_four_fake_devices_equal_one_device(run_worker, tmp_path):
-    """Several steps with BatchNorm, dropout, CE + L2 + Procrustes and Adam."""
-    run_worker("steps", tmp_path / "dp.npz", 4)
-    assert_same(flat_state(_common.run_steps(None)), tmp_path / "dp.npz")
+    """Several steps of ``fit`` with BatchNorm, dropout, CE + L2 + Procrustes and Adam."""
+    run_worker("steps", tmp_path / "dp.npz", 4, tmp_path / "dp")
+    assert_same(flat_state(_common.run_steps(tmp_path / "one")), tmp_path / "dp.npz")
 
 
 @pytest.mark.slow
@@ -57,8 +57,9 @@ def test_vmapped_seeds_on_a_seeds_by_data_mesh_equal_seeds_one_by_one(run_worker
 def test_two_processes_equal_one_process(tmp_path, free_port):
     """Multi-host on CPU: two localhost processes, gloo collectives, each feeding half."""
     out = tmp_path / "mh.npz"
-    _two_processes(lambda pid: ["multihost", str(out), str(pid), "2", str(free_port)], timeout=240)
-    assert_same(flat_state(_common.run_steps(None)), out)
+    workdir = str(tmp_path / "mh")
+    _two_processes(lambda pid: ["multihost", str(out), str(pid), "2", str(free_port), workdir], timeout=240)
+    assert_same(flat_state(_common.run_steps(tmp_path / "one")), out)
 
 
 @pytest.mark.slow
