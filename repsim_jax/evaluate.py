@@ -8,7 +8,8 @@ For each split, with student probabilities ``q`` and teacher probabilities ``p``
   the KL–logit bound, arXiv 2602.15438), ``logit_distance`` (clr distance);
 - representations (teacher = model 1): ``rep_dissimilarity``, ``mean_cca`` (the mean of
   the top ``cca_components`` canonical correlations when given, as the authors report
-  top-2 on SUB; all otherwise), ``linear_cka``, ``procrustes_distance`` (see
+  top-2 on SUB; all otherwise; of the column spaces with ``default_rank_tol`` as in
+  :mod:`repsim_jax.compare`, so rank-deficient embeddings have a value), ``linear_cka``, ``procrustes_distance`` (see
   :mod:`repsim_jax.metrics`), and
   ``rep_dissimilarity_reference = rep_dissimilarity² / (P·C)``, the value the authors'
   code returns on the same P pivots × C subsets (equal when no subset is excluded as
@@ -209,8 +210,11 @@ def _representation_metrics(
             values["rep_dissimilarity_reference"] = float(values["rep_dissimilarity"]) ** 2 / count
         except ValueError as err:
             values["rep_dissimilarity"], skipped["rep_dissimilarity"] = None, str(err)
+    # column spaces, as in compare/streaming: defined for rank-deficient embeddings (LayerNorm outputs,
+    # bias columns); the tolerance of the dtype the metric computes in (float32 unless x64 is on)
+    rank_tol = metrics.default_rank_tol(jax.dtypes.canonicalize_dtype(t_emb.dtype))
     kernels = {
-        "mean_cca": functools.partial(metrics.mean_cca, num_components=cca_components),
+        "mean_cca": functools.partial(metrics.mean_cca, num_components=cca_components, rank_tol=rank_tol),
         "linear_cka": metrics.linear_cka,
         "procrustes_distance": metrics.procrustes_distance,
     }
