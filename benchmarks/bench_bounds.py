@@ -126,7 +126,7 @@ reuse them across calls.
 The per-pair work in the compiled call, shared by the three bounds: the student's split on the
 teacher's basis (`QᵀF`, `QC`, `EᵀE`; the teacher's basis, eigenvalues and per-subset inverses are
 computed once), the cross product `[1, F̃]ᵀZ`, two 25×25 eigen-decompositions, 20 small subset
-maps, and two elementwise passes over the student's n×K logits (`bounds._logit_stats`: row sums,
+maps, and two elementwise passes over the student's n×K logits (`bounds.logit_stats.logit_stats`: row sums,
 then the centred differences, the KL terms `p·(expm1(u) − u)` and the student's centred squares).
 XLA:CPU (jax 0.10.2) runs each row reduction as its own loop over the logits (sibling reductions
 are not fused), so the passes cost about one log-sum-exp each; the matmuls are counted in the

@@ -27,7 +27,8 @@ the centred factor (``F̃ = [F̃₁, F̃₂] = QR``) and R_raw the uncentred one
   eigenproblem, so nothing is squared;
 * CCA–logit ``1 − ρ²``: ``F̃₂ = Q₁R₁₂ + Q₂R₂₂`` splits the student into its coordinates
   ``R₁₂`` on the teacher's centred span and a residual with Gram ``R₂₂ᵀR₂₂``, the two
-  arguments of the bound's own ``_unexplained`` (accurate for ρ near 1);
+  arguments of the bound's own :func:`~repsim_jax.bounds.basis.unexplained` (accurate
+  for ρ near 1);
 * d_rep–logit: ``e_pS`` from :func:`~repsim_jax.metrics.rep_dissimilarity_from_moments`,
   per-subset ``(1/n)Σ_x‖Δ(x)‖² = (1/n)‖R_raw [L₁, −L₂]ᵀ‖²`` (``Δ = F₁L₁ᵀ − F₂L₂ᵀ``);
 * KL–logit: ``KL = mean_x KL_x`` and ``τ = exp(min over x, y and both models of log p)``
@@ -50,7 +51,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from repsim_jax.bounds import _holds, _holds_in_logs, _label_centred, _tolerance, _unexplained
+from repsim_jax.bounds import verdict
+from repsim_jax.bounds.basis import label_centred, unexplained
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
 from repsim_jax.metrics._linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
@@ -161,7 +163,7 @@ def _unembedding_factors(g1, g2):
     As Qᵢ has orthonormal columns, ``‖AĜᵢᵀ‖ = ‖AUᵢᵀ‖`` and ``σ(AĜᵢᵀ) = σ(AUᵢᵀ)`` for any A:
     after this O(K·d²) step every product with the unembeddings is d × d.
     """
-    return tuple(upper_factor(_label_centred(g.T).T) for g in (g1, g2))
+    return tuple(upper_factor(label_centred(g.T).T) for g in (g1, g2))
 
 
 def _normalised(state: PairState, g1, g2):
@@ -185,12 +187,12 @@ def _cca_logit(state: Moments, g1, g2, factors, logit_sq):
     r, n = state.factor, state.count
     u1, u2 = factors
     eigenvalues = jnp.square(jnp.linalg.svd(matmul(r[:d1, :d1], u1.T), compute_uv=False)) / n
-    unexplained, _ = _unexplained(r[:d1, d1:], matmul(r[d1:, d1:].T, r[d1:, d1:]))
+    fractions, _ = unexplained(r[:d1, d1:], matmul(r[d1:, d1:].T, r[d1:, d1:]))
     kept = min(d1, d2)
-    lhs = jnp.sum(unexplained[:kept] * eigenvalues[:kept]) + jnp.sum(eigenvalues[kept:])
+    lhs = jnp.sum(fractions[:kept] * eigenvalues[:kept]) + jnp.sum(eigenvalues[kept:])
     middle = from_unit(*distance_from_raw_factor(r, n, g1, g2), squared=True)
-    tolerance = _tolerance(middle, jnp.sum(eigenvalues) + squared_norm(matmul(r[:, d1:], u2.T)) / n)
-    holds = _holds(lhs, middle, tolerance) & _holds(middle, logit_sq, tolerance)
+    tolerance = verdict.tolerance(middle, jnp.sum(eigenvalues) + squared_norm(matmul(r[:, d1:], u2.T)) / n)
+    holds = verdict.holds(lhs, middle, tolerance) & verdict.holds(middle, logit_sq, tolerance)
     strictly = (lhs <= middle) & (middle <= logit_sq)
     return dict(
         lhs=lhs, middle=middle, rhs=logit_sq, holds=holds, tolerance=tolerance, within_round_off=holds & ~strictly
@@ -211,9 +213,11 @@ def _rep_logit(state: Moments, g1, g2, pivots, subsets, details, logit_sq):
     lhs, rhs = details.value, (d1 + 1) * mean_inverse * logit_sq
     scale = squared_norm(raw[:, :d1]) / n
     subset_rhs = inverse_norm_sq * difference_sq
-    subset_holds = jnp.where(included, _holds(details.errors, subset_rhs, _tolerance(details.errors, scale)), True)
-    tolerance = _tolerance(lhs, scale)
-    holds = _holds(lhs, rhs, tolerance) & jnp.all(subset_holds)
+    subset_holds = jnp.where(
+        included, verdict.holds(details.errors, subset_rhs, verdict.tolerance(details.errors, scale)), True
+    )
+    tolerance = verdict.tolerance(lhs, scale)
+    holds = verdict.holds(lhs, rhs, tolerance) & jnp.all(subset_holds)
     strictly = (lhs <= rhs) & jnp.all(jnp.where(included, details.errors <= subset_rhs, True))
     return dict(lhs=lhs, rhs=rhs, holds=holds, tolerance=tolerance, within_round_off=holds & ~strictly)
 
@@ -228,8 +232,8 @@ def _kl_logit(state: PairState, moments: Moments, factors, logit_sq, log_scale):
     u1, u2 = factors
     scale = (squared_norm(matmul(raw[:, :d1], u1.T)) + squared_norm(matmul(raw[:, d1:], u2.T))) / moments.count
     log_rhs = _log_kl(state) - 2.0 * state.log_tau
-    tolerance = _tolerance(logit_sq, scale)
-    holds = _holds_in_logs(logit_sq, log_rhs, tolerance, log_scale)
+    tolerance = verdict.tolerance(logit_sq, scale)
+    holds = verdict.holds_in_logs(logit_sq, log_rhs, tolerance, log_scale)
     above = jnp.log(logit_sq) + log_scale > log_rhs
     return dict(lhs=logit_sq, holds=holds, tolerance=tolerance, within_round_off=holds & above, log_rhs=log_rhs)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from repsim_jax import bound_table, bounds
+from repsim_jax.bounds import verdict
 from repsim_jax import metrics as M
 from repsim_jax.errors import InputError
 from repsim_jax.streaming import PairStream
@@ -158,9 +159,9 @@ def test_tolerance_is_round_off_sized_and_does_not_hide_a_violation():
         assert 0 < float(result.tolerance) < 1e-3 * max(float(result.lhs), float(result.rhs))
         assert not bool(result.within_round_off)
     lhs, rhs = np.float32(1.01), np.float32(1.0)
-    tolerance = bounds._tolerance(lhs, scale=1.0)
-    assert not bool(bounds._holds(lhs, rhs, tolerance))
-    assert bool(bounds._holds(np.float32(1.0 + 1e-5), rhs, tolerance))
+    tolerance = verdict.tolerance(lhs, scale=1.0)
+    assert not bool(verdict.holds(lhs, rhs, tolerance))
+    assert bool(verdict.holds(np.float32(1.0 + 1e-5), rhs, tolerance))
 
 
 # ----------------------------------------------------------------- half precision
