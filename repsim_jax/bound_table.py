@@ -115,7 +115,7 @@ def _cca(teacher, students):
     if n <= d_t + d_s:
         return None, f"n={n} <= d_t+d_s={d_t + d_s}: every canonical correlation would be 1"
     result = bounds.cca_logit_bound(
-        teacher.embeddings, _stack(students, "embeddings"), teacher.all_logits, _stack(students, "all_logits")
+        teacher.embeddings, teacher.all_logits, _stack(students, "embeddings"), _stack(students, "all_logits")
     )
     return [_cca_summary(result, i, min(d_t, d_s)) for i in range(len(students))], None
 

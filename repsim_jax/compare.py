@@ -68,7 +68,7 @@ def _cca_floor(a: Representation, b: Representation) -> float | None:
     za, zb = a.all_logits, b.all_logits
     if za is None or zb is None or len(za) <= a.embeddings.shape[1] + b.embeddings.shape[1]:
         return None
-    return float(bounds.cca_logit_bound(a.embeddings, b.embeddings, za, zb).lhs) ** 0.5
+    return float(bounds.cca_logit_bound(a.embeddings, za, b.embeddings, zb).lhs) ** 0.5
 
 
 def all_pairs(paths, pivot_options: dict | None = None, load=load_representation) -> list[dict]:

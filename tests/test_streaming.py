@@ -51,7 +51,7 @@ def _in_memory(f1, g1, f2, g2):
     """The same entries from repsim_jax.metrics and repsim_jax.bounds on the full arrays."""
     z1, z2 = f1 @ g1.T, f2 @ g2.T
     pivots, subsets = M.pivot_subsets(K, D1)
-    cca = bounds.cca_logit_bound(f1, f2, z1, z2)
+    cca = bounds.cca_logit_bound(f1, z1, f2, z2)
     rep = bounds.rep_logit_bound(f1, g1, f2, g2, pivots, subsets)
     kl = bounds.kl_logit_bound(z1, z2)
     return {

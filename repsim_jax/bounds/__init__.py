@@ -4,7 +4,7 @@ Every check takes a teacher (model 1) and a student (model 2). Each array argume
 either one model's array or a stack with a leading pair axis; a side whose arrays are
 not stacked is shared by all pairs, and its own work (QR, eigenvalues, log-softmax) is
 done once, before a single compiled ``lax.map`` over the pairs (a plain loop on CPU,
-``batch_size`` vmapped pairs per step on accelerators; :mod:`~repsim_jax.bounds.pairs`).
+``pairs_per_step`` vmapped pairs per step on accelerators; :mod:`~repsim_jax.bounds.pairs`).
 :func:`logit_bounds` runs the three logit bounds with one validation of the inputs.
 Results are NamedTuples of arrays (with the pair axis when one was given) holding ``lhs``,
 ``rhs``, ``holds``, ``slack = rhs / lhs``, ``tolerance``, ``within_round_off`` and the

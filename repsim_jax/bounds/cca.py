@@ -115,15 +115,16 @@ def _pair(state, embeddings, logits):
 
 def checked(teacher, student):
     """Validated ``(embeddings, logits)`` of both sides for :func:`cca_logit_bound`."""
-    teacher = side_arrays("teacher", ("teacher_embeddings", "teacher_logits"), teacher)
-    student = side_arrays("student", ("student_embeddings", "student_logits"), student)
+    teacher = side_arrays("teacher", ("f1", "z1"), teacher)
+    student = side_arrays("student", ("f2", "z2"), student)
     check_pair_counts(teacher, student)
     n, (d_t, d_s) = model_shape(teacher[0])[0], (model_shape(teacher[0])[1], model_shape(student[0])[1])
-    if len({model_shape(a)[0] for a in (*teacher, *student)}) > 1:
-        raise InputError("row (input) counts differ between the embeddings and logits")
+    rows = {name: model_shape(a)[0] for name, a in zip(("f1", "z1", "f2", "z2"), (*teacher, *student))}
+    if len(set(rows.values())) > 1:
+        raise InputError(f"row (input) counts differ between the embeddings and logits: {rows}")
     k_t, k_s = model_shape(teacher[1])[1], model_shape(student[1])[1]
     if k_t != k_s or k_t < 2:
-        raise InputError(f"logits need the same number K >= 2 of labels, got {k_t} and {k_s}")
+        raise InputError(f"logits z1 and z2 need the same number K >= 2 of labels, got z1 with {k_t} and z2 with {k_s}")
     if n <= d_t + d_s:
         raise InputError(
             f"too few samples for the CCA-logit bound: n={n} <= d_t+d_s={d_t + d_s} makes every canonical correlation 1"
@@ -132,11 +133,12 @@ def checked(teacher, student):
 
 
 def cca_logit_bound(
-    teacher_embeddings,
-    student_embeddings,
-    teacher_logits,
-    student_logits,
-    batch_size: int | None = None,
+    f1,
+    z1,
+    f2,
+    z2,
+    *,
+    pairs_per_step: int | None = None,
     validate: bool = True,
 ) -> CCALogitBound:
     """CCA–logit bound (arXiv 2602.15438, Thm F.1 in centred form), for one or many pairs.
@@ -169,19 +171,21 @@ def cca_logit_bound(
     over its logits (:func:`~repsim_jax.bounds.logit_stats.logit_stats`).
 
     Args:
-      teacher_embeddings (n, d_t), student_embeddings (n, d_s), teacher_logits (n, K),
-        student_logits (n, K); each side may carry a leading pair axis.
+      f1, z1: the teacher's embeddings (n, d_t) and logits (n, K); f2, z2: the student's
+        (n, d_s), (n, K); each side may carry a leading pair axis.
+      pairs_per_step: pairs vmapped per step of the map over pairs (default 1 on CPU, 16
+        on accelerators); validate: False skips the input checks (inner loops).
 
     Raises InputError for n <= d_t + d_s (then at least d_t + d_s − n + 1 of the ρ are 1
     whatever the data; no ridge is offered because ridge-shrunk ρ would no longer give a
     valid bound), and for values outside the dtype's range at the logits' scale (module
     docstring). See docs/theory.md §3.1.
     """
-    teacher, student = (teacher_embeddings, teacher_logits), (student_embeddings, student_logits)
+    teacher, student = (f1, z1), (f2, z2)
     if validate:
         teacher, student = checked(teacher, student)
     scales = (power_of_two_scale(teacher[0], student[0]), power_of_two_scale(teacher[1], student[1]))
-    result = map_pairs(_prepare, _pair, teacher, student, scales, batch_size)
+    result = map_pairs(_prepare, _pair, teacher, student, scales, pairs_per_step)
     return verdict.in_input_units("cca_logit_bound", result, exponents(scales[1]), validate)
 
 

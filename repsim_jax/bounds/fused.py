@@ -26,14 +26,15 @@ class LogitBounds(NamedTuple):
 def logit_bounds(
     f1,
     g1,
-    logits1,
+    z1,
     f2,
     g2,
-    logits2,
+    z2,
     pivots,
     subsets,
+    *,
     max_condition: float = DEFAULT_MAX_CONDITION,
-    batch_size: int | None = None,
+    pairs_per_step: int | None = None,
     validate: bool = True,
 ) -> LogitBounds:
     """:func:`~repsim_jax.bounds.cca_logit_bound`, :func:`~repsim_jax.bounds.rep_logit_bound` and
@@ -47,21 +48,22 @@ def logit_bounds(
     student's logits).
 
     Args:
-      f1, g1, logits1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
-      f2, g2, logits2: the student's; either side may carry a leading pair axis.
+      f1, g1, z1: teacher embeddings (n, d₁), unembeddings (K, d₁), logits (n, K);
+      f2, g2, z2: the student's; either side may carry a leading pair axis.
       pivots, subsets, max_condition: as in :func:`~repsim_jax.bounds.rep_logit_bound`.
+      pairs_per_step, validate: as in :func:`~repsim_jax.bounds.cca_logit_bound`.
     """
     if validate:
         (f1, g1), (f2, g2), pivots, subsets, max_condition = rep.checked(
             (f1, g1), (f2, g2), pivots, subsets, max_condition
         )
         # same n and K on both sides, K >= 2: everything the KL bound checks besides finiteness
-        (_, logits1), (_, logits2) = cca.checked((f1, logits1), (f2, logits2))
-        if model_shape(logits1)[1] != model_shape(g1)[0]:
-            raise InputError(f"logits have {model_shape(logits1)[1]} labels but the unembeddings {model_shape(g1)[0]}")
-    scales = tuple(power_of_two_scale(a, b) for a, b in ((f1, f2), (g1, g2), (logits1, logits2)))
+        (_, z1), (_, z2) = cca.checked((f1, z1), (f2, z2))
+        if model_shape(z1)[1] != model_shape(g1)[0]:
+            raise InputError(f"z1 has {model_shape(z1)[1]} labels but the unembeddings g1 {model_shape(g1)[0]}")
+    scales = tuple(power_of_two_scale(a, b) for a, b in ((f1, f2), (g1, g2), (z1, z2)))
     extra = (pivots, subsets, jnp.asarray(max_condition), *scales)
-    result = map_pairs(_prepare, _pair, (f1, g1, logits1), (f2, g2, logits2), extra, batch_size)
+    result = map_pairs(_prepare, _pair, (f1, g1, z1), (f2, g2, z2), extra, pairs_per_step)
     return LogitBounds(
         verdict.in_input_units("logit_bounds cca_logit", result.cca_logit, cca.exponents(scales[2]), validate),
         verdict.in_input_units("logit_bounds rep_logit", result.rep_logit, rep.exponents(*scales[:2]), validate),

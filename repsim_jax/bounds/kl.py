@@ -95,8 +95,8 @@ def _pair(teacher, logits):
 
 def checked(teacher, student):
     """Validated logits of both sides for :func:`kl_logit_bound`."""
-    teacher = side_arrays("teacher", ("logits_p",), teacher)
-    student = side_arrays("student", ("logits_q",), student)
+    teacher = side_arrays("teacher", ("z1",), teacher)
+    student = side_arrays("student", ("z2",), student)
     check_pair_counts(teacher, student)
     if model_shape(teacher[0]) != model_shape(student[0]):
         raise InputError(f"logit shapes differ: {model_shape(teacher[0])} and {model_shape(student[0])}")
@@ -105,7 +105,7 @@ def checked(teacher, student):
     return teacher, student
 
 
-def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: bool = True) -> KLLogitBound:
+def kl_logit_bound(z1, z2, *, pairs_per_step: int | None = None, validate: bool = True) -> KLLogitBound:
     """KL–logit bound: if every probability of both models is ≥ τ, ``d²_logit ≤ KL/τ²``.
 
     Per input, with ``u = log p − log q`` and ``v = p − q`` (``Σ v = 0``):
@@ -125,10 +125,15 @@ def kl_logit_bound(logits_p, logits_q, batch_size: int | None = None, validate: 
     ``log10_rhs = log10 KL − 2 log10 τ`` is finite whenever τ > 0 and ``holds`` is decided
     from it; ``rhs`` itself is +inf only where that ``log10_rhs`` exceeds the dtype's range
     (``log10_tau`` likewise where ``tau`` underflows).
+
+    Args:
+      z1, z2: the teacher's (p) and the student's (q) logits (n, K); either may carry a
+        leading pair axis.
+      pairs_per_step, validate: as in :func:`~repsim_jax.bounds.cca_logit_bound`.
     """
-    teacher, student = (logits_p,), (logits_q,)
+    teacher, student = (z1,), (z2,)
     if validate:
         teacher, student = checked(teacher, student)
     logit_scale = power_of_two_scale(teacher[0], student[0])
-    result = map_pairs(_prepare, _pair, teacher, student, (logit_scale,), batch_size)
+    result = map_pairs(_prepare, _pair, teacher, student, (logit_scale,), pairs_per_step)
     return checked_units("kl_logit_bound", result, logit_scale, validate)

@@ -77,10 +77,11 @@ def llv_svd_bound(
     g2,
     subsets,
     input_sets,
+    *,
     labels=None,
     label_pivot=None,
     weight: float = 1e-5,
-    batch_size: int | None = None,
+    pairs_per_step: int | None = None,
     validate: bool = True,
 ) -> LLVSVDBound:
     """``d_SVD ≤ 2·M·d_LLV`` (arXiv 2506.03784), with the sharper ``d_SVD ≤ min(1, 2·max(T₁,T₂)²)``.
@@ -103,7 +104,9 @@ def llv_svd_bound(
     Args:
       f1, g1, f2, g2: teacher and student representations (a side may be stacked).
       subsets: (C, M) positions in the pivot-free label set; input_sets: (S, M+1) inputs.
-      labels: the label set (default all); weight: λ of d^λ_LLV.
+      labels: the label set (default all); label_pivot: the pivot label (default: the
+        minimiser of T₁); weight: λ of d^λ_LLV.
+      pairs_per_step, validate: as in :func:`~repsim_jax.bounds.cca_logit_bound`.
     """
     teacher, student = (f1, g1), (f2, g2)
     if labels is None:  # every label: g1's rows (its last two axes are K × d, stacked or not)
@@ -124,4 +127,4 @@ def llv_svd_bound(
             raise InputError(f"label_pivot {label_pivot} is not in the label set")
         weight = _validate.non_negative("weight", weight)
     extra = (labels, label_pivot, subsets, input_sets, weight)
-    return map_pairs(_prepare, _pair, teacher, student, extra, batch_size)
+    return map_pairs(_prepare, _pair, teacher, student, extra, pairs_per_step)

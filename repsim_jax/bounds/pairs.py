@@ -18,16 +18,17 @@ from repsim_jax.metrics import _validate
 from repsim_jax.metrics._batching import dividing_batch_size
 
 
-def _lax_map(function, xs, batch_size):
-    """``lax.map`` over the pair axis; ``batch_size > 1`` vmaps that many pairs per step."""
-    if batch_size == 1:
+def _lax_map(function, xs, pairs_per_step):
+    """``lax.map`` over the pair axis; ``pairs_per_step > 1`` vmaps that many pairs per step
+    (``lax.map``'s ``batch_size``, lowered to one dividing the number of pairs)."""
+    if pairs_per_step == 1:
         return jax.lax.map(function, xs)
     length = jax.tree.leaves(xs)[0].shape[0]
-    return jax.lax.map(function, xs, batch_size=dividing_batch_size(length, batch_size))
+    return jax.lax.map(function, xs, batch_size=dividing_batch_size(length, pairs_per_step))
 
 
-@functools.partial(jax.jit, static_argnames=("prepare", "pair", "batch_size"))
-def _over_pairs(prepare, pair, teacher, student, extra, batch_size):
+@functools.partial(jax.jit, static_argnames=("prepare", "pair", "pairs_per_step"))
+def _over_pairs(prepare, pair, teacher, student, extra, pairs_per_step):
     """``pair(prepare(*teacher, *extra), *student)`` for one pair, or mapped over the stacked side(s).
 
     An unstacked teacher is prepared once, outside the map, and shared by every pair.
@@ -37,20 +38,20 @@ def _over_pairs(prepare, pair, teacher, student, extra, batch_size):
         return pair(prepare(*teacher, *extra), *student)
     if not t_stacked:
         state = prepare(*teacher, *extra)
-        return _lax_map(lambda s: pair(state, *s), student, batch_size)
+        return _lax_map(lambda s: pair(state, *s), student, pairs_per_step)
     if not s_stacked:
-        return _lax_map(lambda t: pair(prepare(*t, *extra), *student), teacher, batch_size)
-    return _lax_map(lambda ts: pair(prepare(*ts[0], *extra), *ts[1]), (teacher, student), batch_size)
+        return _lax_map(lambda t: pair(prepare(*t, *extra), *student), teacher, pairs_per_step)
+    return _lax_map(lambda ts: pair(prepare(*ts[0], *extra), *ts[1]), (teacher, student), pairs_per_step)
 
 
-def map_pairs(prepare, pair, teacher, student, extra, batch_size):
+def map_pairs(prepare, pair, teacher, student, extra, pairs_per_step):
     """:func:`_over_pairs` with the default pairs per step: 1 (a plain loop) on CPU and 16
     on accelerators."""
-    if batch_size is None:
-        batch_size = 1 if jax.default_backend() == "cpu" else 16
-    elif int(batch_size) < 1:
-        raise InputError(f"batch_size must be >= 1, got {batch_size}")
-    return _over_pairs(prepare, pair, tuple(teacher), tuple(student), extra, int(batch_size))
+    if pairs_per_step is None:
+        pairs_per_step = 1 if jax.default_backend() == "cpu" else 16
+    elif int(pairs_per_step) < 1:
+        raise InputError(f"pairs_per_step must be >= 1, got {pairs_per_step}")
+    return _over_pairs(prepare, pair, tuple(teacher), tuple(student), extra, int(pairs_per_step))
 
 
 def side_arrays(side: str, names, arrays):

@@ -122,8 +122,9 @@ def rep_logit_bound(
     g2,
     pivots,
     subsets,
+    *,
     max_condition: float = DEFAULT_MAX_CONDITION,
-    batch_size: int | None = None,
+    pairs_per_step: int | None = None,
     validate: bool = True,
 ) -> RepLogitBound:
     """d_rep–logit bound (arXiv 2602.15438), per pivot/subset and globally, for one or many pairs.
@@ -148,6 +149,8 @@ def rep_logit_bound(
     Args:
       f1, g1: teacher embeddings (n, d₁) and unembeddings (K, d₁); f2, g2: student's.
       pivots (P,), subsets (P, C, d₁): as from :func:`repsim_jax.metrics.sample_pivot_subsets`.
+      max_condition: subsets whose L₁ has a larger Frobenius condition are left out (as in d_rep).
+      pairs_per_step, validate: as in :func:`~repsim_jax.bounds.cca_logit_bound`.
 
     Raises InputError for values outside the dtype's range at the inputs' scale (module docstring).
     """
@@ -156,5 +159,5 @@ def rep_logit_bound(
         teacher, student, pivots, subsets, max_condition = checked(teacher, student, pivots, subsets, max_condition)
     scales = (power_of_two_scale(teacher[0], student[0]), power_of_two_scale(teacher[1], student[1]))
     extra = (pivots, subsets, jnp.asarray(max_condition), *scales)
-    result = map_pairs(_prepare, _pair, teacher, student, extra, batch_size)
+    result = map_pairs(_prepare, _pair, teacher, student, extra, pairs_per_step)
     return verdict.in_input_units("rep_logit_bound", result, exponents(*scales), validate)

@@ -123,7 +123,7 @@ def bound_over_training(students: Run, teacher: TrainedModel, x, epochs) -> dict
             state, _ = ckpt.restore(students.state, step)
             outs = [m.outputs(x, preprocess) for m in trained_models(students.built.model, state, students.seeds)]
             columns.append(
-                bounds.cca_logit_bound(t_emb, np.stack([o[0] for o in outs]), t_logits, np.stack([o[1] for o in outs]))
+                bounds.cca_logit_bound(t_emb, t_logits, np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs]))
             )
     finally:
         ckpt.close()

@@ -88,7 +88,7 @@ def theorem_f1_curves(teacher_workdir: str, students_workdir: str, split: str = 
     curves = {"epochs": np.asarray(epochs), "seeds": students.seeds}
     per_epoch = outputs_at_checkpoints(students, x, epochs)
     centred = [
-        bounds.cca_logit_bound(t_emb, np.stack([e for e, _ in outs]), t_logits, np.stack([z for _, z in outs]))
+        bounds.cca_logit_bound(t_emb, t_logits, np.stack([e for e, _ in outs]), np.stack([z for _, z in outs]))
         for outs in per_epoch
     ]
     raw = [[raw_cca_logit(t_emb, e, t_logits, z) for e, z in outs] for outs in per_epoch]

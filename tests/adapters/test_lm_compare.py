@@ -75,7 +75,7 @@ def test_streaming_equals_the_in_memory_comparison_and_bounds(lms, texts, tmp_pa
         assert streamed[key] == pytest.approx(in_memory[key], rel=2e-4), key
     pivots, subsets = metrics.pivot_subsets(len(VOCAB), a.embeddings.shape[1])
     checks = {
-        "cca_logit": bounds.cca_logit_bound(a.embeddings, b.embeddings, a.logits, b.logits),
+        "cca_logit": bounds.cca_logit_bound(a.embeddings, a.logits, b.embeddings, b.logits),
         "rep_logit": bounds.rep_logit_bound(
             a.embeddings, a.unembeddings, b.embeddings, b.unembeddings, pivots, subsets
         ),

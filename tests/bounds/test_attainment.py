@@ -105,7 +105,7 @@ def test_cca_logit_bound_is_attained():
     lhs, rhs = np.sum((1 - rho**2) * lam), reference.logit_distance(z_t, z_s, squared=True)
     np.testing.assert_allclose([lhs, rhs], [5.0, 5.0], rtol=1e-10)  # the construction is what it claims
     with jax.enable_x64(True):
-        result = bounds.cca_logit_bound(f_t, f_s, z_t, z_s)
+        result = bounds.cca_logit_bound(f_t, z_t, f_s, z_s)
     np.testing.assert_allclose([result.lhs, result.middle, result.rhs], [lhs, rhs, rhs], rtol=1e-10)
     np.testing.assert_allclose(result.eigenvalues[:3], [9.0, 4.0, 1.0], rtol=1e-10)
     assert bool(result.holds)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repsim_jax import bounds
+from repsim_jax.errors import InputError
 from repsim_jax.metrics import rep_dissimilarity_details, sample_input_sets, sample_pivot_subsets
 from repsim_jax.testing import bounds_reference as reference
 from repsim_jax.testing import reference as metric_reference
@@ -31,7 +32,7 @@ def test_cca_logit_bound_holds_and_matches_reference(shape):
     f1, g1, f2, g2 = random_pair(np.random.default_rng(seed), n, k, d1, d2, noise)
     z1, z2 = f1 @ g1.T + 0.3, f2 @ g2.T
     with jax.enable_x64(True):
-        result = bounds.cca_logit_bound(f1, f2, z1, z2)
+        result = bounds.cca_logit_bound(f1, z1, f2, z2)
     lhs, middle, rhs = reference.cca_logit(f1, f2, z1, z2)
     assert bool(result.holds) and lhs <= middle * (1 + 1e-9) <= rhs * (1 + 1e-9)
     np.testing.assert_allclose([result.lhs, result.middle, result.rhs], [lhs, middle, rhs], rtol=1e-7, atol=1e-9)
@@ -73,7 +74,7 @@ def test_kl_logit_bound_holds_and_matches_reference(shape):
 def test_bounds_hold_in_float32(rng):
     f1, g1, f2, g2 = (a.astype(np.float32) for a in random_pair(rng, 500, 12, 4, 5, 0.3))
     pivots, subsets = sample_pivot_subsets(jax.random.key(0), 12, 4, 4, 5)
-    assert bool(bounds.cca_logit_bound(f1, f2, f1 @ g1.T, f2 @ g2.T).holds)
+    assert bool(bounds.cca_logit_bound(f1, f1 @ g1.T, f2, f2 @ g2.T).holds)
     assert bool(bounds.rep_logit_bound(f1, g1, f2, g2, pivots, subsets).holds)
     assert bool(bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T).holds)
 
@@ -88,7 +89,7 @@ def test_cca_logit_bound_is_attained():
     f_t = np.sqrt(n) * q * np.array([3.0, 2.0, 1.0])
     g = np.linalg.qr(reference.clr(rng.normal(size=(3, k))).T)[0]  # (K, 3) orthonormal, label-centred
     with jax.enable_x64(True):
-        result = bounds.cca_logit_bound(f_t, f_t[:, :1], f_t @ g.T, f_t[:, :1] @ g[:, :1].T)
+        result = bounds.cca_logit_bound(f_t, f_t @ g.T, f_t[:, :1], f_t[:, :1] @ g[:, :1].T)
     np.testing.assert_allclose([result.lhs, result.middle, result.rhs], [5.0, 5.0, 5.0], rtol=1e-10)
     np.testing.assert_allclose(result.eigenvalues[:3], [9.0, 4.0, 1.0], rtol=1e-10)
 
@@ -112,15 +113,15 @@ def test_many_pairs_equal_per_pair(rng):
     with jax.enable_x64(True):
         z2s = np.einsum("pnd,pkd->pnk", f2s, g2s)
         stacked = [
-            bounds.cca_logit_bound(f1, f2s, f1 @ g1.T, z2s, batch_size=3),
-            bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets, batch_size=3),
-            bounds.kl_logit_bound(f1 @ g1.T, z2s, batch_size=3),
+            bounds.cca_logit_bound(f1, f1 @ g1.T, f2s, z2s, pairs_per_step=3),
+            bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets, pairs_per_step=3),
+            bounds.kl_logit_bound(f1 @ g1.T, z2s, pairs_per_step=3),
             bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[..., :2], g2s[..., :2], [[0, 1], [2, 3]], sets),
         ]
         both_stacked = bounds.kl_logit_bound(np.stack([f1 @ g1.T] * 4), z2s)
         for i in range(4):
             single = [
-                bounds.cca_logit_bound(f1, f2s[i], f1 @ g1.T, z2s[i]),
+                bounds.cca_logit_bound(f1, f1 @ g1.T, f2s[i], z2s[i]),
                 bounds.rep_logit_bound(f1, g1, f2s[i], g2s[i], pivots, subsets),
                 bounds.kl_logit_bound(f1 @ g1.T, z2s[i]),
                 bounds.llv_svd_bound(f1[:, :2], g1[:, :2], f2s[i, :, :2], g2s[i, :, :2], [[0, 1], [2, 3]], sets),
@@ -134,9 +135,9 @@ def test_many_pairs_equal_per_pair(rng):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda f, g: bounds.cca_logit_bound(f[:5], f[:5], f[:5] @ g.T, f[:5] @ g.T), "too few samples"),
+        (lambda f, g: bounds.cca_logit_bound(f[:5], f[:5] @ g.T, f[:5], f[:5] @ g.T), "too few samples"),
         (lambda f, g: bounds.kl_logit_bound(f @ g.T, (f @ g.T)[:, :3]), "logit shapes differ"),
-        (lambda f, g: bounds.cca_logit_bound(f, f[None], f @ g.T, (f @ g.T)[None, :, :2]), "same number K"),
+        (lambda f, g: bounds.cca_logit_bound(f, f @ g.T, f[None], (f @ g.T)[None, :, :2]), "same number K"),
         (lambda f, g: bounds.rep_logit_bound(f, g, f, np.full_like(g, np.nan), [0], [[[1, 2, 3]]]), "NaN"),
         (lambda f, g: bounds.kl_logit_bound(f @ g.T, np.stack([f @ g.T] * 2)[..., None]), "2-D"),
     ],
@@ -147,6 +148,19 @@ def test_bad_input_raises_clear_value_error(rng, call, message):
         call(f, g)
 
 
+def test_arguments_in_another_order_are_refused_naming_them(rng):
+    """The contract's order is (f1, g1, z1, f2, g2, z2), or the subset a bound needs. Called
+    in another order (the former ``cca_logit_bound(f_t, f_s, z_t, z_s)``, or the
+    unembeddings after both embeddings), the public wrapper's shape checks refuse it with
+    the arguments named whenever the widths tell them apart (here d = 3 != K = 7)."""
+    f1, g1, f2, g2 = random_pair(rng, 40, 7, 3, 3)
+    z1, z2 = f1 @ g1.T, f2 @ g2.T
+    with pytest.raises(InputError, match=r"z1 and z2 need the same number K .* z1 with 3 and z2 with 7"):
+        bounds.cca_logit_bound(f1, f2, z1, z2)
+    with pytest.raises(InputError, match=r"f1 \(40, 3\), g1 \(40, 3\), f2 \(7, 3\)"):
+        bounds.rep_logit_bound(f1, f2, g1, g2, [0], [[[1, 2, 3]]])
+
+
 @pytest.mark.slow
 def test_logit_bounds_equal_the_three_calls(rng):
     pairs = [random_pair(np.random.default_rng(s), 60, 7, 3, 2) for s in range(3)]
@@ -155,9 +169,9 @@ def test_logit_bounds_equal_the_three_calls(rng):
     z1, z2s = f1 @ g1.T + 0.2, np.einsum("pnd,pkd->pnk", f2s, g2s)
     pivots, subsets = sample_pivot_subsets(jax.random.key(2), 7, 3, 2, 3)
     with jax.enable_x64(True):
-        combined = bounds.logit_bounds(f1, g1, z1, f2s, g2s, z2s, pivots, subsets, batch_size=3)
+        combined = bounds.logit_bounds(f1, g1, z1, f2s, g2s, z2s, pivots, subsets, pairs_per_step=3)
         separate = (
-            bounds.cca_logit_bound(f1, f2s, z1, z2s),
+            bounds.cca_logit_bound(f1, z1, f2s, z2s),
             bounds.rep_logit_bound(f1, g1, f2s, g2s, pivots, subsets),
             bounds.kl_logit_bound(z1, z2s),
         )
@@ -173,8 +187,8 @@ def test_cca_bound_counts_a_repeated_student_column_once():
     f1, g1, f2, g2 = random_pair(rng, 80, 6, 3, 1, 0.4)
     z1, z2 = f1 @ g1.T, f2 @ g2.T
     with jax.enable_x64(True):
-        single = bounds.cca_logit_bound(f1, f2, z1, z2)
-        repeated = bounds.cca_logit_bound(f1, np.concatenate([f2, f2], axis=1), z1, z2)
+        single = bounds.cca_logit_bound(f1, z1, f2, z2)
+        repeated = bounds.cca_logit_bound(f1, z1, np.concatenate([f2, f2], axis=1), z2)
     lhs, middle, rhs = reference.cca_logit(f1, f2, z1, z2)
     np.testing.assert_allclose([repeated.lhs, repeated.middle, repeated.rhs], [lhs, middle, rhs], rtol=1e-9)
     np.testing.assert_allclose(repeated.correlations[:1], single.correlations[:1], rtol=1e-9)
@@ -203,22 +217,22 @@ def test_non_finite_logits_are_named(rng, bad):
     f, g = rng.normal(size=(40, 3)), rng.normal(size=(7, 3))
     z = f @ g.T
     z[3, 2] = bad
-    with pytest.raises(ValueError, match="logits_q contains NaN or Inf"):
+    with pytest.raises(ValueError, match="z2 contains NaN or Inf"):
         bounds.kl_logit_bound(f @ g.T, z)
 
 
 @pytest.mark.slow
-def test_batch_sizes_give_the_same_bounds(rng):
+def test_pairs_per_step_gives_the_same_bounds(rng):
     f1, g1, f2, g2 = random_pair(rng, 50, 6, 2, 2)
     stack = np.stack([f2, 2 * f2, f2 + 1, -f2, f2 * 0.5])
     pivots, subsets = sample_pivot_subsets(jax.random.key(1), 6, 2, 2, 2)
     with jax.enable_x64(True):
         one, three = (
-            bounds.rep_logit_bound(f1, g1, stack, np.stack([g2] * 5), pivots, subsets, batch_size=b) for b in (1, 3)
+            bounds.rep_logit_bound(f1, g1, stack, np.stack([g2] * 5), pivots, subsets, pairs_per_step=b) for b in (1, 3)
         )
     np.testing.assert_allclose(one.lhs, three.lhs, rtol=1e-12)
-    with pytest.raises(ValueError, match="batch_size"):
-        bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T, batch_size=0)
+    with pytest.raises(ValueError, match="pairs_per_step"):
+        bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T, pairs_per_step=0)
 
 
 def test_kl_of_nearly_equal_models_is_accurate_in_float32():

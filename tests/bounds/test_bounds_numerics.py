@@ -6,13 +6,14 @@ embeddings respectively, so at scale s they must be s² times those).
 """
 
 import jax
+import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
 
 from repsim_jax import bound_table, bounds
-from repsim_jax.bounds import verdict
 from repsim_jax import metrics as M
+from repsim_jax.bounds import verdict
 from repsim_jax.errors import InputError
 from repsim_jax.streaming import PairStream
 from repsim_jax.testing import bounds_reference as bref
@@ -31,7 +32,7 @@ def _three(f1, g1, f2, g2, validate=True):
     """The three bounds of one pair (separate calls), logits ``F Gᵀ``."""
     z1, z2 = f1 @ g1.T, f2 @ g2.T
     return {
-        "cca_logit": bounds.cca_logit_bound(f1, f2, z1, z2, validate=validate),
+        "cca_logit": bounds.cca_logit_bound(f1, z1, f2, z2, validate=validate),
         "rep_logit": bounds.rep_logit_bound(f1, g1, f2, g2, PIVOTS, SUBSETS, validate=validate),
         "kl_logit": bounds.kl_logit_bound(z1, z2, validate=validate),
     }
@@ -92,7 +93,7 @@ def test_bounds_outside_float32_raise_and_keep_their_verdicts(scale):
     verdicts are those at scale 1 (decided on power-of-2-scaled inputs)."""
     s = np.float32(scale)
     for name, call in {
-        "cca_logit_bound": lambda: bounds.cca_logit_bound(F1 * s, F2 * s, F1 @ G1.T * s, F2 @ G2.T * s),
+        "cca_logit_bound": lambda: bounds.cca_logit_bound(F1 * s, F1 @ G1.T * s, F2 * s, F2 @ G2.T * s),
         "rep_logit_bound": lambda: bounds.rep_logit_bound(F1 * s, G1, F2 * s, G2, PIVOTS, SUBSETS),
         "kl_logit_bound": lambda: bounds.kl_logit_bound(F1 @ G1.T * s, F2 @ G2.T * s),
         "logit_bounds": lambda: bounds.logit_bounds(
@@ -142,7 +143,7 @@ def test_identical_models_hold_within_round_off_and_say_so():
     ``holds`` allows it through ``tolerance`` and ``within_round_off`` says so; the table's
     verdict reads 'holds (within round-off)'."""
     z = F1 @ G1.T
-    result = bounds.cca_logit_bound(F1, F1, z, z)
+    result = bounds.cca_logit_bound(F1, z, F1, z)
     assert float(result.rhs) < float(result.lhs) <= float(result.tolerance)
     assert bool(result.holds) and bool(result.within_round_off)
     row = {key: float(getattr(result, key)) for key in ("lhs", "rhs", "tolerance")}
@@ -170,7 +171,7 @@ HALF = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 INPUT_SETS = M.sample_input_sets(jax.random.key(0), N, 2, 3)
 LABEL_SETS = np.array([[0, 1], [2, 3], [4, 5]], np.int32)
 CASES = {  # arguments: f1, g1, f2, g2, z1, z2 (logits given, so that they too are half precision)
-    "cca_logit_bound": lambda f1, g1, f2, g2, z1, z2: bounds.cca_logit_bound(f1, f2, z1, z2),
+    "cca_logit_bound": lambda f1, g1, f2, g2, z1, z2: bounds.cca_logit_bound(f1, z1, f2, z2),
     "rep_logit_bound": lambda f1, g1, f2, g2, z1, z2: bounds.rep_logit_bound(f1, g1, f2, g2, PIVOTS, SUBSETS),
     "kl_logit_bound": lambda f1, g1, f2, g2, z1, z2: bounds.kl_logit_bound(z1, z2),
     "logit_bounds": lambda f1, g1, f2, g2, z1, z2: bounds.logit_bounds(f1, g1, z1, f2, g2, z2, PIVOTS, SUBSETS),
@@ -184,6 +185,28 @@ CASES = {  # arguments: f1, g1, f2, g2, z1, z2 (logits given, so that they too a
 def _values(result):
     leaves = jax.tree.leaves(result._asdict() if hasattr(result, "_asdict") else result)
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
+
+
+def test_unvalidated_calls_equal_validated_ones():
+    """``validate=False`` (no checks, no conversion: JAX float32 arrays in) gives the
+    validated results, for each of the five public bounds."""
+    z1, z2 = F1 @ G1.T, F2 @ G2.T
+    arrays = dict(f1=F1, g1=G1, z1=z1, f2=F2, g2=G2, z2=z2)
+    calls = {
+        "cca_logit_bound": lambda a, **kw: bounds.cca_logit_bound(a["f1"], a["z1"], a["f2"], a["z2"], **kw),
+        "rep_logit_bound": lambda a, **kw: bounds.rep_logit_bound(
+            a["f1"], a["g1"], a["f2"], a["g2"], PIVOTS, SUBSETS, **kw
+        ),
+        "kl_logit_bound": lambda a, **kw: bounds.kl_logit_bound(a["z1"], a["z2"], **kw),
+        "logit_bounds": lambda a, **kw: bounds.logit_bounds(*a.values(), PIVOTS, SUBSETS, **kw),
+        "llv_svd_bound": lambda a, **kw: bounds.llv_svd_bound(
+            a["f1"], a["g1"], a["f2"], a["g2"], jnp.asarray(LABEL_SETS), INPUT_SETS, **kw
+        ),
+    }
+    device = {name: jnp.asarray(a) for name, a in arrays.items()}
+    for name, call in calls.items():
+        checked, unchecked = call(arrays), call(device, validate=False)
+        np.testing.assert_allclose(_values(unchecked), _values(checked), rtol=1e-6, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.slow
