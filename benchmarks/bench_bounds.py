@@ -50,7 +50,7 @@ def models(pairs, rng):
 def reference_loop(ft, gt, zt, fs, gs, zs, pivots, subsets, pairs):
     start = time.perf_counter()
     for i in range(pairs):
-        reference.cca_logit(ft, fs[i], zt, zs[i])
+        reference.cca_logit(ft, zt, fs[i], zs[i])
         reference.rep_logit(ft, gt, fs[i], gs[i], pivots, subsets)
         reference.kl_logit(zt, zs[i])
     return (time.perf_counter() - start) / pairs

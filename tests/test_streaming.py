@@ -70,7 +70,7 @@ def _float64_reference(f1, g1, f2, g2):
     """The entries from the float64 NumPy references of repsim_jax.testing."""
     z1, z2 = f1.astype(np.float64) @ g1.T, f2.astype(np.float64) @ g2.T
     pivots, subsets = (np.asarray(a) for a in M.pivot_subsets(K, D1))
-    cca = bref.cca_logit(f1, f2, z1, z2)
+    cca = bref.cca_logit(f1, z1, f2, z2)
     rep_lhs, rep_rhs, _, _ = bref.rep_logit(f1.astype(np.float64), g1, f2, g2, pivots, subsets)
     lhs_x, kl_x, tau_x = bref.kl_logit(z1, z2)
     return {

@@ -46,7 +46,7 @@ def test_raw_form_matches_the_reference(seed):
 def test_raw_sides_dominate_the_centred_sides():
     f_t, f_s, z_t, z_s = _pair(2)
     raw = raw_cca_logit(f_t, f_s, z_t, z_s)
-    lhs, _, rhs = bounds_reference.cca_logit(f_t, f_s, z_t, z_s)
+    lhs, _, rhs = bounds_reference.cca_logit(f_t, z_t, f_s, z_s)
     # μ ≥ λ elementwise (second moment vs covariance of label-centred logits); ‖z‖ ≥ ‖clr z‖
     assert raw["lhs"] >= lhs and raw["rhs"] >= rhs
     assert raw["lhs"] > 1.5 * lhs  # the mean logits add a large raw eigenvalue here

@@ -19,8 +19,9 @@ def canonical_correlations(x, y):
     return np.linalg.svd(qx.T @ qy, compute_uv=False)
 
 
-def cca_logit(ft, fs, zt, zs):
-    """(lhs, middle, rhs) of the CCA-logit chain via eigvalsh of the covariance."""
+def cca_logit(ft, zt, fs, zs):
+    """(lhs, middle, rhs) of the CCA-logit chain via eigvalsh of the covariance (arguments in
+    :func:`repsim_jax.bounds.cca_logit_bound`'s order: teacher embeddings and logits, then the student's)."""
     ct, cs = clr(zt), clr(zs)
     n = ct.shape[0]
     cov = np.cov(ct, rowvar=False, bias=True)

@@ -33,7 +33,7 @@ def test_cca_logit_bound_holds_and_matches_reference(shape):
     z1, z2 = f1 @ g1.T + 0.3, f2 @ g2.T
     with jax.enable_x64(True):
         result = bounds.cca_logit_bound(f1, z1, f2, z2)
-    lhs, middle, rhs = reference.cca_logit(f1, f2, z1, z2)
+    lhs, middle, rhs = reference.cca_logit(f1, z1, f2, z2)
     assert bool(result.holds) and lhs <= middle * (1 + 1e-9) <= rhs * (1 + 1e-9)
     np.testing.assert_allclose([result.lhs, result.middle, result.rhs], [lhs, middle, rhs], rtol=1e-7, atol=1e-9)
     assert float(result.student_span_residual) < 1e-9 * float(rhs + 1)
@@ -189,7 +189,7 @@ def test_cca_bound_counts_a_repeated_student_column_once():
     with jax.enable_x64(True):
         single = bounds.cca_logit_bound(f1, z1, f2, z2)
         repeated = bounds.cca_logit_bound(f1, z1, np.concatenate([f2, f2], axis=1), z2)
-    lhs, middle, rhs = reference.cca_logit(f1, f2, z1, z2)
+    lhs, middle, rhs = reference.cca_logit(f1, z1, f2, z2)
     np.testing.assert_allclose([repeated.lhs, repeated.middle, repeated.rhs], [lhs, middle, rhs], rtol=1e-9)
     np.testing.assert_allclose(repeated.correlations[:1], single.correlations[:1], rtol=1e-9)
     np.testing.assert_allclose(repeated.correlations[1], 0.0, atol=1e-6)

@@ -130,7 +130,7 @@ def test_cli_pair_json(models, capsys):
     assert set(out) == {"cca_logit", "rep_logit", "kl_logit"}
     for values in out.values():
         assert {"lhs", "rhs", "holds"} <= set(values) and values["holds"] is True
-    lhs, _, rhs = reference.cca_logit(f1, f2, f1 @ g1.T, f2 @ g2.T)
+    lhs, _, rhs = reference.cca_logit(f1, f1 @ g1.T, f2, f2 @ g2.T)
     np.testing.assert_allclose([out["cca_logit"]["lhs"], out["cca_logit"]["rhs"]], [lhs, rhs], rtol=1e-4)
 
 
