@@ -54,55 +54,31 @@ def _scalar(value):
     return value if math.isfinite(value) else str(value)
 
 
+def _cells(result, i, **derived) -> dict:
+    """Pair ``i`` of a stacked bound result as table cells: every per-pair scalar field of its
+    result type (:class:`~repsim_jax.bounds.CCALogitBound`, ...), in the type's order, then
+    ``derived`` summaries of its array fields."""
+    return {field: value[i] for field, value in zip(result._fields, result) if np.ndim(value) == 1} | derived
+
+
 def _cca_summary(r, i, rank):
-    return {
-        "lhs": r.lhs[i],
-        "middle": r.middle[i],
-        "rhs": r.rhs[i],
-        "holds": r.holds[i],
-        "slack": r.slack[i],
-        "tolerance": r.tolerance[i],
-        "within_round_off": r.within_round_off[i],
-        "mean_correlation": np.mean(r.correlations[i][:rank]),
-        "top_eigenvalue": r.eigenvalues[i][0],
-        "teacher_span_residual": r.teacher_span_residual[i],
-        "student_span_residual": r.student_span_residual[i],
-    }
+    return _cells(r, i, mean_correlation=np.mean(r.correlations[i][:rank]), top_eigenvalue=r.eigenvalues[i][0])
 
 
 def _rep_summary(r, i):
     included = np.asarray(r.included[i])
-    return {
-        "lhs": r.lhs[i],
-        "rhs": r.rhs[i],
-        "holds": r.holds[i],
-        "slack": r.slack[i],
-        "tolerance": r.tolerance[i],
-        "within_round_off": r.within_round_off[i],
-        "logit_distance_sq": r.logit_distance_sq[i],
-        "mean_inverse_norm_sq": np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
-        "num_subsets": included.size,
-        "num_excluded": int(included.size - included.sum()),
-        "all_subsets_hold": r.subset_holds[i].all(),
-    }
+    return _cells(
+        r,
+        i,
+        mean_inverse_norm_sq=np.mean(np.asarray(r.inverse_norm_sq[i])[included]) if included.any() else np.inf,
+        num_subsets=included.size,
+        num_excluded=int(included.size - included.sum()),
+        all_subsets_hold=r.subset_holds[i].all(),
+    )
 
 
 def _kl_summary(r, i):
-    return {
-        "lhs": r.lhs[i],
-        "rhs": r.rhs[i],
-        "holds": r.holds[i],
-        "slack": r.slack[i],
-        "tolerance": r.tolerance[i],
-        "within_round_off": r.within_round_off[i],
-        "log10_rhs": r.log10_rhs[i],
-        "kl": r.kl[i],
-        "tau": r.tau[i],
-        "log10_tau": r.log10_tau[i],
-        "rhs_per_input": r.rhs_per_input[i],
-        "holds_per_input": r.holds_per_input[i],
-        "slack_per_input": r.slack_per_input[i],
-    }
+    return _cells(r, i)
 
 
 def _stack(reps, field):
@@ -170,16 +146,6 @@ def _group_results(teacher: Representation, students, pivot_options):
     return results
 
 
-def _slack(values: dict) -> float:
-    """``rhs / lhs`` of a streamed bound (from ``log10_rhs`` where present), +inf for lhs = 0."""
-    if values["lhs"] <= 0:
-        return math.inf
-    if "log10_rhs" in values:
-        exponent = values["log10_rhs"] - math.log10(values["lhs"])
-        return 10.0**exponent if exponent < 308 else math.inf
-    return values["rhs"] / values["lhs"]
-
-
 def verdict(values: dict) -> str:
     """``holds``, ``holds (within round-off)`` or ``FAILS`` for one bound of a row: the middle
     one when lhs exceeds rhs by no more than the bound's round-off ``tolerance`` (see
@@ -230,11 +196,9 @@ def _streams(rep: Representation) -> bool:
 
 def streamed_bounds(result: dict) -> dict:
     """The three bounds of a :meth:`repsim_jax.streaming.PairStream.result` as table cells:
-    JSON-safe scalars (non-finite numbers as strings) and each bound's ``slack``."""
-    row = {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
-    for name, values in row.items():
-        values["slack"] = _scalar(_slack(result[name]))
-    return row
+    their fields (those of the in-memory result types that the moments give) as JSON-safe
+    scalars (non-finite numbers as strings)."""
+    return {name: {key: _scalar(v) for key, v in result[name].items()} for name in NAMES}
 
 
 def _streamed_row(teacher: Representation, student: Representation, pivot_options) -> dict:

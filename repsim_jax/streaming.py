@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from repsim_jax.bounds import verdict
+from repsim_jax.bounds import CCALogitBound, KLLogitBound, RepLogitBound, verdict
 from repsim_jax.bounds.basis import label_centred, unexplained
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import _validate
@@ -286,6 +286,26 @@ def _exp(log_value: float) -> float:
     return math.exp(log_value) if log_value < 709.0 else math.inf
 
 
+RESULT_TYPES = {"cca_logit": CCALogitBound, "rep_logit": RepLogitBound, "kl_logit": KLLogitBound}
+"""The in-memory result type of each streamed bound: a streamed bound holds the fields of its
+type that the moments give (no per-subset or per-input arrays), in the type's order."""
+
+
+def _slack(lhs: float, rhs: float, log10_rhs: float | None = None) -> float:
+    """``rhs / lhs`` in float64 (from ``log10_rhs`` where given: rhs may overflow), +inf for lhs = 0."""
+    if lhs <= 0:
+        return math.inf
+    if log10_rhs is None:
+        return rhs / lhs
+    exponent = log10_rhs - math.log10(lhs)
+    return 10.0**exponent if exponent < 308 else math.inf
+
+
+def _as_fields(name: str, values: dict) -> dict:
+    """``values`` ordered as the fields of the bound's result type (:data:`RESULT_TYPES`)."""
+    return {field: values[field] for field in RESULT_TYPES[name]._fields if field in values}
+
+
 def _result(summary: dict) -> dict:
     """:meth:`PairStream.result`'s dictionary from :func:`_summary`'s (host values): each value
     multiplied back to the inputs' units in float64."""
@@ -303,6 +323,10 @@ def _result(summary: dict) -> dict:
     bounds["kl_logit"] |= dict(
         rhs=_exp(log_rhs), tau=_exp(log_tau), log10_rhs=log_rhs / math.log(10.0), log10_tau=log_tau / math.log(10.0)
     )
+    bounds = {
+        name: _as_fields(name, entry | {"slack": _slack(entry["lhs"], entry["rhs"], entry.get("log10_rhs"))})
+        for name, entry in bounds.items()
+    }
     logit_sq, rep_sq = float(summary["logit_sq"]), float(summary["rep_sq"])
     return dict(
         logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
@@ -462,9 +486,11 @@ class PairStream(ZooStream):
         a LayerNorm output or a bias-fold column is rank-deficient once centred),
         ``linear_cka`` (biased), ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
-        (``lhs``, ``middle``, ``rhs``, ``holds``, ``tolerance``, ``within_round_off``),
-        ``rep_logit`` (``lhs``, ``rhs``, ``holds``, ``tolerance``, ``within_round_off``) and
-        ``kl_logit`` (the same and ``log10_rhs``, ``tau``, ``log10_tau``), as Python floats
+        (``lhs``, ``middle``, ``rhs``, ``holds``, ``slack``, ``tolerance``,
+        ``within_round_off``), ``rep_logit`` (``lhs``, ``rhs``, ``holds``, ``slack``,
+        ``tolerance``, ``within_round_off``) and ``kl_logit`` (the same and ``log10_rhs``,
+        ``tau``, ``log10_tau``): the fields of the in-memory result types that the moments
+        give, named and ordered as there (:data:`RESULT_TYPES`), as Python floats
         (float64, in the inputs' units at any scale: module docstring) and bools, equal to
         :func:`repsim_jax.bounds.cca_logit_bound`, :func:`~repsim_jax.bounds.rep_logit_bound`
         and :func:`~repsim_jax.bounds.kl_logit_bound` on the full arrays with the same subsets.

@@ -8,7 +8,7 @@ import pytest
 
 from repsim_jax import bounds
 from repsim_jax import metrics as M
-from repsim_jax.streaming import PairStream
+from repsim_jax.streaming import RESULT_TYPES, PairStream
 from repsim_jax.testing import bounds_reference as bref
 from repsim_jax.testing import reference as ref
 
@@ -236,8 +236,9 @@ def test_constant_embeddings_raise_instead_of_nan():
 
 
 def test_bounds_report_tolerance_and_log10_rhs():
-    """Every streamed bound carries its round-off tolerance and the KL bound log10_rhs/log10_tau,
-    equal to the in-memory bound's."""
+    """Every streamed bound carries its round-off tolerance and slack and the KL bound
+    log10_rhs/log10_tau, equal to the in-memory bound's; its keys are fields of the in-memory
+    result type, in that type's order."""
     f1, g1, f2, g2 = _random_pair()
     streamed = _stream(f1, g1, f2, g2, chunks=[N // 2] * 2)
     kl = bounds.kl_logit_bound(f1 @ g1.T, f2 @ g2.T)
@@ -246,3 +247,8 @@ def test_bounds_report_tolerance_and_log10_rhs():
     for name in BOUNDS:
         assert 0 < streamed[name]["tolerance"] < 1e-2 * streamed[name]["rhs"], name
         assert streamed[name]["within_round_off"] is False, name
+    np.testing.assert_allclose(streamed["kl_logit"]["slack"], float(kl.slack), rtol=1e-4)
+    for name, result_type in RESULT_TYPES.items():
+        keys = list(streamed[name])
+        assert keys == [field for field in result_type._fields if field in keys], name
+        assert streamed[name]["slack"] == pytest.approx(streamed[name]["rhs"] / streamed[name]["lhs"], rel=1e-12), name
