@@ -29,16 +29,16 @@ _CHILD = """
 import json, sys, tempfile, time
 from repsim_jax.config import experiment_config
 from repsim_jax.experiment import build, training_mesh
-from repsim_jax.train import fit
+from repsim_jax.train import Data, Schedule, Student, fit
 config = experiment_config("synthetic", "quick", [])
 built = build(config)
 mesh = training_mesh(config, {seeds})
 def run(epochs):
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()
-        fit(built.model, built.loss, built.tx, built.data.splits["train"], workdir, num_epochs=epochs,
-            batch_size=config.batch_size, seeds=list({seeds_tuple}), mesh=mesh, checkpoint_every=epochs,
-            progress=False)
+        student = Student(built.model, built.loss, built.tx, list({seeds_tuple}))
+        schedule = Schedule(epochs, config.batch_size, checkpoint_every=epochs, progress=False)
+        fit(student, Data(built.data.splits["train"]), workdir, schedule, mesh=mesh)
         return time.perf_counter() - start
 first = run(1)  # compiles
 print(json.dumps({{"seconds": run({epochs}), "mesh": dict(mesh.shape) if mesh is not None else None}}))

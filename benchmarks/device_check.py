@@ -42,7 +42,7 @@ from repsim_jax.config import base_config, experiment_config  # noqa: E402
 from repsim_jax.experiment import build  # noqa: E402
 from repsim_jax.losses import get_loss  # noqa: E402
 from repsim_jax.models import build_model  # noqa: E402
-from repsim_jax.train import fit, make_optimizer, make_train_step  # noqa: E402
+from repsim_jax.train import Data, Schedule, Student, fit, make_optimizer, make_train_step  # noqa: E402
 from repsim_jax.train.state import create_state  # noqa: E402
 
 SEEDS = 16
@@ -61,18 +61,9 @@ def vmapped_seeds(workdir: str, epochs: int = 20) -> dict:
     train = built.data.splits["train"]
 
     def run(seeds, tag):
-        return fit(
-            built.model,
-            built.loss,
-            built.tx,
-            train,
-            f"{workdir}/{tag}",
-            num_epochs=epochs,
-            batch_size=config.batch_size,
-            seeds=seeds,
-            checkpoint_every=epochs,
-            progress=False,
-        )
+        student = Student(built.model, built.loss, built.tx, seeds)
+        schedule = Schedule(epochs, config.batch_size, checkpoint_every=epochs, progress=False)
+        return fit(student, Data(train), f"{workdir}/{tag}", schedule)
 
     run(list(range(SEEDS)), "warm_vmap")
     run(0, "warm_one")

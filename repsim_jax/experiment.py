@@ -41,10 +41,11 @@ from repsim_jax.lm.model import TrainedLM, TransformerLM
 from repsim_jax.losses import Loss, get_loss
 from repsim_jax.models import TrainedModel, build_model, without_init_file
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
-from repsim_jax.train.loop import fit, steps_per_epoch_of
+from repsim_jax.train.loop import fit
 from repsim_jax.train.mesh import make_mesh
 from repsim_jax.train.optim import make_optimizer
-from repsim_jax.train.state import create_state, init_states
+from repsim_jax.train.spec import Data, Schedule, Student, Teacher, checked_seeds, embedding_dim
+from repsim_jax.train.state import initialiser
 from repsim_jax.workdir import locate, owned, read_config, read_json, warn
 
 __all__ = [
@@ -107,10 +108,28 @@ class Run:
 
 
 def _seeds(config) -> list[int]:
-    seeds = [int(s) for s in config.seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise InputError(f"config.seeds must be distinct and non-empty, got {seeds}")
-    return seeds
+    return list(checked_seeds(config.seeds, "config.seeds"))
+
+
+def _trained_seeds(seeds: list[int]) -> int | list[int]:
+    """The ``seeds`` of :class:`repsim_jax.train.Student`: one seed alone is a single run,
+    several a vmapped group (a stacked state)."""
+    return seeds if len(seeds) > 1 else seeds[0]
+
+
+def _schedule(config, progress: bool = True, desc: str = "epochs") -> Schedule:
+    """The :class:`repsim_jax.train.Schedule` of ``config`` (``num_epochs``, ``batch_size``,
+    ``keep_last_batch``, ``eval.every``, section ``checkpoint``)."""
+    return Schedule(
+        config.num_epochs,
+        config.batch_size,
+        config.keep_last_batch,
+        eval_every=config.eval.every,
+        checkpoint_every=config.checkpoint.every,
+        keep=config.checkpoint.keep,
+        progress=progress,
+        desc=desc,
+    )
 
 
 def report_path(workdir, config, seed: int) -> epath.Path:
@@ -139,10 +158,7 @@ def build(config) -> Built:
     data = load_dataset(config.data)
     model = build_model(config.model, data.num_classes, data.num_concepts, distilled=config.loss.name != "ce")
     loss = get_loss(config.loss.name, **_loss_options(config.loss))
-    n = len(data.rows["train"])
-    if not 1 <= config.batch_size <= n:
-        raise InputError(f"batch_size {config.batch_size} must be in [1, {n}] for {n} training examples")
-    steps = steps_per_epoch_of(n, config.batch_size, config.keep_last_batch)
+    steps = _schedule(config).steps_per_epoch(len(data.rows["train"]))
     return Built(data, model, loss, _optimizer(config, steps))
 
 
@@ -392,37 +408,24 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
     built = build(config)
     teacher = _teacher_for(config, teacher, built.loss.needs_teacher)
     if teacher is not None:
-        config.loss.teacher_dim = int(
-            jax.eval_shape(lambda v: teacher.model.apply(v, _sample_input(built)), teacher.variables)[0].shape[-1]
-        )
+        config.loss.teacher_dim = embedding_dim(teacher, _sample_input(built))
     if changes:
         warn(f"{workdir}: the re-run applies config changes: {'; '.join(changes)}")
     if jax.process_index() == 0:
         layout.write_text(layout.config_path(workdir), config.to_json(indent=2))
     mesh = training_mesh(config, len(seeds))
     desc = stage or f"{config.loss.name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
-    result = fit(
+    student = Student(
         built.model,
         built.loss,
         built.tx,
-        workdir=str(workdir),
-        **_training_inputs(built.data, config.batch_size),
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        keep_last_batch=config.keep_last_batch,
-        seeds=seeds if len(seeds) > 1 else seeds[0],
-        eval_every=config.eval.every,
-        curves=_curves(config, built, seeds, teacher),
-        teacher=teacher if built.loss.needs_teacher else None,
-        teacher_mode=config.teacher.mode,
-        checkpoint_every=config.checkpoint.every,
-        keep=config.checkpoint.keep,
+        _trained_seeds(seeds),
         concept_weight=config.loss.concept_weight,
         concept_loss=config.loss.concept_loss,
-        mesh=mesh,
-        progress=progress,
-        desc=desc,
     )
+    data = _training_data(built.data, config.batch_size, _curves(config, built, seeds, teacher))
+    distilled = Teacher(teacher, config.teacher.mode) if built.loss.needs_teacher else None
+    result = fit(student, data, str(workdir), _schedule(config, progress, desc), distilled, mesh)
     state = _on_every_process(result.state)
     models = trained_models(built.model, state, seeds, str(workdir))
     run = Run(config, str(workdir), built, state, models, [])
@@ -432,28 +435,19 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
     return run
 
 
-def _training_inputs(data: Dataset | TextData, batch_size: int) -> dict:
-    """:func:`fit`'s ``train_data``, ``eval_data``, ``preprocess`` and ``augment``: the
-    training rows and the test split, or a language model's token stream of this
-    process's ``batch_size / processes`` sequences per step."""
+def _training_data(data: Dataset | TextData, batch_size: int, curves) -> Data:
+    """:func:`fit`'s :class:`repsim_jax.train.Data`: the training rows, the test split and
+    ``curves``, or a language model's token stream of this process's
+    ``batch_size / processes`` sequences per step."""
     if isinstance(data, TextData):
-        stream = data.stream(batch_size // jax.process_count())
-        return {"train_data": stream, "eval_data": None, "preprocess": None, "augment": None}
-    return {
-        "train_data": data.rows["train"],
-        "eval_data": data.splits["test"],
-        "preprocess": data.preprocess,
-        "augment": data.augment,
-    }
+        return Data(data.stream(batch_size // jax.process_count()))
+    return Data(data.rows["train"], data.splits["test"], data.preprocess, data.augment, curves)
 
 
 def _abstract_state(config, built: Built, seeds):
     teacher_dim = config.loss.teacher_dim or None
     sample = _sample_input(built)
-    if len(seeds) > 1:
-        return jax.eval_shape(lambda: init_states(seeds, built.model, built.loss, built.tx, sample, teacher_dim))
-    init = lambda k: create_state(k, built.model, built.loss, built.tx, sample, teacher_dim)
-    return jax.eval_shape(init, jax.random.key(seeds[0]))
+    return jax.eval_shape(initialiser(_trained_seeds(seeds), built.model, built.loss, built.tx, sample, teacher_dim))
 
 
 def _read_reports(workdir, config, seeds) -> list[dict]:

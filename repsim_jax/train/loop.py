@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -46,17 +46,17 @@ from tqdm.auto import tqdm
 from repsim_jax.data.rows import Rows, checked_columns
 from repsim_jax.errors import InputError
 from repsim_jax.lm.data import TokenStream
-from repsim_jax.losses import Loss
 from repsim_jax.models import predict, without_init_file
 from repsim_jax.train import fsdp
 from repsim_jax.train.checkpoint import Checkpointer, saved_steps
 from repsim_jax.train.mesh import seeds_data_mesh
 from repsim_jax.train.placement import place, place_rows
-from repsim_jax.train.state import TrainState, create_state
+from repsim_jax.train.spec import Data, Schedule, Student, Teacher, embedding_dim
+from repsim_jax.train.state import TrainState, initialiser
 from repsim_jax.train.step import make_eval_fn, make_lm_train_step, make_train_step
 from repsim_jax.workdir import metrics_path, tensorboard_dir, warn, write_text
 
-__all__ = ["FitResult", "NonFiniteLossError", "fit", "steps_per_epoch_of", "teacher_outputs"]
+__all__ = ["FitResult", "NonFiniteLossError", "fit", "teacher_outputs"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -108,21 +108,6 @@ def _check_mesh(mesh: Mesh, num_seeds: int | None, batch_size: int) -> Mesh:
     if batch_size % data:
         raise InputError(f"batch_size {batch_size} not divisible by the mesh's data (× fsdp) axes of {data} devices")
     return mesh
-
-
-def _initialiser(seeds: int | list[int], model, loss, tx, sample_x, teacher_dim) -> Callable[[], TrainState]:
-    """``() -> state``: one seed's :func:`create_state`, or a list's stacked under ``vmap``
-    (jitted with output shardings, it creates the state where it will live)."""
-    if isinstance(seeds, list):
-        init = lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim)
-        return lambda: jax.vmap(init)(jnp.stack([jax.random.key(s) for s in seeds]))
-    return lambda: create_state(jax.random.key(seeds), model, loss, tx, sample_x, teacher_dim)
-
-
-def steps_per_epoch_of(n: int, batch_size: int, keep_last_batch: bool) -> int:
-    """Steps in an epoch of ``n`` rows: ``⌈n / batch_size⌉`` keeping the last partial batch,
-    else ``⌊n / batch_size⌋``."""
-    return -(-n // batch_size) if keep_last_batch else n // batch_size
 
 
 def _make_epoch_fn(step, n, batch_size, teacher_model, preprocess, augment, batch_sharding, keep_last=False):
@@ -295,29 +280,24 @@ def _train_epochs(
     state,
     run_epoch: Callable,
     evaluate: Callable | None,
+    schedule: Schedule,
     *,
     curves: Callable | None = None,
     seed_list: list[int],
     vmapped: bool,
     resuming: bool,
-    num_epochs: int,
     steps_per_epoch: int,
-    eval_every: int,
-    checkpoint_every: int,
-    keep: int,
-    progress: bool,
-    desc: str,
-    stop_after_epochs: int | None,
     iterator=None,
 ) -> FitResult:
     """The epoch loop of :func:`fit`: resume, then ``run_epoch(state) -> (state, per-step
     metrics)`` epoch after epoch, ``evaluate(state)`` and ``curves(state)`` (one dict per
-    seed) every ``eval_every`` epochs and at the last, rows logged, checkpoints saved.
+    seed) every ``schedule.eval_every`` epochs and at the last, rows logged, checkpoints saved.
     ``iterator``: the token stream ``run_epoch`` reads, whose ``get_state()`` each
     checkpoint holds and whose ``set_state`` a resume calls."""
     workdir = epath.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = Checkpointer(workdir, keep=keep)
+    num_epochs, stop_after_epochs = schedule.num_epochs, schedule.stop_after_epochs
+    ckpt = Checkpointer(workdir, keep=schedule.keep)
     log = _MetricsLog(workdir, seed_list, vmapped)
     history: list[dict] = []
     try:
@@ -332,8 +312,8 @@ def _train_epochs(
             range(start, end),
             initial=start,
             total=num_epochs,
-            desc=desc,
-            disable=not progress or jax.process_index() != 0,
+            desc=schedule.desc,
+            disable=not schedule.progress or jax.process_index() != 0,
         )
         with bar:
             for epoch in bar:
@@ -344,7 +324,7 @@ def _train_epochs(
                 done = epoch + 1
                 means = {k: np.asarray(v).reshape(len(seed_list), -1).mean(-1) for k, v in per_step.items()}
                 evals, curve_values = None, None
-                if done % eval_every == 0 or done == num_epochs:
+                if done % schedule.eval_every == 0 or done == num_epochs:
                     if evaluate is not None:
                         evals = {k: np.asarray(v).reshape(-1) for k, v in evaluate(state).items()}
                     if curves is not None:
@@ -353,7 +333,7 @@ def _train_epochs(
                 rows = _rows(done, steps, seed_list, means, evals, curve_values)
                 log.append(rows)  # before the checkpoint: a committed epoch always has its rows
                 history.extend(rows)
-                if done % checkpoint_every == 0 or done == end:
+                if done % schedule.checkpoint_every == 0 or done == end:
                     data_state = {"epoch": done}
                     if iterator is not None:
                         data_state["iterator"] = iterator.get_state()
@@ -366,17 +346,6 @@ def _train_epochs(
     return FitResult(state=state, history=history, epochs=end)
 
 
-class _Schedule(NamedTuple):
-    """The epochs of a :func:`fit` call and how they are saved and shown."""
-
-    num_epochs: int
-    checkpoint_every: int
-    keep: int
-    progress: bool
-    desc: str
-    stop_after_epochs: int | None
-
-
 def _global_batch(batch: dict, sharding: NamedSharding | None) -> dict:
     """A process's batch as the global batch laid out by ``sharding`` (rows on ``"data"``;
     each process passes its own rows, in process order); on the default device without one."""
@@ -387,36 +356,30 @@ def _global_batch(batch: dict, sharding: NamedSharding | None) -> dict:
     return jax.device_put(batch, sharding)
 
 
-def _fit_tokens(
-    model, loss, tx, stream: TokenStream, workdir, schedule: _Schedule, *, batch_size, seeds, teacher, mesh
-):
+def _fit_tokens(student: Student, stream: TokenStream, workdir, schedule: Schedule, teacher, mesh) -> FitResult:
     """:func:`fit` of a language model on a token stream: each process reads its shard's
-    batches (``stream.batch_size`` rows; ``batch_size`` rows over all processes), one
+    batches (``stream.batch_size`` rows; ``schedule.batch_size`` rows over all processes), one
     jitted :func:`repsim_jax.train.step.make_lm_train_step` per batch (vmapped over seeds,
     on the mesh: states on ``"seeds"``, batches on ``"data"``, the teacher replicated; with
     an ``"fsdp"`` axis, parameters, optimiser state and teacher sharded on it and batches
     on ``("data", "fsdp")``: :mod:`repsim_jax.train.fsdp`),
     ``stream.steps_per_epoch`` steps per epoch. Every checkpoint holds the stream's
     iterator state, so a resumed run reads the batches an uninterrupted one reads next."""
+    model, loss, tx, batch_size = student.model, student.loss, student.tx, schedule.batch_size
     if stream.batch_size * jax.process_count() != batch_size:
         raise InputError(
             f"batch_size {batch_size} is not {jax.process_count()} process(es) × {stream.batch_size} streamed rows"
         )
     if loss.needs_teacher and teacher is None:
         raise InputError(f"loss {loss.name!r} needs a teacher")
-    vmapped = not isinstance(seeds, (int, np.integer))
-    seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
-    if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
-        raise InputError(f"seeds must be distinct and non-empty, got {seed_list}")
+    vmapped, seed_list = student.vmapped, student.seed_list
     if mesh is not None:
         mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
     sample_x = jnp.asarray(stream.example()["x"])
-    teacher_dim = None
-    if loss.needs_teacher:
-        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample_x)[0].shape[-1]
+    teacher_dim = embedding_dim(teacher, sample_x) if loss.needs_teacher else None
     resuming = bool(saved_steps(workdir))
     init_model = without_init_file(model) if resuming else model
-    init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
+    init = initialiser(student.seeds, init_model, loss, tx, sample_x, teacher_dim)
     step = make_lm_train_step(model, loss, tx, teacher.model if loss.needs_teacher else None)
     teacher_vars = teacher.variables if loss.needs_teacher else None
     if vmapped:
@@ -440,151 +403,97 @@ def _fit_tokens(
             per_step.append(metrics)
         return state, jax.tree.map(lambda *values: jnp.stack(values, axis=-1), *per_step)
 
+    schedule = dataclasses.replace(schedule, eval_every=1)
     return _train_epochs(
         workdir,
         state,
         run_epoch,
         None,
+        schedule,
         seed_list=seed_list,
         vmapped=vmapped,
         resuming=resuming,
-        num_epochs=schedule.num_epochs,
         steps_per_epoch=stream.steps_per_epoch,
-        eval_every=1,
-        checkpoint_every=schedule.checkpoint_every,
-        keep=schedule.keep,
-        progress=schedule.progress,
-        desc=schedule.desc,
-        stop_after_epochs=schedule.stop_after_epochs,
         iterator=iterator,
     )
 
 
 def fit(
-    model,
-    loss: Loss,
-    tx,
-    train_data: dict | Rows | TokenStream,
-    workdir: str,
-    *,
-    num_epochs: int,
-    batch_size: int,
-    keep_last_batch: bool = False,
-    seeds: int | Sequence[int] = 0,
-    eval_data: dict | None = None,
-    eval_every: int = 1,
-    curves: Callable | None = None,
-    teacher=None,
-    teacher_mode: str = "cached",
-    mesh: Mesh | None = None,
-    checkpoint_every: int = 1,
-    keep: int = 3,
-    preprocess: Callable | None = None,
-    augment: Callable | None = None,
-    concept_weight: float = 1.0,
-    concept_loss: str = "bce",
-    progress: bool = True,
-    desc: str = "epochs",
-    stop_after_epochs: int | None = None,
+    student: Student, data: Data, workdir, schedule: Schedule, teacher: Teacher | None = None, mesh: Mesh | None = None
 ) -> FitResult:
-    """Train ``model`` on ``train_data``: in-memory columns (``x``, ``y``, optional
-    ``concepts``) or :class:`repsim_jax.data.rows.Rows` read on demand (on a mesh, each
-    process reads only its devices' rows: :func:`repsim_jax.train.placement.place_rows`),
-    or a language model's :class:`repsim_jax.lm.data.TokenStream` (:func:`_fit_tokens`:
-    one jitted step per batch, the stream's position in every checkpoint; the teacher
-    online; no in-training evaluation).
+    """Train ``student`` on ``data`` in ``workdir`` (resuming from its checkpoints) as
+    ``schedule`` says: in-memory columns or :class:`repsim_jax.data.rows.Rows` read on
+    demand (on a mesh, each process reads only its devices' rows:
+    :func:`repsim_jax.train.placement.place_rows`), or a language model's
+    :class:`repsim_jax.lm.data.TokenStream` (:func:`_fit_tokens`: one jitted step per
+    batch, the stream's position in every checkpoint; the teacher online; no in-training
+    evaluation). The groups are described in :mod:`repsim_jax.train.spec`.
 
     Args:
-      loss: from :func:`repsim_jax.losses.get_loss`; a distillation loss needs
-        ``teacher`` (a :class:`repsim_jax.models.TrainedModel`) or precomputed
-        ``teacher_embeddings``/``teacher_logits`` columns.
-      keep_last_batch: also train on the last ``n % batch_size`` rows of each epoch's
-        permutation, as one smaller step (PyTorch's default; False: dropped).
-      seeds: an int, or a sequence of seeds trained together under ``vmap``.
-      curves: ``state -> [{"<split>/<name>": value} per seed]``, called with the trained
-        state every ``eval_every`` epochs and at the last (e.g. the report quantities of
-        :class:`repsim_jax.evaluate.Curves`, config ``eval.curves``); logged as
-        ``eval/<split>/<name>``. Not for token streams.
-      teacher_mode: ``cached`` (teacher outputs computed once before training) or
-        ``online`` (recomputed inside every step; same values, less memory).
+      teacher: a distillation loss needs it, or precomputed ``teacher_embeddings``/
+        ``teacher_logits`` columns in ``data.train``; with ``data.eval`` its outputs
+        there add the ``agreement`` metric.
       mesh: a ``("seeds", "data")`` mesh (:func:`repsim_jax.train.mesh.make_mesh`), or a
         1-D ``("data",)`` one for a single seed; None: the default device. A language
         model may also take a ``("seeds", "data", "fsdp")`` mesh (sharded parameters).
-      preprocess: ``x -> x`` applied to each batch in-graph (e.g. uint8 → float).
-      augment: ``(key, x) -> x`` applied in-graph after the teacher sees the batch.
-      desc: the progress bar's label (the stage, e.g. "teacher").
-      stop_after_epochs: stop (checkpointed) after this many epochs in this call,
-        as a preemption would; re-running resumes.
 
     Returns:
       :class:`FitResult`. Raises :class:`NonFiniteLossError` on a NaN/Inf loss (the
       state of that epoch is not saved).
     """
-    if teacher_mode not in ("cached", "online"):
-        raise InputError(f"teacher_mode must be 'cached' or 'online', got {teacher_mode!r}")
-    if num_epochs < 1 or eval_every < 1 or checkpoint_every < 1:
-        raise InputError("num_epochs, eval_every and checkpoint_every must be >= 1")
-    if isinstance(train_data, TokenStream):
-        if eval_data is not None or curves is not None or preprocess is not None or augment is not None:
-            raise InputError("a token stream trains without eval_data, curves, preprocess or augment")
-        if keep_last_batch:
+    if data.is_stream:
+        if schedule.keep_last_batch:
             raise InputError("keep_last_batch is for rows: a token stream's batches are always whole")
-        if teacher is not None and teacher_mode != "online":
+        if teacher is not None and teacher.mode != "online":
             raise InputError("language models are distilled online: set teacher.mode to 'online'")
-        return _fit_tokens(
-            model,
-            loss,
-            tx,
-            train_data,
-            workdir,
-            _Schedule(num_epochs, checkpoint_every, keep, progress, desc, stop_after_epochs),
-            batch_size=batch_size,
-            seeds=seeds,
-            teacher=teacher,
-            mesh=mesh,
-        )
+        trained = teacher.trained if teacher is not None else None
+        return _fit_tokens(student, data.train, workdir, schedule, trained, mesh)
     if mesh is not None and "fsdp" in mesh.axis_names:
         raise InputError("mesh.fsdp shards a language model's parameters: other runs need mesh.fsdp = 1")
-    rows = train_data if isinstance(train_data, Rows) else Rows.from_arrays(train_data)
+    model, loss, tx, preprocess = student.model, student.loss, student.tx, data.preprocess
+    rows = data.train if isinstance(data.train, Rows) else Rows.from_arrays(data.train)
     n, example = len(rows), rows.example()
-    if not 1 <= batch_size <= n:
-        raise InputError(f"batch_size must be in [1, {n}] for {n} train examples, got {batch_size}")
-    steps_per_epoch = steps_per_epoch_of(n, batch_size, keep_last_batch)
+    steps_per_epoch = schedule.steps_per_epoch(n)
+    eval_data = data.eval
     if eval_data is not None:
         eval_data = checked_columns(eval_data, "eval")
         _check_finite(eval_data["x"], "eval")
-    vmapped = not isinstance(seeds, (int, np.integer))
-    seed_list = [int(s) for s in (seeds if vmapped else [seeds])]
-    if vmapped and (not seed_list or len(set(seed_list)) != len(seed_list)):
-        raise InputError(f"seeds must be distinct and non-empty, got {seed_list}")
+    vmapped, seed_list = student.vmapped, student.seed_list
     if mesh is not None:
-        mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, batch_size)
+        mesh = _check_mesh(mesh, len(seed_list) if vmapped else None, schedule.batch_size)
 
-    online = loss.needs_teacher and teacher is not None and teacher_mode == "online"
-    if loss.needs_teacher and teacher is None and "teacher_logits" not in example:
+    trained = teacher.trained if teacher is not None else None
+    online = loss.needs_teacher and trained is not None and teacher.mode == "online"
+    if loss.needs_teacher and trained is None and "teacher_logits" not in example:
         raise InputError(f"loss {loss.name!r} needs a teacher (or cached teacher outputs)")
-    cached_teacher = teacher if teacher is not None and not online and loss.needs_teacher else None
-    add_columns = _teacher_columns(cached_teacher, preprocess)
+    add_columns = _teacher_columns(trained if not online and loss.needs_teacher else None, preprocess)
     sample_x = jnp.asarray(example["x"])
     sample_x = preprocess(sample_x) if preprocess else sample_x
     teacher_dim = None
-    if teacher is not None:
+    if trained is not None:
         if eval_data is not None:
-            eval_data.update(teacher_outputs(teacher, eval_data["x"], preprocess=preprocess))
-        teacher_dim = jax.eval_shape(lambda v, s: teacher.model.apply(v, s), teacher.variables, sample_x)[0].shape[-1]
+            eval_data.update(teacher_outputs(trained, eval_data["x"], preprocess=preprocess))
+        teacher_dim = embedding_dim(trained, sample_x)
     elif "teacher_embeddings" in example:
         teacher_dim = example["teacher_embeddings"].shape[-1]
 
     # a resumed run's checkpoint holds the weights init_from gave: never read that file again
     resuming = bool(saved_steps(workdir))
     init_model = without_init_file(model) if resuming else model
-    init = _initialiser(seed_list if vmapped else seed_list[0], init_model, loss, tx, sample_x, teacher_dim)
-    teacher_vars = teacher.variables if online else None
+    init = initialiser(student.seeds, init_model, loss, tx, sample_x, teacher_dim)
+    teacher_vars = trained.variables if online else None
 
-    step = make_train_step(model, loss, tx, concept_weight, concept_loss)
+    step = make_train_step(model, loss, tx, student.concept_weight, student.concept_loss)
     batch_sharding = NamedSharding(mesh, P("data")) if mesh is not None else None
     epoch_fn = _make_epoch_fn(
-        step, n, batch_size, teacher.model if online else None, preprocess, augment, batch_sharding, keep_last_batch
+        step,
+        n,
+        schedule.batch_size,
+        trained.model if online else None,
+        preprocess,
+        data.augment,
+        batch_sharding,
+        schedule.keep_last_batch,
     )
     eval_fn = _make_eval(model, preprocess, eval_data is not None and "teacher_logits" in eval_data)
     if vmapped:
@@ -614,16 +523,10 @@ def fit(
         state,
         run_epoch,
         evaluate,
-        curves=curves,
+        schedule,
+        curves=data.curves,
         seed_list=seed_list,
         vmapped=vmapped,
         resuming=resuming,
-        num_epochs=num_epochs,
         steps_per_epoch=steps_per_epoch,
-        eval_every=eval_every,
-        checkpoint_every=checkpoint_every,
-        keep=keep,
-        progress=progress,
-        desc=desc,
-        stop_after_epochs=stop_after_epochs,
     )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from repsim_jax.losses import Loss
 
-__all__ = ["TrainState", "create_state", "init_states"]
+__all__ = ["TrainState", "create_state", "init_states", "initialiser"]
 
 
 @flax.struct.dataclass
@@ -57,8 +58,18 @@ def create_state(
     )
 
 
+def initialiser(
+    seeds: int | Sequence[int], model, loss: Loss, tx, sample_x, teacher_dim: int | None = None
+) -> Callable[[], TrainState]:
+    """``() -> state``: :func:`create_state` of one seed (an int), or of every seed of a
+    sequence stacked on a leading axis (``vmap``). Jitted with output shardings, it
+    creates the state where it will live; under ``jax.eval_shape``, its structure."""
+    init = lambda key: create_state(key, model, loss, tx, sample_x, teacher_dim)
+    if isinstance(seeds, (int, np.integer)):
+        return lambda: init(jax.random.key(int(seeds)))
+    return lambda: jax.vmap(init)(jnp.stack([jax.random.key(int(s)) for s in seeds]))
+
+
 def init_states(seeds: Sequence[int], model, loss: Loss, tx, sample_x, teacher_dim: int | None = None) -> TrainState:
-    """States for several seeds stacked on a leading axis (``vmap`` of :func:`create_state`)."""
-    keys = jnp.stack([jax.random.key(int(s)) for s in seeds])
-    init = lambda k: create_state(k, model, loss, tx, sample_x, teacher_dim)
-    return jax.jit(jax.vmap(init))(keys)
+    """States for several seeds stacked on a leading axis (:func:`initialiser`, jitted)."""
+    return jax.jit(initialiser(list(seeds), model, loss, tx, sample_x, teacher_dim))()

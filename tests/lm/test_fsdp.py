@@ -49,7 +49,7 @@ def _worker(root: str) -> dict:
 
     from repsim_jax import experiment
     from repsim_jax.lm.model import TrainedLM, TransformerLM
-    from repsim_jax.train import Checkpointer, fit
+    from repsim_jax.train import Checkpointer, Data, Schedule, Student, Teacher, fit
 
     # the three sharded runs compile the same programs: compile them once
     jax.config.update("jax_compilation_cache_dir", f"{root}/compiled")
@@ -59,12 +59,15 @@ def _worker(root: str) -> dict:
     teacher = TrainedLM(teacher_model, teacher_variables)
     config = experiment_config("lm", "smoke", [*OVERRIDES, "--config.mesh.data=2", "--config.mesh.fsdp=2"])
     built, mesh = experiment.build(config), experiment.training_mesh(config, 1)
-    common = dict(num_epochs=2, batch_size=16, teacher=teacher, teacher_mode="online", progress=False)
-    train = lambda workdir, **kw: fit(built.model, built.loss, built.tx, built.data.stream(16), workdir, **common, **kw)
-    sharded = train(f"{root}/fsdp", mesh=mesh).state
-    train(f"{root}/resumed", mesh=mesh, stop_after_epochs=1)
-    resumed = train(f"{root}/resumed", mesh=mesh).state
-    one = train(f"{root}/one", mesh=None).state
+    student, online = Student(built.model, built.loss, built.tx), Teacher(teacher, "online")
+    schedule = lambda stop: Schedule(2, 16, stop_after_epochs=stop, progress=False)
+    train = lambda workdir, mesh, stop=None: fit(
+        student, Data(built.data.stream(16)), workdir, schedule(stop), online, mesh
+    )
+    sharded = train(f"{root}/fsdp", mesh).state
+    train(f"{root}/resumed", mesh, stop=1)
+    resumed = train(f"{root}/resumed", mesh).state
+    one = train(f"{root}/one", None).state
     restored, _ = Checkpointer(f"{root}/fsdp", read_only=True).restore(one)  # onto one's single device
     leaves = jax.tree_util.tree_leaves_with_path((sharded.params, sharded.opt_state))
     shards = {

@@ -8,7 +8,7 @@ import numpy as np
 from repsim_jax.data.synthetic import make_spirals
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
-from repsim_jax.train import fit, make_optimizer
+from repsim_jax.train import Data, Schedule, Student, fit, make_optimizer
 
 NUM_CLASSES = 7
 BATCH = 16
@@ -53,26 +53,15 @@ def run_steps(workdir, mesh=None):
     """``NUM_STEPS`` steps of :func:`step_setup`'s student (one epoch of ``BATCH × NUM_STEPS``
     rows) through ``fit``; with a mesh, data-parallel (each process reads only its own rows
     of the training set, every global batch sharded on ``"data"``)."""
-    model, loss, tx = step_setup()
-    data = distill_data(BATCH * NUM_STEPS)
-    return fit(model, loss, tx, data, workdir, num_epochs=1, batch_size=BATCH, seeds=3, mesh=mesh, progress=False).state
+    student = Student(*step_setup(), seeds=3)
+    data = Data(distill_data(BATCH * NUM_STEPS))
+    return fit(student, data, workdir, Schedule(1, BATCH, progress=False), mesh=mesh).state
 
 
-def run_fit(workdir, epochs, mesh=None, seeds=0, num_epochs=3, **kwargs):
-    """``fit`` of a small MLP student with the L2 loss on fixed teacher outputs."""
+def run_fit(workdir, epochs, mesh=None, seeds=0, num_epochs=3, eval_data=None, curves=None, checkpoint_every=1):
+    """``fit`` of a small MLP student with the L2 loss on fixed teacher outputs, stopped
+    after ``epochs`` epochs of this call (None: run to ``num_epochs``)."""
     model = Classifier(MLPEncoder(4, hidden=(16, 16)), NUM_CLASSES)
-    data = distill_data()
-    return fit(
-        model,
-        get_loss("l2"),
-        make_optimizer("adam", 1e-2),
-        data,
-        workdir,
-        num_epochs=num_epochs,
-        batch_size=BATCH,
-        seeds=seeds,
-        mesh=mesh,
-        stop_after_epochs=epochs,
-        progress=False,
-        **kwargs,
-    )
+    student = Student(model, get_loss("l2"), make_optimizer("adam", 1e-2), seeds)
+    schedule = Schedule(num_epochs, BATCH, checkpoint_every=checkpoint_every, stop_after_epochs=epochs, progress=False)
+    return fit(student, Data(distill_data(), eval_data, curves=curves), workdir, schedule, mesh=mesh)

@@ -9,8 +9,8 @@ import pytest
 from repsim_jax.errors import InputError
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
-from repsim_jax.train import create_state, fit, make_optimizer, make_train_step
-from repsim_jax.train.loop import steps_per_epoch_of
+from repsim_jax.train import Data, Schedule, Student, create_state, fit, make_optimizer, make_train_step
+from repsim_jax.train.spec import steps_per_epoch_of
 from tests.train._common import BATCH, NUM_CLASSES, distill_data
 
 ROWS = 2 * BATCH + 5  # two full batches and a partial one of 5 rows
@@ -44,9 +44,8 @@ def test_steps_per_epoch_rounds_up_only_when_keeping():
 
 def test_last_partial_batch_is_one_more_step(tmp_path):
     model, loss, tx, data = _setup()
-    result = fit(
-        model, loss, tx, data, str(tmp_path), num_epochs=1, batch_size=BATCH, keep_last_batch=True, progress=False
-    )
+    schedule = Schedule(1, BATCH, keep_last_batch=True, progress=False)
+    result = fit(Student(model, loss, tx), Data(data), str(tmp_path), schedule)
     expected = _by_hand(model, loss, tx, data, seed=0)
     assert int(result.state.step) == 3
     assert result.history[-1]["step"] == 3
@@ -61,4 +60,4 @@ def test_token_streams_refuse_keep_last_batch(tmp_path):
     stream = TokenStream.__new__(TokenStream)  # fit refuses before reading the stream
     model, loss, tx, _ = _setup()
     with pytest.raises(InputError, match="keep_last_batch"):
-        fit(model, loss, tx, stream, str(tmp_path), num_epochs=1, batch_size=2, keep_last_batch=True)
+        fit(Student(model, loss, tx), Data(stream), str(tmp_path), Schedule(1, 2, keep_last_batch=True))

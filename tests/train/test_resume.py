@@ -21,7 +21,7 @@ from etils import epath
 from repsim_jax.errors import InputError
 from repsim_jax.losses import get_loss
 from repsim_jax.models import Classifier, MLPEncoder
-from repsim_jax.train import fit, make_optimizer, reference_schedule
+from repsim_jax.train import Data, Schedule, Student, Teacher, fit, make_optimizer, reference_schedule
 from repsim_jax.train.checkpoint import Checkpointer
 from repsim_jax.train.loop import NonFiniteLossError, _MetricsLog, _stopped
 
@@ -96,11 +96,11 @@ def test_stop_and_rerun_resumes_in_process(tmp_path):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     data = _common.distill_data()
     model = Classifier(MLPEncoder(4, hidden=(8,)), _common.NUM_CLASSES)
-    kwargs = dict(num_epochs=2, batch_size=16, progress=False)
-    fit(model, get_loss("l2"), make_optimizer(), data, tmp_path, **kwargs)
+    student = Student(model, get_loss("l2"), make_optimizer())
+    fit(student, Data(data), tmp_path, Schedule(2, 16, progress=False))
     data["teacher_logits"][5, 0] = np.nan
     with pytest.raises(NonFiniteLossError, match="last good checkpoint .epoch 2."):
-        fit(model, get_loss("l2"), make_optimizer(), data, tmp_path, **{**kwargs, "num_epochs": 4})
+        fit(student, Data(data), tmp_path, Schedule(4, 16, progress=False))
     assert Checkpointer(tmp_path).latest_step() == 2
 
 
@@ -108,20 +108,19 @@ def test_bad_inputs_raise_value_error(tmp_path):
     data = _common.distill_data()
     model = Classifier(MLPEncoder(4, hidden=(8,)), _common.NUM_CLASSES)
     with pytest.raises(ValueError, match="batch_size"):
-        fit(model, get_loss("ce"), make_optimizer(), data, tmp_path, num_epochs=1, batch_size=1000)
+        fit(Student(model, get_loss("ce"), make_optimizer()), Data(data), tmp_path, Schedule(1, 1000))
     with pytest.raises(ValueError, match="needs a teacher"):
-        fit(
-            model,
-            get_loss("kl"),
-            make_optimizer(),
-            {"x": data["x"], "y": data["y"]},
-            tmp_path,
-            num_epochs=1,
-            batch_size=8,
-        )
+        unlabelled = Data({"x": data["x"], "y": data["y"]})
+        fit(Student(model, get_loss("kl"), make_optimizer()), unlabelled, tmp_path, Schedule(1, 8))
     data["x"][0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
-        fit(model, get_loss("l2"), make_optimizer(), data, tmp_path, num_epochs=1, batch_size=8)
+        fit(Student(model, get_loss("l2"), make_optimizer()), Data(data), tmp_path, Schedule(1, 8))
+    with pytest.raises(ValueError, match="distinct and non-empty"):
+        Student(model, get_loss("l2"), make_optimizer(), seeds=[3, 3])
+    with pytest.raises(ValueError, match="num_epochs, eval_every and checkpoint_every"):
+        Schedule(0, 8)
+    with pytest.raises(ValueError, match="teacher.mode must be"):
+        Teacher(None, "sometimes")
 
 
 def test_reference_schedule_closed_form():
@@ -285,7 +284,7 @@ def test_nan_before_any_checkpoint_says_none_was_saved(tmp_path):
     data["teacher_logits"][5, 0] = np.nan
     model = Classifier(MLPEncoder(4, hidden=(8,)), _common.NUM_CLASSES)
     with pytest.raises(NonFiniteLossError, match="no checkpoint was saved before it") as error:
-        fit(model, get_loss("l2"), make_optimizer(), data, tmp_path, num_epochs=2, batch_size=16, progress=False)
+        fit(Student(model, get_loss("l2"), make_optimizer()), Data(data), tmp_path, Schedule(2, 16, progress=False))
     assert "is kept" not in str(error.value)
     assert Checkpointer(tmp_path, read_only=True).steps() == []
 
