@@ -38,7 +38,7 @@ from etils import epath
 
 from repsim_jax.errors import InputError
 from repsim_jax.report import over_teachers
-from repsim_jax.workdir import metrics_path, read_config
+from repsim_jax.workdir import is_workdir, metrics_path, read_config
 
 __all__ = [
     "FIGURE_METRICS",
@@ -101,7 +101,7 @@ def _rows(path: epath.Path) -> list[dict]:
 
 def _workdirs(root: epath.Path):
     """``root`` and every directory under it holding a ``config.json``, in name order."""
-    if (root / "config.json").exists():
+    if is_workdir(root):
         yield root
     for child in sorted(root.iterdir()):
         if child.is_dir():

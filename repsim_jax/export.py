@@ -22,7 +22,7 @@ from repsim_jax.experiment import Run, locate, restore
 from repsim_jax.io import Representation, load_representation, save_npz
 from repsim_jax.lm.data import TextData
 from repsim_jax.lm.evaluate import position_arrays
-from repsim_jax.workdir import config_path, read_json, warn
+from repsim_jax.workdir import config_path, is_workdir, read_json, seed_dir, warn
 
 __all__ = ["split_arrays", "export", "model_loader", "load_model", "model_paths"]
 
@@ -112,7 +112,7 @@ def load_model(path: str, split: str = "test") -> Representation:
 
 def _workdir_models(workdir: epath.Path) -> list[str]:
     seeds = read_json(config_path(workdir))["seeds"]
-    return [str(workdir)] if len(seeds) == 1 else [str(workdir / f"seed{s}") for s in seeds]
+    return [str(workdir)] if len(seeds) == 1 else [str(seed_dir(workdir, s)) for s in seeds]
 
 
 def model_paths(directory: str) -> list[str]:
@@ -122,13 +122,13 @@ def model_paths(directory: str) -> list[str]:
     root = epath.Path(directory)
     if not root.is_dir():
         raise InputError(f"{directory}: not a directory")
-    if (root / "config.json").exists():
+    if is_workdir(root):
         return _workdir_models(root)
     found = []
     for entry in sorted(root.iterdir()):
         if entry.name.endswith(".npz"):
             found.append(str(entry))
-        elif entry.is_dir() and (entry / "config.json").exists():
+        elif entry.is_dir() and is_workdir(entry):
             found += _workdir_models(entry)
     if not found:
         raise InputError(f"{directory}: no .npz files or workdirs")

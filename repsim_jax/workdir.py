@@ -45,6 +45,7 @@ __all__ = [
     "checkpoints_dir",
     "config_changes",
     "config_path",
+    "is_workdir",
     "locate",
     "lock_path",
     "metrics_path",
@@ -52,6 +53,7 @@ __all__ = [
     "read_config",
     "read_json",
     "report_path",
+    "seed_dir",
     "tensorboard_dir",
     "with_absolute_paths",
     "write_json",
@@ -83,6 +85,17 @@ def config_path(workdir) -> epath.Path:
     return epath.Path(workdir) / "config.json"
 
 
+def is_workdir(path) -> bool:
+    """Whether ``path`` is a workdir this project wrote (it holds ``config.json``)."""
+    return config_path(path).exists()
+
+
+def seed_dir(workdir, seed: int) -> epath.Path:
+    """``W/seed<s>``: the directory of one seed of a vmapped group (its report; the
+    address ``GROUP/seed<s>`` of its model)."""
+    return epath.Path(workdir) / f"seed{seed}"
+
+
 def checkpoints_dir(workdir) -> epath.Path:
     """``W/checkpoints``, absolute for a local ``W`` (orbax refuses relative paths)."""
     path = epath.Path(workdir)
@@ -101,8 +114,7 @@ def tensorboard_dir(workdir, seed: int, grouped: bool) -> epath.Path:
 
 def report_path(workdir, seeds: Sequence[int], seed: int) -> epath.Path:
     """``report.json`` of ``seed``: in the workdir for one seed, in ``seed<s>/`` for a group."""
-    root = epath.Path(workdir)
-    return root / "report.json" if len(seeds) == 1 else root / f"seed{seed}" / "report.json"
+    return (epath.Path(workdir) if len(seeds) == 1 else seed_dir(workdir, seed)) / "report.json"
 
 
 def lock_path(workdir) -> epath.Path:
@@ -113,9 +125,9 @@ def locate(workdir: str) -> tuple[str, str | None] | None:
     """``(run directory, seed)`` of a workdir this project wrote: ``(WORKDIR, None)``, or
     ``(GROUP, "<s>")`` for one seed of a group (``GROUP/seed<s>``); ``None`` otherwise."""
     path = epath.Path(workdir)
-    if config_path(path).exists():
+    if is_workdir(path):
         return str(workdir), None
-    if path.name.startswith("seed") and config_path(path.parent).exists():
+    if path.name.startswith("seed") and is_workdir(path.parent):
         return str(path.parent), path.name.removeprefix("seed")
     return None
 
