@@ -118,12 +118,16 @@ def rep_dissimilarity_train(f1, g1, f2, g2, pivots, subsets) -> float:
 
 @functools.partial(jax.jit, static_argnames="batch_size")
 def _mean_norms(f1, g1, f2, g2, pivots, subsets, batch_size):
-    """``mean_x ‖f₁(x) − A f₂(x)‖`` for every (pivot, subset), flattened to (P·C,)."""
-    l1 = g1[subsets] - g1[pivots][:, None, None, :]
-    l2 = g2[subsets] - g2[pivots][:, None, None, :]
-    maps = jnp.linalg.solve(l1, l2).reshape(-1, f1.shape[1], f2.shape[1])
-    mean_norm = lambda a: jnp.mean(jnp.sqrt(jnp.sum((f1 - f2 @ a.T) ** 2, axis=1)))
-    return jax.lax.map(mean_norm, maps, batch_size=batch_size)
+    """``mean_x ‖f₁(x) − A f₂(x)‖`` for every (pivot, subset), flattened to (P·C,); each
+    batch solves for its own maps A, so the P·C maps are never held at once."""
+
+    def mean_norm(pair):
+        pivot, subset = pair
+        a = jnp.linalg.solve(g1[subset] - g1[pivot], g2[subset] - g2[pivot])
+        return jnp.mean(jnp.sqrt(jnp.sum((f1 - f2 @ a.T) ** 2, axis=1)))
+
+    pairs = (jnp.repeat(pivots, subsets.shape[1]), subsets.reshape(-1, subsets.shape[-1]))
+    return jax.lax.map(mean_norm, pairs, batch_size=batch_size)
 
 
 def rep_dissimilarity_eval(f1, g1, f2, g2, pivots, subsets) -> float:

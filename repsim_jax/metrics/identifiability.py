@@ -132,6 +132,12 @@ def pivot_subsets(num_labels: int, dim: int, num_pivots: int = 10, num_subsets: 
     return sample_pivot_subsets(jax.random.key(seed), num_labels, dim, min(num_pivots, num_labels), num_subsets)
 
 
+_SUBSET_BATCH_ENTRIES = 1 << 22
+"""Entries of the d₁ × max(d₁, d₂) matrices per (pivot, subset) pair (``L₁``, its inverse,
+the mapped residual) formed at once by :func:`_subset_errors`: 16 MiB per such array in
+float32, however many pairs there are (P·C = 20,000 at d = 50 formed 200 MB arrays)."""
+
+
 def _subset_errors(factor, count, g1, g2, pivots, subsets):
     """``(e_pS / 4^k, condition numbers of L₁, k)``; ``factor`` is the raw R of ``[F₂, F₁]``.
 
@@ -144,13 +150,23 @@ def _subset_errors(factor, count, g1, g2, pivots, subsets):
     d2 = g2.shape[1]
     r_a, r_b, r_c = factor[:d2, :d2], factor[:d2, d2:], factor[d2:, d2:]
     w = matmul(g1, r_b.T) - matmul(g2, r_a.T)
-    w_diff = w[subsets] - w[pivots][:, None, None, :]
-    l1 = g1[subsets] - g1[pivots][:, None, None, :]
-    # L₁ᵀ = VT ⇒ L₁⁻¹ = VT⁻ᵀ: ‖L₁⁻¹X‖ = ‖XᵀT⁻¹‖ and ‖L₁⁻¹‖_F = ‖T⁻¹‖_F (V drops out)
-    inverse = upper_triangular_inverse(jnp.linalg.qr(jnp.swapaxes(l1, -1, -2), mode="r"))
-    condition = jnp.sqrt(squared_norm(l1) * squared_norm(inverse))
-    errors = (squared_norm(r_c) + squared_norm(matmul(jnp.swapaxes(w_diff, -1, -2), inverse))) / count
-    return errors, condition, scale_exponent(factor_scale)
+    num_pivots, num_subsets, dim = subsets.shape
+
+    def residual_and_condition(pair):
+        pivot, subset = pair
+        w_diff = w[subset] - w[pivot]
+        l1 = g1[subset] - g1[pivot]
+        # L₁ᵀ = VT ⇒ L₁⁻¹ = VT⁻ᵀ: ‖L₁⁻¹X‖ = ‖XᵀT⁻¹‖ and ‖L₁⁻¹‖_F = ‖T⁻¹‖_F (V drops out)
+        inverse = upper_triangular_inverse(jnp.linalg.qr(l1.T, mode="r"))
+        return squared_norm(matmul(w_diff.T, inverse)), jnp.sqrt(squared_norm(l1) * squared_norm(inverse))
+
+    # batches of (pivot, subset) pairs, vectorised within a batch: memory bounded whatever P·C is
+    pairs = (jnp.repeat(pivots, num_subsets), subsets.reshape(-1, dim))
+    batch = max(1, min(num_pivots * num_subsets, _SUBSET_BATCH_ENTRIES // (dim * max(dim, w.shape[1]))))
+    residual, condition = jax.lax.map(residual_and_condition, pairs, batch_size=batch)
+    errors = (squared_norm(r_c) + residual) / count
+    shape = (num_pivots, num_subsets)
+    return errors.reshape(shape), condition.reshape(shape), scale_exponent(factor_scale)
 
 
 def _summarise(errors, condition, max_condition):
