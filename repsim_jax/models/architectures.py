@@ -1,4 +1,5 @@
-"""Encoders, the bias-free unembedding and classifiers (Flax Linen).
+"""Encoders, the bias-free unembedding and classifiers (Flax Linen), and their
+initialisations (:data:`INITS`).
 
 Model family (arXiv 2602.15438): an encoder ``f`` maps an input to an embedding
 ``f(x) ∈ R^d``; a bias-free unembedding ``G ∈ R^{K×d}`` gives logits ``z = G f(x)``.
@@ -6,7 +7,8 @@ Every classifier returns ``(embeddings, logits)``; the concept-bottleneck and
 attribute-head classifiers also return concept (attribute) logits.
 
 A classifier built with ``init_from`` (config key ``model.init_from``) starts from the
-variables stored in a file instead of its random initialisation (:func:`load_variables`).
+variables stored in a file instead of its random initialisation
+(:mod:`repsim_jax.models.variables`).
 
 BatchNorm statistics live in the ``batch_stats`` collection: apply with
 ``mutable=["batch_stats"]`` when ``train=True`` and thread the returned state explicitly.
@@ -15,43 +17,34 @@ Dropout draws from the ``dropout`` RNG stream.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-import pathlib
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
-from flax import traverse_util
 
 from repsim_jax.errors import InputError
-
-STEMS = ("cifar", "imagenet")
+from repsim_jax.models.variables import load_variables, with_variables
 
 __all__ = [
-    "MLPEncoder",
-    "ResNetEncoder",
-    "resnet18_encoder",
-    "resnet50_encoder",
-    "Unembedding",
+    "AttributeHeadClassifier",
     "Classifier",
     "ConceptBottleneckClassifier",
-    "AttributeHeadClassifier",
-    "STEMS",
-    "load_variables",
-    "without_init_file",
-    "with_variables",
-    "unembedding_matrix",
-    "build_model",
-    "dense",
     "INITS",
-    "compute_dtype",
-    "predict",
-    "TrainedModel",
+    "MLPEncoder",
+    "ResNetEncoder",
+    "STEMS",
+    "Unembedding",
+    "dense",
+    "resnet18_encoder",
+    "resnet50_encoder",
+    "unembedding_matrix",
+    "without_init_file",
 ]
+
+STEMS = ("cifar", "imagenet")
 
 
 INITS = ("flax", "torch_default")
@@ -317,190 +310,3 @@ def unembedding_matrix(params) -> jax.Array:
 
         return unembedding(params)
     return params["unembedding"]["Dense_0"]["kernel"].T
-
-
-def load_variables(path: str) -> dict[str, np.ndarray]:
-    """Flat model variables ``{"params/encoder/Conv_0/kernel": array, ...}`` from a file
-    or, for a language model, a Hugging Face GPT-2 directory
-    (:func:`repsim_jax.lm.hf.hf_variables`).
-
-    ``.npz``: keys are ``/``-joined paths starting with ``params/`` or ``batch_stats/``
-    (what :func:`repsim_jax.adapters.torchvision_resnet.convert` writes). ``.pth``/``.pt``:
-    a torchvision ResNet ``state_dict``, converted on the fly (needs the ``[torch]``
-    extra). Read once per file version (path and modification time). ValueError for a
-    missing file, another suffix, other keys or non-finite values.
-    """
-    file = pathlib.Path(path)
-    if file.is_dir():
-        from repsim_jax.lm.hf import hf_variables  # lm imports this module
-
-        return hf_variables(path)
-    if not file.is_file():
-        raise InputError(f"model.init_from: no such file {path}")
-    return _read_variables(str(file), file.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _read_variables(path: str, _mtime: int) -> dict[str, np.ndarray]:
-    if path.endswith((".pth", ".pt")):
-        from repsim_jax.adapters.torchvision_resnet import read_resnet_variables
-
-        return read_resnet_variables(path)
-    if not path.endswith(".npz"):
-        raise InputError(f"model.init_from {path}: expected a .npz of variables or a torchvision .pth state_dict")
-    with np.load(path) as stored:
-        flat = {key: stored[key] for key in stored.files}
-    for key, value in flat.items():
-        if key.split("/")[0] not in ("params", "batch_stats"):
-            raise InputError(f"{path}: key {key!r} is not a model variable (params/... or batch_stats/...)")
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"{path}: {key} has NaN or Inf values")
-    return flat
-
-
-def with_variables(variables, stored: dict[str, np.ndarray], source: str):
-    """``variables`` with every array of ``stored`` (flat ``/``-joined paths) put in place.
-
-    Each stored array must name a variable of the model and have its shape (ValueError
-    naming the key otherwise, e.g. for a ResNet-50 file given to a ResNet-18 or a
-    torchvision trunk given to a ``cifar``-stem model); it takes the variable's dtype.
-    Variables absent from ``stored`` keep their values.
-    """
-    flat = traverse_util.flatten_dict(dict(variables), sep="/")
-    unknown = sorted(set(stored) - set(flat))
-    if unknown:
-        raise InputError(
-            f"{source}: {len(unknown)} arrays match no variable of the model (e.g. {unknown[0]}); "
-            "check model.name and model.stem"
-        )
-    for key, value in stored.items():
-        if value.shape != flat[key].shape:
-            raise InputError(f"{source}: {key} has shape {value.shape}, the model's has {flat[key].shape}")
-        flat[key] = jnp.asarray(value, flat[key].dtype)
-    return traverse_util.unflatten_dict(flat, sep="/")
-
-
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-
-
-def compute_dtype(config) -> Any:
-    """The compute dtype of config key ``model.dtype`` (``float32`` or ``bfloat16``;
-    parameters and optimiser state stay float32 either way)."""
-    name = config.dtype
-    if name not in DTYPES:
-        raise InputError(f"unknown model.dtype {name!r}; choose one of {sorted(DTYPES)}")
-    return DTYPES[name]
-
-
-def _encoder(config, dtype) -> nn.Module:
-    d = config.embedding_dim
-    if config.name == "mlp":
-        return MLPEncoder(d, tuple(config.hidden), config.dropout, dtype, config.init)
-    if config.init != "flax":
-        raise InputError(f"model.init {config.init!r} initialises mlp models; model.name {config.name!r} needs 'flax'")
-    if config.name in ("resnet18", "resnet50"):
-        return {"resnet18": resnet18_encoder, "resnet50": resnet50_encoder}[config.name](d, config.stem, dtype)
-    raise InputError(f"unknown model {config.name!r}; choose mlp, resnet18, resnet50 or gpt2")
-
-
-def build_model(config, num_classes: int, num_concepts: int = 0, distilled: bool = False) -> nn.Module:
-    """The classifier a ``model`` config section names (``name``, ``hidden``, ``dropout``,
-    ``embedding_dim``, ``stem``, ``concept_bottleneck``, ``attribute_head``, ``init_from``,
-    ``dtype``, ``init``), or with ``name = "gpt2"`` the language model
-    :class:`repsim_jax.lm.model.TransformerLM` (``vocab``, 0 = ``num_classes``, the data's
-    vocabulary; ``context``, ``width``, ``depth``, ``heads``, ``tied_head``, ``dropout``,
-    ``init_from``, ``dtype``).
-
-    ``init = "torch_default"`` (:data:`INITS`; MLP models only) follows the authors'
-    ``main.py`` (lines 68–69): every layer keeps PyTorch's ``nn.Linear`` initialisation,
-    then every model but the plain cross-entropy classifier re-draws its unembedding
-    Xavier-uniform (their ``initialize_weights``): so a ``distilled`` student's and an
-    attribute-head teacher's unembedding are Xavier, a plain teacher's is not. With
-    ``init = "flax"`` every unembedding is Xavier-uniform."""
-    dtype = compute_dtype(config)
-    if config.init not in INITS:
-        raise InputError(f"unknown model.init {config.init!r}; choose one of {', '.join(INITS)}")
-    if config.name == "gpt2":
-        if config.init != "flax":
-            raise InputError(f"model.init {config.init!r} initialises mlp models; model.name 'gpt2' needs 'flax'")
-        return _language_model(config, num_classes, dtype)
-    encoder = _encoder(config, dtype)
-    heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
-    init_from = config.init_from
-    if heads and init_from:
-        raise InputError(f"model.init_from initialises plain classifiers, not model.{heads[0]}")
-    if len(heads) > 1:
-        raise InputError("choose model.concept_bottleneck or model.attribute_head, not both")
-    if not heads:
-        torch_unembedding = config.init == "torch_default" and not distilled
-        return Classifier(encoder, num_classes, init_from, dtype, "torch_default" if torch_unembedding else "xavier")
-    if not num_concepts:
-        raise InputError(f"model.{heads[0]} needs a dataset with concepts (attributes)")
-    if heads[0] == "attribute_head":
-        return AttributeHeadClassifier(encoder, num_classes, num_concepts, dtype, config.init)
-    if config.init != "flax":
-        raise InputError(f"model.init {config.init!r} is not available for model.concept_bottleneck; use 'flax'")
-    return ConceptBottleneckClassifier(encoder, num_concepts, config.embedding_dim, num_classes, dtype)
-
-
-def _language_model(config, vocabulary: int, dtype) -> nn.Module:
-    from repsim_jax.lm.model import TransformerLM  # lm.model imports this module
-
-    if config.vocab and config.vocab < vocabulary:
-        raise InputError(f"model.vocab {config.vocab} is smaller than the data's vocabulary of {vocabulary} tokens")
-    heads = [key for key in ("concept_bottleneck", "attribute_head") if config[key]]
-    if heads:
-        raise InputError(f"model.{heads[0]} is for classifiers, not model.name 'gpt2'")
-    return TransformerLM(
-        config.vocab or vocabulary,
-        config.context,
-        config.width,
-        config.depth,
-        config.heads,
-        tied_head=config.tied_head,
-        dropout=config.dropout,
-        dtype=dtype,
-        init_from=config.init_from,
-    )
-
-
-def predict(
-    model: nn.Module, variables, x, batch_size: int = 4096, preprocess: Callable | None = None
-) -> tuple[jax.Array, jax.Array]:
-    """Inference-mode ``(embeddings, logits)`` of ``model`` over ``x``, in chunks."""
-    run = _inference(model, preprocess)
-    outs = [run(variables, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return tuple(jnp.concatenate(parts) for parts in zip(*outs))
-
-
-@functools.lru_cache(maxsize=32)
-def _inference(model: nn.Module, preprocess: Callable | None):
-    """One jitted ``(variables, chunk) -> (embeddings, logits)`` per (model, preprocess),
-    so repeated predictions (every seed, split and checkpoint) compile once per shape."""
-
-    def run(variables, chunk):
-        chunk = preprocess(chunk) if preprocess else chunk
-        return model.apply(variables, chunk, train=False)[:2]
-
-    return jax.jit(run)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainedModel:
-    """A trained classifier: ``model`` (a Flax module), ``variables``
-    (``{"params"[, "batch_stats"]}``), its ``seed`` and the ``workdir`` it came from."""
-
-    model: Any
-    variables: Any
-    seed: int = 0
-    workdir: str = ""
-
-    def outputs(self, x, preprocess: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(embeddings (n, d), logits (n, K))`` as NumPy arrays."""
-        emb, logits = predict(self.model, self.variables, x, preprocess=preprocess)
-        return np.asarray(emb), np.asarray(logits)
-
-    @property
-    def unembeddings(self) -> np.ndarray:
-        """``G`` (K, d)."""
-        return np.asarray(unembedding_matrix(self.variables["params"]))
