@@ -187,9 +187,11 @@ def _values(result):
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
 
 
+@pytest.mark.slow
 def test_unvalidated_calls_equal_validated_ones():
     """``validate=False`` (no checks, no conversion: JAX float32 arrays in) gives the
-    validated results, for each of the five public bounds."""
+    validated results, for each of the five public bounds (five compiles: the unvalidated
+    calls reuse them)."""
     z1, z2 = F1 @ G1.T, F2 @ G2.T
     arrays = dict(f1=F1, g1=G1, z1=z1, f2=F2, g2=G2, z2=z2)
     calls = {
