@@ -71,7 +71,7 @@ KEYS = (
 NUM_BINS = 15  # utils/metrics.py::multiclass_calibration default
 CCA_COMPONENTS = 2  # CCA(n_components=2) of their interpolation/extrapolation scripts
 _SINGULAR = 1.0 / float(np.finfo(np.float64).eps)  # condition numbers from here on: L₁ singular to float64 precision
-_BATCH_ELEMENTS = 1 << 24  # float64 entries of the residuals f₁ − A f₂ held at once (128 MiB)
+_BATCH_ELEMENTS = 1 << 22  # float64 entries of the residuals f₁ − A f₂ held at once (32 MiB)
 
 
 def _subsets_all_kept(f1, g1, f2, g2, pivots, subsets) -> metrics.RepDissimilarity:

@@ -100,9 +100,9 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, num_bins: 
 
 
 def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
-    """``(1/n) Σ_x ‖q(x) − e_{y(x)}‖²``."""
-    onehot = np.eye(probs.shape[-1])[labels]
-    return float(np.mean(np.sum((probs - onehot) ** 2, -1)))
+    """``(1/n) Σ_x ‖q(x) − e_{y(x)}‖²``, as ``‖q‖² − 2 q_y + 1`` per input (no n × K one-hot)."""
+    picked = np.take_along_axis(probs, np.asarray(labels)[:, None], -1)[:, 0]
+    return float(np.mean(np.einsum("nk,nk->n", probs, probs) - 2 * picked + 1))
 
 
 _PAIR_ELEMENTS = 1 << 23

@@ -132,9 +132,9 @@ def pivot_subsets(num_labels: int, dim: int, num_pivots: int = 10, num_subsets: 
     return sample_pivot_subsets(jax.random.key(seed), num_labels, dim, min(num_pivots, num_labels), num_subsets)
 
 
-_SUBSET_BATCH_ENTRIES = 1 << 22
+_SUBSET_BATCH_ENTRIES = 1 << 20
 """Entries of the d₁ × max(d₁, d₂) matrices per (pivot, subset) pair (``L₁``, its inverse,
-the mapped residual) formed at once by :func:`_subset_errors`: 16 MiB per such array in
+the mapped residual) formed at once by :func:`_subset_errors`: 4 MiB per such array in
 float32, however many pairs there are (P·C = 20,000 at d = 50 formed 200 MB arrays)."""
 
 
