@@ -168,12 +168,12 @@ def pairwise_parts(stack):
     """The three parts of pairwise mean_cca, each as its own compiled call."""
     import importlib
 
-    from repsim_jax.metrics import _linalg
+    from repsim_jax.metrics import linalg
 
     module = importlib.import_module("repsim_jax.metrics.pairwise")
 
     rows, cols = module._upper_pairs(stack.shape[0])
-    bases = jax.jit(lambda s: _linalg.thin_qr(_linalg.center_columns(s))[0])
+    bases = jax.jit(lambda s: linalg.thin_qr(linalg.center_columns(s))[0])
     basis = bases(stack)
     products = jax.jit(lambda q: module._cross_blocks(q, rows, cols, tile=max(1, min(q.shape[0], 512 // q.shape[2]))))
     blocks = products(basis)

@@ -22,7 +22,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
+from repsim_jax.metrics import checks
 
 
 class Representation(NamedTuple):
@@ -54,7 +54,7 @@ def _checked(path: str, name: str, value, ndim: int) -> np.ndarray:
     if value.dtype == np.float16:
         value = value.astype(np.float32)
     try:
-        return np.asarray(_validate.as_float_array(name, value, ndim))
+        return np.asarray(checks.as_float_array(name, value, ndim))
     except ValueError as error:
         raise InputError(f"{path}: {error}") from None
 

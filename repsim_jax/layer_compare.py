@@ -30,10 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, squared_norm, unit_frobenius
-from repsim_jax.metrics.cca import _column_space, default_rank_tol, mean_cca_from_moments
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.cca import column_space, default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
+from repsim_jax.metrics.linalg import matmul, squared_norm, unit_frobenius
 from repsim_jax.metrics.moments import Moments, empty, update
 from repsim_jax.metrics.shape import procrustes_distance_from_moments
 from repsim_jax.streaming import block_pair_moments
@@ -45,7 +45,7 @@ LAYER_METRICS = ("mean_cca", "linear_cka", "procrustes_distance", "affine_r2")
 
 @jax.jit
 def _affine_r2(factor_x, factor_y, rank_tol):
-    basis, _ = _column_space(factor_x, rank_tol)
+    basis, _ = column_space(factor_x, rank_tol)
     target = unit_frobenius(factor_y)  # R² is a ratio: normalised first, so nothing over- or underflows
     return squared_norm(matmul(basis.T, target))
 
@@ -94,8 +94,8 @@ class LayerGrid:
             for layer in layers:
                 if layer not in chunk:
                     raise InputError(f"model {model}'s chunk has no layer {layer!r}")
-                blocks.append(_validate.as_float_array(f"model {model} layer {layer}", chunk[layer], ndim=2))
-        _validate.same_rows(**{f"block {i}": block for i, block in enumerate(blocks)})
+                blocks.append(checks.as_float_array(f"model {model} layer {layer}", chunk[layer], ndim=2))
+        checks.same_rows(**{f"block {i}": block for i, block in enumerate(blocks)})
         return blocks
 
     def add(self, chunk_1: dict, chunk_2: dict) -> "LayerGrid":

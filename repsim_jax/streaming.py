@@ -54,12 +54,12 @@ import numpy as np
 from repsim_jax.bounds import CCALogitBound, KLLogitBound, RepLogitBound, verdict
 from repsim_jax.bounds.basis import label_centred, unexplained
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
+from repsim_jax.metrics import checks
 from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
 from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_from_moments
 from repsim_jax.metrics.kl import kl_rows, kl_teacher
+from repsim_jax.metrics.linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
 from repsim_jax.metrics.moments import Moments, empty, raw_factor, update
 
@@ -356,7 +356,7 @@ class ZooStream:
     """
 
     def __init__(self, unembeddings, pairs=None):
-        gs = [_validate.as_float_array(f"g{i + 1}", g, ndim=2) for i, g in enumerate(unembeddings)]
+        gs = [checks.as_float_array(f"g{i + 1}", g, ndim=2) for i, g in enumerate(unembeddings)]
         if len(gs) < 2:
             raise InputError(f"a comparison needs at least 2 models, got {len(gs)}")
         for i, g in enumerate(gs[1:], start=2):
@@ -380,8 +380,8 @@ class ZooStream:
         """Adds the representations of m further inputs: one chunk (m, dᵢ) per model, in order."""
         if len(chunks) != len(self.unembeddings):
             raise InputError(f"expected {len(self.unembeddings)} chunks (one per model), got {len(chunks)}")
-        fs = tuple(_validate.as_float_array(f"f{i + 1}_chunk", f, ndim=2) for i, f in enumerate(chunks))
-        _validate.same_rows(**{f"f{i + 1}_chunk": f for i, f in enumerate(fs)})
+        fs = tuple(checks.as_float_array(f"f{i + 1}_chunk", f, ndim=2) for i, f in enumerate(chunks))
+        checks.same_rows(**{f"f{i + 1}_chunk": f for i, f in enumerate(fs)})
         for i, (f, g) in enumerate(zip(fs, self.unembeddings), start=1):
             if f.shape[1] != g.shape[1]:
                 raise InputError(f"f{i}_chunk has {f.shape[1]} features but g{i} has {g.shape[1]}")

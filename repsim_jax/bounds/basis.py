@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from repsim_jax.metrics._linalg import matmul, squared_norm
+from repsim_jax.metrics.linalg import matmul, squared_norm
 
 
 def teacher_basis(f):

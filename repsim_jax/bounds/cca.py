@@ -12,7 +12,7 @@ from repsim_jax.bounds.basis import label_centred, split, teacher_basis, unexpla
 from repsim_jax.bounds.logit_stats import LogitStats, logit_stats, teacher_logits
 from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, side_arrays
 from repsim_jax.errors import InputError
-from repsim_jax.metrics._linalg import center_columns, matmul, power_of_two_scale, scale_exponent, squared_norm
+from repsim_jax.metrics.linalg import center_columns, matmul, power_of_two_scale, scale_exponent, squared_norm
 
 
 class CCALogitBound(NamedTuple):

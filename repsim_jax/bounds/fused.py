@@ -11,8 +11,8 @@ from repsim_jax.bounds.basis import split, teacher_basis
 from repsim_jax.bounds.logit_stats import logit_stats
 from repsim_jax.bounds.pairs import map_pairs, model_shape
 from repsim_jax.errors import InputError
-from repsim_jax.metrics._linalg import power_of_two_scale
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION
+from repsim_jax.metrics.linalg import power_of_two_scale
 
 
 class LogitBounds(NamedTuple):

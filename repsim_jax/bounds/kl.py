@@ -12,9 +12,9 @@ from repsim_jax.bounds import verdict
 from repsim_jax.bounds.logit_stats import LogitStats, TeacherLogits, logit_stats, teacher_logits
 from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, side_arrays
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import power_of_two_scale, scale_exponent
+from repsim_jax.metrics import checks
 from repsim_jax.metrics.kl import log_mean_exp
+from repsim_jax.metrics.linalg import power_of_two_scale, scale_exponent
 
 
 class KLLogitBound(NamedTuple):
@@ -81,7 +81,7 @@ def checked_units(name, result: KLLogitBound, logit_scale, validate):
     result = verdict.in_input_units(name, result, _exponents(logit_scale), validate)
     if validate:
         log_kl = (result.log10_rhs + 2.0 * result.log10_tau) * math.log(10.0)
-        _validate.representable(f"{name}: kl", result.kl, log_kl)
+        checks.representable(f"{name}: kl", result.kl, log_kl)
     return result
 
 

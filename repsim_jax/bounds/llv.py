@@ -10,9 +10,9 @@ import jax.numpy as jnp
 from repsim_jax.bounds import verdict
 from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, side_arrays
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul
-from repsim_jax.metrics.llv import _llv, _side, _validate_sets
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import matmul
+from repsim_jax.metrics.llv import llv_terms, pivot_svd_similarity, validate_sets
 
 
 class LLVSVDBound(NamedTuple):
@@ -41,11 +41,11 @@ def _prepare(f1, g1, labels, label_pivot, subsets, input_sets, weight):
 
 def _pair(state, f2, g2):
     f1, g1, labels, label_pivot, subsets, input_sets, weight = state
-    llv = _llv(matmul(f1, g1.T), matmul(f2, g2.T), labels, label_pivot, input_sets, weight)
+    llv = llv_terms(matmul(f1, g1.T), matmul(f2, g2.T), labels, label_pivot, input_sets, weight)
     members = labels[jnp.argsort(labels == llv.label_pivot, stable=True)][:-1]
-    by_subset = jax.vmap(lambda s: _side(f1, g1, f2, g2, llv.label_pivot, members[s]))(subsets)
+    by_subset = jax.vmap(lambda s: pivot_svd_similarity(f1, g1, f2, g2, llv.label_pivot, members[s]))(subsets)
     embedding_part = 1.0 - jnp.min(by_subset)
-    unembedding_part = 1.0 - _side(g1, f1, g2, f2, llv.input_set[0], llv.input_set[1:])
+    unembedding_part = 1.0 - pivot_svd_similarity(g1, f1, g2, f2, llv.input_set[0], llv.input_set[1:])
     lhs = jnp.maximum(embedding_part, unembedding_part)
     rhs = 2.0 * subsets.shape[-1] * llv.value
     sharp_rhs = jnp.minimum(1.0, 2.0 * jnp.square(jnp.maximum(llv.label_term, llv.input_term)))
@@ -116,15 +116,15 @@ def llv_svd_bound(
         student = side_arrays("student", ("f2", "g2"), student)
         check_pair_counts(teacher, student)
         n, k = model_shape(teacher[0])[0], model_shape(teacher[1])[0]
-        labels = _validate.label_indices("labels", labels, k, 1)
+        labels = checks.label_indices("labels", labels, k, 1)
         if len(set(labels.tolist())) != labels.shape[0] or labels.shape[0] < 2:
             raise InputError("labels must hold at least 2 distinct label indices")
-        subsets = _validate.label_indices("subsets", subsets, labels.shape[0] - 1, ndim=2)
-        input_sets = _validate_sets("input_sets", input_sets, n)
+        subsets = checks.label_indices("subsets", subsets, labels.shape[0] - 1, ndim=2)
+        input_sets = validate_sets("input_sets", input_sets, n)
         if input_sets.shape[1] != subsets.shape[1] + 1:
             raise InputError(f"input_sets rows need M + 1 = {subsets.shape[1] + 1} inputs, got {input_sets.shape[1]}")
         if label_pivot is not None and int(label_pivot) not in set(labels.tolist()):
             raise InputError(f"label_pivot {label_pivot} is not in the label set")
-        weight = _validate.non_negative("weight", weight)
+        weight = checks.non_negative("weight", weight)
     extra = (labels, label_pivot, subsets, input_sets, weight)
     return map_pairs(_prepare, _pair, teacher, student, extra, pairs_per_step)

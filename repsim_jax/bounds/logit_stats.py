@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.bounds.basis import label_centred
-from repsim_jax.metrics._linalg import squared_norm
 from repsim_jax.metrics.kl import KLTeacher, kl_rows, kl_teacher
+from repsim_jax.metrics.linalg import squared_norm
 
 
 class TeacherLogits(NamedTuple):

@@ -14,8 +14,8 @@ import jax
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._batching import dividing_batch_size
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.batching import dividing_batch_size
 
 
 def _lax_map(function, xs, pairs_per_step):
@@ -61,7 +61,7 @@ def side_arrays(side: str, names, arrays):
     if len(ranks) != 1 or ranks.pop() not in (2, 3):
         raise InputError(f"{side} arrays ({', '.join(names)}) must all be 2-D (one model) or all 3-D (a stack)")
     rank = arrays[0].ndim
-    checked = [_validate.as_float_array(n, a, ndim=rank) for n, a in zip(names, arrays)]
+    checked = [checks.as_float_array(n, a, ndim=rank) for n, a in zip(names, arrays)]
     if rank == 3 and len({a.shape[0] for a in checked}) > 1:
         raise InputError(f"{side} stacks differ in their number of pairs: {[a.shape[0] for a in checked]}")
     return checked

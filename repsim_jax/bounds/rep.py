@@ -11,9 +11,9 @@ from repsim_jax.bounds import verdict
 from repsim_jax.bounds.basis import distance_sq, label_centred, split, teacher_basis
 from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, side_arrays
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, power_of_two_scale, scale_exponent, squared_norm
-from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, _validate_subsets
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, validate_subsets
+from repsim_jax.metrics.linalg import matmul, power_of_two_scale, scale_exponent, squared_norm
 
 
 class RepLogitBound(NamedTuple):
@@ -110,8 +110,8 @@ def checked(teacher, student, pivots, subsets, max_condition):
         raise InputError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
     if k1 < d1 + 1:
         raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
-    pivots, subsets = _validate_subsets(pivots, subsets, k1, d1)
-    max_condition = _validate.non_negative("max_condition", max_condition)
+    pivots, subsets = validate_subsets(pivots, subsets, k1, d1)
+    max_condition = checks.non_negative("max_condition", max_condition)
     return teacher, student, pivots, subsets, max_condition
 
 

@@ -10,7 +10,7 @@ that holds only thanks to that allowance (lhs > rhs by less than it), e.g. ident
 whose lhs is rounding noise of 1e-13 against an rhs of 1e-15.
 
 Scale: the squared distances are computed on inputs divided by powers of 2 near their
-largest magnitudes (exact; :func:`~repsim_jax.metrics._linalg.power_of_two_scale`) and
+largest magnitudes (exact; :func:`~repsim_jax.metrics.linalg.power_of_two_scale`) and
 multiplied back once (:func:`in_input_units`), so ``holds`` and ``slack`` are right at any
 input scale; validation raises InputError when a reported value is outside the dtype's
 range (e.g. float32 embeddings ×1e30 make d²_logit ≈ 1e61). Bounds whose rhs may leave the
@@ -23,7 +23,7 @@ import math
 
 import jax.numpy as jnp
 
-from repsim_jax.metrics import _validate
+from repsim_jax.metrics import checks
 
 ROUND_OFF_EPS = 1e3
 """The round-off allowance r of ``holds``, in units of the dtype's eps (module docstring)."""
@@ -69,7 +69,7 @@ def in_input_units(name: str, result, exponents: dict, validate: bool):
         value = jnp.ldexp(unit, exponent)
         if validate:
             log_value = safe_log(jnp.abs(unit)) + exponent * math.log(2.0)
-            _validate.representable(f"{name}: {field}", value, log_value, underflow=field in _HEADLINE)
+            checks.representable(f"{name}: {field}", value, log_value, underflow=field in _HEADLINE)
         updates[field] = value
     return result._replace(**updates)
 

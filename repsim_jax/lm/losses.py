@@ -48,7 +48,7 @@ import jax.numpy as jnp
 
 from repsim_jax import losses
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _linalg
+from repsim_jax.metrics import linalg
 
 __all__ = [
     "kl_loss",
@@ -180,10 +180,10 @@ def _chunked_difference_sum(f_s, g_s, f_t, g_t, chunk, reduce: Callable) -> jax.
 def _gram_l2(f_s, g_s, f_t, g_t) -> jax.Array:
     """``(1/N) Σ_x [f_sᵀ(G_sᵀG_s)f_s − 2 f_sᵀ(G_sᵀG_t)f_t + f_tᵀ(G_tᵀG_t)f_t]`` (module docstring),
     the three d×d blocks apart so that the gradient never forms the teacher's."""
-    quadratic = lambda a, h, b: jnp.sum(_linalg.matmul(a, h) * b, axis=-1)
-    student = quadratic(f_s, _linalg.gram(g_s, g_s), f_s)
-    cross = quadratic(f_s, _linalg.gram(g_s, g_t), f_t)
-    teacher = quadratic(f_t, _linalg.gram(g_t, g_t), f_t)
+    quadratic = lambda a, h, b: jnp.sum(linalg.matmul(a, h) * b, axis=-1)
+    student = quadratic(f_s, linalg.gram(g_s, g_s), f_s)
+    cross = quadratic(f_s, linalg.gram(g_s, g_t), f_t)
+    teacher = quadratic(f_t, linalg.gram(g_t, g_t), f_t)
     return jnp.mean(student - 2.0 * cross + teacher)
 
 

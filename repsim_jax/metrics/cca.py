@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import center_columns, matmul, upper_factor
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import center_columns, matmul, upper_factor
 from repsim_jax.metrics.moments import Moments
 
 
@@ -63,7 +63,7 @@ def default_rank_tol(dtype) -> float:
     return 100 * float(jnp.finfo(dtype).eps)
 
 
-def _column_space(block, rank_tol):
+def column_space(block, rank_tol):
     """Left singular vectors of ``block`` above ``rank_tol·s_max`` (others zeroed), and the rank."""
     u, s, _ = jnp.linalg.svd(block, full_matrices=False)
     keep = s > rank_tol * s[0]
@@ -74,8 +74,8 @@ def _column_space(block, rank_tol):
 def _subspace_correlations(x_block, y_block, rank_tol):
     """``(ρ, rank x, rank y)``: cosines of the principal angles between the column spaces
     (m_CCA averages the top ``min(rank x, rank y)`` of them)."""
-    basis_x, rank_x = _column_space(x_block, rank_tol)
-    basis_y, rank_y = _column_space(y_block, rank_tol)
+    basis_x, rank_x = column_space(x_block, rank_tol)
+    basis_y, rank_y = column_space(y_block, rank_tol)
     rho = jnp.clip(jnp.linalg.svd(matmul(basis_x.T, basis_y), compute_uv=False), 0.0, 1.0)
     return rho, rank_x, rank_y
 
@@ -142,7 +142,7 @@ def _rho_from_moments(state: Moments, ridge, rank_tol, validate):
     """``(ρ, r)`` of the first two blocks (r: the number of ρ that m_CCA averages, None
     without ``rank_tol``), with the checks of :func:`canonical_correlations` when validating."""
     if validate:
-        ridge = _validate.non_negative("ridge", ridge)
+        ridge = checks.non_negative("ridge", ridge)
         _check_moments(state, ridge if rank_tol is None else 0.0)
     if rank_tol is not None:
         rho, rank_x, rank_y = _subspace_from_moments(state, rank_tol)
@@ -186,17 +186,17 @@ def _top_mean(rho, count=None, num_components=None):
 
 
 def _validate_pair(x, y, ridge):
-    x = _validate.as_float_array("x", x, ndim=2)
-    y = _validate.as_float_array("y", y, ndim=2)
-    _validate.same_rows(x=x, y=y)
-    ridge = _validate.non_negative("ridge", ridge)
+    x = checks.as_float_array("x", x, ndim=2)
+    y = checks.as_float_array("y", y, ndim=2)
+    checks.same_rows(x=x, y=y)
+    ridge = checks.non_negative("ridge", ridge)
     n, dims = x.shape[0], x.shape[1] + y.shape[1]
     if ridge == 0 and n <= dims:
         raise InputError(
             f"too few samples for CCA: n={n} <= dx+dy={dims} makes every canonical correlation 1; "
             "pass ridge > 0 or use more samples"
         )
-    _validate.min_rows(x, 2, "CCA")
+    checks.min_rows(x, 2, "CCA")
     return x, y, ridge
 
 

@@ -20,7 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from repsim_jax.metrics._linalg import center_columns, gram, squared_norm, unit_frobenius
+from repsim_jax.metrics.linalg import center_columns, gram, squared_norm, unit_frobenius
 from repsim_jax.metrics.moments import Moments
 from repsim_jax.metrics.shape import centered_grams, grams_from_moments, validate_pair
 

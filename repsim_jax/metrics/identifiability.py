@@ -16,7 +16,7 @@ uncentred ``[F₂, F₁]`` (``F₂ = Q_aR_a``, ``F₁ = Q_aR_b + Q_cR_c``),
 
 so after one O(n(d₁+d₂)²) factorisation each subset costs a d₁ × d₁ QR ``L₁ᵀ = VT``
 (V orthogonal, only the triangular T formed), ``T⁻¹`` (matrix products,
-``_linalg.upper_triangular_inverse``) and one product: ``L₁⁻¹ = VT⁻ᵀ``, so
+``linalg.upper_triangular_inverse``) and one product: ``L₁⁻¹ = VT⁻ᵀ``, so
 ``‖L₁⁻¹(W[S] − W[p])‖ = ‖(W[S] − W[p])ᵀT⁻¹‖`` and ``‖L₁⁻¹‖_F = ‖T⁻¹‖_F``; the error and
 the condition number below come from the same ``T⁻¹``, all subsets batched
 (benchmarks/RESULTS.md times this against LAPACK's LU of the same batch). ``‖R_c‖²/n``
@@ -42,8 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import (
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import (
     from_unit,
     log_from_unit,
     matmul,
@@ -54,7 +54,7 @@ from repsim_jax.metrics._linalg import (
     upper_factor,
     upper_triangular_inverse,
 )
-from repsim_jax.metrics.logit import _validate_reps, finish, validate_unembeddings
+from repsim_jax.metrics.logit import finish, validate_reps, validate_unembeddings
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 DEFAULT_MAX_CONDITION = 1e5
@@ -182,7 +182,7 @@ def _summarise(errors, condition, max_condition):
 
 def _joint_factor(x):
     """R of ``[F₂, F₁] = QR`` (square, upper triangular): Cholesky-QR2 when the rows allow it
-    (:func:`~repsim_jax.metrics._linalg.thin_qr`, Householder fallback), else ``upper_factor``."""
+    (:func:`~repsim_jax.metrics.linalg.thin_qr`, Householder fallback), else ``upper_factor``."""
     return thin_qr(x)[1] if x.shape[0] >= x.shape[1] else upper_factor(x)
 
 
@@ -212,7 +212,7 @@ def _in_input_units(name, unit: RepDissimilarity, exponent, squared, validate, c
     value = finish(name, unit.value, exponent, squared, validate)
     errors = from_unit(unit.errors, exponent, squared=True)
     if validate and check_errors:
-        _validate.representable(f"{name} per-subset errors", errors, log_from_unit(unit.errors, exponent, True))
+        checks.representable(f"{name} per-subset errors", errors, log_from_unit(unit.errors, exponent, True))
     return unit._replace(value=value, errors=errors)
 
 
@@ -231,15 +231,15 @@ def rep_dissimilarity_from_moments(
     range (False inside jit)."""
     if validate:
         g1, g2 = validate_unembeddings(state, g1, g2)
-        pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], state.widths[0])
-        max_condition = _validate.non_negative("max_condition", max_condition)
+        pivots, subsets = validate_subsets(pivots, subsets, g1.shape[0], state.widths[0])
+        max_condition = checks.non_negative("max_condition", max_condition)
     unit, exponent = _rep_dissimilarity_from_moments(state, g1, g2, pivots, subsets, max_condition)
     return _in_input_units("rep_dissimilarity_from_moments", unit, exponent, squared, validate, check_errors=True)
 
 
-def _validate_subsets(pivots, subsets, num_labels, dim):
-    pivots = _validate.label_indices("pivots", pivots, num_labels, ndim=1)
-    subsets = _validate.label_indices("subsets", subsets, num_labels, ndim=3)
+def validate_subsets(pivots, subsets, num_labels, dim):
+    pivots = checks.label_indices("pivots", pivots, num_labels, ndim=1)
+    subsets = checks.label_indices("subsets", subsets, num_labels, ndim=3)
     if subsets.shape[0] != pivots.shape[0]:
         raise InputError(f"subsets must have one row per pivot: {subsets.shape[0]} rows for {pivots.shape[0]} pivots")
     if subsets.shape[2] != dim:
@@ -254,11 +254,11 @@ def _validate_subsets(pivots, subsets, num_labels, dim):
 
 def _checked(f1, g1, f2, g2, pivots, subsets, max_condition):
     """Validated arguments of :func:`rep_dissimilarity_details`."""
-    f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
+    f1, g1, f2, g2 = validate_reps(f1, g1, f2, g2)
     if g1.shape[0] < f1.shape[1] + 1:
         raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
-    pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
-    return f1, g1, f2, g2, pivots, subsets, _validate.non_negative("max_condition", max_condition)
+    pivots, subsets = validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
+    return f1, g1, f2, g2, pivots, subsets, checks.non_negative("max_condition", max_condition)
 
 
 def rep_dissimilarity_details(

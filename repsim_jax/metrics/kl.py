@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
+from repsim_jax.metrics import checks
 
 _SMALL = 1.0 / 16  # |u| below which h(u) is the Taylor polynomial
 _TAYLOR = tuple((-1) ** j / math.factorial(j + 2) for j in range(6))  # h(u) = Σ_j _TAYLOR[j]·u^j
@@ -202,13 +202,13 @@ def kl_divergence(logits_p, logits_q, validate: bool = True) -> jax.Array:
     size ~1e-20 in float32), which would otherwise read as 0.
     """
     if validate:
-        logits_p = _validate.as_float_array("logits_p", logits_p, ndim=2)
-        logits_q = _validate.as_float_array("logits_q", logits_q, ndim=2)
-        _validate.same_shape(logits_p=logits_p, logits_q=logits_q)
+        logits_p = checks.as_float_array("logits_p", logits_p, ndim=2)
+        logits_q = checks.as_float_array("logits_q", logits_q, ndim=2)
+        checks.same_shape(logits_p=logits_p, logits_q=logits_q)
         _check_labels(logits_p.shape[1])
     value, log_value = _kl_divergence(logits_p, logits_q)
     if validate:
-        _validate.representable("kl_divergence", value, log_value)
+        checks.representable("kl_divergence", value, log_value)
     return value
 
 

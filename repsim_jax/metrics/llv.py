@@ -37,8 +37,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, power_of_two_scale
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import matmul, power_of_two_scale
 
 DEFAULT_WEIGHT = 1e-5
 
@@ -107,7 +107,7 @@ def pivot_scores(l1, l2, pivot, members):
     return term, gap, min_scale
 
 
-def _llv(logits1, logits2, labels, label_pivot, input_sets, weight):
+def llv_terms(logits1, logits2, labels, label_pivot, input_sets, weight):
     l1, l2 = jax.nn.log_softmax(logits1, axis=-1), jax.nn.log_softmax(logits2, axis=-1)
     candidates = labels if label_pivot is None else jnp.reshape(label_pivot, (1,))
     t1, t3, s_label = jax.vmap(lambda p: pivot_scores(l1, l2, p, labels))(candidates)
@@ -121,7 +121,7 @@ def _llv(logits1, logits2, labels, label_pivot, input_sets, weight):
     return LLVDistance(value, *terms, candidates[best_label], input_sets[best_set], min_scale)
 
 
-llv_kernel = jax.jit(_llv)
+llv_kernel = jax.jit(llv_terms)
 
 
 def sample_input_sets(key, num_inputs: int, dim: int, num_sets: int) -> jax.Array:
@@ -134,8 +134,8 @@ def sample_input_sets(key, num_inputs: int, dim: int, num_sets: int) -> jax.Arra
     return jnp.argsort(noise, axis=-1)[:, : dim + 1].astype(jnp.int32)
 
 
-def _validate_sets(name, sets, limit):
-    sets = _validate.label_indices(name, sets, limit, ndim=2)
+def validate_sets(name, sets, limit):
+    sets = checks.label_indices(name, sets, limit, ndim=2)
     if sets.shape[1] < 2:
         raise InputError(f"{name} rows need a pivot and at least one more index, got width {sets.shape[1]}")
     ordered = jnp.sort(sets, axis=-1)
@@ -158,21 +158,21 @@ def _defaults(shape, dim, labels, input_sets, num_input_sets, seed):
 
 
 def _validate_llv(logits1, logits2, dim, labels, label_pivot, input_sets, weight, num_input_sets, seed):
-    logits1 = _validate.as_float_array("logits1", logits1, ndim=2)
-    logits2 = _validate.as_float_array("logits2", logits2, ndim=2)
-    _validate.same_shape(logits1=logits1, logits2=logits2)
+    logits1 = checks.as_float_array("logits1", logits1, ndim=2)
+    logits2 = checks.as_float_array("logits2", logits2, ndim=2)
+    checks.same_shape(logits1=logits1, logits2=logits2)
     n, k = logits1.shape
-    _validate.min_rows(logits1, 3, "d_LLV")
+    checks.min_rows(logits1, 3, "d_LLV")
     labels, input_sets = _defaults(logits1.shape, dim, labels, input_sets, num_input_sets, seed)
-    labels = _validate.label_indices("labels", labels, k, 1)
+    labels = checks.label_indices("labels", labels, k, 1)
     if labels.shape[0] < 2 or len(set(labels.tolist())) != labels.shape[0]:
         raise InputError("labels must hold at least 2 distinct label indices")
     if label_pivot is not None:
         label_pivot = int(label_pivot)
         if label_pivot not in set(labels.tolist()):
             raise InputError(f"label_pivot {label_pivot} is not in the label set")
-    input_sets = _validate_sets("input_sets", input_sets, n)
-    return logits1, logits2, labels, label_pivot, input_sets, _validate.non_negative("weight", weight)
+    input_sets = validate_sets("input_sets", input_sets, n)
+    return logits1, logits2, labels, label_pivot, input_sets, checks.non_negative("weight", weight)
 
 
 def llv_distance_details(
@@ -224,7 +224,7 @@ def pls_svd_similarity(u1, u2):
     return jnp.mean(jnp.linalg.svd(cross, compute_uv=False))
 
 
-def _side(x1, y1, x2, y2, pivot, members):
+def pivot_svd_similarity(x1, y1, x2, y2, pivot, members):
     """m_SVD of ``x (y[members] − y[pivot])ᵀ`` for both models."""
     l1, l2 = y1[members] - y1[pivot], y2[members] - y2[pivot]
     return pls_svd_similarity(matmul(x1, l1.T), matmul(x2, l2.T))
@@ -233,9 +233,9 @@ def _side(x1, y1, x2, y2, pivot, members):
 @jax.jit
 def svd_kernel(f1, g1, f2, g2, pivots, subsets, input_sets):
     """Unvalidated :func:`svd_dissimilarity_details`."""
-    by_label = jax.vmap(jax.vmap(lambda p, s: _side(f1, g1, f2, g2, p, s), (None, 0)), (0, 0))
+    by_label = jax.vmap(jax.vmap(lambda p, s: pivot_svd_similarity(f1, g1, f2, g2, p, s), (None, 0)), (0, 0))
     label_similarity = by_label(pivots, subsets)
-    input_similarity = jax.vmap(lambda s: _side(g1, f1, g2, f2, s[0], s[1:]))(input_sets)
+    input_similarity = jax.vmap(lambda s: pivot_svd_similarity(g1, f1, g2, f2, s[0], s[1:]))(input_sets)
     embedding_part = 1.0 - jnp.min(label_similarity)
     unembedding_part = 1.0 - jnp.min(input_similarity)
     return SVDDissimilarity(
@@ -260,12 +260,12 @@ def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, valid
     1 − min m_SVD over input sets)``, 0 for identifiable-equivalent models.
     """
     if validate:
-        from repsim_jax.metrics.identifiability import _validate_subsets
-        from repsim_jax.metrics.logit import _validate_reps
+        from repsim_jax.metrics.identifiability import validate_subsets
+        from repsim_jax.metrics.logit import validate_reps
 
-        f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
-        pivots, subsets = _validate_subsets(pivots, subsets, g1.shape[0], subsets.shape[-1])
-        input_sets = _validate_sets("input_sets", input_sets, f1.shape[0])
+        f1, g1, f2, g2 = validate_reps(f1, g1, f2, g2)
+        pivots, subsets = validate_subsets(pivots, subsets, g1.shape[0], subsets.shape[-1])
+        input_sets = validate_sets("input_sets", input_sets, f1.shape[0])
     result = svd_kernel(f1, g1, f2, g2, pivots, subsets, input_sets)
     if validate and not bool(jnp.isfinite(result.value)):
         raise InputError("singular case: a pivot-differenced column has zero variance")

@@ -8,8 +8,8 @@ logit distance as the mean squared Aitchison distance between the predictions:
     d²_logit = (1/n) Σ_x ‖Z̄₁(x) − Z̄₂(x)‖².
 
 Scale: the squares are taken of the inputs divided by a power of 2 near their largest
-magnitude (:func:`~repsim_jax.metrics._linalg.power_of_two_scale`, exact), and the result
-is multiplied back once (:func:`~repsim_jax.metrics._linalg.from_unit`): d_logit is right
+magnitude (:func:`~repsim_jax.metrics.linalg.power_of_two_scale`, exact), and the result
+is multiplied back once (:func:`~repsim_jax.metrics.linalg.from_unit`): d_logit is right
 for logits of any size whose d_logit the dtype can hold (float32 logits ×1e30 give ≈ 1e30,
 not inf). Validation raises InputError when the requested value (e.g. ``squared=True`` at
 that scale, ≈ 1e61) is outside the dtype's range. The KL divergence is in
@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import (
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import (
     from_unit,
     log_from_unit,
     matmul,
@@ -46,7 +46,7 @@ def center_logits(logits, validate: bool = True) -> jax.Array:
     Validation checks a floating, finite array of rank ≥ 1; ``validate=False`` inside jit.
     """
     if validate:
-        logits = _validate.as_float_array("logits", logits, ndim=np.ndim(logits))
+        logits = checks.as_float_array("logits", logits, ndim=np.ndim(logits))
     return _center(logits)
 
 
@@ -55,7 +55,7 @@ def finish(name: str, unit, exponent, squared: bool, validate: bool) -> jax.Arra
     ``validate``, raises InputError when that value is outside the dtype's range."""
     value = from_unit(unit, exponent, squared)
     if validate:
-        _validate.representable(f"{name} (squared)" if squared else name, value, log_from_unit(unit, exponent, squared))
+        checks.representable(f"{name} (squared)" if squared else name, value, log_from_unit(unit, exponent, squared))
     return value
 
 
@@ -79,9 +79,9 @@ def logit_distance(logits1, logits2, squared: bool = False, validate: bool = Tru
     docstring). The square root is taken safely: its gradient at ``d = 0`` is 0, not NaN.
     """
     if validate:
-        logits1 = _validate.as_float_array("logits1", logits1, ndim=2)
-        logits2 = _validate.as_float_array("logits2", logits2, ndim=2)
-        _validate.same_shape(logits1=logits1, logits2=logits2)
+        logits1 = checks.as_float_array("logits1", logits1, ndim=2)
+        logits2 = checks.as_float_array("logits2", logits2, ndim=2)
+        checks.same_shape(logits1=logits1, logits2=logits2)
         _check_labels(logits1.shape[1])
     return finish("logit_distance", *_logit_distance(logits1, logits2), squared, validate)
 
@@ -129,19 +129,19 @@ def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bo
       f2, g2: embeddings (n, d₂) and unembeddings (K, d₂) of model 2.
     """
     if validate:
-        f1, g1, f2, g2 = _validate_reps(f1, g1, f2, g2)
+        f1, g1, f2, g2 = validate_reps(f1, g1, f2, g2)
     return finish("logit_distance_from_reps", *_logit_distance_from_reps(f1, g1, f2, g2), squared, validate)
 
 
-def _validate_reps(f1, g1, f2, g2):
-    f1 = _validate.as_float_array("f1", f1, ndim=2)
-    g1 = _validate.as_float_array("g1", g1, ndim=2)
-    f2 = _validate.as_float_array("f2", f2, ndim=2)
-    g2 = _validate.as_float_array("g2", g2, ndim=2)
-    _validate.same_rows(f1=f1, f2=f2)
-    _validate.same_rows(g1=g1, g2=g2)
-    _validate.same_width(f1=f1, g1=g1)
-    _validate.same_width(f2=f2, g2=g2)
+def validate_reps(f1, g1, f2, g2):
+    f1 = checks.as_float_array("f1", f1, ndim=2)
+    g1 = checks.as_float_array("g1", g1, ndim=2)
+    f2 = checks.as_float_array("f2", f2, ndim=2)
+    g2 = checks.as_float_array("g2", g2, ndim=2)
+    checks.same_rows(f1=f1, f2=f2)
+    checks.same_rows(g1=g1, g2=g2)
+    checks.same_width(f1=f1, g1=g1)
+    checks.same_width(f2=f2, g2=g2)
     _check_labels(g1.shape[0])
     return f1, g1, f2, g2
 
@@ -162,9 +162,9 @@ def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False, v
 def validate_unembeddings(state: Moments, g1, g2):
     """``g1``, ``g2`` checked against the first two blocks of streamed moments: floating
     (half precision upcast), finite, the blocks' widths, the same K ≥ 2 labels."""
-    g1 = _validate.as_float_array("g1", g1, ndim=2)
-    g2 = _validate.as_float_array("g2", g2, ndim=2)
-    _validate.same_rows(g1=g1, g2=g2)
+    g1 = checks.as_float_array("g1", g1, ndim=2)
+    g2 = checks.as_float_array("g2", g2, ndim=2)
+    checks.same_rows(g1=g1, g2=g2)
     for name, g, width in (("g1", g1, state.widths[0]), ("g2", g2, state.widths[1])):
         if g.shape[1] != width:
             raise InputError(f"{name} has {g.shape[1]} columns but its block of the moments {width}")

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import upper_factor
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import upper_factor
 
 
 @jax.tree_util.register_dataclass
@@ -113,8 +113,8 @@ class MomentAccumulator:
         self._state: Moments | None = None
 
     def add(self, *blocks) -> "MomentAccumulator":
-        arrays = [_validate.as_float_array(f"block {i}", b, ndim=2) for i, b in enumerate(blocks)]
-        _validate.same_rows(**{f"block {i}": a for i, a in enumerate(arrays)})
+        arrays = [checks.as_float_array(f"block {i}", b, ndim=2) for i, b in enumerate(blocks)]
+        checks.same_rows(**{f"block {i}": a for i, a in enumerate(arrays)})
         widths = tuple(a.shape[1] for a in arrays)
         if self._state is None:
             self._state = empty(widths, dtype=jnp.result_type(*arrays))

@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._batching import dividing_batch_size
-from repsim_jax.metrics._linalg import (
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.batching import dividing_batch_size
+from repsim_jax.metrics.linalg import (
     center_columns,
     gram,
     matmul,
@@ -134,7 +134,7 @@ def _pairwise_vmap(stack, kernel, symmetric, batch_size):
 
 def _as_stack(stack):
     parts = stack if isinstance(stack, (tuple, list)) else (stack,)
-    arrays = tuple(_validate.as_float_array(f"stack[{i}]", p, ndim=3) for i, p in enumerate(parts))
+    arrays = tuple(checks.as_float_array(f"stack[{i}]", p, ndim=3) for i, p in enumerate(parts))
     if len({a.shape[0] for a in arrays}) > 1:
         raise InputError(f"stack parts must share their leading (model) axis, got {[a.shape for a in arrays]}")
     if arrays[0].shape[0] < 2:

@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import center_columns, gram, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import center_columns, gram, nuclear_norm, safe_sqrt, squared_norm, unit_frobenius
 from repsim_jax.metrics.moments import Moments
 
 
@@ -68,10 +68,10 @@ def _gram_distance(x, y):
 
 def validate_pair(x, y, minimum_rows: int = 2, why: str = "a centred comparison"):
     """Shared checks for two representations of the same inputs."""
-    x = _validate.as_float_array("x", x, ndim=2)
-    y = _validate.as_float_array("y", y, ndim=2)
-    _validate.same_rows(x=x, y=y)
-    _validate.min_rows(x, minimum_rows, why)
+    x = checks.as_float_array("x", x, ndim=2)
+    y = checks.as_float_array("y", y, ndim=2)
+    checks.same_rows(x=x, y=y)
+    checks.min_rows(x, minimum_rows, why)
     for name, value in (("x", x), ("y", y)):
         if float(jnp.max(jnp.abs(center_columns(value)))) == 0.0:
             raise InputError(f"singular case: {name} is constant over the samples (zero after centring)")

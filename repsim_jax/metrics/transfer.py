@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import _validate
-from repsim_jax.metrics._linalg import matmul, power_of_two_scale, squared_norm
+from repsim_jax.metrics import checks
+from repsim_jax.metrics.linalg import matmul, power_of_two_scale, squared_norm
 
 
 class AffineMap(NamedTuple):
@@ -54,11 +54,11 @@ def _affine_map(source, target, ridge):
 def affine_map(source, target, ridge: float = 0.0, validate: bool = True) -> AffineMap:
     """Least-squares affine map from ``source`` (n, d_s) to ``target`` (n, d_t), ridge λ ≥ 0."""
     if validate:
-        source = _validate.as_float_array("source", source, ndim=2)
-        target = _validate.as_float_array("target", target, ndim=2)
-        _validate.same_rows(source=source, target=target)
-        _validate.min_rows(source, 2, "an affine map")
-        ridge = _validate.non_negative("ridge", ridge)
+        source = checks.as_float_array("source", source, ndim=2)
+        target = checks.as_float_array("target", target, ndim=2)
+        checks.same_rows(source=source, target=target)
+        checks.min_rows(source, 2, "an affine map")
+        ridge = checks.non_negative("ridge", ridge)
         if float(jnp.max(jnp.abs(target - target.mean(axis=0)))) == 0.0:
             raise InputError("singular case: target is constant over the samples, R² is undefined")
     return _affine_map(source, target, ridge)

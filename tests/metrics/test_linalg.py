@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from repsim_jax.metrics._linalg import thin_qr, upper_triangular_inverse
+from repsim_jax.metrics.linalg import thin_qr, upper_triangular_inverse
 
 
 @pytest.mark.parametrize("size, block", [(1, 4), (3, 1), (7, 4), (13, 8), (25, 4)])
