@@ -11,8 +11,7 @@ from repsim_jax.bounds import verdict
 from repsim_jax.bounds.basis import distance_sq, label_centred, split, teacher_basis
 from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, side_arrays
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import checks
-from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, validate_subsets
+from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, validate_rep_options
 from repsim_jax.metrics.linalg import matmul, power_of_two_scale, scale_exponent, squared_norm
 
 
@@ -108,11 +107,7 @@ def checked(teacher, student, pivots, subsets, max_condition):
     (n1, d1), (k1, w1), (n2, d2), (k2, w2) = (model_shape(a) for a in (*teacher, *student))
     if n1 != n2 or k1 != k2 or d1 != w1 or d2 != w2:
         raise InputError(f"shapes do not match: f1 {(n1, d1)}, g1 {(k1, w1)}, f2 {(n2, d2)}, g2 {(k2, w2)}")
-    if k1 < d1 + 1:
-        raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {d1 + 1}, got K={k1}")
-    pivots, subsets = validate_subsets(pivots, subsets, k1, d1)
-    max_condition = checks.non_negative("max_condition", max_condition)
-    return teacher, student, pivots, subsets, max_condition
+    return teacher, student, *validate_rep_options(k1, d1, pivots, subsets, max_condition)
 
 
 def rep_logit_bound(

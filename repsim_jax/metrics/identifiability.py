@@ -252,13 +252,20 @@ def validate_subsets(pivots, subsets, num_labels, dim):
     return pivots, subsets
 
 
+def validate_rep_options(num_labels: int, dim: int, pivots, subsets, max_condition):
+    """``(pivots, subsets, max_condition)`` checked as d_rep needs them: K ≥ d₁ + 1 labels,
+    subsets of d₁ labels, ``max_condition ≥ 0`` (shared by :func:`rep_dissimilarity` and
+    :func:`repsim_jax.bounds.rep_logit_bound`)."""
+    if num_labels < dim + 1:
+        raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {dim + 1}, got K={num_labels}")
+    pivots, subsets = validate_subsets(pivots, subsets, num_labels, dim)
+    return pivots, subsets, checks.non_negative("max_condition", max_condition)
+
+
 def _checked(f1, g1, f2, g2, pivots, subsets, max_condition):
     """Validated arguments of :func:`rep_dissimilarity_details`."""
     f1, g1, f2, g2 = validate_reps(f1, g1, f2, g2)
-    if g1.shape[0] < f1.shape[1] + 1:
-        raise InputError(f"too few labels for d_rep: need K >= d1 + 1 = {f1.shape[1] + 1}, got K={g1.shape[0]}")
-    pivots, subsets = validate_subsets(pivots, subsets, g1.shape[0], f1.shape[1])
-    return f1, g1, f2, g2, pivots, subsets, checks.non_negative("max_condition", max_condition)
+    return f1, g1, f2, g2, *validate_rep_options(g1.shape[0], f1.shape[1], pivots, subsets, max_condition)
 
 
 def rep_dissimilarity_details(
