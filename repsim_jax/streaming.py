@@ -61,7 +61,8 @@ from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_
 from repsim_jax.metrics.kl import kl_rows, kl_teacher
 from repsim_jax.metrics.linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
-from repsim_jax.metrics.moments import Moments, empty, raw_factor, update
+from repsim_jax.metrics.moments import Moments, empty, merge, raw_factor, update
+from repsim_jax.metrics.shape import gram_distance_from_moments, procrustes_distance_from_moments
 
 
 @jax.tree_util.register_dataclass
@@ -140,6 +141,23 @@ def _add(state: ZooState, gts, fs, pairs) -> ZooState:
         state.kl_mean + share * (kl_sum / fs[0].shape[0] - state.kl_mean),
         jnp.logaddexp(state.log_kl_sum, log_kl_sum),
         jnp.minimum(state.log_tau, log_tau),
+    )
+
+
+@jax.jit
+def merge_states(a: ZooState, b: ZooState) -> ZooState:
+    """The state of the union of the inputs behind ``a`` and ``b`` (same models and pairs):
+    the moments merged exactly (:func:`~repsim_jax.metrics.moments.merge`), each pair's KL
+    mean weighted by the counts, the log-sums added in log space, the smallest
+    log-probabilities' minimum. Streaming is :func:`_add` chunk by chunk; several processes
+    are a merge of their states (:meth:`ZooStream.merge_processes`)."""
+    moments = merge(a.moments, b.moments)
+    share = jnp.where(moments.count > 0, b.moments.count / jnp.maximum(moments.count, 1), 0.0)
+    return ZooState(
+        moments,
+        a.kl_mean + share * (b.kl_mean - a.kl_mean),
+        jnp.logaddexp(a.log_kl_sum, b.log_kl_sum),
+        jnp.minimum(a.log_tau, b.log_tau),
     )
 
 
@@ -260,6 +278,8 @@ def _summary(state: PairState, g1, g2, pivots, subsets):
         log_kl=_log_kl(state),
         log_tau=state.log_tau,
         linear_cka=linear_cka_from_moments(moments),
+        procrustes_distance=procrustes_distance_from_moments(moments),
+        gram_distance=gram_distance_from_moments(moments),
         rep_sq=details.value,
         rep_excluded=details.num_excluded,
         cca_logit=_cca_logit(moments, g1, g2, factors, logit_sq),
@@ -332,6 +352,8 @@ def _result(summary: dict) -> dict:
         logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
         kl_divergence=_exp(float(summary["log_kl"])),
         linear_cka=float(summary["linear_cka"]),
+        procrustes_distance=float(summary["procrustes_distance"]),
+        gram_distance=float(summary["gram_distance"]),
         rep_dissimilarity=_in_units("rep_dissimilarity", math.sqrt(rep_sq), f),
         **bounds,
     )
@@ -386,15 +408,44 @@ class ZooStream:
             if f.shape[1] != g.shape[1]:
                 raise InputError(f"f{i}_chunk has {f.shape[1]} features but g{i} has {g.shape[1]}")
         if self._state is None:
-            dtype = jnp.result_type(*fs)
-            count = len(self.pairs)
-            self._state = ZooState(
-                empty(tuple(f.shape[1] for f in fs), dtype),
-                jnp.zeros((count,), dtype),
-                jnp.full((count,), -jnp.inf, dtype),
-                jnp.zeros((count,), dtype),
-            )
+            self._state = self._empty(jnp.result_type(*fs))
         self._state = _add(self._state, self._transposed, fs, self.pairs)
+        return self
+
+    def _empty(self, dtype) -> ZooState:
+        """The state of no inputs: empty moments, KL sums of zero (log: −inf), log τ = 0."""
+        count = len(self.pairs)
+        return ZooState(
+            empty(tuple(g.shape[1] for g in self.unembeddings), dtype),
+            jnp.zeros((count,), dtype),
+            jnp.full((count,), -jnp.inf, dtype),
+            jnp.zeros((count,), dtype),
+        )
+
+    def merge(self, other: "ZooStream") -> "ZooStream":
+        """Adds the inputs another stream of the same models and pairs has seen
+        (:func:`merge_states`): the result is that of one stream fed both streams' chunks."""
+        if other.pairs != self.pairs or any(
+            a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(self.unembeddings, other.unembeddings)
+        ):
+            raise InputError("streams of different models or pairs cannot be merged")
+        if other._state is not None:
+            self._state = other._state if self._state is None else merge_states(self._state, other._state)
+        return self
+
+    def merge_processes(self) -> "ZooStream":
+        """Merges the states of every JAX process (each fed its own inputs) into each
+        process's stream: the states are gathered (``process_allgather``, O(P·(Σdᵢ)²)) and
+        folded with :func:`merge_states` in process order, so every process holds the same
+        state. A process that saw no inputs contributes an empty state (float32)."""
+        if jax.process_count() == 1:
+            return self
+        from jax.experimental import multihost_utils
+
+        local = self._state if self._state is not None else self._empty(jnp.float32)
+        gathered = multihost_utils.process_allgather(local)
+        states = [jax.tree.map(lambda leaf, p=p: jnp.asarray(leaf[p]), gathered) for p in range(jax.process_count())]
+        self._state = functools.reduce(merge_states, states)
         return self
 
     @property
@@ -484,7 +535,7 @@ class PairStream(ZooStream):
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
         teacher first), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
         a LayerNorm output or a bias-fold column is rank-deficient once centred),
-        ``linear_cka`` (biased), ``rep_dissimilarity`` (d_rep on
+        ``linear_cka`` (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
         (``lhs``, ``middle``, ``rhs``, ``holds``, ``slack``, ``tolerance``,
         ``within_round_off``), ``rep_logit`` (``lhs``, ``rhs``, ``holds``, ``slack``,

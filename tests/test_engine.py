@@ -1,0 +1,114 @@
+"""The statistics engine: a comparison's every quantity (metrics and the three logit bounds)
+is the same whether its inputs come as one chunk (in memory), as 10 streamed chunks, as two
+streams merged, or as two JAX processes' states merged (each process its own rows)."""
+
+import json
+import math
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from repsim_jax.errors import InputError
+from repsim_jax.streaming import PairStream
+
+N, K, D1, D2 = 2000, 40, 6, 5
+RTOL = 1e-5
+WORKER = Path(__file__).with_name("_engine_worker.py")
+
+
+def _pair(seed=0):
+    """A teacher and a noisy linearly related student, float32."""
+    rng = np.random.default_rng(seed)
+    f1 = rng.standard_normal((N, D1)) + 0.5
+    g1 = 0.3 * rng.standard_normal((K, D1))
+    f2 = f1 @ rng.standard_normal((D1, D2)) + 0.5 * rng.standard_normal((N, D2))
+    g2 = g1 @ rng.standard_normal((D1, D2)) + 0.1 * rng.standard_normal((K, D2))
+    return tuple(np.asarray(a, np.float32) for a in (f1, g1, f2, g2))
+
+
+def _streamed(f1, g1, f2, g2, parts):
+    stream = PairStream(g1, g2)
+    for rows in np.array_split(np.arange(f1.shape[0]), parts):
+        stream.add(f1[rows], f2[rows])
+    return stream
+
+
+def _leaves(result, prefix=""):
+    """``{"cca_logit/lhs": value, ...}``: every entry of a result, flattened."""
+    out = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out |= _leaves(value, f"{prefix}{key}/")
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _assert_same_quantities(actual, expected):
+    """Every quantity present in both, equal to ``RTOL`` relative (verdicts exactly)."""
+    actual, expected = _leaves(actual), _leaves(expected)
+    assert actual.keys() == expected.keys()
+    assert len(expected) >= 25  # 7 metrics and the 3 bounds' fields
+    for key, value in expected.items():
+        if isinstance(value, bool):
+            assert actual[key] is value, key
+        elif math.isinf(value):
+            assert actual[key] == value, key
+        else:
+            np.testing.assert_allclose(actual[key], value, rtol=RTOL, atol=0.0, err_msg=key)
+
+
+def test_one_chunk_ten_chunks_and_two_merged_streams_agree():
+    arrays = _pair()
+    f1, g1, f2, g2 = arrays
+    in_memory = _streamed(*arrays, parts=1).result()
+    assert in_memory["kl_logit"]["holds"] and in_memory["cca_logit"]["holds"] and in_memory["rep_logit"]["holds"]
+    _assert_same_quantities(_streamed(*arrays, parts=10).result(), in_memory)
+    half = N // 3
+    first = _streamed(f1[:half], g1, f2[:half], g2, parts=4)
+    second = _streamed(f1[half:], g1, f2[half:], g2, parts=6)
+    merged = first.merge(second)
+    assert merged.count == N
+    _assert_same_quantities(merged.result(), in_memory)
+
+
+def test_merging_a_stream_of_other_models_is_refused_and_an_empty_one_changes_nothing():
+    f1, g1, f2, g2 = _pair()
+    stream = _streamed(f1, g1, f2, g2, parts=2)
+    before = stream.result()
+    assert stream.merge(PairStream(g1, g2)).count == N  # nothing added
+    assert stream.result() == before
+    with pytest.raises(InputError, match="different models"):
+        stream.merge(PairStream(g1, g2 + 1.0))
+    with pytest.raises(InputError, match="different models"):
+        stream.merge(PairStream(g2, g1))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_each_streaming_its_own_rows_agree_with_one_chunk(tmp_path):
+    arrays = _pair(seed=1)
+    np.savez(tmp_path / "arrays.npz", **dict(zip(("f1", "g1", "f2", "g2"), arrays)))
+    out, port = tmp_path / "result.json", str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(tmp_path / "arrays.npz"), str(out), str(pid), "2", port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+    _assert_same_quantities(json.loads(out.read_text()), _streamed(*arrays, parts=1).result())
