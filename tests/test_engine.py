@@ -11,25 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_streaming import N
+from test_streaming import _random_pair as _pair
 
 from repsim_jax import compare, metrics
 from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
 from repsim_jax.streaming import PairStream
 
-N, K, D1, D2 = 2000, 40, 6, 5
 RTOL = 1e-5
 WORKER = Path(__file__).with_name("_engine_worker.py")
-
-
-def _pair(seed=0):
-    """A teacher and a noisy linearly related student, float32."""
-    rng = np.random.default_rng(seed)
-    f1 = rng.standard_normal((N, D1)) + 0.5
-    g1 = 0.3 * rng.standard_normal((K, D1))
-    f2 = f1 @ rng.standard_normal((D1, D2)) + 0.5 * rng.standard_normal((N, D2))
-    g2 = g1 @ rng.standard_normal((D1, D2)) + 0.1 * rng.standard_normal((K, D2))
-    return tuple(np.asarray(a, np.float32) for a in (f1, g1, f2, g2))
 
 
 def _streamed(f1, g1, f2, g2, parts):

@@ -25,7 +25,6 @@ from repsim_jax.adapters.hf import lm_layer_chunks, lm_unembeddings, load_causal
 from repsim_jax.errors import InputError
 from repsim_jax.layer_compare import LayerGrid
 from repsim_jax.lm.layers import FINAL, all_layers
-from repsim_jax.metrics import gram_distance_from_moments, procrustes_distance_from_moments
 from repsim_jax.streaming import ZooStream
 
 __all__ = ["compare_language_models", "compare_language_model_zoo", "compare_layer_grid", "zoo_row"]
@@ -71,14 +70,8 @@ def _zoo_stream(dirs, texts, pairs, options, progress) -> ZooStream:
 
 
 def _pair_values(stream: ZooStream, first: int, second: int, pivot_options) -> dict:
-    """``tokens``, :meth:`ZooStream.pair_result` and the shape metrics of the pair's moments."""
-    moments = stream.pair_moments(first, second)
-    return {
-        "tokens": stream.count,
-        **stream.pair_result(first, second, pivot_options),
-        "procrustes_distance": float(procrustes_distance_from_moments(moments)),
-        "gram_distance": float(gram_distance_from_moments(moments)),
-    }
+    """``tokens`` and :meth:`ZooStream.pair_result` (metrics, shape metrics and the bounds)."""
+    return {"tokens": stream.count, **stream.pair_result(first, second, pivot_options)}
 
 
 def compare_language_model_zoo(
@@ -94,7 +87,7 @@ def compare_language_model_zoo(
     """``{(i, j): values}`` for every ordered pair of distinct models of ``dirs`` (i the
     teacher: KL(i ‖ j), d_rep maps j onto i), from one pass over every non-padding position of
     ``texts`` (at most ``max_tokens``): ``tokens``, the keys of
-    :meth:`repsim_jax.streaming.PairStream.result`, ``procrustes_distance`` and ``gram_distance``."""
+    :meth:`repsim_jax.streaming.PairStream.result`."""
     if len(dirs) < 2:
         raise InputError(f"all pairs need at least 2 models, got {len(dirs)}")
     if len(set(dirs)) != len(dirs):
