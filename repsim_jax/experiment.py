@@ -33,6 +33,7 @@ from repsim_jax import workdir as layout
 from repsim_jax.data import Dataset, load_dataset
 from repsim_jax.errors import InputError
 from repsim_jax.evaluate import Curves, evaluate
+from repsim_jax.evaluators import check_names
 from repsim_jax.lm import evaluate as lm_evaluate
 from repsim_jax.lm.data import TextData, load_text_data
 from repsim_jax.lm.hf import is_hf_directory, load_hf
@@ -261,6 +262,7 @@ def evaluate_run(run: Run, teacher: TrainedModel | None = None, run_info: dict |
                     pivot_options=options,
                     cca_components=e.cca_components,
                     run=info,
+                    evaluators=e.evaluators,
                 )
             )
     return reports
@@ -279,7 +281,7 @@ def _curves(config, built: Built, seeds, teacher):
     if isinstance(built.data, TextData) or not e.curves:
         return None
     splits = {name: built.data.splits[name] for name in e.splits if name in built.data.splits}
-    curves = Curves(e.curves, splits, teacher, built.data.preprocess, _pivot_options(e), e.cca_components)
+    curves = Curves(e.curves, splits, teacher, built.data.preprocess, _pivot_options(e), e.cca_components, e.evaluators)
     return lambda state: curves(trained_models(built.model, _on_every_process(state), seeds))
 
 
@@ -369,6 +371,7 @@ def train_and_evaluate(
         config.teacher.workdir = teacher.workdir
     config = layout.with_absolute_paths(config)
     seeds = _seeds(config)
+    check_names(config.eval.evaluators)
     with owned(workdir):
         changes = _rerun_changes(config, workdir)
         run = _train_and_evaluate(config, workdir, seeds, teacher, changes, progress, stage)

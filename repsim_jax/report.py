@@ -10,6 +10,7 @@ import scipy.stats
 
 from repsim_jax import authors
 from repsim_jax.errors import InputError
+from repsim_jax.evaluators import SIMILARITY_METRICS
 
 __all__ = [
     "STUDENT_METRICS",
@@ -25,16 +26,10 @@ __all__ = [
     "bound_stats",
 ]
 
-STUDENT_METRICS = (
-    "accuracy",
-    "agreement",
-    "kl_divergence",
-    "logit_distance",
-    "rep_dissimilarity",
-    "mean_cca",
-    "linear_cka",
-    "procrustes_distance",
-)
+STUDENT_METRICS = ("accuracy", "agreement", *(key for key in SIMILARITY_METRICS if key != "gram_distance"))
+"""The keys a summary of students reports: prediction, agreement and the teacher–student
+comparison (:data:`repsim_jax.evaluators.SIMILARITY_METRICS`; the Gram distance, added to the reports
+later, is in the reports only, so the summaries' tables keep their columns)."""
 # The reports' ``authors`` section (repsim_jax.authors) as summary keys: a dotted key reads a
 # section (``authors.cca_score`` is ``report["authors"]["cca_score"]``).
 AUTHORS_METRICS = tuple(f"authors.{key}" for key in authors.KEYS)

@@ -453,7 +453,9 @@ class ZooStream:
         """Number of inputs added so far."""
         return 0 if self._state is None else int(self._state.moments.count)
 
-    def pair_result(self, first: int, second: int, pivot_options: dict | None = None) -> dict:
+    def pair_result(
+        self, first: int, second: int, pivot_options: dict | None = None, cca_components: int | None = None
+    ) -> dict:
         """:meth:`PairStream.result` of model ``first`` (the teacher) against model ``second``
         (0-based; the pair must be one of ``pairs``)."""
         if (first, second) not in self.pairs:
@@ -473,6 +475,7 @@ class ZooStream:
             g1,
             g2,
             pivot_options,
+            cca_components,
         )
 
     def pair_moments(self, first: int, second: int) -> Moments:
@@ -489,7 +492,7 @@ class ZooStream:
         return {pair: self.pair_result(*pair, pivot_options) for pair in self.pairs}
 
 
-def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
+def _pair_result(state: PairState, g1, g2, pivot_options: dict | None, cca_components: int | None) -> dict:
     """:meth:`PairStream.result` of one pair's state (its docstring)."""
     d1 = g1.shape[1]
     pivots, subsets = pivot_subsets(g1.shape[0], d1, **(pivot_options or {}))
@@ -504,7 +507,9 @@ def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
             stacklevel=4,
         )
     moments = state.moments
-    mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
+    mean_cca = mean_cca_from_moments(
+        moments, rank_tol=default_rank_tol(moments.factor.dtype), num_components=cca_components or None
+    )
     result = _result(summary)
     first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
     return first | {"mean_cca": float(mean_cca)} | result
@@ -529,12 +534,13 @@ class PairStream(ZooStream):
         super().__init__((g1, g2), pairs=((0, 1),))
         self.g1, self.g2 = self.unembeddings
 
-    def result(self, pivot_options: dict | None = None) -> dict:
+    def result(self, pivot_options: dict | None = None, cca_components: int | None = None) -> dict:
         """The comparison and the three logit bounds over every input added.
 
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
         teacher first), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
-        a LayerNorm output or a bias-fold column is rank-deficient once centred),
+        a LayerNorm output or a bias-fold column is rank-deficient once centred; over the
+        top ``cca_components`` canonical correlations when given, all otherwise),
         ``linear_cka`` (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
         (``lhs``, ``middle``, ``rhs``, ``holds``, ``slack``, ``tolerance``,
@@ -551,4 +557,4 @@ class PairStream(ZooStream):
         for embeddings constant over the inputs (no m_CCA) or when every pivot/subset matrix
         L₁ is ill-conditioned; warns when some are excluded.
         """
-        return self.pair_result(0, 1, pivot_options)
+        return self.pair_result(0, 1, pivot_options, cca_components)

@@ -16,6 +16,7 @@ from test_streaming import _random_pair as _pair
 
 from repsim_jax import compare, metrics
 from repsim_jax.errors import InputError
+from repsim_jax.evaluators import SIMILARITY_METRICS
 from repsim_jax.io import Representation
 from repsim_jax.streaming import PairStream
 
@@ -119,7 +120,7 @@ def test_compare_takes_the_engine_unless_the_logits_carry_a_bias():
     f1, g1, f2, g2 = (np.asarray(a, np.float32) for a in (f1, g1, f2, g2))
     engine = PairStream(g1, g2).add(f1, f2).result()
     plain = compare.compare(Representation(f1, g1, f1 @ g1.T), Representation(f2, g2))
-    assert plain == {name: engine[name] for name in compare.ENGINE_METRICS} | {"skipped": {}}
+    assert plain == {name: engine[name] for name in SIMILARITY_METRICS} | {"skipped": {}}
     bias = rng.standard_normal(12).astype(np.float32)
     z1, z2 = f1 @ g1.T + bias, f2 @ g2.T
     biased = compare.compare(Representation(f1, g1, z1), Representation(f2, g2))

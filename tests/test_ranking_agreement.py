@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from repsim_jax import evaluate
+from repsim_jax import ranking
 
 
 def _reference(p, q):
@@ -42,9 +42,9 @@ def test_chunked_ranking_agreement_matches_the_per_input_reference(monkeypatch, 
     if ties:  # many ties within inputs, and one input whose q ties every label (τ-b, ρ undefined)
         p, q = np.round(p, 1), np.round(q, 1)
         q[5] = 1.0 / k
-    whole = evaluate.ranking_agreement(p, q)
-    monkeypatch.setattr(evaluate, "_PAIR_ELEMENTS", 5 * 21)  # chunks of 5 inputs: 23 = 4·5 + 3
-    chunked = evaluate.ranking_agreement(p, q)
+    whole = ranking.ranking_agreement(p, q)
+    monkeypatch.setattr(ranking, "_PAIR_ELEMENTS", 5 * 21)  # chunks of 5 inputs: 23 = 4·5 + 3
+    chunked = ranking.ranking_agreement(p, q)
     expected = _reference(p, q)
     assert set(chunked) == set(expected)
     for key, value in expected.items():

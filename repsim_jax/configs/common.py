@@ -50,11 +50,13 @@ Each experiment config starts from :func:`get_base_config` and changes values on
   ``num_pivots``, ``num_subsets``, ``pivot_seed`` (d_rep's
   pivots/subsets: every one when they fit in num_pivots × num_subsets, else a sample),
   ``cca_components`` (m_CCA over the top-k canonical correlations; 0 = all), ``curves`` (the
-  report quantities, ``repsim_jax.evaluate.CURVE_METRICS`` names such as ``kl_divergence`` or
+  report quantities, ``repsim_jax.evaluators.CURVE_METRICS`` names such as ``kl_divergence`` or
   ``authors/cca_score``, that training logs every ``every`` epochs on each of ``splits`` as
   ``eval/<split>/<name>`` in ``metrics.jsonl`` and TensorBoard; classifiers only; ``()`` = none,
   only the test split's accuracy, cross-entropy and agreement; the default set is cheap:
-  d_rep, the CCA score and the rankings cost much more on large splits);
+  d_rep, the CCA score and the rankings cost much more on large splits), ``evaluators`` (the
+  named evaluators of ``repsim_jax.evaluators.EVALUATORS`` whose keys the reports and curves
+  hold: ``prediction`` (always), ``agreement``, ``similarity``, ``ranking``, ``authors``);
 - ``checkpoint``: ``every`` (epochs), ``keep``;
 - ``mesh``: ``seeds``, ``data``: the device mesh's axis sizes (``0`` = default: a
   single run puts every device on ``data``, a group of S seeds ``gcd(S, devices)`` on
@@ -148,6 +150,7 @@ def get_base_config() -> ml_collections.ConfigDict:
             pivot_seed=0,
             cca_components=0,
             curves=("accuracy", "agreement", "kl_divergence", "logit_distance", "mean_cca"),
+            evaluators=("prediction", "agreement", "similarity", "ranking", "authors"),
         )
     )
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=3))

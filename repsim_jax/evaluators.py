@@ -1,0 +1,344 @@
+"""Named evaluators: a split's report is the ``(name, value)`` pairs of the evaluators that
+config ``eval.evaluators`` chooses (big_vision style), shared by ``evaluate``, ``compare``
+and the training loop's curves.
+
+Each evaluator takes a :class:`Split` (the student's and teacher's outputs on one split,
+the labels and the options) and yields ``(name, value)`` pairs whose ``/``-separated
+names nest in the report (``min_probability/student`` → ``{"min_probability":
+{"student": …}}``) and ``("skipped/<key>", reason)`` for a value left null:
+
+- ``prediction``: ``accuracy``, ``weighted_f1``, ``nll``, ``ece``, ``brier``,
+  ``min_probability/student`` (always run: the report's first lines);
+- ``agreement`` (teacher): ``agreement`` (same argmax), ``min_probability/teacher``;
+- ``similarity`` (teacher): :func:`similarity`, the statistics engine's comparison
+  (``kl_divergence``, ``logit_distance``, ``mean_cca``, ``linear_cka``,
+  ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` with
+  ``rep_dissimilarity_reference`` and ``pivot_subsets``), the function ``compare`` uses;
+- ``ranking`` (teacher): :func:`repsim_jax.ranking.ranking_agreement` of p and q;
+- ``authors``: the authors' conventions (:func:`repsim_jax.authors.section`).
+
+The teacher's own report (no teacher) runs those not marked (teacher).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from typing import Callable, Collection, Iterator
+
+import jax
+import numpy as np
+import scipy.special
+from sklearn.metrics import f1_score
+
+from repsim_jax import authors, metrics
+from repsim_jax.calibration import brier_score, expected_calibration_error
+from repsim_jax.errors import InputError
+from repsim_jax.io import Representation
+from repsim_jax.ranking import ranking_agreement
+from repsim_jax.streaming import PairStream
+
+__all__ = [
+    "EVALUATORS",
+    "DEFAULT_EVALUATORS",
+    "KEYS",
+    "CURVE_METRICS",
+    "Split",
+    "check_names",
+    "evaluator_of",
+    "similarity",
+    "split_report",
+]
+
+SIMILARITY_METRICS = (
+    "kl_divergence",
+    "logit_distance",
+    "rep_dissimilarity",
+    "mean_cca",
+    "linear_cka",
+    "procrustes_distance",
+    "gram_distance",
+)
+"""The comparison metrics of :func:`similarity` (model 1 the teacher: KL(1 ‖ 2), d_rep maps 2 onto 1)."""
+
+KEYS = {
+    "prediction": ("accuracy", "weighted_f1", "nll", "ece", "brier", "min_probability/student"),
+    "agreement": ("agreement", "min_probability/teacher"),
+    "similarity": (*SIMILARITY_METRICS, "rep_dissimilarity_reference"),
+    "ranking": tuple(f"ranking/{k}" for k in ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg")),
+    "authors": tuple(f"authors/{k}" for k in authors.KEYS),
+}
+"""The scalar report keys (flattened, ``section/key``) each evaluator yields."""
+
+CURVE_METRICS = tuple(key for keys in KEYS.values() for key in keys)
+"""The scalars of :func:`split_report` by flattened name: what config ``eval.curves`` may
+ask the training loop for."""
+
+
+def evaluator_of(key: str) -> str:
+    """The name of the evaluator that yields report key ``key`` (one of :data:`CURVE_METRICS`)."""
+    return next(name for name, keys in KEYS.items() if key in keys)
+
+
+@dataclasses.dataclass
+class Split:
+    """One split's outputs: ``student`` and ``teacher`` (None: the teacher's own report) as
+    :class:`~repsim_jax.io.Representation` in float64, integer ``labels``, d_rep's
+    ``pivot_options``, m_CCA's ``cca_components`` (None: all) and ``wanted(name)``, whether
+    a flattened report key is asked for."""
+
+    student: Representation
+    teacher: Representation | None
+    labels: np.ndarray
+    pivot_options: dict
+    cca_components: int | None
+    wanted: Callable[[str], bool]
+
+    @functools.cached_property
+    def q(self) -> np.ndarray:
+        """The student's probabilities."""
+        return scipy.special.softmax(self.student.logits, axis=-1)
+
+    @functools.cached_property
+    def p(self) -> np.ndarray:
+        """The teacher's probabilities."""
+        return scipy.special.softmax(self.teacher.logits, axis=-1)
+
+
+def prediction(split: Split) -> Iterator[tuple[str, object]]:
+    """Accuracy, support-weighted F1, NLL, ECE, Brier and the smallest probability of the student."""
+    q, labels = split.q, split.labels
+    pred = q.argmax(-1)
+    yield "accuracy", float(np.mean(pred == labels))
+    yield "weighted_f1", float(f1_score(labels, pred, average="weighted"))
+    yield "nll", float(-np.mean(np.log(np.maximum(q[np.arange(len(labels)), labels], 1e-300))))
+    yield "ece", expected_calibration_error(q, labels)
+    yield "brier", brier_score(q, labels)
+    yield "min_probability/student", float(q.min())
+
+
+def agreement(split: Split) -> Iterator[tuple[str, object]]:
+    """The fraction of inputs where student and teacher predict the same label, and the
+    teacher's smallest probability (the τ of the KL–logit bound)."""
+    yield "agreement", float(np.mean(split.q.argmax(-1) == split.p.argmax(-1)))
+    yield "min_probability/teacher", float(split.p.min())
+
+
+def ranking(split: Split) -> Iterator[tuple[str, object]]:
+    """:func:`~repsim_jax.ranking.ranking_agreement` of the teacher's and the student's probabilities."""
+    if split.wanted("ranking"):
+        yield "ranking", ranking_agreement(split.p, split.q)
+
+
+def _arrays(model: Representation) -> tuple:
+    return model.embeddings, model.logits, model.unembeddings
+
+
+def authors_section(split: Split) -> Iterator[tuple[str, object]]:
+    """The ``authors`` section (:func:`repsim_jax.authors.section`) of the keys wanted."""
+    if not split.wanted("authors"):
+        return
+    keys = [k for k in authors.KEYS if split.wanted(f"authors/{k}")]
+    student, teacher = (
+        None if m is None else (m.embeddings, m.logits, m.unembeddings) for m in (split.student, split.teacher)
+    )
+    values, skipped = authors.section(student, teacher, split.labels, split.pivot_options, keys)
+    yield "authors", values
+    for key, reason in skipped.items():
+        yield f"skipped/{key}", reason
+
+
+def _similarity_of_split(split: Split) -> Iterator[tuple[str, object]]:
+    values, skipped = similarity(split.teacher, split.student, split.pivot_options, split.cca_components, split.wanted)
+    yield from values.items()
+    for key, reason in skipped.items():
+        yield f"skipped/{key}", reason
+
+
+EVALUATORS: dict[str, tuple[Callable[[Split], Iterator[tuple[str, object]]], bool]] = {
+    "prediction": (prediction, False),
+    "agreement": (agreement, True),
+    "similarity": (_similarity_of_split, True),
+    "ranking": (ranking, True),
+    "authors": (authors_section, False),
+}
+"""Each evaluator by name, with whether it needs a teacher."""
+
+DEFAULT_EVALUATORS = tuple(EVALUATORS)
+
+
+def check_names(names, key: str = "eval.evaluators") -> tuple[str, ...]:
+    """``names`` as a tuple; InputError naming ``key`` for an unknown one or without ``prediction``."""
+    names = tuple(names)
+    unknown = [name for name in names if name not in EVALUATORS]
+    if unknown:
+        raise InputError(f"{key}: unknown evaluator {unknown[0]!r}; choose from {', '.join(EVALUATORS)}")
+    if "prediction" not in names:
+        raise InputError(f"{key}: 'prediction' is always reported; add it (got {list(names)})")
+    return names
+
+
+def _logits_are_products(model: Representation) -> bool:
+    """Whether the model's logits are ``embeddings @ unembeddingsᵀ`` (none stored, or the
+    stored ones equal to it up to float32 rounding: no output bias)."""
+    if model.unembeddings is None:
+        return False
+    if model.logits is None:
+        return True
+    products = np.asarray(model.embeddings, np.float64) @ np.asarray(model.unembeddings, np.float64).T
+    return bool(np.max(np.abs(products - model.logits)) <= 1e-4 * max(1.0, float(np.max(np.abs(products)))))
+
+
+def _wants_rep(wanted) -> bool:
+    return wanted("rep_dissimilarity") or wanted("rep_dissimilarity_reference")
+
+
+def _pivot_entries(first: Representation, pivot_options: dict) -> dict:
+    """d_rep's ``pivot_subsets`` entry: counts and options (ValueError when K ≤ d₁)."""
+    pivots, subsets = metrics.pivot_subsets(*first.unembeddings.shape, **pivot_options)
+    return {"pivots_used": int(subsets.shape[0]), "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
+
+
+def _from_engine(first, second, pivot_options, cca_components, wanted) -> dict | None:
+    """The wanted metrics from the statistics engine fed both models' arrays as one chunk
+    (:class:`~repsim_jax.streaming.PairStream`), or None where its preconditions fail."""
+    if not (_logits_are_products(first) and _logits_are_products(second)):
+        return None
+    options = pivot_options if _wants_rep(wanted) else {"num_pivots": 1, "num_subsets": 1}  # d_rep unused
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ill-conditioned subsets are excluded, as metrics.rep_dissimilarity does
+            stream = PairStream(first.unembeddings, second.unembeddings).add(first.embeddings, second.embeddings)
+            result = stream.result(options, cca_components=cca_components)
+    except ValueError:
+        return None
+    return {name: result[name] for name in SIMILARITY_METRICS if _wanted_metric(name, wanted)}
+
+
+def _wanted_metric(name: str, wanted) -> bool:
+    """Whether metric ``name`` is needed: asked for, or d_rep for its reference value."""
+    return _wants_rep(wanted) if name == "rep_dissimilarity" else wanted(name)
+
+
+def _one_by_one(first, second, pivot_options, cca_components, wanted) -> tuple[dict, dict]:
+    """Each wanted metric the arrays allow, computed on its own; a failure → None and its reason."""
+    x, y = first.embeddings, second.embeddings
+    rank_tol = metrics.default_rank_tol(jax.dtypes.canonicalize_dtype(x.dtype))
+    planned = {
+        "mean_cca": lambda: metrics.mean_cca(x, y, num_components=cca_components, rank_tol=rank_tol),
+        "linear_cka": lambda: metrics.linear_cka(x, y),
+        "procrustes_distance": lambda: metrics.procrustes_distance(x, y),
+        "gram_distance": lambda: metrics.gram_distance(x, y),
+    }
+    z1, z2 = first.all_logits, second.all_logits
+    if z1 is not None and z2 is not None:
+        planned |= {
+            "kl_divergence": lambda: metrics.kl_divergence(z1, z2),
+            "logit_distance": lambda: metrics.logit_distance(z1, z2),
+        }
+    if first.unembeddings is not None and second.unembeddings is not None:
+        planned["rep_dissimilarity"] = lambda: _rep_dissimilarity(first, second, pivot_options)
+    values, skipped = {}, {}
+    for name, compute in planned.items():
+        if _wanted_metric(name, wanted):
+            try:
+                values[name] = float(compute())
+            except ValueError as error:
+                values[name], skipped[name] = None, str(error)
+    return values, skipped
+
+
+def _rep_dissimilarity(first: Representation, second: Representation, pivot_options: dict):
+    pivots, subsets = metrics.pivot_subsets(*first.unembeddings.shape, **pivot_options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return metrics.rep_dissimilarity(*first[:2], *second[:2], pivots, subsets)
+
+
+def similarity(
+    first: Representation,
+    second: Representation,
+    pivot_options: dict | None = None,
+    cca_components: int | None = None,
+    wanted: Callable[[str], bool] = lambda name: True,
+) -> tuple[dict, dict]:
+    """Model ``first`` (the teacher, model 1) against ``second``: the wanted
+    :data:`SIMILARITY_METRICS`, and with d_rep its ``rep_dissimilarity_reference =
+    d²_rep / (P·C)`` (the authors' training-time value on the same subsets) and
+    ``pivot_subsets`` (counts, options). Returns ``(values, {key: reason})``.
+
+    Models whose logits are ``embeddings @ unembeddingsᵀ`` get every metric from the
+    statistics engine's one-chunk state (:mod:`repsim_jax.streaming`: the same code streams
+    and merges across processes); otherwise, or where the engine's preconditions fail (too
+    few inputs or labels, constant inputs, every subset ill-conditioned), each metric is
+    computed on its own and a failure is null with its reason. A metric the arrays cannot
+    give (no logits, no unembeddings) is absent."""
+    pivot_options = pivot_options or {}
+    skipped = {}
+    values = _from_engine(first, second, pivot_options, cca_components, wanted)
+    if values is None:
+        values, skipped = _one_by_one(first, second, pivot_options, cca_components, wanted)
+    if values.get("rep_dissimilarity") is not None:
+        entry = _pivot_entries(first, pivot_options)
+        values["pivot_subsets"] = entry
+        values["rep_dissimilarity_reference"] = values["rep_dissimilarity"] ** 2 / (
+            entry["pivots_used"] * entry["subsets_per_pivot"]
+        )
+    return values, skipped
+
+
+def wanted_keys(only: Collection[str] | None) -> Callable[[str], bool]:
+    """``name -> bool``: whether report key ``name`` (or a key inside it, ``name/...``)
+    is among the flattened names ``only`` (every key when ``only`` is None)."""
+    if only is None:
+        return lambda name: True
+    return lambda name: any(k == name or k.startswith(name + "/") for k in only)
+
+
+def _nested(pairs: Iterator[tuple[str, object]]) -> dict:
+    """The report of ``(name, value)`` pairs, ``/``-separated names nested."""
+    report = {}
+    for name, value in pairs:
+        *path, leaf = name.split("/", 1) if name.startswith("skipped/") else name.split("/")
+        node = report
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    report.setdefault("skipped", {})
+    return report
+
+
+def split_report(
+    student: tuple,
+    teacher: tuple | None,
+    labels,
+    pivot_options: dict | None = None,
+    cca_components: int | None = None,
+    only: Collection[str] | None = None,
+    evaluators: Collection[str] = DEFAULT_EVALUATORS,
+) -> dict:
+    """The report of one split: the pairs of the ``evaluators`` (names of :data:`EVALUATORS`)
+    nested. ``student``/``teacher`` are ``(embeddings, logits, unembedding G)`` arrays;
+    ``pivot_options`` (``num_pivots``, ``num_subsets``, ``seed``) go to
+    :func:`repsim_jax.metrics.pivot_subsets`; ``cca_components``: m_CCA over the top-k
+    canonical correlations (None or 0: all). ``only``: compute just these flattened keys
+    (:data:`CURVE_METRICS`, e.g. ``authors/cca_score``; the training curves' choice) besides
+    the prediction metrics, which are always there; None: every key of the evaluators."""
+
+    def outputs(arrays) -> Representation:
+        embeddings, logits, unembeddings = (np.asarray(a, np.float64) for a in arrays)
+        return Representation(embeddings, unembeddings, logits)
+
+    split = Split(
+        outputs(student),
+        None if teacher is None else outputs(teacher),
+        np.asarray(labels),
+        pivot_options or {},
+        cca_components or None,
+        wanted_keys(only),
+    )
+    chosen = [EVALUATORS[name] for name in check_names(evaluators)]
+    return _nested(
+        pair for run, needs_teacher in chosen if teacher is not None or not needs_teacher for pair in run(split)
+    )
