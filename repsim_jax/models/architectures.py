@@ -94,6 +94,21 @@ class MLPEncoder(nn.Module):
         return dense(self.embedding_dim, h.shape[-1], self.init, dtype=self.dtype)(h)
 
 
+def _norm_and_conv(train: bool, dtype):
+    """A ResNet block's layer makers: BatchNorm (momentum 0.9, batch statistics while
+    training) and bias-free convolutions."""
+    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)
+    return norm, functools.partial(nn.Conv, use_bias=False, dtype=dtype)
+
+
+def _residual(x: jax.Array, y: jax.Array, strides: int, norm, conv) -> jax.Array:
+    """``relu(shortcut(x) + y)``: the identity, or a strided 1×1 convolution and BatchNorm
+    where the width or the resolution changes."""
+    if x.shape[-1] != y.shape[-1] or strides != 1:
+        x = norm()(conv(y.shape[-1], (1, 1), strides)(x))
+    return nn.relu(x + y)
+
+
 class _BasicBlock(nn.Module):
     """ResNet basic block: two 3×3 convolutions with a projection shortcut when needed.
 
@@ -107,16 +122,11 @@ class _BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
-        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        norm, conv = _norm_and_conv(train, self.dtype)
         y = conv(self.filters, (3, 3), self.strides, padding=self.padding)(x)
         y = nn.relu(norm()(y))
         y = conv(self.filters, (3, 3), 1, padding=self.padding)(y)
-        y = norm()(y)
-        if x.shape[-1] != self.filters or self.strides != 1:
-            x = conv(self.filters, (1, 1), self.strides)(x)
-            x = norm()(x)
-        return nn.relu(x + y)
+        return _residual(x, norm()(y), self.strides, norm, conv)
 
 
 class _Bottleneck(nn.Module):
@@ -130,16 +140,11 @@ class _Bottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
-        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
-        out = 4 * self.filters
+        norm, conv = _norm_and_conv(train, self.dtype)
         y = nn.relu(norm()(conv(self.filters, (1, 1))(x)))
         y = conv(self.filters, (3, 3), self.strides, padding=self.padding)(y)
         y = nn.relu(norm()(y))
-        y = norm()(conv(out, (1, 1))(y))
-        if x.shape[-1] != out or self.strides != 1:
-            x = norm()(conv(out, (1, 1), self.strides)(x))
-        return nn.relu(x + y)
+        return _residual(x, norm()(conv(4 * self.filters, (1, 1))(y)), self.strides, norm, conv)
 
 
 class ResNetEncoder(nn.Module):
