@@ -17,8 +17,7 @@ from repsim_jax.io import Representation, check_compatible, load_representation
 def compare(a: Representation, b: Representation, pivot_options: dict | None = None) -> dict:
     """Metrics of model ``a`` against model ``b`` (KL is KL(a ‖ b); d_rep maps b onto a,
     on :func:`repsim_jax.metrics.pivot_subsets` with ``pivot_options``, its defaults when None):
-    the report's ``similarity`` evaluator (:func:`repsim_jax.evaluators.similarity`: the
-    statistics engine in one chunk when the logits are ``embeddings @ unembeddingsᵀ``)."""
+    the report's ``similarity`` evaluator (:func:`repsim_jax.evaluators.similarity`)."""
     values, skipped = similarity(a, b, pivot_options)
     return {name: values[name] for name in SIMILARITY_METRICS if values.get(name) is not None} | {"skipped": skipped}
 

@@ -12,8 +12,8 @@ Each split's report is the output of the named evaluators of config ``eval.evalu
   the top ``cca_components`` canonical correlations when given, as the authors report
   top-2 on SUB; all otherwise; of the column spaces with ``default_rank_tol`` as in
   :mod:`repsim_jax.compare`, so rank-deficient embeddings have a value), ``linear_cka``,
-  ``procrustes_distance``, ``gram_distance`` (see :mod:`repsim_jax.metrics`; all from the
-  statistics engine's one-chunk state, :func:`repsim_jax.evaluators.similarity`), and
+  ``procrustes_distance``, ``gram_distance`` (see :mod:`repsim_jax.metrics`;
+  :func:`repsim_jax.evaluators.similarity`, as ``compare``), and
   ``rep_dissimilarity_reference = rep_dissimilarity² / (P·C)``, the value the authors'
   code returns on the same P pivots × C subsets (equal when no subset is excluded as
   ill-conditioned; docs/theory.md §4), with the counts under ``pivot_subsets``;

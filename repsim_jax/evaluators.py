@@ -10,10 +10,10 @@ names nest in the report (``min_probability/student`` → ``{"min_probability":
 - ``prediction``: ``accuracy``, ``weighted_f1``, ``nll``, ``ece``, ``brier``,
   ``min_probability/student`` (always run: the report's first lines);
 - ``agreement`` (teacher): ``agreement`` (same argmax), ``min_probability/teacher``;
-- ``similarity`` (teacher): :func:`similarity`, the statistics engine's comparison
-  (``kl_divergence``, ``logit_distance``, ``mean_cca``, ``linear_cka``,
-  ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` with
-  ``rep_dissimilarity_reference`` and ``pivot_subsets``), the function ``compare`` uses;
+- ``similarity`` (teacher): :func:`similarity` (``kl_divergence``, ``logit_distance``,
+  ``mean_cca``, ``linear_cka``, ``procrustes_distance``, ``gram_distance``,
+  ``rep_dissimilarity`` with ``rep_dissimilarity_reference`` and ``pivot_subsets``), the
+  function ``compare`` uses;
 - ``ranking`` (teacher): :func:`repsim_jax.ranking.ranking_agreement` of p and q;
 - ``authors``: the authors' conventions (:func:`repsim_jax.authors.section`).
 
@@ -37,7 +37,6 @@ from repsim_jax.calibration import brier_score, expected_calibration_error
 from repsim_jax.errors import InputError
 from repsim_jax.io import Representation
 from repsim_jax.ranking import ranking_agreement
-from repsim_jax.streaming import PairStream
 
 __all__ = [
     "EVALUATORS",
@@ -84,7 +83,8 @@ def evaluator_of(key: str) -> str:
 @dataclasses.dataclass
 class Split:
     """One split's outputs: ``student`` and ``teacher`` (None: the teacher's own report) as
-    :class:`~repsim_jax.io.Representation` in float64, integer ``labels``, d_rep's
+    :class:`~repsim_jax.io.Representation` in their own dtype (the probabilities in float64),
+    integer ``labels``, d_rep's
     ``pivot_options``, m_CCA's ``cca_components`` (None: all) and ``wanted(name)``, whether
     a flattened report key is asked for."""
 
@@ -98,12 +98,12 @@ class Split:
     @functools.cached_property
     def q(self) -> np.ndarray:
         """The student's probabilities."""
-        return scipy.special.softmax(self.student.logits, axis=-1)
+        return scipy.special.softmax(np.asarray(self.student.logits, np.float64), axis=-1)
 
     @functools.cached_property
     def p(self) -> np.ndarray:
         """The teacher's probabilities."""
-        return scipy.special.softmax(self.teacher.logits, axis=-1)
+        return scipy.special.softmax(np.asarray(self.teacher.logits, np.float64), axis=-1)
 
 
 def prediction(split: Split) -> Iterator[tuple[str, object]]:
@@ -150,6 +150,8 @@ def authors_section(split: Split) -> Iterator[tuple[str, object]]:
 
 
 def _similarity_of_split(split: Split) -> Iterator[tuple[str, object]]:
+    if not any(split.wanted(key) for key in KEYS["similarity"]):
+        return
     values, skipped = similarity(split.teacher, split.student, split.pivot_options, split.cca_components, split.wanted)
     yield from values.items()
     for key, reason in skipped.items():
@@ -179,17 +181,6 @@ def check_names(names, key: str = "eval.evaluators") -> tuple[str, ...]:
     return names
 
 
-def _logits_are_products(model: Representation) -> bool:
-    """Whether the model's logits are ``embeddings @ unembeddingsᵀ`` (none stored, or the
-    stored ones equal to it up to float32 rounding: no output bias)."""
-    if model.unembeddings is None:
-        return False
-    if model.logits is None:
-        return True
-    products = np.asarray(model.embeddings, np.float64) @ np.asarray(model.unembeddings, np.float64).T
-    return bool(np.max(np.abs(products - model.logits)) <= 1e-4 * max(1.0, float(np.max(np.abs(products)))))
-
-
 def _wants_rep(wanted) -> bool:
     return wanted("rep_dissimilarity") or wanted("rep_dissimilarity_reference")
 
@@ -198,22 +189,6 @@ def _pivot_entries(first: Representation, pivot_options: dict) -> dict:
     """d_rep's ``pivot_subsets`` entry: counts and options (ValueError when K ≤ d₁)."""
     pivots, subsets = metrics.pivot_subsets(*first.unembeddings.shape, **pivot_options)
     return {"pivots_used": int(subsets.shape[0]), "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
-
-
-def _from_engine(first, second, pivot_options, cca_components, wanted) -> dict | None:
-    """The wanted metrics from the statistics engine fed both models' arrays as one chunk
-    (:class:`~repsim_jax.streaming.PairStream`), or None where its preconditions fail."""
-    if not (_logits_are_products(first) and _logits_are_products(second)):
-        return None
-    options = pivot_options if _wants_rep(wanted) else {"num_pivots": 1, "num_subsets": 1}  # d_rep unused
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ill-conditioned subsets are excluded, as metrics.rep_dissimilarity does
-            stream = PairStream(first.unembeddings, second.unembeddings).add(first.embeddings, second.embeddings)
-            result = stream.result(options, cca_components=cca_components)
-    except ValueError:
-        return None
-    return {name: result[name] for name in SIMILARITY_METRICS if _wanted_metric(name, wanted)}
 
 
 def _wanted_metric(name: str, wanted) -> bool:
@@ -268,17 +243,13 @@ def similarity(
     d²_rep / (P·C)`` (the authors' training-time value on the same subsets) and
     ``pivot_subsets`` (counts, options). Returns ``(values, {key: reason})``.
 
-    Models whose logits are ``embeddings @ unembeddingsᵀ`` get every metric from the
-    statistics engine's one-chunk state (:mod:`repsim_jax.streaming`: the same code streams
-    and merges across processes); otherwise, or where the engine's preconditions fail (too
-    few inputs or labels, constant inputs, every subset ill-conditioned), each metric is
-    computed on its own and a failure is null with its reason. A metric the arrays cannot
-    give (no logits, no unembeddings) is absent."""
+    Each metric is computed on the arrays in memory by its :mod:`repsim_jax.metrics`
+    function (KL and d_logit from the stored logits, else ``embeddings @ unembeddingsᵀ``);
+    a failure is null with its reason, a metric the arrays cannot give (no logits, no
+    unembeddings) is absent. The streamed and multi-process comparison
+    (:mod:`repsim_jax.streaming`) gives the same values up to rounding."""
     pivot_options = pivot_options or {}
-    skipped = {}
-    values = _from_engine(first, second, pivot_options, cca_components, wanted)
-    if values is None:
-        values, skipped = _one_by_one(first, second, pivot_options, cca_components, wanted)
+    values, skipped = _one_by_one(first, second, pivot_options, cca_components, wanted)
     if values.get("rep_dissimilarity") is not None:
         entry = _pivot_entries(first, pivot_options)
         values["pivot_subsets"] = entry
@@ -327,7 +298,7 @@ def split_report(
     the prediction metrics, which are always there; None: every key of the evaluators."""
 
     def outputs(arrays) -> Representation:
-        embeddings, logits, unembeddings = (np.asarray(a, np.float64) for a in arrays)
+        embeddings, logits, unembeddings = (np.asarray(a) for a in arrays)
         return Representation(embeddings, unembeddings, logits)
 
     split = Split(

@@ -55,6 +55,7 @@ from repsim_jax.bounds import CCALogitBound, KLLogitBound, RepLogitBound, verdic
 from repsim_jax.bounds.basis import label_centred, unexplained
 from repsim_jax.errors import InputError
 from repsim_jax.metrics import checks
+from repsim_jax.metrics.batching import dividing_batch_size
 from repsim_jax.metrics.cca import default_rank_tol, mean_cca_from_moments
 from repsim_jax.metrics.cka import linear_cka_from_moments
 from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_from_moments
@@ -217,15 +218,37 @@ def _cca_logit(state: Moments, g1, g2, factors, logit_sq):
     )
 
 
+SUBSET_BATCH_ENTRIES = 1 << 20
+"""Entries of the ``D × d₁`` products per (pivot, subset) pair that :func:`_subset_terms`
+forms at once (4 MiB in float32): P·C = 20,000 subsets at d = 50 no longer form 400 MB arrays."""
+
+
+def _subset_terms(raw, g1, g2, pivots, subsets):
+    """Per (pivot, subset): ``‖L₁⁻¹‖₂² = 1/σ_min(L₁)²`` and ``‖R_raw [L₁, −L₂]ᵀ‖²`` (n times
+    the subset's ``(1/n)Σ_x‖Δ‖²``), with ``Lᵢ = Gᵢ[S] − Gᵢ[p]``; the pairs mapped in batches
+    of :data:`SUBSET_BATCH_ENTRIES` (a divisor of P·C: :mod:`repsim_jax.metrics.batching`)."""
+    num_pivots, num_subsets, dim = subsets.shape
+
+    def terms(pair):
+        pivot, subset = pair
+        l1, l2 = g1[subset] - g1[pivot], g2[subset] - g2[pivot]
+        inverse_norm_sq = 1.0 / jnp.square(jnp.linalg.svd(l1, compute_uv=False)[-1])
+        return inverse_norm_sq, squared_norm(matmul(raw, jnp.concatenate([l1, -l2], axis=-1).T))
+
+    pairs = (jnp.repeat(pivots, num_subsets), subsets.reshape(-1, dim))
+    size = num_pivots * num_subsets
+    batch = dividing_batch_size(size, max(1, SUBSET_BATCH_ENTRIES // (raw.shape[0] * dim)))
+    inverse_norm_sq, difference_sq = jax.lax.map(terms, pairs, batch_size=batch)
+    return inverse_norm_sq.reshape(num_pivots, num_subsets), difference_sq.reshape(num_pivots, num_subsets)
+
+
 def _rep_logit(state: Moments, g1, g2, pivots, subsets, details, logit_sq):
     """d_rep–logit bound ``d²_rep ≤ (d₁+1)·mean ‖L₁⁻¹‖₂²·d²_logit`` and its per-subset forms
     ``e_pS ≤ ‖L₁⁻¹‖₂²·(1/n)Σ‖Δ‖²`` (bounds.rep_logit_bound), over the subsets d_rep keeps."""
     d1, n = state.widths[0], state.count
     raw = raw_factor(state)
-    l1 = g1[subsets] - g1[pivots][:, None, None, :]
-    l2 = g2[subsets] - g2[pivots][:, None, None, :]
-    inverse_norm_sq = 1.0 / jnp.square(jnp.linalg.svd(l1, compute_uv=False)[..., -1])
-    difference_sq = squared_norm(matmul(raw, jnp.swapaxes(jnp.concatenate([l1, -l2], axis=-1), -1, -2))) / n
+    inverse_norm_sq, difference_sq = _subset_terms(raw, g1, g2, pivots, subsets)
+    difference_sq = difference_sq / n
     included = details.included
     mean_inverse = jnp.sum(jnp.where(included, inverse_norm_sq, 0.0)) / jnp.maximum(jnp.sum(included), 1)
     lhs, rhs = details.value, (d1 + 1) * mean_inverse * logit_sq
@@ -453,9 +476,7 @@ class ZooStream:
         """Number of inputs added so far."""
         return 0 if self._state is None else int(self._state.moments.count)
 
-    def pair_result(
-        self, first: int, second: int, pivot_options: dict | None = None, cca_components: int | None = None
-    ) -> dict:
+    def pair_result(self, first: int, second: int, pivot_options: dict | None = None) -> dict:
         """:meth:`PairStream.result` of model ``first`` (the teacher) against model ``second``
         (0-based; the pair must be one of ``pairs``)."""
         if (first, second) not in self.pairs:
@@ -475,7 +496,6 @@ class ZooStream:
             g1,
             g2,
             pivot_options,
-            cca_components,
         )
 
     def pair_moments(self, first: int, second: int) -> Moments:
@@ -492,7 +512,7 @@ class ZooStream:
         return {pair: self.pair_result(*pair, pivot_options) for pair in self.pairs}
 
 
-def _pair_result(state: PairState, g1, g2, pivot_options: dict | None, cca_components: int | None) -> dict:
+def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
     """:meth:`PairStream.result` of one pair's state (its docstring)."""
     d1 = g1.shape[1]
     pivots, subsets = pivot_subsets(g1.shape[0], d1, **(pivot_options or {}))
@@ -507,9 +527,7 @@ def _pair_result(state: PairState, g1, g2, pivot_options: dict | None, cca_compo
             stacklevel=4,
         )
     moments = state.moments
-    mean_cca = mean_cca_from_moments(
-        moments, rank_tol=default_rank_tol(moments.factor.dtype), num_components=cca_components or None
-    )
+    mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
     result = _result(summary)
     first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
     return first | {"mean_cca": float(mean_cca)} | result
@@ -534,13 +552,12 @@ class PairStream(ZooStream):
         super().__init__((g1, g2), pairs=((0, 1),))
         self.g1, self.g2 = self.unembeddings
 
-    def result(self, pivot_options: dict | None = None, cca_components: int | None = None) -> dict:
+    def result(self, pivot_options: dict | None = None) -> dict:
         """The comparison and the three logit bounds over every input added.
 
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
         teacher first), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
-        a LayerNorm output or a bias-fold column is rank-deficient once centred; over the
-        top ``cca_components`` canonical correlations when given, all otherwise),
+        a LayerNorm output or a bias-fold column is rank-deficient once centred),
         ``linear_cka`` (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
         (``lhs``, ``middle``, ``rhs``, ``holds``, ``slack``, ``tolerance``,
@@ -557,4 +574,4 @@ class PairStream(ZooStream):
         for embeddings constant over the inputs (no m_CCA) or when every pivot/subset matrix
         L₁ is ill-conditioned; warns when some are excluded.
         """
-        return self.pair_result(0, 1, pivot_options, cca_components)
+        return self.pair_result(0, 1, pivot_options)
