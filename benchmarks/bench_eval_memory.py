@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+from repsim_jax.evaluators import SIMILARITY_METRICS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -127,12 +129,7 @@ def _child(args) -> dict:
 
 
 PART_KEYS = (
-    "kl_divergence",
-    "logit_distance",
-    "rep_dissimilarity",
-    "mean_cca",
-    "linear_cka",
-    "procrustes_distance",
+    *SIMILARITY_METRICS,
     "ranking",
     *(
         f"authors/{k}"

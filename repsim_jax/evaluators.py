@@ -185,12 +185,6 @@ def _wants_rep(wanted) -> bool:
     return wanted("rep_dissimilarity") or wanted("rep_dissimilarity_reference")
 
 
-def _pivot_entries(first: Representation, pivot_options: dict) -> dict:
-    """d_rep's ``pivot_subsets`` entry: counts and options (ValueError when K ≤ d₁)."""
-    pivots, subsets = metrics.pivot_subsets(*first.unembeddings.shape, **pivot_options)
-    return {"pivots_used": int(subsets.shape[0]), "subsets_per_pivot": int(subsets.shape[1]), "options": pivot_options}
-
-
 def _wanted_metric(name: str, wanted) -> bool:
     """Whether metric ``name`` is needed: asked for, or d_rep for its reference value."""
     return _wants_rep(wanted) if name == "rep_dissimilarity" else wanted(name)
@@ -213,22 +207,32 @@ def _one_by_one(first, second, pivot_options, cca_components, wanted) -> tuple[d
             "logit_distance": lambda: metrics.logit_distance(z1, z2),
         }
     if first.unembeddings is not None and second.unembeddings is not None:
-        planned["rep_dissimilarity"] = lambda: _rep_dissimilarity(first, second, pivot_options)
+        planned["rep_dissimilarity"] = lambda: _rep_entries(first, second, pivot_options)
     values, skipped = {}, {}
     for name, compute in planned.items():
         if _wanted_metric(name, wanted):
             try:
-                values[name] = float(compute())
+                result = compute()
+                values |= result if isinstance(result, dict) else {name: float(result)}
             except ValueError as error:
                 values[name], skipped[name] = None, str(error)
     return values, skipped
 
 
-def _rep_dissimilarity(first: Representation, second: Representation, pivot_options: dict):
+def _rep_entries(first: Representation, second: Representation, pivot_options: dict) -> dict:
+    """d_rep on ``pivot_subsets(K, d₁, **pivot_options)``, ``rep_dissimilarity_reference =
+    d²_rep / (P·C)`` and the ``pivot_subsets`` entry (counts, options); ValueError where d_rep
+    is undefined."""
     pivots, subsets = metrics.pivot_subsets(*first.unembeddings.shape, **pivot_options)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return metrics.rep_dissimilarity(*first[:2], *second[:2], pivots, subsets)
+        warnings.simplefilter("ignore")  # excluded ill-conditioned subsets: counted in the kernel's details
+        value = float(metrics.rep_dissimilarity(*first[:2], *second[:2], pivots, subsets))
+    num_pivots, num_subsets = int(subsets.shape[0]), int(subsets.shape[1])
+    return {
+        "rep_dissimilarity": value,
+        "rep_dissimilarity_reference": value**2 / (num_pivots * num_subsets),
+        "pivot_subsets": {"pivots_used": num_pivots, "subsets_per_pivot": num_subsets, "options": pivot_options},
+    }
 
 
 def similarity(
@@ -248,15 +252,7 @@ def similarity(
     a failure is null with its reason, a metric the arrays cannot give (no logits, no
     unembeddings) is absent. The streamed and multi-process comparison
     (:mod:`repsim_jax.streaming`) gives the same values up to rounding."""
-    pivot_options = pivot_options or {}
-    values, skipped = _one_by_one(first, second, pivot_options, cca_components, wanted)
-    if values.get("rep_dissimilarity") is not None:
-        entry = _pivot_entries(first, pivot_options)
-        values["pivot_subsets"] = entry
-        values["rep_dissimilarity_reference"] = values["rep_dissimilarity"] ** 2 / (
-            entry["pivots_used"] * entry["subsets_per_pivot"]
-        )
-    return values, skipped
+    return _one_by_one(first, second, pivot_options or {}, cca_components, wanted)
 
 
 def wanted_keys(only: Collection[str] | None) -> Callable[[str], bool]:

@@ -50,6 +50,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 
 from repsim_jax.bounds import CCALogitBound, KLLogitBound, RepLogitBound, verdict
 from repsim_jax.bounds.basis import label_centred, unexplained
@@ -62,7 +63,7 @@ from repsim_jax.metrics.identifiability import pivot_subsets, rep_dissimilarity_
 from repsim_jax.metrics.kl import kl_rows, kl_teacher
 from repsim_jax.metrics.linalg import from_unit, matmul, power_of_two_scale, scale_exponent, squared_norm, upper_factor
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
-from repsim_jax.metrics.moments import Moments, empty, merge, raw_factor, update
+from repsim_jax.metrics.moments import Moments, empty, from_data, merge, raw_factor
 from repsim_jax.metrics.shape import gram_distance_from_moments, procrustes_distance_from_moments
 
 
@@ -131,21 +132,6 @@ def _chunk_kl(fs, gts, pairs):
     return jnp.sum(sums, axis=0), jax.nn.logsumexp(log_sums, axis=0), jnp.min(log_taus, axis=0)
 
 
-@functools.partial(jax.jit, static_argnames="pairs")
-def _add(state: ZooState, gts, fs, pairs) -> ZooState:
-    """The state after the aligned chunk ``fs``; each pair's KL mean is merged like the moments' mean."""
-    kl_sum, log_kl_sum, log_tau = _chunk_kl(fs, gts, pairs)
-    moments = update(state.moments, *fs)
-    share = fs[0].shape[0] / moments.count
-    return ZooState(
-        moments,
-        state.kl_mean + share * (kl_sum / fs[0].shape[0] - state.kl_mean),
-        jnp.logaddexp(state.log_kl_sum, log_kl_sum),
-        jnp.minimum(state.log_tau, log_tau),
-    )
-
-
-@jax.jit
 def merge_states(a: ZooState, b: ZooState) -> ZooState:
     """The state of the union of the inputs behind ``a`` and ``b`` (same models and pairs):
     the moments merged exactly (:func:`~repsim_jax.metrics.moments.merge`), each pair's KL
@@ -160,6 +146,16 @@ def merge_states(a: ZooState, b: ZooState) -> ZooState:
         jnp.logaddexp(a.log_kl_sum, b.log_kl_sum),
         jnp.minimum(a.log_tau, b.log_tau),
     )
+
+
+@functools.partial(jax.jit, static_argnames="pairs")
+def _add(state: ZooState, gts, fs, pairs) -> ZooState:
+    """The state after the aligned chunk ``fs``: the chunk's own state merged in (:func:`merge_states`)."""
+    kl_sum, log_kl_sum, log_tau = _chunk_kl(fs, gts, pairs)
+    return merge_states(state, ZooState(from_data(*fs), kl_sum / fs[0].shape[0], log_kl_sum, log_tau))
+
+
+_merge_states = jax.jit(merge_states)
 
 
 @functools.partial(jax.jit, static_argnames="widths")
@@ -453,22 +449,20 @@ class ZooStream:
         ):
             raise InputError("streams of different models or pairs cannot be merged")
         if other._state is not None:
-            self._state = other._state if self._state is None else merge_states(self._state, other._state)
+            self._state = other._state if self._state is None else _merge_states(self._state, other._state)
         return self
 
     def merge_processes(self) -> "ZooStream":
         """Merges the states of every JAX process (each fed its own inputs) into each
         process's stream: the states are gathered (``process_allgather``, O(P·(Σdᵢ)²)) and
         folded with :func:`merge_states` in process order, so every process holds the same
-        state. A process that saw no inputs contributes an empty state (float32)."""
+        state. A process that saw no inputs contributes an empty state (in the unembeddings' dtype)."""
         if jax.process_count() == 1:
             return self
-        from jax.experimental import multihost_utils
-
-        local = self._state if self._state is not None else self._empty(jnp.float32)
+        local = self._state if self._state is not None else self._empty(self.unembeddings[0].dtype)
         gathered = multihost_utils.process_allgather(local)
         states = [jax.tree.map(lambda leaf, p=p: jnp.asarray(leaf[p]), gathered) for p in range(jax.process_count())]
-        self._state = functools.reduce(merge_states, states)
+        self._state = functools.reduce(_merge_states, states)
         return self
 
     @property
