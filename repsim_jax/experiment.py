@@ -412,6 +412,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
     teacher = _teacher_for(config, teacher, built.loss.needs_teacher)
     if teacher is not None:
         config.loss.teacher_dim = embedding_dim(teacher, _sample_input(built))
+    curves = _curves(config, built, seeds, teacher)  # checks eval.curves before anything is written
     if changes:
         warn(f"{workdir}: the re-run applies config changes: {'; '.join(changes)}")
     if jax.process_index() == 0:
@@ -426,7 +427,7 @@ def _train_and_evaluate(config, workdir: str, seeds, teacher, changes: list[str]
         concept_weight=config.loss.concept_weight,
         concept_loss=config.loss.concept_loss,
     )
-    data = _training_data(built.data, config.batch_size, _curves(config, built, seeds, teacher))
+    data = _training_data(built.data, config.batch_size, curves)
     distilled = Teacher(teacher, config.teacher.mode) if built.loss.needs_teacher else None
     result = fit(student, data, str(workdir), _schedule(config, progress, desc), distilled, mesh)
     state = _on_every_process(result.state)

@@ -68,3 +68,7 @@ def test_unknown_or_inconsistent_evaluator_choices_are_one_line_errors(tmp_path)
     with pytest.raises(InputError, match="unknown evaluator 'bogus'"):
         train_and_evaluate(config, str(tmp_path / "run"), progress=False)
     assert not (tmp_path / "run").exists()  # refused before the workdir is touched
+    overrides = ["--config.eval.curves=('ranking/ndcg',)", "--config.eval.evaluators=('prediction','similarity')"]
+    with pytest.raises(InputError, match="eval.curves: 'ranking/ndcg' comes from evaluator 'ranking'"):
+        train_and_evaluate(experiment_config("synthetic", "smoke", overrides), str(tmp_path / "w"), progress=False)
+    assert not (tmp_path / "w" / "config.json").exists()  # refused before the config is written
