@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
 
 from repsim_jax.bounds import verdict
@@ -14,21 +11,13 @@ from repsim_jax.bounds.pairs import check_pair_counts, map_pairs, model_shape, s
 from repsim_jax.errors import InputError
 from repsim_jax.metrics.linalg import center_columns, matmul, power_of_two_scale, scale_exponent, squared_norm
 
-
-class CCALogitBound(NamedTuple):
-    """``lhs = Σᵢ(1 − ρᵢ²)λᵢ ≤ middle ≤ rhs = d²_logit`` (see :func:`cca_logit_bound`)."""
-
-    lhs: jax.Array
-    middle: jax.Array
-    rhs: jax.Array
-    holds: jax.Array
-    slack: jax.Array
-    tolerance: jax.Array
-    within_round_off: jax.Array
-    eigenvalues: jax.Array
-    correlations: jax.Array
-    teacher_span_residual: jax.Array
-    student_span_residual: jax.Array
+CCALogitBound = verdict.result_type(
+    "CCALogitBound",
+    ("lhs", "middle", "rhs"),
+    ("eigenvalues", "correlations", "teacher_span_residual", "student_span_residual"),
+    """``lhs = Σᵢ(1 − ρᵢ²)λᵢ ≤ middle ≤ rhs = d²_logit`` (see :func:`cca_logit_bound`).""",
+    __name__,
+)
 
 
 def teacher_state(basis, logits, logit_scale, with_kl):

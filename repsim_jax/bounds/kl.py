@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 
 from repsim_jax.bounds import verdict
@@ -16,24 +14,14 @@ from repsim_jax.metrics import checks
 from repsim_jax.metrics.kl import log_mean_exp
 from repsim_jax.metrics.linalg import power_of_two_scale, scale_exponent
 
-
-class KLLogitBound(NamedTuple):
+KLLogitBound = verdict.result_type(
+    "KLLogitBound",
+    ("lhs", "rhs"),
+    ("log10_rhs", "kl", "tau", "log10_tau", "rhs_per_input", "holds_per_input", "slack_per_input"),
     """``lhs = d²_logit ≤ rhs = KL/τ²`` (see :func:`kl_logit_bound`); ``log10_rhs`` and
-    ``log10_tau`` stay finite where ``rhs`` overflows and ``tau`` underflows."""
-
-    lhs: jax.Array
-    rhs: jax.Array
-    holds: jax.Array
-    slack: jax.Array
-    tolerance: jax.Array
-    within_round_off: jax.Array
-    log10_rhs: jax.Array
-    kl: jax.Array
-    tau: jax.Array
-    log10_tau: jax.Array
-    rhs_per_input: jax.Array
-    holds_per_input: jax.Array
-    slack_per_input: jax.Array
+    ``log10_tau`` stay finite where ``rhs`` overflows and ``tau`` underflows.""",
+    __name__,
+)
 
 
 def bound_from(teacher: TeacherLogits, stats: LogitStats):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
@@ -14,25 +12,23 @@ from repsim_jax.metrics import checks
 from repsim_jax.metrics.linalg import matmul
 from repsim_jax.metrics.llv import llv_terms, pivot_svd_similarity, validate_sets
 
-
-class LLVSVDBound(NamedTuple):
-    """``lhs = d_SVD ≤ rhs = 2·M·d_LLV`` and ``lhs ≤ sharp_rhs`` (see :func:`llv_svd_bound`)."""
-
-    lhs: jax.Array
-    rhs: jax.Array
-    holds: jax.Array
-    slack: jax.Array
-    tolerance: jax.Array
-    within_round_off: jax.Array
-    sharp_rhs: jax.Array
-    sharp_holds: jax.Array
-    llv: jax.Array
-    label_term: jax.Array
-    input_term: jax.Array
-    embedding_part: jax.Array
-    unembedding_part: jax.Array
-    label_pivot: jax.Array
-    input_set: jax.Array
+LLVSVDBound = verdict.result_type(
+    "LLVSVDBound",
+    ("lhs", "rhs"),
+    (
+        "sharp_rhs",
+        "sharp_holds",
+        "llv",
+        "label_term",
+        "input_term",
+        "embedding_part",
+        "unembedding_part",
+        "label_pivot",
+        "input_set",
+    ),
+    """``lhs = d_SVD ≤ rhs = 2·M·d_LLV`` and ``lhs ≤ sharp_rhs`` (see :func:`llv_svd_bound`).""",
+    __name__,
+)
 
 
 def _prepare(f1, g1, labels, label_pivot, subsets, input_sets, weight):

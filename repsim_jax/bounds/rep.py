@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
 
 from repsim_jax.bounds import verdict
@@ -14,22 +11,13 @@ from repsim_jax.errors import InputError
 from repsim_jax.metrics.identifiability import DEFAULT_MAX_CONDITION, validate_rep_options
 from repsim_jax.metrics.linalg import matmul, power_of_two_scale, scale_exponent, squared_norm
 
-
-class RepLogitBound(NamedTuple):
-    """``lhs = d²_rep ≤ rhs = (d₁+1)·mean ‖L₁⁻¹‖₂²·d²_logit`` (see :func:`rep_logit_bound`)."""
-
-    lhs: jax.Array
-    rhs: jax.Array
-    holds: jax.Array
-    slack: jax.Array
-    tolerance: jax.Array
-    within_round_off: jax.Array
-    logit_distance_sq: jax.Array
-    errors: jax.Array
-    subset_rhs: jax.Array
-    subset_holds: jax.Array
-    inverse_norm_sq: jax.Array
-    included: jax.Array
+RepLogitBound = verdict.result_type(
+    "RepLogitBound",
+    ("lhs", "rhs"),
+    ("logit_distance_sq", "errors", "subset_rhs", "subset_holds", "inverse_norm_sq", "included"),
+    """``lhs = d²_rep ≤ rhs = (d₁+1)·mean ‖L₁⁻¹‖₂²·d²_logit`` (see :func:`rep_logit_bound`).""",
+    __name__,
+)
 
 
 def teacher_state(factor, g1, pivots, subsets, max_condition):

@@ -20,13 +20,27 @@ dtype's range (KL/τ²) are decided in log space (:func:`holds_in_logs`).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from repsim_jax.metrics import checks
 
 ROUND_OFF_EPS = 1e3
 """The round-off allowance r of ``holds``, in units of the dtype's eps (module docstring)."""
+
+
+VERDICT_FIELDS = ("holds", "slack", "tolerance", "within_round_off")
+"""The fields every bound's result carries between its sides and its ingredients."""
+
+
+def result_type(name: str, sides: tuple, ingredients: tuple, doc: str, module: str) -> type:
+    """The NamedTuple of arrays that one bound returns: its ``sides`` (``lhs``, ``rhs``, or
+    ``lhs``, ``middle``, ``rhs``), :data:`VERDICT_FIELDS`, then its ``ingredients``."""
+    result = NamedTuple(name, [(field, jax.Array) for field in (*sides, *VERDICT_FIELDS, *ingredients)])
+    result.__doc__, result.__module__ = doc, module
+    return result
 
 
 def round_off(dtype):
