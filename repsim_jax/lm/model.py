@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.models import TrainedModel, load_variables, predict, with_variables
+from repsim_jax.models import TrainedModel, predict, with_init_file
 
 __all__ = ["LMOutputs", "TransformerLM", "unembedding", "TrainedLM", "LAYER_NORM_EPSILON"]
 
@@ -150,10 +150,7 @@ class TransformerLM(nn.Module):
 
     @nn.nowrap
     def init(self, rngs, *args, **kwargs):
-        variables = super().init(rngs, *args, **kwargs)
-        if not self.init_from:
-            return variables
-        return with_variables(variables, load_variables(self.init_from), self.init_from)
+        return with_init_file(super().init(rngs, *args, **kwargs), self.init_from)
 
     def setup(self):
         if self.width % self.heads:

@@ -21,7 +21,7 @@ from repsim_jax.models.architectures import (
 from repsim_jax.models.build import DTYPES, build_model, compute_dtype
 from repsim_jax.models.trained import TrainedModel, predict
 from repsim_jax.models.variables import _read_variables as _read_variables  # its cache, cleared by tests
-from repsim_jax.models.variables import load_variables, with_variables
+from repsim_jax.models.variables import load_variables, with_init_file, with_variables
 
 __all__ = [
     "MLPEncoder",
@@ -36,6 +36,7 @@ __all__ = [
     "DTYPES",
     "load_variables",
     "without_init_file",
+    "with_init_file",
     "with_variables",
     "unembedding_matrix",
     "build_model",

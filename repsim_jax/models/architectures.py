@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from repsim_jax.errors import InputError
-from repsim_jax.models.variables import load_variables, with_variables
+from repsim_jax.models.variables import with_init_file
 
 __all__ = [
     "AttributeHeadClassifier",
@@ -109,16 +109,20 @@ def _residual(x: jax.Array, y: jax.Array, strides: int, norm, conv) -> jax.Array
     return nn.relu(x + y)
 
 
-class _BasicBlock(nn.Module):
-    """ResNet basic block: two 3×3 convolutions with a projection shortcut when needed.
-
-    ``padding`` of the 3×3 convolutions: Flax's ``"SAME"`` or torch's 1 pixel per side
-    (they differ at stride 2 on even sizes, where ``"SAME"`` pads only the far side)."""
+class _Block(nn.Module):
+    """The fields of a ResNet block: output ``filters``, ``strides`` of its strided
+    convolution, ``padding`` of its 3×3 convolutions (Flax's ``"SAME"`` or torch's 1 pixel
+    per side: they differ at stride 2 on even sizes, where ``"SAME"`` pads only the far
+    side) and ``dtype``."""
 
     filters: int
     strides: int
     padding: Any = "SAME"
     dtype: Any = jnp.float32
+
+
+class _BasicBlock(_Block):
+    """ResNet basic block: two 3×3 convolutions with a projection shortcut when needed."""
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -129,14 +133,9 @@ class _BasicBlock(nn.Module):
         return _residual(x, norm()(y), self.strides, norm, conv)
 
 
-class _Bottleneck(nn.Module):
+class _Bottleneck(_Block):
     """ResNet bottleneck block ``1×1 → 3×3 → 1×1`` with expansion 4, the stride on the
-    3×3 convolution (torchvision's "ResNet v1.5"); ``padding`` as in :class:`_BasicBlock`."""
-
-    filters: int
-    strides: int
-    padding: Any = "SAME"
-    dtype: Any = jnp.float32
+    3×3 convolution (torchvision's "ResNet v1.5")."""
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -241,10 +240,7 @@ class Classifier(nn.Module):
 
     @nn.nowrap
     def init(self, rngs, *args, **kwargs):
-        variables = super().init(rngs, *args, **kwargs)
-        if not self.init_from:
-            return variables
-        return with_variables(variables, load_variables(self.init_from), self.init_from)
+        return with_init_file(super().init(rngs, *args, **kwargs), self.init_from)
 
 
 def without_init_file(model: nn.Module) -> nn.Module:

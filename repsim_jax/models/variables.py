@@ -13,7 +13,7 @@ from flax import traverse_util
 
 from repsim_jax.errors import InputError
 
-__all__ = ["load_variables", "with_variables"]
+__all__ = ["load_variables", "with_init_file", "with_variables"]
 
 
 def load_variables(path: str) -> dict[str, np.ndarray]:
@@ -75,3 +75,11 @@ def with_variables(variables, stored: dict[str, np.ndarray], source: str):
             raise InputError(f"{source}: {key} has shape {value.shape}, the model's has {flat[key].shape}")
         flat[key] = jnp.asarray(value, flat[key].dtype)
     return traverse_util.unflatten_dict(flat, sep="/")
+
+
+def with_init_file(variables, init_from: str):
+    """``variables`` with those of the file ``init_from`` put in place (:func:`with_variables`),
+    or unchanged when ``init_from`` is empty: the ``init`` of a model with an ``init_from`` field."""
+    if not init_from:
+        return variables
+    return with_variables(variables, load_variables(init_from), init_from)
