@@ -26,6 +26,15 @@ from repsim_jax.layer_compare import LAYER_METRICS
 from repsim_jax.lm.layers import parse_layer_pair
 
 
+def _show(args, values: dict, print_text) -> int:
+    """``values`` as JSON with ``--json``, else as ``print_text`` prints them."""
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        print_text(values)
+    return 0
+
+
 def _print_table(values: dict) -> None:
     for name, value in values.items():
         if name != "skipped":
@@ -74,11 +83,7 @@ def _language_models(args) -> int:
     from repsim_jax.adapters.lm_compare import compare_language_models
 
     values = compare_language_models(*args.hf, _hf_texts(args), pivot_options=pivot_options(args), **_hf_options(args))
-    if args.json:
-        print(json.dumps(values, indent=2))
-    else:
-        _print_streamed(values)
-    return 0
+    return _show(args, values, _print_streamed)
 
 
 def _language_model_zoo(args) -> int:
@@ -157,11 +162,7 @@ def _handle(args, extra) -> int:
     a, b = load(path_a), load(path_b)
     check_compatible(path_a, a, path_b, b)
     values = compare.compare(a, b, pivot_options(args))
-    if args.json:
-        print(json.dumps(values, indent=2))
-    else:
-        _print_table(values)
-    return 0
+    return _show(args, values, _print_table)
 
 
 def register(subparsers) -> None:

@@ -97,11 +97,5 @@ def run_concepts(preset: str = "quick", out: str = "runs/concepts", progress: bo
     """KL vs logit-distance students of a concept-bottleneck teacher; see the module
     docstring. ``preset``: of ``repsim_jax/configs/concepts.py``."""
     config = reproduction_config("concepts", preset, overrides)
-    return run_concept_students(
-        f"Concepts ({preset})",
-        config,
-        config.sweep.losses,
-        ("concept_probe_accuracy", "mean_cca", "rep_dissimilarity"),
-        out,
-        progress,
-    )
+    metrics = ("concept_probe_accuracy", "mean_cca", "rep_dissimilarity")
+    return run_concept_students(f"Concepts ({preset})", config, config.sweep.losses, metrics, out, progress)

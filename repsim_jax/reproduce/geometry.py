@@ -17,11 +17,7 @@ __all__ = ["run_geometry"]
 def run_geometry(preset: str = "quick", out: str = "runs/geometry", progress: bool = True, overrides=()) -> dict:
     """KD alone vs KD + each feature-geometry loss; see the module docstring."""
     config = reproduction_config("concepts", preset, overrides)
+    metrics = ("procrustes_distance", "mean_cca", "concept_probe_accuracy")
     return run_concept_students(
-        f"Geometry ({preset})",
-        config,
-        config.reproduce.geometry_losses,
-        ("procrustes_distance", "mean_cca", "concept_probe_accuracy"),
-        out,
-        progress,
+        f"Geometry ({preset})", config, config.reproduce.geometry_losses, metrics, out, progress
     )
