@@ -245,7 +245,7 @@ def test_long_running_commands_take_quiet(capsys, command):
     "command, target, extra",
     [
         ("train", "repsim_jax.cli.train.train_and_evaluate", []),
-        ("distill", "repsim_jax.cli.distill.train_and_evaluate", ["--config.loss.name=kl"]),
+        ("distill", "repsim_jax.cli.train.train_and_evaluate", ["--config.loss.name=kl"]),  # one handler for both
         ("sweep", "repsim_jax.cli.sweep.run_sweep", []),
     ],
 )

@@ -69,13 +69,8 @@ def bound_from(teacher, coords, gram, cross, stats: LogitStats):
     tolerance = verdict.tolerance(middle, jnp.sum(eigenvalues) + total / n)
     holds = verdict.holds(lhs, middle, tolerance) & verdict.holds(middle, rhs, tolerance)
     return CCALogitBound(
-        lhs=lhs,
+        **verdict.decided(lhs, rhs, holds, tolerance, (lhs <= middle) & (middle <= rhs)),
         middle=middle,
-        rhs=rhs,
-        holds=holds,
-        slack=verdict.slack(lhs, rhs),
-        tolerance=tolerance,
-        within_round_off=holds & ~((lhs <= middle) & (middle <= rhs)),
         eigenvalues=lam,
         correlations=jnp.sqrt(1.0 - weights),
         teacher_span_residual=residual_t,

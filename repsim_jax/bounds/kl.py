@@ -41,13 +41,9 @@ def bound_from(teacher: TeacherLogits, stats: LogitStats):
     tolerance = verdict.tolerance(lhs, jnp.mean(scale_x))
     holds = verdict.holds_in_logs(lhs, log_rhs, tolerance, log_scale)
     log_lhs = verdict.safe_log(lhs) + log_scale
+    slack_in_logs = verdict.slack_in_logs(log_lhs, log_rhs)
     return KLLogitBound(
-        lhs=lhs,
-        rhs=jnp.exp(log_rhs),
-        holds=holds,
-        slack=verdict.slack_in_logs(log_lhs, log_rhs),
-        tolerance=tolerance,
-        within_round_off=holds & (log_lhs > log_rhs),
+        **verdict.decided(lhs, jnp.exp(log_rhs), holds, tolerance, log_lhs <= log_rhs, slack_in_logs),
         log10_rhs=log_rhs / math.log(10.0),
         kl=kl,
         tau=jnp.exp(log_tau),

@@ -48,12 +48,7 @@ def _pair(state, f2, g2):
     tolerance = verdict.tolerance(lhs, unit=1.0)
     holds = verdict.holds(lhs, rhs, tolerance)
     return LLVSVDBound(
-        lhs=lhs,
-        rhs=rhs,
-        holds=holds,
-        slack=verdict.slack(lhs, rhs),
-        tolerance=tolerance,
-        within_round_off=holds & (lhs > rhs),
+        **verdict.decided(lhs, rhs, holds, tolerance, lhs <= rhs),
         sharp_rhs=sharp_rhs,
         sharp_holds=verdict.holds(lhs, sharp_rhs, tolerance),
         llv=llv.value,

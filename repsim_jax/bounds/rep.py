@@ -51,12 +51,7 @@ def bound_from(teacher, coords, gram, g2, n):
     holds = verdict.holds(lhs, rhs, tolerance) & jnp.all(subset_holds)
     strictly = (lhs <= rhs) & jnp.all(jnp.where(included, errors <= subset_rhs, True))
     return RepLogitBound(
-        lhs=lhs,
-        rhs=rhs,
-        holds=holds,
-        slack=verdict.slack(lhs, rhs),
-        tolerance=tolerance,
-        within_round_off=holds & ~strictly,
+        **verdict.decided(lhs, rhs, holds, tolerance, strictly),
         logit_distance_sq=logit_sq,
         errors=errors,
         subset_rhs=subset_rhs,

@@ -68,6 +68,15 @@ def slack(lhs, rhs):
     return jnp.where(lhs > 0, rhs / jnp.where(lhs > 0, lhs, 1.0), jnp.inf)
 
 
+def decided(lhs, rhs, holds, tolerance, strictly, given_slack=None) -> dict:
+    """``lhs``, ``rhs`` and the :data:`VERDICT_FIELDS` of a bound whose verdict is ``holds``
+    and whose inequality holds without the round-off allowance where ``strictly``
+    (``within_round_off = holds & ~strictly``); ``slack`` is ``given_slack`` or ``rhs / lhs``."""
+    ratio = slack(lhs, rhs) if given_slack is None else given_slack
+    verdict = {"holds": holds, "slack": ratio, "tolerance": tolerance, "within_round_off": holds & ~strictly}
+    return {"lhs": lhs, "rhs": rhs, **verdict}
+
+
 _HEADLINE = ("lhs", "middle", "rhs")
 """Fields that must not underflow either; ingredients such as rounding-level residuals may."""
 

@@ -49,6 +49,27 @@ def print_reports(run) -> None:
         print(f"{run.workdir} seed {model.seed}: test {shown}")
 
 
+def add_comparison_arguments(parser, verb: str) -> None:
+    """The options ``compare`` and ``bounds`` share: ``--text``, ``--max-tokens`` and
+    ``--max-length`` for ``--hf`` models, ``--split``, the d_rep pivots and ``--quiet``;
+    ``verb`` words the token limit (e.g. "compare")."""
+    parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
+    parser.add_argument(
+        "--max-tokens", type=int, valid=COUNT, default=None, help=f"--hf: {verb} at most this many tokens"
+    )
+    parser.add_argument(
+        "--max-length", type=int, valid=COUNT, default=None, help="--hf: cut each line to this many tokens"
+    )
+    add_split_argument(parser)
+    add_pivot_arguments(parser)
+    add_quiet_argument(parser)
+
+
+def hf_options(args) -> dict:
+    """The streaming options of ``--hf`` comparisons: token limits and progress."""
+    return {"max_tokens": args.max_tokens, "max_length": args.max_length, "progress": not args.quiet}
+
+
 def add_pivot_arguments(parser) -> None:
     """``--pivots``, ``--subsets``, ``--seed`` of d_rep's pivot/subset choice
     (:func:`repsim_jax.metrics.pivot_subsets`; its defaults when not given)."""

@@ -16,16 +16,7 @@ import re
 
 from repsim_jax import bound_table, plots
 from repsim_jax.bound_table import NAMES
-from repsim_jax.cli._args import (
-    COUNT,
-    add_pivot_arguments,
-    add_quiet_argument,
-    add_split_argument,
-    check_plot_path,
-    check_suffix,
-    import_hf,
-    pivot_options,
-)
+from repsim_jax.cli import _args
 from repsim_jax.cli._parser import add_command
 from repsim_jax.errors import InputError
 from repsim_jax.export import model_loader, model_paths
@@ -91,11 +82,10 @@ def _language_model_rows(args, options):
     (two ``--hf``), or every ordered pair (``--all-pairs``), each model run once per batch."""
     if args.paths or args.students or args.all_pairs or not args.text:
         raise InputError("give --hf TEACHER --hf STUDENT --text FILE, or --all-pairs --hf A --hf B ... --text FILE")
-    texts = import_hf().read_texts(args.text)
+    texts = _args.import_hf().read_texts(args.text)
     from repsim_jax.adapters.lm_compare import compare_language_model_zoo, compare_language_models
 
-    stream = {"max_tokens": args.max_tokens, "max_length": args.max_length, "pivot_options": options}
-    stream["progress"] = not args.quiet
+    stream = {**_args.hf_options(args), "pivot_options": options}
     if args.all_pairs is None:
         if len(args.hf) != 2:
             raise InputError("give exactly --hf TEACHER --hf STUDENT --text FILE, or --all-pairs with --hf")
@@ -126,9 +116,9 @@ def _rows(args, options):
 
 
 def _handle(args, extra) -> int:
-    check_suffix("--out", args.out, (".csv", ".json"))
-    check_plot_path(args.plot)
-    rows = _rows(args, pivot_options(args))
+    _args.check_suffix("--out", args.out, (".csv", ".json"))
+    _args.check_plot_path(args.plot)
+    rows = _rows(args, _args.pivot_options(args))
     many = args.all_pairs is not None or bool(args.students)
     if args.out:
         bound_table.write_table(rows, args.out)
@@ -168,13 +158,8 @@ def register(subparsers) -> None:
         help="check every ordered pair of models in DIR, or (no DIR) of the --hf models in one pass",
     )
     parser.add_argument("--hf", action="append", metavar="MODEL_DIR", help="a local causal LM directory (repeat)")
-    parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
-    parser.add_argument("--max-tokens", type=int, valid=COUNT, default=None, help="--hf: at most this many tokens")
-    parser.add_argument("--max-length", type=int, valid=COUNT, default=None, help="--hf: cut each line to this many")
     parser.add_argument("--json", action="store_true", help="print JSON (keys cca_logit, rep_logit, kl_logit)")
     parser.add_argument("--out", metavar="FILE", help="write the per-pair table (.csv, or .json)")
     parser.add_argument("--plot", metavar="FILE", help="write lhs vs rhs per pair (log-log, y = x line) as an image")
-    add_split_argument(parser)
-    add_pivot_arguments(parser)
-    add_quiet_argument(parser)
+    _args.add_comparison_arguments(parser, "check")
     parser.set_defaults(func=_handle)

@@ -9,12 +9,10 @@ import json
 
 from repsim_jax import bound_table, compare, plots
 from repsim_jax.cli._args import (
-    COUNT,
-    add_pivot_arguments,
-    add_quiet_argument,
-    add_split_argument,
+    add_comparison_arguments,
     check_plot_path,
     check_suffix,
+    hf_options,
     import_hf,
     pivot_options,
 )
@@ -67,10 +65,6 @@ def _print_streamed(values: dict) -> None:
             print(f"{name:24s} {value:.6g}")
 
 
-def _hf_options(args) -> dict:
-    return {"max_tokens": args.max_tokens, "max_length": args.max_length, "progress": not args.quiet}
-
-
 def _hf_texts(args):
     if not args.text or args.models:
         raise InputError("give --hf MODEL_DIR ... --text FILE (local causal LM directories), and no other model paths")
@@ -82,7 +76,7 @@ def _language_models(args) -> int:
         raise InputError("give exactly --hf A --hf B --text FILE (two local causal LM directories), or --all-pairs")
     from repsim_jax.adapters.lm_compare import compare_language_models
 
-    values = compare_language_models(*args.hf, _hf_texts(args), pivot_options=pivot_options(args), **_hf_options(args))
+    values = compare_language_models(*args.hf, _hf_texts(args), pivot_options=pivot_options(args), **hf_options(args))
     return _show(args, values, _print_streamed)
 
 
@@ -92,7 +86,7 @@ def _language_model_zoo(args) -> int:
     from repsim_jax.adapters.lm_compare import compare_language_model_zoo, zoo_row
 
     texts = _hf_texts(args)
-    values = compare_language_model_zoo(args.hf, texts, pivot_options=pivot_options(args), **_hf_options(args))
+    values = compare_language_model_zoo(args.hf, texts, pivot_options=pivot_options(args), **hf_options(args))
     rows = [zoo_row(args.hf[i], args.hf[j], pair) for (i, j), pair in values.items()]
     if args.out:
         write_rows(rows, args.out)
@@ -123,7 +117,7 @@ def _language_model_layers(args) -> int:
     from repsim_jax.adapters.lm_compare import compare_layer_grid
 
     layers_a, layers_b = ((side,) for side in parse_layer_pair(args.layer)) if args.layer else (None, None)
-    result = compare_layer_grid(*args.hf, texts, layers_a, layers_b, **_hf_options(args))
+    result = compare_layer_grid(*args.hf, texts, layers_a, layers_b, **hf_options(args))
     rows = _grid_rows(result)
     if args.out:
         write_rows(rows, args.out)
@@ -216,14 +210,5 @@ def register(subparsers) -> None:
         action="store_true",
         help="--hf: every layer of A against every layer of B in one pass (--out table, --plot heatmaps)",
     )
-    parser.add_argument("--text", metavar="FILE", help="--hf: UTF-8 text, one input per non-empty line")
-    parser.add_argument(
-        "--max-tokens", type=int, valid=COUNT, default=None, help="--hf: compare at most this many tokens"
-    )
-    parser.add_argument(
-        "--max-length", type=int, valid=COUNT, default=None, help="--hf: cut each line to this many tokens"
-    )
-    add_split_argument(parser)
-    add_pivot_arguments(parser)
-    add_quiet_argument(parser)
+    add_comparison_arguments(parser, "compare")
     parser.set_defaults(func=_handle)

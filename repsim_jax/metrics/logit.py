@@ -23,16 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from repsim_jax.errors import InputError
-from repsim_jax.metrics import checks
-from repsim_jax.metrics.linalg import (
-    from_unit,
-    log_from_unit,
-    matmul,
-    power_of_two_scale,
-    scale_exponent,
-    squared_norm,
-    upper_factor,
-)
+from repsim_jax.metrics import checks, linalg
 from repsim_jax.metrics.moments import Moments, raw_factor
 
 
@@ -53,18 +44,19 @@ def center_logits(logits, validate: bool = True) -> jax.Array:
 def finish(name: str, unit, exponent, squared: bool, validate: bool) -> jax.Array:
     """``d`` (or ``d²``) from its square ``unit`` on inputs divided by ``2^exponent``; with
     ``validate``, raises InputError when that value is outside the dtype's range."""
-    value = from_unit(unit, exponent, squared)
+    value = linalg.from_unit(unit, exponent, squared)
     if validate:
-        checks.representable(f"{name} (squared)" if squared else name, value, log_from_unit(unit, exponent, squared))
+        log_value = linalg.log_from_unit(unit, exponent, squared)
+        checks.representable(f"{name} (squared)" if squared else name, value, log_value)
     return value
 
 
 @jax.jit
 def _logit_distance(logits1, logits2):
     """``(mean_x ‖Z̄₁(x) − Z̄₂(x)‖² / 4^k, k)`` with ``2^k`` the inputs' power-of-2 scale."""
-    scale = power_of_two_scale(logits1, logits2)
+    scale = linalg.power_of_two_scale(logits1, logits2)
     difference = _center(logits1 / scale - logits2 / scale)
-    return jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), scale_exponent(scale)
+    return jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), linalg.scale_exponent(scale)
 
 
 def logit_distance(logits1, logits2, squared: bool = False, validate: bool = True) -> jax.Array:
@@ -102,17 +94,17 @@ def distance_from_raw_factor(factor, count, g1, g2):
     R and the unembeddings are divided by powers of 2 (``2^k`` is their product) before
     the product, so neither the product nor its squares overflow or underflow.
     """
-    factor_scale, g_scale = power_of_two_scale(factor), power_of_two_scale(g1, g2)
-    residual = matmul(factor / factor_scale, _centered_unembedding_difference(g1 / g_scale, g2 / g_scale).T)
-    return squared_norm(residual) / count, scale_exponent(factor_scale, g_scale)
+    factor_scale, g_scale = linalg.power_of_two_scale(factor), linalg.power_of_two_scale(g1, g2)
+    residual = linalg.matmul(factor / factor_scale, _centered_unembedding_difference(g1 / g_scale, g2 / g_scale).T)
+    return linalg.squared_norm(residual) / count, linalg.scale_exponent(factor_scale, g_scale)
 
 
 @jax.jit
 def _logit_distance_from_reps(f1, g1, f2, g2):
-    scale = power_of_two_scale(f1, f2)
-    factor = upper_factor(jnp.concatenate([f1 / scale, f2 / scale], axis=1))
+    scale = linalg.power_of_two_scale(f1, f2)
+    factor = linalg.upper_factor(jnp.concatenate([f1 / scale, f2 / scale], axis=1))
     unit, exponent = distance_from_raw_factor(factor, f1.shape[0], g1, g2)
-    return unit, exponent + scale_exponent(scale)
+    return unit, exponent + linalg.scale_exponent(scale)
 
 
 def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bool = True) -> jax.Array:
