@@ -46,6 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from repsim_jax import metrics
 from repsim_jax.errors import InputError
+from repsim_jax.heap import release_freed_memory
 
 __all__ = [
     "KEYS",
@@ -292,4 +293,5 @@ def section(
         else:
             if not math.isfinite(values[key]):
                 values[key], skipped[f"authors.{key}"] = None, f"{key} is not finite"
+        release_freed_memory()
     return values, skipped

@@ -35,6 +35,7 @@ from sklearn.metrics import f1_score
 from repsim_jax import authors, metrics
 from repsim_jax.calibration import brier_score, expected_calibration_error
 from repsim_jax.errors import InputError
+from repsim_jax.heap import release_freed_memory
 from repsim_jax.io import Representation
 from repsim_jax.ranking import ranking_agreement
 
@@ -216,6 +217,7 @@ def _one_by_one(first, second, pivot_options, cca_components, wanted) -> tuple[d
                 values |= result if isinstance(result, dict) else {name: float(result)}
             except ValueError as error:
                 values[name], skipped[name] = None, str(error)
+            release_freed_memory()
     return values, skipped
 
 
@@ -306,6 +308,11 @@ def split_report(
         wanted_keys(only),
     )
     chosen = [EVALUATORS[name] for name in check_names(evaluators)]
-    return _nested(
-        pair for run, needs_teacher in chosen if teacher is not None or not needs_teacher for pair in run(split)
-    )
+    runs = [run for run, needs_teacher in chosen if teacher is not None or not needs_teacher]
+    return _nested(pair for run in runs for pair in _releasing(run(split)))
+
+
+def _releasing(pairs: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:
+    """``pairs``, then the memory their computation freed given back (:mod:`repsim_jax.heap`)."""
+    yield from pairs
+    release_freed_memory()

@@ -70,25 +70,28 @@ from repsim_jax.metrics.shape import gram_distance_from_moments, procrustes_dist
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class PairState:
-    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x``, ``log Σ_x KL_x`` and the smallest
-    log-probability of either model."""
+    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x``, ``log Σ_x KL_x``, the smallest
+    log-probability of either model and the fraction of inputs whose top labels agree."""
 
     moments: Moments
     kl_mean: jax.Array
     log_kl_sum: jax.Array
     log_tau: jax.Array
+    agreement: jax.Array
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class ZooState:
     """Joint moments of ``[F₁, …, F_M]`` and, per tracked ordered pair (a vector of length
-    P), ``mean_x KL_x``, ``log Σ_x KL_x`` and the smallest log-probability of either model."""
+    P), ``mean_x KL_x``, ``log Σ_x KL_x``, the smallest log-probability of either model and
+    the fraction of inputs where both models' largest logits are at the same label."""
 
     moments: Moments
     kl_mean: jax.Array
     log_kl_sum: jax.Array
     log_tau: jax.Array
+    agreement: jax.Array
 
 
 ROW_BLOCK = 16
@@ -96,12 +99,14 @@ ROW_BLOCK = 16
 cache through its passes (2× faster than whole-chunk passes on a 2-core CPU, K = 50,000)."""
 
 
-def _block_kl(fs, gts, pairs):
-    """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x)`` of each ordered pair ``(i, j)`` of ``pairs``
-    (arrays of length P) over a block of rows: each model's logits ``fᵢGᵢᵀ`` and each
-    teacher's :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
+def _block_logit_terms(fs, gts, pairs):
+    """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x, Σ_x [argmax Z_i(x) = argmax Z_j(x)])`` of each
+    ordered pair ``(i, j)`` of ``pairs`` (arrays of length P) over a block of rows: each
+    model's logits ``fᵢGᵢᵀ``, its top labels and each teacher's
+    :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
     :func:`~repsim_jax.metrics.kl.kl_rows` pair by pair (a loop: compiled once, whatever P)."""
     logits = jnp.stack([matmul(f, gt) for f, gt in zip(fs, gts)])
+    top = jnp.argmax(logits, axis=-1)
     teacher_models = sorted({i for i, _ in pairs})
     teachers = kl_teacher(logits[jnp.asarray(teacher_models)])
     indices = tuple(jnp.asarray(column) for column in zip(*((teacher_models.index(i), i, j) for i, j in pairs)))
@@ -109,13 +114,14 @@ def _block_kl(fs, gts, pairs):
     def pair_kl(index):
         teacher, first, second = index
         rows = kl_rows(jax.tree.map(lambda a: a[teacher], teachers), logits[first], logits[second])
-        return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau)
+        agreeing = jnp.sum(top[first] == top[second]).astype(rows.value.dtype)
+        return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau), agreeing
 
     return jax.lax.map(pair_kl, indices)
 
 
-def _chunk_kl(fs, gts, pairs):
-    """:func:`_block_kl` of a chunk, ``ROW_BLOCK`` rows at a time (a loop), then the remainder.
+def _chunk_logit_terms(fs, gts, pairs):
+    """:func:`_block_logit_terms` of a chunk, ``ROW_BLOCK`` rows at a time (a loop), then the remainder.
 
     ``Gᵢᵀ`` (dᵢ × K) is passed transposed: XLA:CPU would otherwise transpose G in every block.
     """
@@ -124,18 +130,22 @@ def _chunk_kl(fs, gts, pairs):
     parts = []
     if whole:
         blocks = tuple(f[:whole].reshape(-1, ROW_BLOCK, f.shape[1]) for f in fs)
-        sums, log_sums, log_taus = jax.lax.map(lambda b: _block_kl(b, gts, pairs), blocks)
-        parts.append((jnp.sum(sums, axis=0), jax.nn.logsumexp(log_sums, axis=0), jnp.min(log_taus, axis=0)))
+        parts.append(_combined(jax.lax.map(lambda b: _block_logit_terms(b, gts, pairs), blocks)))
     if whole < rows:
-        parts.append(_block_kl(tuple(f[whole:] for f in fs), gts, pairs))
-    sums, log_sums, log_taus = (jnp.stack(values) for values in zip(*parts))
-    return jnp.sum(sums, axis=0), jax.nn.logsumexp(log_sums, axis=0), jnp.min(log_taus, axis=0)
+        parts.append(_block_logit_terms(tuple(f[whole:] for f in fs), gts, pairs))
+    return _combined(tuple(jnp.stack(values) for values in zip(*parts)))
+
+
+def _combined(terms):
+    """The terms of :func:`_block_logit_terms` of several blocks (leading axis) as one block's."""
+    sums, log_sums, log_taus, agreeing = terms
+    return jnp.sum(sums, 0), jax.nn.logsumexp(log_sums, 0), jnp.min(log_taus, 0), jnp.sum(agreeing, 0)
 
 
 def merge_states(a: ZooState, b: ZooState) -> ZooState:
     """The state of the union of the inputs behind ``a`` and ``b`` (same models and pairs):
     the moments merged exactly (:func:`~repsim_jax.metrics.moments.merge`), each pair's KL
-    mean weighted by the counts, the log-sums added in log space, the smallest
+    and agreement means weighted by the counts, the log-sums added in log space, the smallest
     log-probabilities' minimum. Streaming is :func:`_add` chunk by chunk; several processes
     are a merge of their states (:meth:`ZooStream.merge_processes`)."""
     moments = merge(a.moments, b.moments)
@@ -145,14 +155,16 @@ def merge_states(a: ZooState, b: ZooState) -> ZooState:
         a.kl_mean + share * (b.kl_mean - a.kl_mean),
         jnp.logaddexp(a.log_kl_sum, b.log_kl_sum),
         jnp.minimum(a.log_tau, b.log_tau),
+        a.agreement + share * (b.agreement - a.agreement),
     )
 
 
 @functools.partial(jax.jit, static_argnames="pairs")
 def _add(state: ZooState, gts, fs, pairs) -> ZooState:
     """The state after the aligned chunk ``fs``: the chunk's own state merged in (:func:`merge_states`)."""
-    kl_sum, log_kl_sum, log_tau = _chunk_kl(fs, gts, pairs)
-    return merge_states(state, ZooState(from_data(*fs), kl_sum / fs[0].shape[0], log_kl_sum, log_tau))
+    kl_sum, log_kl_sum, log_tau, agreeing = _chunk_logit_terms(fs, gts, pairs)
+    rows = fs[0].shape[0]
+    return merge_states(state, ZooState(from_data(*fs), kl_sum / rows, log_kl_sum, log_tau, agreeing / rows))
 
 
 _merge_states = jax.jit(merge_states)
@@ -296,6 +308,7 @@ def _summary(state: PairState, g1, g2, pivots, subsets):
         logit_sq=logit_sq,
         log_kl=_log_kl(state),
         log_tau=state.log_tau,
+        agreement=state.agreement,
         linear_cka=linear_cka_from_moments(moments),
         procrustes_distance=procrustes_distance_from_moments(moments),
         gram_distance=gram_distance_from_moments(moments),
@@ -370,6 +383,7 @@ def _result(summary: dict) -> dict:
     return dict(
         logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
         kl_divergence=_exp(float(summary["log_kl"])),
+        agreement=float(summary["agreement"]),
         linear_cka=float(summary["linear_cka"]),
         procrustes_distance=float(summary["procrustes_distance"]),
         gram_distance=float(summary["gram_distance"]),
@@ -432,12 +446,13 @@ class ZooStream:
         return self
 
     def _empty(self, dtype) -> ZooState:
-        """The state of no inputs: empty moments, KL sums of zero (log: −inf), log τ = 0."""
+        """The state of no inputs: empty moments, KL sums of zero (log: −inf), log τ = 0, agreement 0."""
         count = len(self.pairs)
         return ZooState(
             empty(tuple(g.shape[1] for g in self.unembeddings), dtype),
             jnp.zeros((count,), dtype),
             jnp.full((count,), -jnp.inf, dtype),
+            jnp.zeros((count,), dtype),
             jnp.zeros((count,), dtype),
         )
 
@@ -486,7 +501,7 @@ class ZooStream:
         moments = self.pair_moments(first, second)
         state = self._state
         return _pair_result(
-            PairState(moments, state.kl_mean[index], state.log_kl_sum[index], state.log_tau[index]),
+            PairState(moments, *(getattr(state, f)[index] for f in ("kl_mean", "log_kl_sum", "log_tau", "agreement"))),
             g1,
             g2,
             pivot_options,
@@ -523,7 +538,7 @@ def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
     moments = state.moments
     mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
     result = _result(summary)
-    first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence")}
+    first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence", "agreement")}
     return first | {"mean_cca": float(mean_cca)} | result
 
 
@@ -550,7 +565,8 @@ class PairStream(ZooStream):
         """The comparison and the three logit bounds over every input added.
 
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
-        teacher first), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
+        teacher first), ``agreement`` (the fraction of inputs where both models' largest
+        logits are at the same label), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
         a LayerNorm output or a bias-fold column is rank-deficient once centred),
         ``linear_cka`` (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_streaming import N
+from test_streaming import _equivalent_pair as _equivalent
 from test_streaming import _random_pair as _pair
 
 from repsim_jax.errors import InputError
@@ -66,6 +67,23 @@ def test_one_chunk_ten_chunks_and_two_merged_streams_agree():
     merged = first.merge(second)
     assert merged.count == N
     _assert_same_quantities(merged.result(), in_memory)
+
+
+def _top_label_agreement(f1, g1, f2, g2):
+    """Float64 reference: the fraction of rows whose largest logits are at the same label."""
+    z1, z2 = (np.float64(f) @ np.float64(g).T for f, g in ((f1, g1), (f2, g2)))
+    return np.mean(np.argmax(z1, -1) == np.argmax(z2, -1))
+
+
+def test_streamed_agreement_is_the_fraction_of_inputs_with_the_same_top_label():
+    f1, g1, _, _ = _pair()
+    g2 = g1 + 0.2 * np.random.default_rng(5).standard_normal(g1.shape).astype(np.float32)
+    expected = _top_label_agreement(f1, g1, f1, g2)
+    assert 0.2 < expected < 0.95  # neither trivial case
+    for parts in (1, 7):  # a chunk's rows in blocks of ROW_BLOCK and a remainder
+        agreement = _streamed(f1, g1, f1, g2, parts).result()["agreement"]
+        assert abs(agreement - expected) <= 1.0 / N  # a float32 near-tie may flip one row
+    assert _streamed(*_equivalent(), parts=3).result()["agreement"] >= 1.0 - 1.0 / N  # the same predictions
 
 
 @pytest.mark.slow
