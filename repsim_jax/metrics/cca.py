@@ -156,7 +156,7 @@ def _rho_from_moments(state: Moments, ridge, rank_tol, validate):
 
 
 def canonical_correlations_from_moments(
-    state: Moments, ridge=0.0, rank_tol: float | None = None, validate: bool = True
+    state: Moments, *, ridge=0.0, rank_tol: float | None = None, validate: bool = True
 ) -> jax.Array:
     """Canonical correlations of the first two blocks of streamed :class:`Moments`
     (with ``rank_tol``: of their column spaces, see the module docstring). Validation
@@ -166,7 +166,7 @@ def canonical_correlations_from_moments(
 
 
 def mean_cca_from_moments(
-    state: Moments, rank_tol: float | None = None, num_components: int | None = None, validate: bool = True
+    state: Moments, *, rank_tol: float | None = None, num_components: int | None = None, validate: bool = True
 ):
     """``m_CCA`` of the first two blocks of streamed :class:`Moments` (see :func:`mean_cca`
     and, for ``validate``, :func:`canonical_correlations_from_moments`)."""
@@ -200,7 +200,9 @@ def _validate_pair(x, y, ridge):
     return x, y, ridge
 
 
-def canonical_correlations(x, y, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None) -> jax.Array:
+def canonical_correlations(
+    x, y, *, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None
+) -> jax.Array:
     """Canonical correlations ρ of (x, y), descending, ``min(dx, dy)`` values in [0, 1].
 
     ``ρ = svd(QₓᵀQ_y)`` of thin QR factors of the column-centred inputs (exact, not
@@ -234,7 +236,7 @@ def _subspace(x, y, rank_tol, validate):
 
 
 def mean_cca(
-    x, y, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None, num_components: int | None = None
+    x, y, *, ridge: float = 0.0, validate: bool = True, rank_tol: float | None = None, num_components: int | None = None
 ) -> jax.Array:
     """``m_CCA = mean ρ`` (arXiv 2602.15438): 1 for identical inputs, 0 for unrelated ones.
 

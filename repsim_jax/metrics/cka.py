@@ -58,7 +58,7 @@ def _linear_cka(x, y, debiased):
     return cka_from_grams(*centered_grams(x, y))
 
 
-def linear_cka(x, y, debiased: bool = False, validate: bool = True) -> jax.Array:
+def linear_cka(x, y, *, debiased: bool = False, validate: bool = True) -> jax.Array:
     """Linear CKA similarity in [0, 1] (1 for identical inputs; Kornblith et al. 2019).
 
     ``debiased=True`` uses the unbiased HSIC estimator (Song et al. 2012; needs n > 3),

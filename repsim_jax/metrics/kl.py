@@ -193,7 +193,7 @@ mean_kl.defvjp(_mean_kl_forward, _mean_kl_backward)
 _kl_divergence = jax.jit(mean_kl)
 
 
-def kl_divergence(logits_p, logits_q, validate: bool = True) -> jax.Array:
+def kl_divergence(logits_p, logits_q, *, validate: bool = True) -> jax.Array:
     """``(1/n) Σ_x KL(p(·|x) ‖ q(·|x))`` from logits, to the dtype's relative precision
     (module docstring: ``KL_x = log1p(Σ_y p_y φ(u_y))``).
 

@@ -247,7 +247,7 @@ def svd_kernel(f1, g1, f2, g2, pivots, subsets, input_sets):
     )
 
 
-def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, validate: bool = True):
+def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, *, validate: bool = True):
     """d_SVD of arXiv 2506.03784 (PLS-SVD of pivot-differenced representations), worst case.
 
     Args:
@@ -272,6 +272,6 @@ def svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, valid
     return result
 
 
-def svd_dissimilarity(f1, g1, f2, g2, pivots, subsets, input_sets, validate: bool = True) -> jax.Array:
+def svd_dissimilarity(f1, g1, f2, g2, pivots, subsets, input_sets, *, validate: bool = True) -> jax.Array:
     """d_SVD (arXiv 2506.03784); see :func:`svd_dissimilarity_details`."""
-    return svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, validate).value
+    return svd_dissimilarity_details(f1, g1, f2, g2, pivots, subsets, input_sets, validate=validate).value

@@ -59,7 +59,7 @@ def _logit_distance(logits1, logits2):
     return jnp.mean(jnp.sum(jnp.square(difference), axis=-1)), linalg.scale_exponent(scale)
 
 
-def logit_distance(logits1, logits2, squared: bool = False, validate: bool = True) -> jax.Array:
+def logit_distance(logits1, logits2, *, squared: bool = False, validate: bool = True) -> jax.Array:
     """Logit distance (arXiv 2602.15438): ``d²_logit = (1/n) Σ_x ‖Z̄₁(x) − Z̄₂(x)‖²``.
 
     Args:
@@ -107,7 +107,7 @@ def _logit_distance_from_reps(f1, g1, f2, g2):
     return unit, exponent + linalg.scale_exponent(scale)
 
 
-def logit_distance_from_reps(f1, g1, f2, g2, squared: bool = False, validate: bool = True) -> jax.Array:
+def logit_distance_from_reps(f1, g1, f2, g2, *, squared: bool = False, validate: bool = True) -> jax.Array:
     """Logit distance of ``Z₁ = F₁G₁ᵀ`` and ``Z₂ = F₂G₂ᵀ`` without forming (n, K) logits.
 
     Moment form (arXiv 2602.15438 definition; factorisation ours): with ``Ĝᵢ = C Gᵢ``
@@ -143,7 +143,7 @@ def _logit_distance_from_moments(state: Moments, g1, g2):
     return distance_from_raw_factor(raw_factor(state), state.count, g1, g2)
 
 
-def logit_distance_from_moments(state: Moments, g1, g2, squared: bool = False, validate: bool = True) -> jax.Array:
+def logit_distance_from_moments(state: Moments, g1, g2, *, squared: bool = False, validate: bool = True) -> jax.Array:
     """:func:`logit_distance_from_reps` from streamed moments of ``[F₁, F₂]``; ``validate``
     checks the unembeddings and that the value is inside the dtype's range (set False inside jit)."""
     if validate:

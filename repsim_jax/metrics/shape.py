@@ -78,7 +78,7 @@ def validate_pair(x, y, minimum_rows: int = 2, why: str = "a centred comparison"
     return x, y
 
 
-def procrustes_distance(x, y, angular: bool = False, validate: bool = True) -> jax.Array:
+def procrustes_distance(x, y, *, angular: bool = False, validate: bool = True) -> jax.Array:
     """Orthogonal Procrustes distance ``sqrt(2 − 2‖XᵀY‖_*)`` of normalised inputs, in [0, √2].
 
     ``angular=True`` returns the Procrustes angle ``arccos ‖XᵀY‖_*`` in [0, π/2].
@@ -89,7 +89,7 @@ def procrustes_distance(x, y, angular: bool = False, validate: bool = True) -> j
     return _procrustes_distance(x, y, angular)
 
 
-def gram_distance(x, y, validate: bool = True) -> jax.Array:
+def gram_distance(x, y, *, validate: bool = True) -> jax.Array:
     """Feature-Gram distance ``‖XXᵀ − YYᵀ‖_F`` of normalised inputs (arXiv 2509.25253)."""
     if validate:
         x, y = validate_pair(x, y)
@@ -97,7 +97,7 @@ def gram_distance(x, y, validate: bool = True) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames="angular")
-def procrustes_distance_from_moments(state: Moments, angular: bool = False) -> jax.Array:
+def procrustes_distance_from_moments(state: Moments, *, angular: bool = False) -> jax.Array:
     """:func:`procrustes_distance` of the first two blocks of streamed :class:`Moments`."""
     return procrustes_from_grams(*grams_from_moments(state), angular=angular)
 

@@ -51,7 +51,7 @@ def _affine_map(source, target, ridge):
     return AffineMap(matrix, target_mean - matmul(matrix, source_mean), r2)
 
 
-def affine_map(source, target, ridge: float = 0.0, validate: bool = True) -> AffineMap:
+def affine_map(source, target, *, ridge: float = 0.0, validate: bool = True) -> AffineMap:
     """Least-squares affine map from ``source`` (n, d_s) to ``target`` (n, d_t), ridge λ ≥ 0."""
     if validate:
         source = checks.as_float_array("source", source, ndim=2)
