@@ -5,10 +5,10 @@ compared over n inputs without ever holding an (n, K) array: :class:`PairStream`
 
 * the joint :class:`~repsim_jax.metrics.moments.Moments` of ``[F₁, F₂]`` (count, mean and
   the triangular factor R of the centred data, O((d₁+d₂)²)), and
-* the running mean of ``KL_x = KL(p₁(·|x) ‖ p₂(·|x))`` (and of its log, for KLs below the
-  dtype's range) and the smallest log-probability of either model, read off each chunk's
-  logits ``ROW_BLOCK`` × K at a time (then discarded) by :func:`repsim_jax.metrics.kl.kl_rows`,
-  the one KL implementation.
+* the running means of ``KL_x = KL(p₁(·|x) ‖ p₂(·|x))`` and of the reverse direction (and
+  of their logs, for KLs below the dtype's range), the smallest log-probability of either
+  model and the top-label agreement, read off each chunk's logits ``ROW_BLOCK`` × K at a
+  time (then discarded) by :func:`repsim_jax.metrics.kl.kl_rows`, the one KL implementation.
 
 Memory is O(d² + K·d + m·d + ROW_BLOCK·K) for chunks of m rows, whatever n. Everything in
 :meth:`PairStream.result` is a function of these: the metrics through their
@@ -70,8 +70,9 @@ from repsim_jax.metrics.shape import gram_distance_from_moments, procrustes_dist
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class PairState:
-    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x``, ``log Σ_x KL_x``, the smallest
-    log-probability of either model and the fraction of inputs whose top labels agree."""
+    """Joint moments of ``[F₁, F₂]``, ``mean_x KL_x`` and ``log Σ_x KL_x`` (shape (2,):
+    KL(p₁ ‖ p₂), KL(p₂ ‖ p₁)), the smallest log-probability of either model and the
+    fraction of inputs whose top labels agree."""
 
     moments: Moments
     kl_mean: jax.Array
@@ -84,8 +85,9 @@ class PairState:
 @dataclasses.dataclass(frozen=True)
 class ZooState:
     """Joint moments of ``[F₁, …, F_M]`` and, per tracked ordered pair (a vector of length
-    P), ``mean_x KL_x``, ``log Σ_x KL_x``, the smallest log-probability of either model and
-    the fraction of inputs where both models' largest logits are at the same label."""
+    P), ``mean_x KL_x`` and ``log Σ_x KL_x`` in both directions (P, 2), the smallest
+    log-probability of either model and the fraction of inputs where both models' largest
+    logits are at the same label."""
 
     moments: Moments
     kl_mean: jax.Array
@@ -101,23 +103,27 @@ cache through its passes (2× faster than whole-chunk passes on a 2-core CPU, K 
 
 def _block_logit_terms(fs, gts, pairs):
     """``(Σ_x KL_x, log Σ_x KL_x, min_x log τ_x, Σ_x [argmax Z_i(x) = argmax Z_j(x)])`` of each
-    ordered pair ``(i, j)`` of ``pairs`` (arrays of length P) over a block of rows: each
-    model's logits ``fᵢGᵢᵀ``, its top labels and each teacher's
-    :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
-    :func:`~repsim_jax.metrics.kl.kl_rows` pair by pair (a loop: compiled once, whatever P)."""
+    ordered pair ``(i, j)`` of ``pairs`` over a block of rows, the KL terms in both directions
+    (shape (P, 2): KL(pᵢ ‖ pⱼ), KL(pⱼ ‖ pᵢ)), the others of shape (P,): each model's logits
+    ``fᵢGᵢᵀ``, top labels and :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
+    :func:`~repsim_jax.metrics.kl.kl_rows` pair by pair (a loop: compiled once, whatever P).
+    The reverse direction costs two elementwise passes over the logits, not a product."""
     logits = jnp.stack([matmul(f, gt) for f, gt in zip(fs, gts)])
     top = jnp.argmax(logits, axis=-1)
-    teacher_models = sorted({i for i, _ in pairs})
-    teachers = kl_teacher(logits[jnp.asarray(teacher_models)])
-    indices = tuple(jnp.asarray(column) for column in zip(*((teacher_models.index(i), i, j) for i, j in pairs)))
+    sides = kl_teacher(logits)
 
-    def pair_kl(index):
-        teacher, first, second = index
-        rows = kl_rows(jax.tree.map(lambda a: a[teacher], teachers), logits[first], logits[second])
-        agreeing = jnp.sum(top[first] == top[second]).astype(rows.value.dtype)
-        return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau), agreeing
+    def pair_terms(index):
+        first, second = index
+        forward, reverse = (
+            kl_rows(jax.tree.map(lambda a, p=p: a[p], sides), logits[p], logits[q])
+            for p, q in ((first, second), (second, first))
+        )
+        agreeing = jnp.sum(top[first] == top[second]).astype(forward.value.dtype)
+        kl_sums = jnp.stack([jnp.sum(forward.value), jnp.sum(reverse.value)])
+        log_kl_sums = jnp.stack([jax.nn.logsumexp(forward.log_value), jax.nn.logsumexp(reverse.log_value)])
+        return kl_sums, log_kl_sums, jnp.min(forward.log_tau), agreeing
 
-    return jax.lax.map(pair_kl, indices)
+    return jax.lax.map(pair_terms, tuple(jnp.asarray(column) for column in zip(*pairs)))
 
 
 def _chunk_logit_terms(fs, gts, pairs):
@@ -280,7 +286,7 @@ def _kl_logit(state: PairState, moments: Moments, factors, logit_sq, log_scale):
     raw = raw_factor(moments)
     u1, u2 = factors
     scale = (squared_norm(matmul(raw[:, :d1], u1.T)) + squared_norm(matmul(raw[:, d1:], u2.T))) / moments.count
-    log_rhs = _log_kl(state) - 2.0 * state.log_tau
+    log_rhs = _log_kl(state)[0] - 2.0 * state.log_tau
     tolerance = verdict.tolerance(logit_sq, scale)
     holds = verdict.holds_in_logs(logit_sq, log_rhs, tolerance, log_scale)
     above = jnp.log(logit_sq) + log_scale > log_rhs
@@ -288,8 +294,8 @@ def _kl_logit(state: PairState, moments: Moments, factors, logit_sq, log_scale):
 
 
 def _log_kl(state: PairState):
-    """``log mean_x KL_x``: of the running mean where it is a normal number, else from the
-    running log-sum (KLs below the dtype's range)."""
+    """``log mean_x KL_x`` in both directions: of the running mean where it is a normal
+    number, else from the running log-sum (KLs below the dtype's range)."""
     kl = state.kl_mean
     from_sum = state.log_kl_sum - jnp.log(state.moments.count)
     return jnp.where(kl >= jnp.finfo(kl.dtype).tiny, jnp.log(jnp.where(kl > 0, kl, 1.0)), from_sum)
@@ -306,7 +312,7 @@ def _summary(state: PairState, g1, g2, pivots, subsets):
     log_scale = 2.0 * math.log(2.0) * (k_f + k_g)
     return dict(
         logit_sq=logit_sq,
-        log_kl=_log_kl(state),
+        log_kl=_log_kl(state),  # both directions
         log_tau=state.log_tau,
         agreement=state.agreement,
         linear_cka=linear_cka_from_moments(moments),
@@ -382,7 +388,8 @@ def _result(summary: dict) -> dict:
     logit_sq, rep_sq = float(summary["logit_sq"]), float(summary["rep_sq"])
     return dict(
         logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
-        kl_divergence=_exp(float(summary["log_kl"])),
+        kl_divergence=_exp(float(summary["log_kl"][0])),
+        reverse_kl_divergence=_exp(float(summary["log_kl"][1])),
         agreement=float(summary["agreement"]),
         linear_cka=float(summary["linear_cka"]),
         procrustes_distance=float(summary["procrustes_distance"]),
@@ -450,8 +457,8 @@ class ZooStream:
         count = len(self.pairs)
         return ZooState(
             empty(tuple(g.shape[1] for g in self.unembeddings), dtype),
-            jnp.zeros((count,), dtype),
-            jnp.full((count,), -jnp.inf, dtype),
+            jnp.zeros((count, 2), dtype),
+            jnp.full((count, 2), -jnp.inf, dtype),
             jnp.zeros((count,), dtype),
             jnp.zeros((count,), dtype),
         )
@@ -538,7 +545,7 @@ def _pair_result(state: PairState, g1, g2, pivot_options: dict | None) -> dict:
     moments = state.moments
     mean_cca = mean_cca_from_moments(moments, rank_tol=default_rank_tol(moments.factor.dtype))
     result = _result(summary)
-    first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence", "agreement")}
+    first = {key: result.pop(key) for key in ("logit_distance", "kl_divergence", "reverse_kl_divergence", "agreement")}
     return first | {"mean_cca": float(mean_cca)} | result
 
 
@@ -565,10 +572,11 @@ class PairStream(ZooStream):
         """The comparison and the three logit bounds over every input added.
 
         Keys: ``logit_distance`` (d_logit, label-centred), ``kl_divergence`` (mean_x KL_x,
-        teacher first), ``agreement`` (the fraction of inputs where both models' largest
-        logits are at the same label), ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``:
-        a LayerNorm output or a bias-fold column is rank-deficient once centred),
-        ``linear_cka`` (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
+        teacher first), ``reverse_kl_divergence`` (mean_x KL(p₂ ‖ p₁)), ``agreement`` (the
+        fraction of inputs where both models' largest logits are at the same label),
+        ``mean_cca`` (of the column spaces, ``rank_tol = default_rank_tol``: a LayerNorm
+        output or a bias-fold column is rank-deficient once centred), ``linear_cka``
+        (biased), ``procrustes_distance``, ``gram_distance``, ``rep_dissimilarity`` (d_rep on
         ``pivot_subsets(K, d₁, **pivot_options)``), and the bounds ``cca_logit``
         (``lhs``, ``middle``, ``rhs``, ``holds``, ``slack``, ``tolerance``,
         ``within_round_off``), ``rep_logit`` (``lhs``, ``rhs``, ``holds``, ``slack``,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.special
 from test_streaming import N
 from test_streaming import _equivalent_pair as _equivalent
 from test_streaming import _random_pair as _pair
@@ -84,6 +85,18 @@ def test_streamed_agreement_is_the_fraction_of_inputs_with_the_same_top_label():
         agreement = _streamed(f1, g1, f1, g2, parts).result()["agreement"]
         assert abs(agreement - expected) <= 1.0 / N  # a float32 near-tie may flip one row
     assert _streamed(*_equivalent(), parts=3).result()["agreement"] >= 1.0 - 1.0 / N  # the same predictions
+
+
+def test_streamed_kl_in_both_directions_matches_float64():
+    f1, g1, f2, g2 = _pair()
+    z1, z2 = (np.float64(f) @ np.float64(g).T for f, g in ((f1, g1), (f2, g2)))
+    log_p1, log_p2 = (scipy.special.log_softmax(z, axis=-1) for z in (z1, z2))
+    forward = np.mean(np.sum(np.exp(log_p1) * (log_p1 - log_p2), -1))
+    reverse = np.mean(np.sum(np.exp(log_p2) * (log_p2 - log_p1), -1))
+    assert abs(forward - reverse) > 0.05 * forward  # the directions differ here
+    result = _streamed(f1, g1, f2, g2, parts=7).result()
+    np.testing.assert_allclose(result["kl_divergence"], forward, rtol=1e-4)
+    np.testing.assert_allclose(result["reverse_kl_divergence"], reverse, rtol=1e-4)
 
 
 @pytest.mark.slow
