@@ -18,7 +18,7 @@ def _malloc_trim():
     """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl)."""
     try:
         return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such symbol, or no C library to open (Windows)
         return None
 
 
