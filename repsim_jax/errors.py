@@ -7,7 +7,12 @@ keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "NEVER_RETRIEVED"]
+
+NEVER_RETRIEVED = ("Task exception was never retrieved", "Future exception was never retrieved")
+"""How asyncio's log of a task or future collected with its exception unread begins: the
+echo of an orbax read or write that failed after its operation had already failed (and
+said so) or been abandoned (a damaged checkpoint skipped with a warning)."""
 
 
 class InputError(ValueError):

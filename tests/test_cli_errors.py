@@ -275,6 +275,25 @@ def test_an_orbax_write_task_collected_after_the_one_line_error_stays_quiet(tmp_
     assert logging.getLogger("asyncio").filters == []  # nothing left installed
 
 
+def test_an_orbax_read_task_dropped_by_a_successful_command_stays_quiet(capsys, caplog, monkeypatch):
+    """A CI failure of this stop: `evaluate` skipped a damaged checkpoint (one warning line)
+    and succeeded, then asyncio logged "Task exception was never retrieved" with tracebacks
+    for the abandoned reads when Python collected them."""
+    tasks = []
+
+    def skips_a_damaged_read(seed, out):
+        _orbax_write_task_left_unretrieved(tasks)
+        return {"pairwise_mean_cca": [], "only": {"metric": 1.0}}
+
+    monkeypatch.setattr(cli.demo.demo, "run", skips_a_damaged_read)
+    assert main(["demo"]) == 0
+    gc.collect()
+    assert tasks and tasks[0]() is None, "the dropped task was not collected"
+    assert "never retrieved" not in caplog.text
+    assert "Traceback" not in capsys.readouterr().err
+    assert logging.getLogger("asyncio").filters == []  # nothing left installed
+
+
 def test_orbax_errors_logged_during_a_successful_command_are_still_shown(tmp_path, capsys, caplog, monkeypatch):
     def logs_and_succeeds(seed, out):
         _orbax_logs_an_error("kept for the user")

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 
-from repsim_jax.errors import InputError
+from repsim_jax.errors import NEVER_RETRIEVED, InputError
 
 __all__ = ["HeldNoise", "failure_message", "INTERRUPTED"]
 
@@ -70,9 +70,10 @@ def failure_message(error: Exception, output: str | None) -> str | None:
 
 
 class HeldNoise(logging.Filter):
-    """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks),
-    asyncio's "Task exception was never retrieved" for orbax's failed write tasks, and the
-    unraisable exceptions of library callbacks.
+    """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks) and
+    the unraisable exceptions of library callbacks, and drops asyncio's "Task exception was
+    never retrieved" for orbax's tasks: echoes of a read or write whose failure was handled
+    (the command's one line, or a damaged checkpoint skipped with a warning line).
 
     ``install()`` starts holding; ``discard()`` forgets what was held (the command's own
     one-line error says it); ``release()`` stops holding and reports what is still held
@@ -105,7 +106,8 @@ class HeldNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         orbax = f"{os.sep}orbax{os.sep}"
         if record.levelno >= logging.ERROR and (orbax in record.pathname or orbax in record.getMessage()):
-            self.records.append(record)
+            if not record.getMessage().startswith(NEVER_RETRIEVED):  # echoes are dropped, even on success
+                self.records.append(record)
             self.last_held = time.monotonic()
             return False
         return True
@@ -127,6 +129,7 @@ class HeldNoise(logging.Filter):
         if self.discarded:
             self._settle()
             self.discard()
+        gc.collect()  # tasks dropped by a handled failure (a skipped checkpoint) report while held
         for logger in self.loggers:
             logger.removeFilter(self)
         sys.unraisablehook = self.unraisable_hook

@@ -32,7 +32,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.sharding import SingleDeviceSharding
 
-from repsim_jax.errors import InputError
+from repsim_jax.errors import NEVER_RETRIEVED, InputError
 from repsim_jax.workdir import checkpoints_dir, warn
 
 __all__ = ["Checkpointer", "saved_steps"]
@@ -61,12 +61,9 @@ def _from_orbax(unraisable) -> bool:
     return code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
 
 
-_NEVER_RETRIEVED = ("Task exception was never retrieved", "Future exception was never retrieved")
-
-
 class _NeverRetrieved(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(_NEVER_RETRIEVED)
+        return not record.getMessage().startswith(NEVER_RETRIEVED)
 
 
 class _FailedReadsQuiet:
