@@ -106,24 +106,28 @@ def _block_logit_terms(fs, gts, pairs):
     ordered pair ``(i, j)`` of ``pairs`` over a block of rows, the KL terms in both directions
     (shape (P, 2): KL(pᵢ ‖ pⱼ), KL(pⱼ ‖ pᵢ)), the others of shape (P,): each model's logits
     ``fᵢGᵢᵀ``, top labels and :func:`~repsim_jax.metrics.kl.kl_teacher` formed once, then
-    :func:`~repsim_jax.metrics.kl.kl_rows` pair by pair (a loop: compiled once, whatever P).
-    The reverse direction costs two elementwise passes over the logits, not a product."""
+    :func:`~repsim_jax.metrics.kl.kl_rows` once per direction that a pair needs (a loop:
+    compiled once, whatever P; a zoo of all ordered pairs computes each direction once)."""
     logits = jnp.stack([matmul(f, gt) for f, gt in zip(fs, gts)])
     top = jnp.argmax(logits, axis=-1)
     sides = kl_teacher(logits)
+    directions = sorted(set(pairs) | {(j, i) for i, j in pairs})
 
-    def pair_terms(index):
-        first, second = index
-        forward, reverse = (
-            kl_rows(jax.tree.map(lambda a, p=p: a[p], sides), logits[p], logits[q])
-            for p, q in ((first, second), (second, first))
-        )
-        agreeing = jnp.sum(top[first] == top[second]).astype(forward.value.dtype)
-        kl_sums = jnp.stack([jnp.sum(forward.value), jnp.sum(reverse.value)])
-        log_kl_sums = jnp.stack([jax.nn.logsumexp(forward.log_value), jax.nn.logsumexp(reverse.log_value)])
-        return kl_sums, log_kl_sums, jnp.min(forward.log_tau), agreeing
+    def direction_terms(index):
+        p, q = index
+        rows = kl_rows(jax.tree.map(lambda a: a[p], sides), logits[p], logits[q])
+        return jnp.sum(rows.value), jax.nn.logsumexp(rows.log_value), jnp.min(rows.log_tau)
 
-    return jax.lax.map(pair_terms, tuple(jnp.asarray(column) for column in zip(*pairs)))
+    sums, log_sums, log_taus = jax.lax.map(direction_terms, tuple(jnp.asarray(c) for c in zip(*directions)))
+    forward = jnp.asarray([directions.index(pair) for pair in pairs])
+    reverse = jnp.asarray([directions.index((j, i)) for i, j in pairs])
+    first, second = (jnp.asarray(column) for column in zip(*pairs))
+    agreeing = jnp.sum(top[first] == top[second], axis=-1).astype(sums.dtype)
+
+    def both(terms):
+        return jnp.stack([terms[forward], terms[reverse]], axis=-1)
+
+    return both(sums), both(log_sums), log_taus[forward], agreeing
 
 
 def _chunk_logit_terms(fs, gts, pairs):

@@ -17,7 +17,7 @@ from test_streaming import _equivalent_pair as _equivalent
 from test_streaming import _random_pair as _pair
 
 from repsim_jax.errors import InputError
-from repsim_jax.streaming import PairStream
+from repsim_jax.streaming import PairStream, ZooStream
 
 RTOL = 1e-5
 WORKER = Path(__file__).with_name("_engine_worker.py")
@@ -97,6 +97,20 @@ def test_streamed_kl_in_both_directions_matches_float64():
     result = _streamed(f1, g1, f2, g2, parts=7).result()
     np.testing.assert_allclose(result["kl_divergence"], forward, rtol=1e-4)
     np.testing.assert_allclose(result["reverse_kl_divergence"], reverse, rtol=1e-4)
+
+
+def test_a_zoo_computes_each_kl_direction_once():
+    """Pair (i, j)'s reverse KL is pair (j, i)'s forward KL: the same direction's terms,
+    so bit-equal (the property under test), and equal to the two-model stream's."""
+    f1, g1, f2, g2 = _pair()
+    stream = ZooStream([g1, g2])
+    for rows in np.array_split(np.arange(N), 3):
+        stream.add(f1[rows], f2[rows])
+    results = stream.results()
+    assert results[(0, 1)]["reverse_kl_divergence"] == results[(1, 0)]["kl_divergence"]
+    assert results[(1, 0)]["reverse_kl_divergence"] == results[(0, 1)]["kl_divergence"]
+    single = _streamed(f1, g1, f2, g2, parts=3).result()
+    np.testing.assert_allclose(results[(0, 1)]["reverse_kl_divergence"], single["reverse_kl_divergence"], rtol=1e-5)
 
 
 @pytest.mark.slow
