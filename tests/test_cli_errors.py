@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import time
 import weakref
 
 import numpy as np
@@ -315,6 +317,29 @@ def test_ctrl_c_is_one_line_exit_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli.train, "train_and_evaluate", interrupted)
     assert main(["train", "--config=synthetic:smoke", f"--workdir={tmp_path / 'w'}"]) == 130
     _one_error_line(capsys, "repsim-jax train: interrupted; re-run the same command to resume")
+
+
+def test_ctrl_c_swallowed_inside_a_callback_still_ends_the_command(capsys, monkeypatch):
+    """A CI failure: the KeyboardInterrupt of a SIGINT was raised inside jax's garbage-
+    collection callback, Python printed "Exception ignored" and training ran on (exit 0)."""
+
+    class InterruptedWhileCollected:
+        def __del__(self):
+            raise KeyboardInterrupt  # what Python does when SIGINT lands in a callback
+
+    def runs_on(seed, out):
+        InterruptedWhileCollected()  # collected at once: its exception is unraisable
+        for _ in range(400):  # the work that would run on
+            time.sleep(0.005)
+        return {"pairwise_mean_cca": [], "only": {"metric": 1.0}}
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        monkeypatch.setattr(cli.demo.demo, "run", runs_on)
+        assert main(["demo"]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _one_error_line(capsys, "repsim-jax demo: interrupted; re-run the same command to resume")
 
 
 @pytest.mark.parametrize("error", [ValueError("a bug"), ZeroDivisionError("a bug"), KeyError("a bug")])

@@ -19,11 +19,14 @@ fails with a traceback.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 
 from repsim_jax.errors import NEVER_RETRIEVED, InputError
@@ -73,7 +76,9 @@ class HeldNoise(logging.Filter):
     """Holds back, while a command runs, the ERROR records orbax logs (with tracebacks) and
     the unraisable exceptions of library callbacks, and drops asyncio's "Task exception was
     never retrieved" for orbax's tasks: echoes of a read or write whose failure was handled
-    (the command's one line, or a damaged checkpoint skipped with a warning line).
+    (the command's one line, or a damaged checkpoint skipped with a warning line). A
+    Ctrl-C that a callback swallowed (Python reports it as unraisable) is delivered to the
+    main thread again, so the command still ends with its one line and exit 130.
 
     ``install()`` starts holding; ``discard()`` forgets what was held (the command's own
     one-line error says it); ``release()`` stops holding and reports what is still held
@@ -100,6 +105,15 @@ class HeldNoise(logging.Filter):
         return held
 
     def _hold_unraisable(self, unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # Ctrl-C landed inside a callback (e.g. jax's garbage-collection hook), which
+            # Python reports here and swallows: deliver it to the main thread again, from
+            # another thread once this hook has returned (raised inside it, it would be
+            # swallowed once more)
+            redelivery = threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGINT,))
+            redelivery.daemon = True
+            redelivery.start()
+            return
         self.unraisable.append(unraisable)
         self.last_held = time.monotonic()
 
