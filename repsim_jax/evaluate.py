@@ -31,6 +31,12 @@ Each split's report is the output of the named evaluators of config ``eval.evalu
   on the student's embeddings, fitted on ``train`` and scored on each split
   (mean accuracy and F1 over concepts).
 
+With several processes each process runs the models on its own share of each split's
+rows (:func:`repsim_jax.row_statistics.own_rows`): the prediction, agreement and ranking
+evaluators merge their sums across processes, the similarity and authors evaluators and
+the concept probes see the rows gathered in process order; every process gets the same
+report and process 0 writes it.
+
 A metric that is undefined for the data (e.g. d_rep with fewer than ``d+1`` labels)
 is ``null`` and its reason is listed under ``skipped``.
 
@@ -53,6 +59,7 @@ from repsim_jax.calibration import brier_score, expected_calibration_error
 from repsim_jax.errors import InputError
 from repsim_jax.evaluators import CURVE_METRICS, DEFAULT_EVALUATORS, check_names, evaluator_of, split_report
 from repsim_jax.ranking import ranking_agreement
+from repsim_jax.row_statistics import gathered_rows, own_rows
 from repsim_jax.workdir import write_json
 
 __all__ = [
@@ -85,7 +92,16 @@ def concept_probe(train_emb, train_concepts, splits: dict) -> dict[str, dict[str
 
 
 def _outputs(trained, x, preprocess):
-    return (*trained.outputs(x, preprocess), trained.unembeddings)
+    """The model's ``(embeddings, logits, unembeddings)`` on this process's rows of ``x``
+    (:func:`repsim_jax.row_statistics.own_rows`: all of them with one process)."""
+    return (*trained.outputs(x[own_rows(len(x))], preprocess), trained.unembeddings)
+
+
+def _own_report(student_outputs, teacher_outputs, labels, *options, **keywords) -> dict:
+    """:func:`split_report` of this process's rows of a split, merged across processes."""
+    across = jax.process_count() > 1
+    own = np.asarray(labels)[own_rows(len(labels))]
+    return split_report(student_outputs, teacher_outputs, own, *options, **keywords, across_processes=across)
 
 
 def evaluate(
@@ -124,13 +140,14 @@ def evaluate(
         s = _outputs(student, data["x"], preprocess)
         t = None if teacher is None else _outputs(teacher, data["x"], preprocess)
         outs[name] = s
-        report[name] = split_report(s, t, data["y"], pivot_options, cca_components, evaluators=evaluators)
+        report[name] = _own_report(s, t, data["y"], pivot_options, cca_components, evaluators=evaluators)
     with_concepts = {n: d for n, d in splits.items() if "concepts" in d}
     if "train" in with_concepts:
+        embeddings = {n: gathered_rows(outs[n][0]) for n in with_concepts}
         probe = concept_probe(
-            outs["train"][0],
+            embeddings["train"],
             np.asarray(with_concepts["train"]["concepts"]),
-            {n: (outs[n][0], np.asarray(d["concepts"])) for n, d in with_concepts.items()},
+            {n: (embeddings[n], np.asarray(d["concepts"])) for n, d in with_concepts.items()},
         )
         for name, values in probe.items():
             report[name]["concept_probe"] = values
@@ -198,7 +215,7 @@ class Curves:
             row = {}
             for split, data in self._splits.items():
                 s = _outputs(student, data["x"], self._preprocess)
-                report = split_report(
+                report = _own_report(
                     s, self._teacher[split], data["y"], *self._options, only=self.names, evaluators=self._evaluators
                 )
                 for name in self.names:

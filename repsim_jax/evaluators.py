@@ -25,19 +25,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from typing import Callable, Collection, Iterator
+from typing import Callable, Collection, Iterator, NamedTuple
 
 import jax
 import numpy as np
 import scipy.special
-from sklearn.metrics import f1_score
 
 from repsim_jax import authors, metrics
-from repsim_jax.calibration import brier_score, expected_calibration_error
+from repsim_jax.calibration import brier_from, calibration_statistics, ece_from
 from repsim_jax.errors import InputError
 from repsim_jax.heap import release_freed_memory
 from repsim_jax.io import Representation
-from repsim_jax.ranking import ranking_agreement
+from repsim_jax.ranking import ranking_statistics, ranking_values
+from repsim_jax.row_statistics import RowStatistics, gathered_rows
 
 __all__ = [
     "EVALUATORS",
@@ -106,34 +106,79 @@ class Split:
         """The teacher's probabilities."""
         return scipy.special.softmax(np.asarray(self.teacher.logits, np.float64), axis=-1)
 
+    def gathered(self) -> Split:
+        """This split with every process's rows, in process order (:mod:`repsim_jax.row_statistics`)."""
 
-def prediction(split: Split) -> Iterator[tuple[str, object]]:
-    """Accuracy, support-weighted F1, NLL, ECE, Brier and the smallest probability of the student."""
+        def every_row(model: Representation | None) -> Representation | None:
+            if model is None:
+                return None
+            return model._replace(embeddings=gathered_rows(model.embeddings), logits=gathered_rows(model.logits))
+
+        return dataclasses.replace(
+            self, student=every_row(self.student), teacher=every_row(self.teacher), labels=gathered_rows(self.labels)
+        )
+
+
+def prediction_statistics(split: Split) -> RowStatistics:
+    """The student's sums over the inputs: correct predictions, per label the support,
+    the predictions and the true positives (for F1), the NLL, the calibration sums
+    (:func:`~repsim_jax.calibration.calibration_statistics`); its smallest probability."""
     q, labels = split.q, split.labels
-    pred = q.argmax(-1)
-    yield "accuracy", float(np.mean(pred == labels))
-    yield "weighted_f1", float(f1_score(labels, pred, average="weighted"))
-    yield "nll", float(-np.mean(np.log(np.maximum(q[np.arange(len(labels)), labels], 1e-300))))
-    yield "ece", expected_calibration_error(q, labels)
-    yield "brier", brier_score(q, labels)
-    yield "min_probability/student", float(q.min())
+    num_labels, pred = q.shape[1], q.argmax(-1)
+    sums = {
+        "correct": np.sum(pred == labels),
+        "support": np.bincount(labels, minlength=num_labels),
+        "predicted": np.bincount(pred, minlength=num_labels),
+        "true_positives": np.bincount(labels[pred == labels], minlength=num_labels),
+        "nll": -np.sum(np.log(np.maximum(q[np.arange(len(labels)), labels], 1e-300))),
+    }
+    return RowStatistics.of(calibration_statistics(q, labels).sums | sums, {"probability": q.min()})
 
 
-def agreement(split: Split) -> Iterator[tuple[str, object]]:
+def _weighted_f1(sums: dict) -> float:
+    """Support-weighted F1, ``Σ_c (n_c/n) · 2 TP_c / (n_c + P_c)`` (n_c inputs of label c,
+    P_c predicted c; 0 where both are 0), as ``sklearn.metrics.f1_score(average="weighted")``."""
+    support, predicted, true_positives = sums["support"], sums["predicted"], sums["true_positives"]
+    per_label = np.divide(
+        2 * true_positives, support + predicted, out=np.zeros_like(support), where=support + predicted > 0
+    )
+    return float(np.sum(support * per_label) / np.sum(support))
+
+
+def prediction_values(statistics: RowStatistics) -> Iterator[tuple[str, object]]:
+    """Accuracy, support-weighted F1, NLL, ECE, Brier and the smallest probability of the student."""
+    sums = statistics.sums
+    num_inputs = np.sum(sums["support"])
+    yield "accuracy", float(sums["correct"] / num_inputs)
+    yield "weighted_f1", _weighted_f1(sums)
+    yield "nll", float(sums["nll"] / num_inputs)
+    yield "ece", ece_from(statistics)
+    yield "brier", brier_from(statistics)
+    yield "min_probability/student", float(statistics.minima["probability"])
+
+
+def agreement_statistics(split: Split) -> RowStatistics:
+    """Inputs where student and teacher predict the same label, inputs; the teacher's smallest probability."""
+    same = np.sum(split.q.argmax(-1) == split.p.argmax(-1))
+    return RowStatistics.of({"same": same, "inputs": len(split.labels)}, {"probability": split.p.min()})
+
+
+def agreement_values(statistics: RowStatistics) -> Iterator[tuple[str, object]]:
     """The fraction of inputs where student and teacher predict the same label, and the
     teacher's smallest probability (the τ of the KL–logit bound)."""
-    yield "agreement", float(np.mean(split.q.argmax(-1) == split.p.argmax(-1)))
-    yield "min_probability/teacher", float(split.p.min())
+    yield "agreement", float(statistics.sums["same"] / statistics.sums["inputs"])
+    yield "min_probability/teacher", float(statistics.minima["probability"])
 
 
-def ranking(split: Split) -> Iterator[tuple[str, object]]:
-    """:func:`~repsim_jax.ranking.ranking_agreement` of the teacher's and the student's probabilities."""
-    if split.wanted("ranking"):
-        yield "ranking", ranking_agreement(split.p, split.q)
+def ranking_of_split(split: Split) -> RowStatistics | None:
+    """:func:`~repsim_jax.ranking.ranking_statistics` of the teacher's and the student's
+    probabilities (None when not wanted)."""
+    return ranking_statistics(split.p, split.q) if split.wanted("ranking") else None
 
 
-def _arrays(model: Representation) -> tuple:
-    return model.embeddings, model.logits, model.unembeddings
+def ranking_section(statistics: RowStatistics) -> Iterator[tuple[str, object]]:
+    """The ``ranking`` section: :func:`~repsim_jax.ranking.ranking_agreement`."""
+    yield "ranking", ranking_values(statistics)
 
 
 def authors_section(split: Split) -> Iterator[tuple[str, object]]:
@@ -159,14 +204,30 @@ def _similarity_of_split(split: Split) -> Iterator[tuple[str, object]]:
         yield f"skipped/{key}", reason
 
 
-EVALUATORS: dict[str, tuple[Callable[[Split], Iterator[tuple[str, object]]], bool]] = {
-    "prediction": (prediction, False),
-    "agreement": (agreement, True),
-    "similarity": (_similarity_of_split, True),
-    "ranking": (ranking, True),
-    "authors": (authors_section, False),
+class RowEvaluator(NamedTuple):
+    """An evaluator whose values follow from sums over the inputs: ``statistics(split)``
+    (None: nothing wanted) of any rows, merged over processes, then ``finish``."""
+
+    statistics: Callable[[Split], RowStatistics | None]
+    finish: Callable[[RowStatistics], Iterator[tuple[str, object]]]
+    needs_teacher: bool
+
+
+class SplitEvaluator(NamedTuple):
+    """An evaluator that needs every row of the split at once."""
+
+    run: Callable[[Split], Iterator[tuple[str, object]]]
+    needs_teacher: bool
+
+
+EVALUATORS: dict[str, RowEvaluator | SplitEvaluator] = {
+    "prediction": RowEvaluator(prediction_statistics, prediction_values, False),
+    "agreement": RowEvaluator(agreement_statistics, agreement_values, True),
+    "similarity": SplitEvaluator(_similarity_of_split, True),
+    "ranking": RowEvaluator(ranking_of_split, ranking_section, True),
+    "authors": SplitEvaluator(authors_section, False),
 }
-"""Each evaluator by name, with whether it needs a teacher."""
+"""Each evaluator by name."""
 
 DEFAULT_EVALUATORS = tuple(EVALUATORS)
 
@@ -286,6 +347,7 @@ def split_report(
     cca_components: int | None = None,
     only: Collection[str] | None = None,
     evaluators: Collection[str] = DEFAULT_EVALUATORS,
+    across_processes: bool = False,
 ) -> dict:
     """The report of one split: the pairs of the ``evaluators`` (names of :data:`EVALUATORS`)
     nested. ``student``/``teacher`` are ``(embeddings, logits, unembedding G)`` arrays;
@@ -293,7 +355,12 @@ def split_report(
     :func:`repsim_jax.metrics.pivot_subsets`; ``cca_components``: m_CCA over the top-k
     canonical correlations (None or 0: all). ``only``: compute just these flattened keys
     (:data:`CURVE_METRICS`, e.g. ``authors/cca_score``; the training curves' choice) besides
-    the prediction metrics, which are always there; None: every key of the evaluators."""
+    the prediction metrics, which are always there; None: every key of the evaluators.
+
+    ``across_processes``: the rows given are this process's share of the split (every
+    process calls this with its own rows, :func:`repsim_jax.row_statistics.own_rows`): the
+    row evaluators' statistics are merged across processes, the others see every process's
+    rows gathered in process order; each process gets the whole split's report."""
 
     def outputs(arrays) -> Representation:
         embeddings, logits, unembeddings = (np.asarray(a) for a in arrays)
@@ -307,9 +374,21 @@ def split_report(
         cca_components or None,
         wanted_keys(only),
     )
+    whole = functools.cache(lambda: split.gathered() if across_processes else split)
     chosen = [EVALUATORS[name] for name in check_names(evaluators)]
-    runs = [run for run, needs_teacher in chosen if teacher is not None or not needs_teacher]
-    return _nested(pair for run in runs for pair in _releasing(run(split)))
+    runs = [e for e in chosen if teacher is not None or not e.needs_teacher]
+    return _nested(pair for evaluator in runs for pair in _releasing(_pairs(evaluator, split, whole, across_processes)))
+
+
+def _pairs(evaluator, split: Split, whole: Callable[[], Split], across_processes: bool):
+    """The ``(name, value)`` pairs of ``evaluator`` on ``split`` (this process's rows when
+    ``across_processes``) or on ``whole()`` (every row)."""
+    if isinstance(evaluator, SplitEvaluator):
+        return evaluator.run(whole())
+    statistics = evaluator.statistics(split)
+    if statistics is None:
+        return iter(())
+    return evaluator.finish(statistics.merge_processes() if across_processes else statistics)
 
 
 def _releasing(pairs: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:

@@ -3,10 +3,14 @@ Spearman's ρ, NDCG), in O(n·K + K²) memory."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.stats
 
-__all__ = ["ranking_agreement"]
+from repsim_jax.row_statistics import RowStatistics
+
+__all__ = ["ranking_agreement", "ranking_statistics", "ranking_values"]
 
 
 _PAIR_ELEMENTS = 1 << 23
@@ -46,6 +50,51 @@ def _row_statistics(p, q, first, second) -> tuple[np.ndarray, ...]:
     return same, tau, spearman, dcg / ideal
 
 
+def ranking_statistics(p: np.ndarray, q: np.ndarray) -> RowStatistics:
+    """The sums over the inputs of ``p`` and ``q`` from which :func:`ranking_values` gives
+    their :func:`ranking_agreement`: label pairs ordered alike and compared, τ-b and ρ where
+    defined and how many, NDCG and the number of inputs (merged by adding).
+
+    Computed over chunks of inputs whose ``rows × K(K−1)/2`` pair signs stay within
+    :data:`_PAIR_ELEMENTS` (at least one input per chunk), vectorised within a chunk: the
+    memory is O(n + K² + chunk) beside the inputs, not O(n·K²)."""
+    n, k = p.shape
+    first, second = np.triu_indices(k, 1)
+    step = max(1, _PAIR_ELEMENTS // max(1, first.size))
+    chunks = (_row_statistics(p[s : s + step], q[s : s + step], first, second) for s in range(0, n, step))
+    return functools.reduce(RowStatistics.merge, (_chunk_sums(*chunk, first.size) for chunk in chunks))
+
+
+def _chunk_sums(same, tau, spearman, ndcg, pairs_per_input: int) -> RowStatistics:
+    """A chunk's :func:`ranking_statistics` from its per-input values."""
+    defined = lambda values: np.count_nonzero(~np.isnan(values))
+    sums = {
+        "same_pairs": np.sum(same),
+        "pairs": same.size * pairs_per_input,
+        "kendall_tau": np.nansum(tau),
+        "defined_tau": defined(tau),
+        "spearman": np.nansum(spearman),
+        "defined_spearman": defined(spearman),
+        "ndcg": np.sum(ndcg),
+        "inputs": same.size,
+    }
+    return RowStatistics.of(sums)
+
+
+def ranking_values(statistics: RowStatistics) -> dict[str, float]:
+    """:func:`ranking_agreement` from :func:`ranking_statistics` (of one or many chunks or
+    processes merged); τ-b and ρ are NaN where no input defines them."""
+    sums = {k: float(v) for k, v in statistics.sums.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = lambda total, count: float(np.float64(total) / count)
+        return {
+            "pairwise_accuracy": mean(sums["same_pairs"], sums["pairs"]),
+            "kendall_tau": mean(sums["kendall_tau"], sums["defined_tau"]),
+            "spearman": mean(sums["spearman"], sums["defined_spearman"]),
+            "ndcg": mean(sums["ndcg"], sums["inputs"]),
+        }
+
+
 def ranking_agreement(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     """Agreement of the per-input label rankings by ``p`` (reference) and ``q``.
 
@@ -58,18 +107,6 @@ def ranking_agreement(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     over the ideal DCG, labels that ``q`` ties ranked in label order. τ-b and ρ are
     averaged over the inputs where defined (nanmean), NDCG over all.
 
-    Computed over chunks of inputs whose ``rows × K(K−1)/2`` pair signs stay within
-    :data:`_PAIR_ELEMENTS` (at least one input per chunk), vectorised within a chunk: the
-    memory is O(n + K² + chunk) beside the inputs, not O(n·K²).
+    :func:`ranking_values` of :func:`ranking_statistics`: O(n + K² + chunk) memory.
     """
-    n, k = p.shape
-    first, second = np.triu_indices(k, 1)
-    step = max(1, _PAIR_ELEMENTS // max(1, first.size))
-    chunks = [_row_statistics(p[s : s + step], q[s : s + step], first, second) for s in range(0, n, step)]
-    same, tau, spearman, ndcg = (np.concatenate(parts) for parts in zip(*chunks))
-    return {
-        "pairwise_accuracy": float(np.sum(same) / (n * first.size)),
-        "kendall_tau": float(np.nanmean(tau)),
-        "spearman": float(np.nanmean(spearman)),
-        "ndcg": float(np.mean(ndcg)),
-    }
+    return ranking_values(ranking_statistics(p, q))

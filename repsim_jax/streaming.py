@@ -50,7 +50,6 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 
 from repsim_jax.bounds import CCALogitBound, KLLogitBound, RepLogitBound, verdict
 from repsim_jax.bounds.basis import label_centred, unexplained
@@ -65,6 +64,7 @@ from repsim_jax.metrics.linalg import from_unit, matmul, power_of_two_scale, sca
 from repsim_jax.metrics.logit import distance_from_raw_factor, logit_distance_from_moments
 from repsim_jax.metrics.moments import Moments, empty, from_data, merge, raw_factor
 from repsim_jax.metrics.shape import gram_distance_from_moments, procrustes_distance_from_moments
+from repsim_jax.row_statistics import fold_processes
 
 
 @jax.tree_util.register_dataclass
@@ -480,15 +480,13 @@ class ZooStream:
 
     def merge_processes(self) -> "ZooStream":
         """Merges the states of every JAX process (each fed its own inputs) into each
-        process's stream: the states are gathered (``process_allgather``, O(P·(Σdᵢ)²)) and
+        process's stream: the states are gathered (:func:`~repsim_jax.row_statistics.fold_processes`, O(P·(Σdᵢ)²)) and
         folded with :func:`merge_states` in process order, so every process holds the same
         state. A process that saw no inputs contributes an empty state (in the unembeddings' dtype)."""
         if jax.process_count() == 1:
             return self
         local = self._state if self._state is not None else self._empty(self.unembeddings[0].dtype)
-        gathered = multihost_utils.process_allgather(local)
-        states = [jax.tree.map(lambda leaf, p=p: jnp.asarray(leaf[p]), gathered) for p in range(jax.process_count())]
-        self._state = functools.reduce(_merge_states, states)
+        self._state = fold_processes(local, _merge_states)
         return self
 
     @property

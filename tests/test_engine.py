@@ -4,14 +4,13 @@ streams merged, or as two JAX processes' states merged (each process its own row
 
 import json
 import math
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.special
+from _processes import run_processes
 from test_streaming import N
 from test_streaming import _equivalent_pair as _equivalent
 from test_streaming import _random_pair as _pair
@@ -126,27 +125,10 @@ def test_merging_a_stream_of_other_models_is_refused_and_an_empty_one_changes_no
         stream.merge(PairStream(g2, g1))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_each_streaming_its_own_rows_agree_with_one_chunk(tmp_path):
     arrays = _pair(seed=1)
     np.savez(tmp_path / "arrays.npz", **dict(zip(("f1", "g1", "f2", "g2"), arrays)))
-    out, port = tmp_path / "result.json", str(_free_port())
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), str(tmp_path / "arrays.npz"), str(out), str(pid), "2", port],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for pid in (0, 1)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err[-3000:]
+    out = tmp_path / "result.json"
+    run_processes([sys.executable, str(WORKER), str(tmp_path / "arrays.npz")], [out, tmp_path / "unused.json"])
     _assert_same_quantities(json.loads(out.read_text()), _streamed(*arrays, parts=1).result())

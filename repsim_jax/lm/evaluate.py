@@ -39,6 +39,10 @@ and teacher logits ``z_t``:
 A metric the split does not allow (e.g. N ≤ d_t + d_s positions: every canonical
 correlation would be 1) is ``null`` with its reason under ``skipped``.
 
+With several processes each process runs the models on its own share of the sequences
+(:func:`repsim_jax.row_statistics.own_rows`) and the sums, the stream and the layer moments
+are merged across processes: every process gets the whole split's report.
+
 Memory: batches of sequences sized so that one batch's (batch, seq, K) logits stay under
 about 64 MB; the vocabulary losses use :mod:`repsim_jax.lm.losses` (``chunk`` as there);
 the stream and the layer moments hold O(K·d + d²) (PairStream forms (16, K) logits at a
@@ -59,7 +63,8 @@ from repsim_jax import bound_table
 from repsim_jax.errors import InputError
 from repsim_jax.lm import losses
 from repsim_jax.metrics import linear_cka_from_moments, pivot_subsets, procrustes_distance_from_moments
-from repsim_jax.metrics.moments import MomentAccumulator
+from repsim_jax.metrics.moments import MomentAccumulator, Moments, merge
+from repsim_jax.row_statistics import RowStatistics, fold_processes, own_rows
 from repsim_jax.streaming import PairStream
 
 __all__ = ["split_report", "position_arrays"]
@@ -139,9 +144,8 @@ def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dic
     return values | bound_table.streamed_bounds(result), {}
 
 
-def _moment_metrics(accumulator: MomentAccumulator) -> dict:
+def _moment_metrics(moments: Moments) -> dict:
     """Linear CKA and Procrustes distance of a pair's streamed moments (teacher block first)."""
-    moments = accumulator.moments
     return {
         "cka": float(linear_cka_from_moments(moments)),
         "procrustes": float(procrustes_distance_from_moments(moments)),
@@ -163,22 +167,26 @@ def split_report(
     ``num_subsets``, ``seed``) go to :func:`repsim_jax.metrics.pivot_subsets`; ``layers``:
     the ``loss.layers`` strings whose mapped hidden states the report compares."""
     tokens = np.asarray(tokens, np.int32)
+    tokens = tokens[own_rows(len(tokens))]
     vocab, pivot_options = student.model.vocab_size, dict(pivot_options or {})
     pairs = (_FINAL, *losses.parse_layers(layers)) if teacher is not None else ()
     run = _jitted(student.model, None if teacher is None else teacher.model, chunk, pairs)
     s_vars, t_vars = _on_default_device(student, teacher)
     stream = None if teacher is None else PairStream(teacher.unembeddings, student.unembeddings)
     moments = [MomentAccumulator() for _ in pairs]
-    totals: dict[str, float] = {}
+    batches = []
     for batch in _batches(tokens, vocab):
         sums, rows = run(s_vars, teacher_variables=t_vars, tokens=batch)
-        for key, value in sums.items():
-            totals[key] = totals.get(key, 0.0) + float(value)
+        batches.append(RowStatistics.of(jax.device_get(sums) | {"positions": batch[:, 1:].size}))
         for accumulator, (h_t, h_s) in zip(moments, rows):
             accumulator.add(h_t, h_s)
         if stream is not None:
             stream.add(*rows[0])
-    n = tokens.shape[0] * (tokens.shape[1] - 1)
+    totals = {k: float(v) for k, v in functools.reduce(RowStatistics.merge, batches).merge_processes().sums.items()}
+    moments = [fold_processes(accumulator.moments, merge) for accumulator in moments]
+    if stream is not None:
+        stream.merge_processes()
+    n = int(totals["positions"])
     report = {"tokens": n, "accuracy": totals["correct"] / n, "ce": totals["ce"] / n}
     report["perplexity"] = _perplexity(report["ce"])
     if teacher is None:
