@@ -59,6 +59,10 @@ def _in_memory(f1, g1, f2, g2):
         "kl_divergence": M.kl_divergence(z1, z2),
         "mean_cca": M.mean_cca(f1, f2),
         "linear_cka": M.linear_cka(f1, f2),
+        "procrustes_distance": M.procrustes_distance(f1, f2),
+        "gram_distance": M.gram_distance(f1, f2),
+        "reverse_kl_divergence": M.kl_divergence(z2, z1),
+        "agreement": np.mean(z1.argmax(-1) == z2.argmax(-1)),
         "rep_dissimilarity": M.rep_dissimilarity(f1, g1, f2, g2, pivots, subsets),
         "cca_logit": dict(lhs=cca.lhs, middle=cca.middle, rhs=cca.rhs, holds=cca.holds),
         "rep_logit": dict(lhs=rep.lhs, rhs=rep.rhs, holds=rep.holds),
@@ -101,7 +105,12 @@ def test_random_pair_equals_in_memory_and_float64_reference():
     streamed = _stream(*arrays)
     assert all(streamed[name]["holds"] for name in BOUNDS)
     assert 0 < streamed["kl_logit"]["tau"] < 1 / K
-    _assert_close(streamed, _in_memory(*arrays), rtol=1e-4)
+    expected = _in_memory(*arrays)
+    # d_rep's family goes through L₁⁻¹ in float32: streamed and in memory are each within
+    # 3.5e-5 of float64 here (measured), so they agree to 1e-4; every other quantity to 1e-5
+    through_inverse = {key: expected.pop(key) for key in ("rep_dissimilarity", "rep_logit")}
+    _assert_close(streamed, expected, rtol=1e-5)
+    _assert_close(streamed, through_inverse, rtol=1e-4)
     _assert_close(streamed, _float64_reference(*arrays), rtol=1e-4)
 
 
