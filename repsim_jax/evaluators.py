@@ -18,6 +18,12 @@ names nest in the report (``min_probability/student`` → ``{"min_probability":
 - ``authors``: the authors' conventions (:func:`repsim_jax.authors.section`).
 
 The teacher's own report (no teacher) runs those not marked (teacher).
+
+``prediction``, ``agreement`` and ``ranking`` are :class:`RowEvaluator`: their values follow
+from sums over the inputs (:class:`~repsim_jax.row_statistics.RowStatistics`), so a split in
+memory is one chunk and several processes, each with its own rows, merge their sums;
+``similarity`` and ``authors`` are :class:`SplitEvaluator`: they need every row at once
+(gathered across processes).
 """
 
 from __future__ import annotations
