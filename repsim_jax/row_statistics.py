@@ -85,7 +85,9 @@ def own_rows(num_rows: int) -> slice:
     ``process_count`` near-equal blocks; every row with one process). InputError when some
     process would have none."""
     if num_rows < jax.process_count():
-        raise InputError(f"{num_rows} rows cannot give each of {jax.process_count()} processes one")
+        raise InputError(
+            f"a split of {num_rows} rows: each of the {jax.process_count()} process(es) needs at least one"
+        )
     counts = _row_counts(num_rows)
     start = sum(counts[: jax.process_index()])
     return slice(start, start + counts[jax.process_index()])

@@ -14,9 +14,11 @@ from _evaluate_worker import PIVOTS, models, splits
 from _processes import flat, run_processes
 from sklearn.metrics import f1_score
 
+from repsim_jax.errors import InputError
 from repsim_jax.evaluate import evaluate
 from repsim_jax.evaluators import EVALUATORS, Split, wanted_keys
 from repsim_jax.io import Representation
+from repsim_jax.row_statistics import gathered_rows, own_rows
 
 WORKER = Path(__file__).with_name("_evaluate_worker.py")
 ROW_EVALUATORS = ("prediction", "agreement", "ranking")
@@ -110,3 +112,11 @@ def test_two_processes_each_evaluating_its_own_rows_give_the_one_process_report(
             else:
                 assert report[key] == value, key
     assert expected["test/concept_probe/accuracy"] is not None and expected["train/ranking/ndcg"] > 0
+
+
+def test_one_process_owns_every_row_and_an_empty_split_is_one_clear_error():
+    assert own_rows(7) == slice(0, 7)
+    rows = np.arange(12.0).reshape(6, 2)
+    assert gathered_rows(rows) is rows and gathered_rows(None) is None
+    with pytest.raises(InputError, match="a split of 0 rows: each of the 1 process"):
+        own_rows(0)
