@@ -8,14 +8,14 @@ and teacher logits ``z_t``:
 
 - ``accuracy``: fraction of positions whose argmax is the next token; ``ce``:
   ``(1/N) Σ_t −log softmax(z_s)_{y_t}`` (nats); ``perplexity = exp(ce)``;
-- with a teacher: ``agreement`` (same argmax), ``kl_divergence``
-  ``(1/N) Σ_t KL(p_t ‖ q_s)`` (teacher ‖ student, as for classifiers),
-  ``kl_divergence_reverse`` ``(1/N) Σ_t KL(q_s ‖ p_t)``, and ``logit_distance``
+- with a teacher, the teacher's own ``accuracy``/``ce``/``perplexity`` under ``teacher``, and
+  from :class:`repsim_jax.streaming.PairStream` fed the positions' ``(f_t, f_s)`` batch by
+  batch (the statistics engine, as ``compare --hf``): ``agreement`` (same argmax),
+  ``kl_divergence`` ``(1/N) Σ_t KL(p_t ‖ q_s)`` (teacher ‖ student, as for classifiers),
+  ``reverse_kl_divergence`` ``(1/N) Σ_t KL(q_s ‖ p_t)``, ``logit_distance``
   ``d_logit = sqrt((1/N) Σ_t ‖z̄_s − z̄_t‖²`` with logits centred over the vocabulary
-  (arXiv 2602.15438); the teacher's own ``accuracy``/``perplexity`` under ``teacher``;
-- with a teacher, the representation metrics and bounds of the classifier report
-  (:mod:`repsim_jax.evaluate`, same keys, teacher = model 1), all from
-  :class:`repsim_jax.streaming.PairStream` fed the positions' ``(f_t, f_s)`` batch by batch:
+  (arXiv 2602.15438), and the representation metrics and bounds of the classifier report
+  (:mod:`repsim_jax.evaluate`, same keys, teacher = model 1):
   ``mean_cca`` (mean of all canonical correlations of the column spaces, exact QR/SVD form;
   ``eval.cca_components`` does not apply),
   ``linear_cka`` (``‖F̃_tᵀF̃_s‖²_F / (‖F̃_tᵀF̃_t‖_F‖F̃_sᵀF̃_s‖_F)``, Kornblith et al. 2019),
@@ -88,10 +88,6 @@ def _sums(student_model, student_variables, teacher_model, teacher_variables, ch
     t = teacher_model.apply(teacher_variables, x)
     out["teacher_correct"] = jnp.sum(jnp.argmax(t.logits, -1) == y)
     out["teacher_ce"] = losses.cross_entropy_loss(t.f, t.g, y, chunk) * count
-    out["agree"] = jnp.sum(jnp.argmax(s.logits, -1) == jnp.argmax(t.logits, -1))
-    out["kl"] = losses.kl_loss(s.f, s.g, t.f, t.g, 1.0, chunk) * count
-    out["kl_reverse"] = losses.kl_loss(t.f, t.g, s.f, s.g, 1.0, chunk) * count
-    out["l2"] = losses.l2_loss(s.f, s.g, t.f, t.g, True, chunk) * count
     rows = lambda h: h.reshape(-1, h.shape[-1])
     return out, tuple((rows(h_t), rows(h_s)) for h_s, h_t in losses.mapped_states(s, t, pairs))
 
@@ -122,10 +118,14 @@ def _batches(tokens: np.ndarray, vocab: int):
     return (tokens[start : start + batch] for start in range(0, len(tokens), batch))
 
 
+_COMPARISON = ("agreement", "kl_divergence", "reverse_kl_divergence", "logit_distance")
+"""The stream's comparison of the two models' predictions, reported first."""
+
+
 def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dict) -> tuple[dict, dict]:
     """The classifier report's representation metrics and the three bounds from ``stream``
     (module docstring); ``({}, skipped)`` when the stream cannot give them."""
-    names = ("mean_cca", "linear_cka", "rep_dissimilarity", *bound_table.NAMES)
+    names = (*_COMPARISON, "mean_cca", "linear_cka", "rep_dissimilarity", *bound_table.NAMES)
     try:
         pivots, subsets = pivot_subsets(vocab, dim, **pivot_options)
         with warnings.catch_warnings():
@@ -134,7 +134,7 @@ def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dic
     except InputError as error:
         return dict.fromkeys(names), dict.fromkeys(names, str(error))
     count = int(subsets.shape[0] * subsets.shape[1])
-    values = {name: result[name] for name in names[:3]}
+    values = {name: result[name] for name in names[: len(_COMPARISON) + 3]}
     values["rep_dissimilarity_reference"] = result["rep_dissimilarity"] ** 2 / count
     values["pivot_subsets"] = {
         "pivots_used": int(subsets.shape[0]),
@@ -197,10 +197,6 @@ def split_report(
         "ce": teacher_ce,
         "perplexity": _perplexity(teacher_ce),
     }
-    report["agreement"] = totals["agree"] / n
-    report["kl_divergence"] = totals["kl"] / n
-    report["kl_divergence_reverse"] = totals["kl_reverse"] / n
-    report["logit_distance"] = math.sqrt(max(totals["l2"] / n, 0.0))
     values, skipped = _stream_metrics(stream, vocab, teacher.unembeddings.shape[1], pivot_options)
     report |= values | {"procrustes_distance": _moment_metrics(moments[0])["procrustes"], "skipped": skipped}
     if len(pairs) > 1:
