@@ -261,7 +261,13 @@ def _pairwise(student, teacher, pivot_options: dict) -> dict:
 
 
 def section(
-    student: tuple, teacher: tuple | None, labels, pivot_options: dict | None = None, keys=KEYS
+    student: tuple,
+    teacher: tuple | None,
+    labels,
+    pivot_options: dict | None = None,
+    keys=KEYS,
+    *,
+    student_probabilities: np.ndarray | None = None,
 ) -> tuple[dict, dict]:
     """The ``authors`` section of one split and the reasons for its null values.
 
@@ -272,11 +278,15 @@ def section(
       pivot_options: keyword arguments of :func:`repsim_jax.metrics.pivot_subsets`, the
         report's ``pivot_subsets.options`` (its defaults when None).
       keys: the keys computed (a subset of :data:`KEYS`, e.g. the training curves' ones).
+      student_probabilities: the student's float64 softmax when the caller has it (else
+        computed here from its logits).
 
     Returns ``({key: value or None for key in keys}, {"authors.<key>": reason})``.
     """
     values, skipped = dict.fromkeys(keys), {}
-    probs = scipy.special.softmax(np.asarray(student[1], np.float64), axis=-1)
+    probs = student_probabilities
+    if probs is None:
+        probs = scipy.special.softmax(np.asarray(student[1], np.float64), axis=-1)
     computations = {
         "ece_per_class": lambda: ece_per_class(probs, labels),
         "brier_per_class": lambda: brier_per_class(probs, labels),

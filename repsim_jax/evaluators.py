@@ -195,7 +195,9 @@ def authors_section(split: Split) -> Iterator[tuple[str, object]]:
     student, teacher = (
         None if m is None else (m.embeddings, m.logits, m.unembeddings) for m in (split.student, split.teacher)
     )
-    values, skipped = authors.section(student, teacher, split.labels, split.pivot_options, keys)
+    values, skipped = authors.section(
+        student, teacher, split.labels, split.pivot_options, keys, student_probabilities=split.q
+    )
     yield "authors", values
     for key, reason in skipped.items():
         yield f"skipped/{key}", reason
