@@ -21,7 +21,8 @@ def calibration_statistics(probs: np.ndarray, labels: np.ndarray, num_bins: int 
     per input (no n × K one-hot)."""
     labels = np.asarray(labels)
     conf, correct = probs.max(-1), probs.argmax(-1) == labels
-    bins = np.minimum((conf * num_bins).astype(int), num_bins - 1)
+    # NaN confidence (a diverged model) falls in bin 0 and makes the ECE NaN, as it should
+    bins = np.clip(np.nan_to_num(conf * num_bins, nan=0.0), 0, num_bins - 1).astype(int)
     picked = np.take_along_axis(probs, labels[:, None], -1)[:, 0]
     sums = {
         "bin_inputs": np.bincount(bins, minlength=num_bins),

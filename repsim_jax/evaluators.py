@@ -43,7 +43,7 @@ from repsim_jax.errors import InputError
 from repsim_jax.heap import release_freed_memory
 from repsim_jax.io import Representation
 from repsim_jax.ranking import ranking_statistics, ranking_values
-from repsim_jax.row_statistics import RowStatistics, gathered_rows
+from repsim_jax.row_statistics import RowStatistics, gathered_rows, on_every_process
 
 __all__ = [
     "EVALUATORS",
@@ -189,8 +189,6 @@ def ranking_section(statistics: RowStatistics) -> Iterator[tuple[str, object]]:
 
 def authors_section(split: Split) -> Iterator[tuple[str, object]]:
     """The ``authors`` section (:func:`repsim_jax.authors.section`) of the keys wanted."""
-    if not split.wanted("authors"):
-        return
     keys = [k for k in authors.KEYS if split.wanted(f"authors/{k}")]
     student, teacher = (
         None if m is None else (m.embeddings, m.logits, m.unembeddings) for m in (split.student, split.teacher)
@@ -204,8 +202,6 @@ def authors_section(split: Split) -> Iterator[tuple[str, object]]:
 
 
 def _similarity_of_split(split: Split) -> Iterator[tuple[str, object]]:
-    if not any(split.wanted(key) for key in KEYS["similarity"]):
-        return
     values, skipped = similarity(split.teacher, split.student, split.pivot_options, split.cca_components, split.wanted)
     yield from values.items()
     for key, reason in skipped.items():
@@ -222,18 +218,19 @@ class RowEvaluator(NamedTuple):
 
 
 class SplitEvaluator(NamedTuple):
-    """An evaluator that needs every row of the split at once."""
+    """An evaluator that needs every row of the split at once, run when ``wanted(split)``."""
 
     run: Callable[[Split], Iterator[tuple[str, object]]]
+    wanted: Callable[[Split], bool]
     needs_teacher: bool
 
 
 EVALUATORS: dict[str, RowEvaluator | SplitEvaluator] = {
     "prediction": RowEvaluator(prediction_statistics, prediction_values, False),
     "agreement": RowEvaluator(agreement_statistics, agreement_values, True),
-    "similarity": SplitEvaluator(_similarity_of_split, True),
+    "similarity": SplitEvaluator(_similarity_of_split, lambda split: any(map(split.wanted, KEYS["similarity"])), True),
     "ranking": RowEvaluator(ranking_of_split, ranking_section, True),
-    "authors": SplitEvaluator(authors_section, False),
+    "authors": SplitEvaluator(authors_section, lambda split: split.wanted("authors"), False),
 }
 """Each evaluator by name."""
 
@@ -392,11 +389,12 @@ def _pairs(evaluator, split: Split, whole: Callable[[], Split], across_processes
     """The ``(name, value)`` pairs of ``evaluator`` on ``split`` (this process's rows when
     ``across_processes``) or on ``whole()`` (every row)."""
     if isinstance(evaluator, SplitEvaluator):
-        return evaluator.run(whole())
-    statistics = evaluator.statistics(split)
-    if statistics is None:
-        return iter(())
-    return evaluator.finish(statistics.merge_processes() if across_processes else statistics)
+        return evaluator.run(whole()) if evaluator.wanted(split) else iter(())
+    if not across_processes:
+        statistics = evaluator.statistics(split)
+        return iter(()) if statistics is None else evaluator.finish(statistics)
+    statistics = on_every_process(lambda: evaluator.statistics(split))
+    return iter(()) if statistics is None else evaluator.finish(statistics.merge_processes())
 
 
 def _releasing(pairs: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:

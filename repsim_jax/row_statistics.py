@@ -24,7 +24,7 @@ from jax.experimental import multihost_utils
 
 from repsim_jax.errors import InputError
 
-__all__ = ["RowStatistics", "fold_processes", "own_rows", "gathered_rows"]
+__all__ = ["RowStatistics", "fold_processes", "on_every_process", "own_rows", "gathered_rows"]
 
 
 def _allgather_exact(array: np.ndarray) -> np.ndarray:
@@ -72,6 +72,26 @@ class RowStatistics:
         """The statistics of every process's rows, merged in process order (the same on
         every process); the statistics themselves with one process."""
         return fold_processes(self, RowStatistics.merge)
+
+
+def on_every_process(compute: Callable):
+    """``compute()`` on this process's rows, failing on every process when it fails on any:
+    the failing process raises its own error, the others an InputError saying so, instead of
+    waiting in the next collective for a process that left (one small gather)."""
+    if jax.process_count() == 1:
+        return compute()
+    error, value = None, None
+    try:
+        value = compute()
+    except Exception as raised:  # re-raised below, after the other processes have heard of it
+        error = raised
+    failed = _allgather_exact(np.array(error is not None))
+    if error is not None:
+        raise error
+    if failed.any():
+        others = ", ".join(str(p) for p in np.flatnonzero(failed))
+        raise InputError(f"evaluation failed on process(es) {others} (their own error says why)")
+    return value
 
 
 def _row_counts(num_rows: int) -> list[int]:

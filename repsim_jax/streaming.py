@@ -305,20 +305,34 @@ def _log_kl(state: PairState):
     return jnp.where(kl >= jnp.finfo(kl.dtype).tiny, jnp.log(jnp.where(kl > 0, kl, 1.0)), from_sum)
 
 
+def _comparison_terms(state: PairState, g1, g2) -> dict:
+    """The predictions' comparison of :func:`_summary`: d²_logit in normalised units
+    (:func:`_normalised`) with the exponents, log KL both ways, agreement."""
+    moments, g1, g2, (k_f, k_g) = _normalised(state, g1, g2)
+    return dict(
+        logit_sq=logit_distance_from_moments(moments, g1, g2, squared=True, validate=False),
+        log_kl=_log_kl(state),  # both directions
+        agreement=state.agreement,
+        exponents=dict(f=k_f, g=k_g),
+    )
+
+
+_comparison_summary = jax.jit(_comparison_terms)
+
+
 @jax.jit
 def _summary(state: PairState, g1, g2, pivots, subsets):
     """Every entry of :meth:`PairStream.result` as arrays in normalised units
     (:func:`_normalised`), with their exponents, plus d_rep's number of excluded subsets."""
+    comparison = _comparison_terms(state, g1, g2)
     moments, g1, g2, (k_f, k_g) = _normalised(state, g1, g2)
     factors = _unembedding_factors(g1, g2)
-    logit_sq = logit_distance_from_moments(moments, g1, g2, squared=True, validate=False)
+    logit_sq = comparison["logit_sq"]
     details = rep_dissimilarity_from_moments(moments, g1, g2, pivots, subsets, squared=True, validate=False)
     log_scale = 2.0 * math.log(2.0) * (k_f + k_g)
     return dict(
-        logit_sq=logit_sq,
-        log_kl=_log_kl(state),  # both directions
+        **comparison,
         log_tau=state.log_tau,
-        agreement=state.agreement,
         linear_cka=linear_cka_from_moments(moments),
         procrustes_distance=procrustes_distance_from_moments(moments),
         gram_distance=gram_distance_from_moments(moments),
@@ -327,7 +341,6 @@ def _summary(state: PairState, g1, g2, pivots, subsets):
         cca_logit=_cca_logit(moments, g1, g2, factors, logit_sq),
         rep_logit=_rep_logit(moments, g1, g2, pivots, subsets, details, logit_sq),
         kl_logit=_kl_logit(state, moments, factors, logit_sq, log_scale),
-        exponents=dict(f=k_f, g=k_g),
     )
 
 
@@ -368,6 +381,18 @@ def _as_fields(name: str, values: dict) -> dict:
     return {field: values[field] for field in RESULT_TYPES[name]._fields if field in values}
 
 
+def _comparison_values(summary: dict) -> dict:
+    """``logit_distance``, ``kl_divergence``, ``reverse_kl_divergence`` and ``agreement`` from
+    :func:`_comparison_terms`' host values, in float64 and the inputs' units."""
+    f, g = int(summary["exponents"]["f"]), int(summary["exponents"]["g"])
+    return dict(
+        logit_distance=_in_units("logit_distance", math.sqrt(float(summary["logit_sq"])), f + g),
+        kl_divergence=_exp(float(summary["log_kl"][0])),
+        reverse_kl_divergence=_exp(float(summary["log_kl"][1])),
+        agreement=float(summary["agreement"]),
+    )
+
+
 def _result(summary: dict) -> dict:
     """:meth:`PairStream.result`'s dictionary from :func:`_summary`'s (host values): each value
     multiplied back to the inputs' units in float64."""
@@ -389,12 +414,9 @@ def _result(summary: dict) -> dict:
         name: _as_fields(name, entry | {"slack": _slack(entry["lhs"], entry["rhs"], entry.get("log10_rhs"))})
         for name, entry in bounds.items()
     }
-    logit_sq, rep_sq = float(summary["logit_sq"]), float(summary["rep_sq"])
+    rep_sq = float(summary["rep_sq"])
     return dict(
-        logit_distance=_in_units("logit_distance", math.sqrt(logit_sq), f + g),
-        kl_divergence=_exp(float(summary["log_kl"][0])),
-        reverse_kl_divergence=_exp(float(summary["log_kl"][1])),
-        agreement=float(summary["agreement"]),
+        **_comparison_values(summary),
         linear_cka=float(summary["linear_cka"]),
         procrustes_distance=float(summary["procrustes_distance"]),
         gram_distance=float(summary["gram_distance"]),
@@ -497,8 +519,7 @@ class ZooStream:
     def pair_result(self, first: int, second: int, pivot_options: dict | None = None) -> dict:
         """:meth:`PairStream.result` of model ``first`` (the teacher) against model ``second``
         (0-based; the pair must be one of ``pairs``)."""
-        if (first, second) not in self.pairs:
-            raise InputError(f"pair ({first}, {second}) is not tracked; tracked pairs {list(self.pairs)}")
+        index = self._tracked(first, second)
         g1, g2 = self.unembeddings[first], self.unembeddings[second]
         d1, d2 = g1.shape[1], g2.shape[1]
         if self.count <= d1 + d2:
@@ -506,15 +527,28 @@ class ZooStream:
                 f"too few inputs: n={self.count} <= d{first + 1}+d{second + 1}={d1 + d2} makes every canonical "
                 "correlation 1; add more chunks"
             )
-        index = self.pairs.index((first, second))
+        return _pair_result(self._pair_state(first, second, index), g1, g2, pivot_options)
+
+    def pair_comparison(self, first: int, second: int) -> dict:
+        """The comparison of the two models' predictions that :meth:`pair_result` starts
+        with (``logit_distance``, ``kl_divergence``, ``reverse_kl_divergence``,
+        ``agreement``), alone: defined for any number of inputs (no canonical correlations,
+        no d_rep), one small compiled program."""
+        state = self._pair_state(first, second, self._tracked(first, second))
+        summary = _comparison_summary(state, self.unembeddings[first], self.unembeddings[second])
+        return _comparison_values(jax.device_get(summary))
+
+    def _tracked(self, first: int, second: int) -> int:
+        """The index of pair ``(first, second)`` among the tracked ones; InputError if untracked."""
+        if (first, second) not in self.pairs:
+            raise InputError(f"pair ({first}, {second}) is not tracked; tracked pairs {list(self.pairs)}")
+        return self.pairs.index((first, second))
+
+    def _pair_state(self, first: int, second: int, index: int) -> PairState:
+        """The state of pair ``(first, second)``, tracked as ``index``, alone."""
         moments = self.pair_moments(first, second)
-        state = self._state
-        return _pair_result(
-            PairState(moments, *(getattr(state, f)[index] for f in ("kl_mean", "log_kl_sum", "log_tau", "agreement"))),
-            g1,
-            g2,
-            pivot_options,
-        )
+        fields = ("kl_mean", "log_kl_sum", "log_tau", "agreement")
+        return PairState(moments, *(getattr(self._state, f)[index] for f in fields))
 
     def pair_moments(self, first: int, second: int) -> Moments:
         """The joint moments of models ``first`` and ``second`` alone (:func:`block_pair_moments`;
@@ -595,3 +629,8 @@ class PairStream(ZooStream):
         L₁ is ill-conditioned; warns when some are excluded.
         """
         return self.pair_result(0, 1, pivot_options)
+
+    def comparison(self) -> dict:
+        """:meth:`ZooStream.pair_comparison` of model 1 against model 2: the first four
+        entries of :meth:`result`, for any number of inputs."""
+        return self.pair_comparison(0, 1)

@@ -1,9 +1,11 @@
 """One process of a multi-process evaluation (``tests/test_row_statistics.py``).
 
-``python tests/_evaluate_worker.py ARRAYS WORKDIR OUT PID NPROC PORT``: joins ``NPROC`` CPU
-processes (gloo collectives) at ``localhost:PORT`` and runs :func:`repsim_jax.evaluate.evaluate`
-of the linear student and teacher of ``ARRAYS`` (see :class:`LinearModel`) on its splits,
-writing ``report.json`` to ``WORKDIR`` (process 0) and this process's report to ``OUT``.
+``python tests/_evaluate_worker.py ARRAYS WORKDIR OUT PID NPROC PORT [bad-last-label]``: joins
+``NPROC`` CPU processes (gloo collectives) at ``localhost:PORT`` and runs
+:func:`repsim_jax.evaluate.evaluate` of the linear student and teacher of ``ARRAYS`` (see
+:class:`LinearModel`) on its splits, writing ``report.json`` to ``WORKDIR`` (process 0) and this
+process's report, or ``{"error": ...}`` when it failed, to ``OUT``. ``bad-last-label``: the test
+split's last label (in the last process's rows) is out of range.
 """
 
 import json
@@ -48,8 +50,13 @@ if __name__ == "__main__":
     jax.distributed.initialize(f"localhost:{port}", nproc, pid)
     with np.load(arrays_path) as data:
         arrays = dict(data)
+    if len(sys.argv) > 7 and sys.argv[7] == "bad-last-label":  # a label out of range in process 1's rows
+        arrays["y_test"][-1] = arrays["g_student"].shape[0]
     student, teacher = models(arrays)
-    report = evaluate(student, splits(arrays), workdir, teacher=teacher, pivot_options=PIVOTS)
+    try:
+        report = evaluate(student, splits(arrays), workdir, teacher=teacher, pivot_options=PIVOTS)
+    except Exception as error:  # written for the test to read: each process's own failure
+        report = {"error": f"{type(error).__name__}: {error}"}
     with open(out, "w") as file:
         json.dump(report, file)
     jax.distributed.shutdown()

@@ -11,13 +11,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_processes(command: list[str], outs: list, timeout: float = 300) -> None:
-    """Runs ``command + [out, pid, P, port]`` as P processes (one per entry of ``outs``),
-    waits for all and checks each ended with exit 0 (its stderr's end as the message)."""
+def run_processes(command: list[str], outs: list, timeout: float = 300, extra: tuple = ()) -> None:
+    """Runs ``command + [out, pid, P, port, *extra]`` as P processes (one per entry of
+    ``outs``), waits for all and checks each ended with exit 0 (its stderr's end as the message)."""
     port = str(free_port())
     procs = [
         subprocess.Popen(
-            [*command, str(out), str(pid), str(len(outs)), port],
+            [*command, str(out), str(pid), str(len(outs)), port, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

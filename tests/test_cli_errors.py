@@ -342,6 +342,27 @@ def test_ctrl_c_swallowed_inside_a_callback_still_ends_the_command(capsys, monke
     _one_error_line(capsys, "repsim-jax demo: interrupted; re-run the same command to resume")
 
 
+def test_a_swallowed_ctrl_c_is_reported_not_redelivered_when_python_does_not_handle_sigint(monkeypatch):
+    class InterruptedWhileCollected:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    def runs_on(seed, out):
+        InterruptedWhileCollected()
+        time.sleep(0.1)
+        return {"pairwise_mean_cca": [], "only": {"metric": 1.0}}
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(cli.demo.demo, "run", runs_on)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. a background job
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt]  # shown as Python would
+
+
 @pytest.mark.parametrize("error", [ValueError("a bug"), ZeroDivisionError("a bug"), KeyError("a bug")])
 def test_a_genuine_internal_error_keeps_its_traceback(monkeypatch, error):
     """Only InputError/OSError are the user's; a plain ValueError is a bug and propagates."""

@@ -120,3 +120,25 @@ def test_one_process_owns_every_row_and_an_empty_split_is_one_clear_error():
     assert gathered_rows(rows) is rows and gathered_rows(None) is None
     with pytest.raises(InputError, match="a split of 0 rows: each of the 1 process"):
         own_rows(0)
+
+
+@pytest.mark.slow
+def test_a_failure_in_one_process_s_rows_fails_every_process_instead_of_hanging(tmp_path):
+    np.savez(tmp_path / "arrays.npz", **_arrays())
+    outs = [tmp_path / f"report_{pid}.json" for pid in (0, 1)]
+    command = [sys.executable, str(WORKER), str(tmp_path / "arrays.npz"), str(tmp_path / "w")]
+    run_processes(command, outs, timeout=120, extra=("bad-last-label",))  # before: process 0 waited for ever
+    own, other = (json.loads(out.read_text())["error"] for out in reversed(outs))
+    assert own.startswith("IndexError") and "out of bounds" in own
+    assert other == "InputError: evaluation failed on process(es) 1 (their own error says why)"
+    assert not (tmp_path / "w" / "report.json").exists()
+
+
+def test_a_diverged_model_s_prediction_values_are_nan_not_an_error():
+    rng = np.random.default_rng(2)
+    teacher = _model(rng, 40, 5, 3)
+    logits = teacher.logits.copy()
+    logits[3] = np.nan
+    split = _split(teacher._replace(logits=logits), None, rng.integers(0, 5, 40))
+    values = _values("prediction", EVALUATORS["prediction"].statistics(split))
+    assert np.isnan(values["ece"]) and np.isnan(values["brier"]) and 0 <= values["accuracy"] <= 1

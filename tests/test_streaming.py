@@ -8,6 +8,7 @@ import pytest
 
 from repsim_jax import bounds
 from repsim_jax import metrics as M
+from repsim_jax.errors import InputError
 from repsim_jax.streaming import RESULT_TYPES, PairStream
 from repsim_jax.testing import bounds_reference as bref
 from repsim_jax.testing import reference as ref
@@ -112,6 +113,21 @@ def test_random_pair_equals_in_memory_and_float64_reference():
     _assert_close(streamed, expected, rtol=1e-5)
     _assert_close(streamed, through_inverse, rtol=1e-4)
     _assert_close(streamed, _float64_reference(*arrays), rtol=1e-4)
+
+
+def test_the_predictions_comparison_needs_no_more_inputs_than_there_are():
+    f1, g1, f2, g2 = (a[:5] if a.shape[0] == N else a for a in _random_pair())  # 5 <= d₁ + d₂ inputs
+    stream = PairStream(g1, g2).add(f1, f2)
+    with pytest.raises(InputError, match="too few inputs"):
+        stream.result()
+    z1, z2 = f1.astype(np.float64) @ g1.T, f2.astype(np.float64) @ g2.T
+    expected = {
+        "logit_distance": ref.logit_distance_from_reps(f1, g1, f2, g2),
+        "kl_divergence": ref.kl_divergence(z1, z2),
+        "reverse_kl_divergence": ref.kl_divergence(z2, z1),
+        "agreement": np.mean(z1.argmax(-1) == z2.argmax(-1)),
+    }
+    assert stream.comparison() == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.slow

@@ -95,6 +95,7 @@ class HeldNoise(logging.Filter):
         self.unraisable_hook = sys.unraisablehook
         self.settle_s, self.limit_s = settle_s, limit_s
         self.discarded, self.last_held = False, time.monotonic()
+        self.releasing, self.redelivery = False, None
 
     @classmethod
     def install(cls) -> HeldNoise:
@@ -105,17 +106,23 @@ class HeldNoise(logging.Filter):
         return held
 
     def _hold_unraisable(self, unraisable) -> None:
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            # Ctrl-C landed inside a callback (e.g. jax's garbage-collection hook), which
-            # Python reports here and swallows: deliver it to the main thread again, from
-            # another thread once this hook has returned (raised inside it, it would be
-            # swallowed once more)
-            redelivery = threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGINT,))
-            redelivery.daemon = True
-            redelivery.start()
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self._redeliver():
             return
         self.unraisable.append(unraisable)
         self.last_held = time.monotonic()
+
+    def _redeliver(self) -> bool:
+        """A Ctrl-C landed inside a callback (e.g. jax's garbage-collection hook), which
+        Python reports as unraisable and swallows: deliver it to the main thread again, from
+        another thread once the hook has returned (raised inside it, it would be swallowed
+        once more). Only while the command runs and Python handles SIGINT; one at a time."""
+        if self.releasing or not callable(signal.getsignal(signal.SIGINT)):
+            return False
+        if self.redelivery is None or not self.redelivery.is_alive():
+            self.redelivery = threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGINT,))
+            self.redelivery.daemon = True
+            self.redelivery.start()
+        return True
 
     def filter(self, record: logging.LogRecord) -> bool:
         orbax = f"{os.sep}orbax{os.sep}"
@@ -140,6 +147,9 @@ class HeldNoise(logging.Filter):
             time.sleep(self.settle_s / 4)
 
     def release(self) -> None:
+        self.releasing = True  # a Ctrl-C swallowed from here on is reported, not redelivered
+        if self.redelivery is not None:
+            self.redelivery.cancel()
         if self.discarded:
             self._settle()
             self.discard()

@@ -64,7 +64,7 @@ from repsim_jax.errors import InputError
 from repsim_jax.lm import losses
 from repsim_jax.metrics import linear_cka_from_moments, pivot_subsets, procrustes_distance_from_moments
 from repsim_jax.metrics.moments import MomentAccumulator, Moments, merge
-from repsim_jax.row_statistics import RowStatistics, fold_processes, own_rows
+from repsim_jax.row_statistics import RowStatistics, fold_processes, on_every_process, own_rows
 from repsim_jax.streaming import PairStream
 
 __all__ = ["split_report", "position_arrays"]
@@ -118,14 +118,21 @@ def _batches(tokens: np.ndarray, vocab: int):
     return (tokens[start : start + batch] for start in range(0, len(tokens), batch))
 
 
-_COMPARISON = ("agreement", "kl_divergence", "reverse_kl_divergence", "logit_distance")
-"""The stream's comparison of the two models' predictions, reported first."""
+def _comparison(stream: PairStream) -> tuple[dict, dict]:
+    """``agreement``, both KL directions and d_logit from ``stream``
+    (:meth:`~repsim_jax.streaming.PairStream.comparison`: for any number of positions);
+    null with their reason when out of float64's range."""
+    try:
+        return stream.comparison(), {}
+    except InputError as error:
+        names = ("logit_distance", "kl_divergence", "reverse_kl_divergence", "agreement")
+        return dict.fromkeys(names), dict.fromkeys(names, str(error))
 
 
 def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dict) -> tuple[dict, dict]:
     """The classifier report's representation metrics and the three bounds from ``stream``
     (module docstring); ``({}, skipped)`` when the stream cannot give them."""
-    names = (*_COMPARISON, "mean_cca", "linear_cka", "rep_dissimilarity", *bound_table.NAMES)
+    names = ("mean_cca", "linear_cka", "rep_dissimilarity", *bound_table.NAMES)
     try:
         pivots, subsets = pivot_subsets(vocab, dim, **pivot_options)
         with warnings.catch_warnings():
@@ -134,7 +141,7 @@ def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dic
     except InputError as error:
         return dict.fromkeys(names), dict.fromkeys(names, str(error))
     count = int(subsets.shape[0] * subsets.shape[1])
-    values = {name: result[name] for name in names[: len(_COMPARISON) + 3]}
+    values = {name: result[name] for name in names[:3]}
     values["rep_dissimilarity_reference"] = result["rep_dissimilarity"] ** 2 / count
     values["pivot_subsets"] = {
         "pivots_used": int(subsets.shape[0]),
@@ -174,15 +181,19 @@ def split_report(
     s_vars, t_vars = _on_default_device(student, teacher)
     stream = None if teacher is None else PairStream(teacher.unembeddings, student.unembeddings)
     moments = [MomentAccumulator() for _ in pairs]
-    batches = []
-    for batch in _batches(tokens, vocab):
-        sums, rows = run(s_vars, teacher_variables=t_vars, tokens=batch)
-        batches.append(RowStatistics.of(jax.device_get(sums) | {"positions": batch[:, 1:].size}))
-        for accumulator, (h_t, h_s) in zip(moments, rows):
-            accumulator.add(h_t, h_s)
-        if stream is not None:
-            stream.add(*rows[0])
-    totals = {k: float(v) for k, v in functools.reduce(RowStatistics.merge, batches).merge_processes().sums.items()}
+
+    def own_sums() -> RowStatistics:
+        batches = []
+        for batch in _batches(tokens, vocab):
+            sums, rows = run(s_vars, teacher_variables=t_vars, tokens=batch)
+            batches.append(RowStatistics.of(jax.device_get(sums) | {"positions": batch[:, 1:].size}))
+            for accumulator, (h_t, h_s) in zip(moments, rows):
+                accumulator.add(h_t, h_s)
+            if stream is not None:
+                stream.add(*rows[0])
+        return functools.reduce(RowStatistics.merge, batches)
+
+    totals = {k: float(v) for k, v in on_every_process(own_sums).merge_processes().sums.items()}
     moments = [fold_processes(accumulator.moments, merge) for accumulator in moments]
     if stream is not None:
         stream.merge_processes()
@@ -197,8 +208,12 @@ def split_report(
         "ce": teacher_ce,
         "perplexity": _perplexity(teacher_ce),
     }
-    values, skipped = _stream_metrics(stream, vocab, teacher.unembeddings.shape[1], pivot_options)
-    report |= values | {"procrustes_distance": _moment_metrics(moments[0])["procrustes"], "skipped": skipped}
+    comparison, skipped = _comparison(stream)
+    values, not_given = _stream_metrics(stream, vocab, teacher.unembeddings.shape[1], pivot_options)
+    skipped |= not_given
+    report |= (
+        comparison | values | {"procrustes_distance": _moment_metrics(moments[0])["procrustes"], "skipped": skipped}
+    )
     if len(pairs) > 1:
         report["layers"] = {pair.name: _moment_metrics(m) for pair, m in zip(pairs[1:], moments[1:])}
     return report

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.special
 from _processes import flat, run_processes
 
 from repsim_jax.errors import InputError
@@ -182,6 +183,28 @@ def test_two_processes_each_evaluating_its_own_sequences_give_the_one_process_re
         differ = [k for k, v in expected.items() if report[k] != close(k, v)]
         assert not differ, [(k, report[k], expected[k]) for k in differ]
     assert expected["tokens"] == tokens.shape[0] * (tokens.shape[1] - 1)
+
+
+@pytest.mark.slow
+def test_a_split_too_short_for_the_representation_metrics_still_compares_the_predictions(workdirs):
+    """One sequence, 32 positions ≤ d_t + d_s = 64: m_CCA and the bounds are null with their
+    reason, agreement, both KLs and d_logit are there (the stream's comparison), as in float64."""
+    from repsim_jax.experiment import restore
+
+    teacher, student = (restore(str(w)).model for w in workdirs)
+    tokens = restore(str(workdirs[0])).built.data.splits["test"][:1]
+    report = lm_evaluate.split_report(student, tokens, teacher, pivot_options={"num_pivots": 3, "num_subsets": 4})
+    assert report["mean_cca"] is None and "too few inputs" in report["skipped"]["mean_cca"]
+    (_, z_t, _), (_, z_s, _) = _positions(teacher, tokens), _positions(student, tokens)
+    log_p, log_q = (z - scipy.special.logsumexp(z, axis=-1, keepdims=True) for z in (z_t, z_s))
+    centred = lambda z: z - z.mean(-1, keepdims=True)
+    expected = {
+        "agreement": np.mean(z_t.argmax(-1) == z_s.argmax(-1)),
+        "kl_divergence": np.mean(np.sum(np.exp(log_p) * (log_p - log_q), -1)),
+        "reverse_kl_divergence": np.mean(np.sum(np.exp(log_q) * (log_q - log_p), -1)),
+        "logit_distance": np.sqrt(np.mean(np.sum((centred(z_t) - centred(z_s)) ** 2, -1))),
+    }
+    assert {k: report[k] for k in expected} == pytest.approx(expected, rel=1e-4)
 
 
 def test_mapped_layers_feature_term_is_the_mean_over_pairs_in_float64_numpy():
