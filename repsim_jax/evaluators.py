@@ -390,11 +390,11 @@ def _pairs(evaluator, split: Split, whole: Callable[[], Split], across_processes
     ``across_processes``) or on ``whole()`` (every row)."""
     if isinstance(evaluator, SplitEvaluator):
         return evaluator.run(whole()) if evaluator.wanted(split) else iter(())
-    if not across_processes:
-        statistics = evaluator.statistics(split)
-        return iter(()) if statistics is None else evaluator.finish(statistics)
-    statistics = on_every_process(lambda: evaluator.statistics(split))
-    return iter(()) if statistics is None else evaluator.finish(statistics.merge_processes())
+    compute = functools.partial(evaluator.statistics, split)
+    statistics = on_every_process(compute) if across_processes else compute()
+    if statistics is None:
+        return iter(())
+    return evaluator.finish(statistics.merge_processes() if across_processes else statistics)
 
 
 def _releasing(pairs: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:

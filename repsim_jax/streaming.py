@@ -305,10 +305,11 @@ def _log_kl(state: PairState):
     return jnp.where(kl >= jnp.finfo(kl.dtype).tiny, jnp.log(jnp.where(kl > 0, kl, 1.0)), from_sum)
 
 
-def _comparison_terms(state: PairState, g1, g2) -> dict:
-    """The predictions' comparison of :func:`_summary`: d²_logit in normalised units
-    (:func:`_normalised`) with the exponents, log KL both ways, agreement."""
-    moments, g1, g2, (k_f, k_g) = _normalised(state, g1, g2)
+def _comparison_terms(state: PairState, normalised) -> dict:
+    """The predictions' comparison of :func:`_summary`: d²_logit in the units of
+    ``normalised`` (:func:`_normalised` of the state) with their exponents, log KL both
+    ways, agreement."""
+    moments, g1, g2, (k_f, k_g) = normalised
     return dict(
         logit_sq=logit_distance_from_moments(moments, g1, g2, squared=True, validate=False),
         log_kl=_log_kl(state),  # both directions
@@ -317,15 +318,19 @@ def _comparison_terms(state: PairState, g1, g2) -> dict:
     )
 
 
-_comparison_summary = jax.jit(_comparison_terms)
+@jax.jit
+def _comparison_summary(state: PairState, g1, g2) -> dict:
+    """:func:`_comparison_terms` alone (:meth:`ZooStream.pair_comparison`)."""
+    return _comparison_terms(state, _normalised(state, g1, g2))
 
 
 @jax.jit
 def _summary(state: PairState, g1, g2, pivots, subsets):
     """Every entry of :meth:`PairStream.result` as arrays in normalised units
     (:func:`_normalised`), with their exponents, plus d_rep's number of excluded subsets."""
-    comparison = _comparison_terms(state, g1, g2)
-    moments, g1, g2, (k_f, k_g) = _normalised(state, g1, g2)
+    normalised = _normalised(state, g1, g2)
+    comparison = _comparison_terms(state, normalised)
+    moments, g1, g2, (k_f, k_g) = normalised
     factors = _unembedding_factors(g1, g2)
     logit_sq = comparison["logit_sq"]
     details = rep_dissimilarity_from_moments(moments, g1, g2, pivots, subsets, squared=True, validate=False)
@@ -381,9 +386,13 @@ def _as_fields(name: str, values: dict) -> dict:
     return {field: values[field] for field in RESULT_TYPES[name]._fields if field in values}
 
 
+COMPARISON_KEYS = ("logit_distance", "kl_divergence", "reverse_kl_divergence", "agreement")
+"""The entries of :meth:`ZooStream.pair_comparison`, the first of :meth:`ZooStream.pair_result`."""
+
+
 def _comparison_values(summary: dict) -> dict:
-    """``logit_distance``, ``kl_divergence``, ``reverse_kl_divergence`` and ``agreement`` from
-    :func:`_comparison_terms`' host values, in float64 and the inputs' units."""
+    """:data:`COMPARISON_KEYS` from :func:`_comparison_terms`' host values, in float64 and
+    the inputs' units."""
     f, g = int(summary["exponents"]["f"]), int(summary["exponents"]["g"])
     return dict(
         logit_distance=_in_units("logit_distance", math.sqrt(float(summary["logit_sq"])), f + g),
@@ -502,9 +511,10 @@ class ZooStream:
 
     def merge_processes(self) -> "ZooStream":
         """Merges the states of every JAX process (each fed its own inputs) into each
-        process's stream: the states are gathered (:func:`~repsim_jax.row_statistics.fold_processes`, O(P·(Σdᵢ)²)) and
-        folded with :func:`merge_states` in process order, so every process holds the same
-        state. A process that saw no inputs contributes an empty state (in the unembeddings' dtype)."""
+        process's stream: the states are gathered
+        (:func:`~repsim_jax.row_statistics.fold_processes`, O(P·(Σdᵢ)²)) and folded with
+        :func:`merge_states` in process order, so every process holds the same state. A
+        process that saw no inputs contributes an empty state (in the unembeddings' dtype)."""
         if jax.process_count() == 1:
             return self
         local = self._state if self._state is not None else self._empty(self.unembeddings[0].dtype)

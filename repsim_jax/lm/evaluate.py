@@ -65,7 +65,7 @@ from repsim_jax.lm import losses
 from repsim_jax.metrics import linear_cka_from_moments, pivot_subsets, procrustes_distance_from_moments
 from repsim_jax.metrics.moments import MomentAccumulator, Moments, merge
 from repsim_jax.row_statistics import RowStatistics, fold_processes, on_every_process, own_rows
-from repsim_jax.streaming import PairStream
+from repsim_jax.streaming import COMPARISON_KEYS, PairStream
 
 __all__ = ["split_report", "position_arrays"]
 
@@ -125,8 +125,7 @@ def _comparison(stream: PairStream) -> tuple[dict, dict]:
     try:
         return stream.comparison(), {}
     except InputError as error:
-        names = ("logit_distance", "kl_divergence", "reverse_kl_divergence", "agreement")
-        return dict.fromkeys(names), dict.fromkeys(names, str(error))
+        return dict.fromkeys(COMPARISON_KEYS), dict.fromkeys(COMPARISON_KEYS, str(error))
 
 
 def _stream_metrics(stream: PairStream, vocab: int, dim: int, pivot_options: dict) -> tuple[dict, dict]:
